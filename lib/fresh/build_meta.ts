@@ -1,0 +1,30 @@
+/**
+ * The record `deno task build` leaves beside the bundles, read by the server
+ * at start-up. Reading it needs no subprocess and no write, as on Deploy.
+ * @module
+ */
+
+/** The URL prefix under which island bundles are served. */
+export const BUNDLE_URL_PREFIX = "/_fresh/js/";
+
+/** What a build produced. */
+export interface BuildMeta {
+  /** Hash of the sources the build read, to tell whether it is stale. */
+  inputsHash: string;
+  /** File name of the boot module. */
+  boot: string;
+  /** File name of each island's entry module, by island name. */
+  islands: Record<string, string>;
+  /** Every file the build wrote, entries and shared chunks. */
+  files: string[];
+}
+
+/** Reads the build record, or `null` when nothing has been built. */
+export async function readBuildMeta(outDir: string): Promise<BuildMeta | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${outDir}/meta.json`)) as BuildMeta;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}

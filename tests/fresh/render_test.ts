@@ -1,0 +1,64 @@
+import { assertEquals, assertMatch, assertStringIncludes, assertThrows } from "@std/assert";
+import { type ComponentType, h } from "preact";
+import { signal } from "@preact/signals";
+import { Head } from "$fresh/runtime.ts";
+import { registerIslands, renderPage } from "$fresh/render.ts";
+import type { PageProps } from "$fresh/server.ts";
+
+const props: PageProps = { url: new URL("http://x/"), params: {}, data: undefined, state: {}, route: "/" };
+const assets = { boot: "/_fresh/js/boot-1.js", islands: { Counter: "/_fresh/js/Counter-1.js" } };
+
+function Counter(props: { start: number; shared?: unknown }) {
+  return h("button", null, String(props.start));
+}
+registerIslands([["Counter", Counter as ComponentType]]);
+
+Deno.test("a page without islands renders a document with no script", () => {
+  const html = renderPage(() => h("p", null, "plain"), props, { plugins: [], assets });
+  assertEquals(html, '<!DOCTYPE html><html><head><meta charset="utf-8"/></head><body><p>plain</p></body></html>');
+});
+
+Deno.test("islands get markers, their props, and one boot script", () => {
+  const shared = signal(1);
+  const page = () => h("main", null, h(Counter, { start: 5, shared }), h(Counter, { start: 6, shared }));
+  const html = renderPage(page, props, { plugins: [], assets });
+  assertStringIncludes(
+    html,
+    '<island-root data-island="Counter" data-index="0" style="display:contents"><button>5</button></island-root>',
+  );
+  assertStringIncludes(html, 'data-index="1"');
+  assertStringIncludes(
+    html,
+    '{"islands":[{"name":"Counter","props":{"start":5,"shared":{"$signal":0}}},' +
+      '{"name":"Counter","props":{"start":6,"shared":{"$signal":0}}}],"signals":[1]}',
+  );
+  assertEquals(html.match(/<script type="module">/g)?.length, 1);
+  assertMatch(html, /boot\(\{"Counter":\(\)=>import\("\/_fresh\/js\/Counter-1\.js"\)\}\)<\/script><\/body>/);
+});
+
+Deno.test("Head children land in <head>", () => {
+  const page = () => h("div", null, h(Head, { children: h("title", null, "T") }), "body");
+  const html = renderPage(page, props, { plugins: [], assets });
+  assertStringIncludes(html, '<head><meta charset="utf-8"/><title>T</title></head><body><div>body</div>');
+});
+
+Deno.test("plugins may rewrite markup and add styles", () => {
+  const plugin = {
+    name: "test",
+    render: (page: { html: string; islands: string[] }) => ({
+      html: page.html.replace("x", "y"),
+      styles: [{ cssText: "p{color:red}</style><script>", id: "s" }],
+    }),
+  };
+  const html = renderPage(() => h("p", null, "x"), props, { plugins: [plugin], assets });
+  assertStringIncludes(html, '<style id="s">p{color:red}<\\/style><script></style></head>');
+  assertStringIncludes(html, "<p>y</p>");
+});
+
+Deno.test("a page with islands but no build fails loudly", () => {
+  assertThrows(
+    () => renderPage(() => h(Counter, { start: 1 }), props, { plugins: [], assets: null }),
+    Error,
+    "deno task build",
+  );
+});

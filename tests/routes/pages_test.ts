@@ -1,0 +1,58 @@
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { request } from "../support/app.ts";
+
+Deno.test("the landing page is server-rendered with inlined CSS and the New chat island", async () => {
+  const res = await request("/");
+  assertEquals(res.status, 200);
+  assertEquals(res.headers.get("content-type"), "text/html; charset=utf-8");
+  const html = await res.text();
+  assert(html.startsWith("<!DOCTYPE html><html"), "a full document");
+  assertStringIncludes(html, "<h1");
+  assertStringIncludes(html, ">New chat</button>");
+  assertMatch(html, /<style id="__twind">[^<]*\.bg-emerald-600\{[^}]+\}/);
+  assertMatch(html, /<island-root data-island="NewChat" data-index="0"/);
+  assertMatch(html, /<script type="module">import\{boot\}from"\/_fresh\/js\/boot-[0-9a-f]{12}\.js"/);
+});
+
+Deno.test("an unknown path answers the 404 page, styled and without scripts", async () => {
+  const res = await request("/no/such/page");
+  assertEquals(res.status, 404);
+  const html = await res.text();
+  assertStringIncludes(html, "Page not found");
+  assertStringIncludes(html, "<title>Not found · Parley</title>");
+  assertStringIncludes(html, '<style id="__twind">');
+  assertEquals(html.includes("<script"), false);
+});
+
+Deno.test("a page without islands ships no script at all", async () => {
+  const res = await request("/AAAAAAAAAAAAAAAAAAAAAA");
+  assertEquals(res.status, 200);
+  const html = await res.text();
+  assertStringIncludes(html, "Chat room");
+  assertEquals(html.includes("<script"), false, "no <script> element of any kind");
+  assertEquals(html.includes("modulepreload"), false);
+});
+
+Deno.test("a malformed room id is a 404, not a room", async () => {
+  for (const path of ["/short", "/AAAAAAAAAAAAAAAAAAAAA!", "/AAAAAAAAAAAAAAAAAAAAAAA"]) {
+    const res = await request(path);
+    assertEquals(res.status, 404, path);
+    await res.body?.cancel();
+  }
+});
+
+Deno.test("/api/health answers JSON with the version", async () => {
+  const res = await request("/api/health");
+  assertEquals(res.status, 200);
+  assertMatch(res.headers.get("content-type")!, /^application\/json/);
+  assertEquals(res.headers.get("cache-control"), "no-store");
+  const body = await res.json();
+  assertEquals(body.ok, true);
+  assertMatch(body.version, /^\d+\.\d+\.\d+/);
+});
+
+Deno.test("HEAD answers like GET without a body", async () => {
+  const res = await request("/", { method: "HEAD" });
+  assertEquals(res.status, 200);
+  assertEquals(await res.text(), "");
+});

@@ -1,0 +1,48 @@
+/**
+ * The app's request handler, built once per test module the way `main.ts`
+ * builds it, and a loopback server around it for browser tests.
+ * @module
+ */
+import { type AppHandler, createHandler } from "$fresh/server.ts";
+import config from "../../fresh.config.ts";
+import manifest from "../../fresh.gen.ts";
+
+let handler: Promise<AppHandler> | undefined;
+
+/** The app handler, as `main.ts` exports it. */
+export function appHandler(): Promise<AppHandler> {
+  handler ??= createHandler(manifest, config);
+  return handler;
+}
+
+/** Calls the app with a request for `path` on a fake origin. */
+export async function request(path: string, init?: RequestInit): Promise<Response> {
+  const app = await appHandler();
+  return app(new Request(new URL(path, "http://parley.test"), init));
+}
+
+/** A running app server and how to reach and stop it. */
+export interface RunningApp {
+  /** The origin, e.g. `http://127.0.0.1:41234`. */
+  origin: string;
+  /** Every request path the server received, with its query and headers, for privacy checks. */
+  requests: { url: string; headers: Headers }[];
+  /** Stops the server. */
+  close(): Promise<void>;
+}
+
+/** Serves the app on `hostname` (default 127.0.0.1) and a free port. */
+export async function serveApp(hostname = "127.0.0.1"): Promise<RunningApp> {
+  const app = await appHandler();
+  const requests: RunningApp["requests"] = [];
+  const server = Deno.serve({ hostname, port: 0, onListen() {} }, (req, info) => {
+    requests.push({ url: req.url, headers: req.headers });
+    return app(req, info);
+  });
+  const { port } = server.addr as Deno.NetAddr;
+  return {
+    origin: `http://${hostname}:${port}`,
+    requests,
+    close: () => server.shutdown(),
+  };
+}
