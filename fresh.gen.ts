@@ -5,7 +5,9 @@ import * as $0 from "./routes/[room].tsx";
 import * as $1 from "./routes/_404.tsx";
 import * as $2 from "./routes/_app.tsx";
 import * as $3 from "./routes/api/health.ts";
-import * as $4 from "./routes/index.tsx";
+import * as $4 from "./routes/api/ice.ts";
+import * as $5 from "./routes/index.tsx";
+import * as $6 from "./routes/metrics.ts";
 import * as $$0 from "./islands/NewChat.tsx";
 
 import type { Manifest } from "$fresh/server.ts";
@@ -16,7 +18,9 @@ const manifest: Manifest = {
     "./routes/_404.tsx": $1,
     "./routes/_app.tsx": $2,
     "./routes/api/health.ts": $3,
-    "./routes/index.tsx": $4,
+    "./routes/api/ice.ts": $4,
+    "./routes/index.tsx": $5,
+    "./routes/metrics.ts": $6,
   },
   islands: {
     "./islands/NewChat.tsx": $$0,

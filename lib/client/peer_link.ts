@@ -1,0 +1,395 @@
+/**
+ * One WebRTC link to one remote peer: perfect negotiation over the server's
+ * signal frames, a negotiated DataChannel for chat, a setup timeout that
+ * marks P2P "not now" and retries later, and ICE restarts on trouble.
+ * Chat never waits for this link: until it opens, the relay carries it.
+ * @module
+ */
+import { type ReadonlySignal, signal } from "@preact/signals-core";
+
+/** The path chat takes to a peer: direct, direct through TURN, or the server relay. */
+export type PeerPath = "p2p" | "p2p-turn" | "relay";
+
+/** Where a link stands. */
+export type PeerLinkState = "connecting" | "open" | "not-now" | "closed";
+
+/** A signaling payload between two links, carried by the server's `signal` frames. */
+export interface PeerLinkSignal {
+  /** Kind tag, so the shell can route link signals apart from other peer messages. */
+  kind: "rtc";
+  /** Connection generation: a retry starts a new one, and both sides follow the highest. */
+  gen: number;
+  /** An SDP offer or answer. */
+  description?: RTCSessionDescriptionInit;
+  /** A trickled ICE candidate. */
+  candidate?: RTCIceCandidateInit;
+}
+
+/** Timing of a link, from the network profile. */
+export interface PeerLinkTiming {
+  /** How long a connection may take to open before P2P is "not now" (seed: 10 s mobile, 15 s desktop). */
+  setupTimeoutMs: number;
+  /** How long ICE may stay `disconnected` before an ICE restart. */
+  disconnectedGraceMs: number;
+  /** ICE candidates gathered before they are needed (seed: 10). */
+  candidatePoolSize: number;
+}
+
+/** A retry delay source, e.g. exponential backoff with jitter. */
+export interface RetryDelays {
+  /** The delay before the next attempt, in ms. */
+  next(): number;
+  /** Forgets earlier failures after a success. */
+  reset(): void;
+}
+
+/** A timer handle, whatever the platform's `setTimeout` returns. */
+export type TimerId = ReturnType<typeof setTimeout>;
+
+/** Timer functions, injectable so tests can drive time. */
+export interface Timers {
+  /** Like `setTimeout`. */
+  setTimeout(fn: () => void, ms: number): TimerId;
+  /** Like `clearTimeout`. */
+  clearTimeout(id: TimerId): void;
+}
+
+/** Everything a link needs from its surroundings. */
+export interface PeerLinkOptions {
+  /** Own peer id; the larger id is the polite side. */
+  self: string;
+  /** The remote peer id. */
+  remote: string;
+  /** Creates a peer connection: the browser's, or a fake in tests. */
+  createPeerConnection(config: RTCConfiguration): RTCPeerConnection;
+  /** The ICE servers to use for a new connection (fresh TURN credentials). */
+  iceServers(): RTCIceServer[] | Promise<RTCIceServer[]>;
+  /** Sends a signaling payload to the remote peer through the server. */
+  sendSignal(data: PeerLinkSignal): void;
+  /** Called with every chat payload the DataChannel delivers. */
+  onMessage(data: string): void;
+  /** Timing numbers from the network profile. */
+  timing: PeerLinkTiming;
+  /** Delays between attempts after a setup timeout or a lost channel. */
+  retry: RetryDelays;
+  /** Timers; defaults to the global ones. */
+  timers?: Timers;
+  /** Structured event sink for the diagnostics log. */
+  log?(name: string, detail?: Record<string, unknown>): void;
+}
+
+const GLOBAL_TIMERS: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id),
+};
+
+/** What `stats()` reports about the selected candidate pair. */
+export interface PeerLinkStats {
+  /** Local candidate type: host, srflx, prflx or relay. */
+  localType?: string;
+  /** Remote candidate type. */
+  remoteType?: string;
+  /** Transport between the candidates. */
+  protocol?: string;
+  /** Protocol to the TURN server when the local candidate is a relay (udp, tcp, tls). */
+  relayProtocol?: string;
+  /** Current round-trip time in ms. */
+  rttMs?: number;
+}
+
+/** A WebRTC link to one peer. */
+export class PeerLink {
+  #options: PeerLinkOptions;
+  #timers: Timers;
+  #polite: boolean;
+  #gen = 0;
+  #pc: RTCPeerConnection | null = null;
+  #channel: RTCDataChannel | null = null;
+  #makingOffer = false;
+  #ignoreOffer = false;
+  #setupTimer: TimerId | null = null;
+  #graceTimer: TimerId | null = null;
+  #retryTimer: TimerId | null = null;
+  #closed = false;
+  #inbox: Promise<void> = Promise.resolve();
+  #path = signal<PeerPath>("relay");
+  #state = signal<PeerLinkState>("connecting");
+
+  /** The path chat to this peer takes now. */
+  readonly path: ReadonlySignal<PeerPath> = this.#path;
+  /** Where the link stands. */
+  readonly state: ReadonlySignal<PeerLinkState> = this.#state;
+
+  /** Creates a link; call `start()` to begin negotiating. */
+  constructor(options: PeerLinkOptions) {
+    this.#options = options;
+    this.#timers = options.timers ?? GLOBAL_TIMERS;
+    this.#polite = options.self > options.remote;
+  }
+
+  /** Whether this side yields when both offer at once. */
+  get polite(): boolean {
+    return this.#polite;
+  }
+
+  /** The connection generation in use. */
+  get generation(): number {
+    return this.#gen;
+  }
+
+  /** Starts the first connection attempt. */
+  start(): Promise<void> {
+    return this.#connect(this.#gen + 1);
+  }
+
+  /** Sends a chat payload on the DataChannel; false when it is not open (use the relay). */
+  send(data: string): boolean {
+    const channel = this.#channel;
+    if (!channel || channel.readyState !== "open" || this.#path.value === "relay") return false;
+    channel.send(data);
+    return true;
+  }
+
+  /** Handles a signaling payload from the remote peer (perfect negotiation), in arrival order. */
+  handleSignal(message: PeerLinkSignal): Promise<void> {
+    this.#inbox = this.#inbox.then(() => this.#handleSignal(message)).catch((error) => {
+      this.#log("Signal handling failed", { error: String(error) });
+    });
+    return this.#inbox;
+  }
+
+  async #handleSignal(message: PeerLinkSignal): Promise<void> {
+    if (this.#closed || message.gen < this.#gen) return;
+    // The remote side started a new attempt: follow it with a fresh connection.
+    if (message.gen > this.#gen || !this.#pc) await this.#connect(message.gen);
+    const pc = this.#pc!;
+    if (message.description) {
+      const description = message.description;
+      const collision = description.type === "offer" && (this.#makingOffer || pc.signalingState !== "stable");
+      this.#ignoreOffer = !this.#polite && collision;
+      if (this.#ignoreOffer) return;
+      await pc.setRemoteDescription(description);
+      if (pc !== this.#pc) return;
+      if (description.type === "offer") {
+        await pc.setLocalDescription();
+        if (pc === this.#pc) this.#signal({ description: pc.localDescription!.toJSON() });
+      }
+    } else if (message.candidate) {
+      try {
+        await pc.addIceCandidate(message.candidate);
+      } catch (error) {
+        // Candidates of an offer we ignored fail to apply; anything else is a real error.
+        if (!this.#ignoreOffer) this.#log("ICE candidate rejected", { error: String(error) });
+      }
+    }
+  }
+
+  /** The network changed (new address, Wi-Fi to mobile): restart ICE instead of tearing down. */
+  networkChanged(): void {
+    if (this.#closed) return;
+    if (this.#state.value === "not-now") {
+      // A new network may allow what the old one did not: try now.
+      this.#options.retry.reset();
+      this.#scheduleRetry(0);
+    } else if (this.#pc) {
+      this.#restartIce("network change");
+    }
+  }
+
+  /** Reports the selected candidate pair and RTT. */
+  async stats(): Promise<PeerLinkStats> {
+    const pc = this.#pc;
+    if (!pc) return {};
+    const report = await pc.getStats();
+    let pair: Record<string, unknown> | undefined;
+    report.forEach((entry: Record<string, unknown>) => {
+      if (entry.type === "transport" && typeof entry.selectedCandidatePairId === "string") {
+        pair = report.get(entry.selectedCandidatePairId);
+      }
+    });
+    if (!pair) {
+      report.forEach((entry: Record<string, unknown>) => {
+        if (entry.type === "candidate-pair" && entry.state === "succeeded" && (entry.nominated || entry.selected)) {
+          pair ??= entry;
+        }
+      });
+    }
+    if (!pair) return {};
+    const local = report.get(pair.localCandidateId as string) as Record<string, unknown> | undefined;
+    const remote = report.get(pair.remoteCandidateId as string) as Record<string, unknown> | undefined;
+    const rtt = pair.currentRoundTripTime;
+    return {
+      localType: local?.candidateType as string | undefined,
+      remoteType: remote?.candidateType as string | undefined,
+      protocol: local?.protocol as string | undefined,
+      relayProtocol: local?.relayProtocol as string | undefined,
+      rttMs: typeof rtt === "number" ? Math.round(rtt * 1000) : undefined,
+    };
+  }
+
+  /** Applies refreshed ICE servers (new TURN credentials) to the live connection. */
+  updateIceServers(iceServers: RTCIceServer[]): void {
+    this.#pc?.setConfiguration({ ...this.#pc.getConfiguration(), iceServers });
+  }
+
+  /** Closes the link for good. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#teardown();
+    this.#clearTimer("retry");
+    this.#state.value = "closed";
+    this.#path.value = "relay";
+  }
+
+  async #connect(gen: number): Promise<void> {
+    this.#teardown();
+    this.#gen = gen;
+    this.#state.value = "connecting";
+    const iceServers = await this.#options.iceServers();
+    if (this.#closed || this.#gen !== gen) return;
+    const pc = this.#options.createPeerConnection({
+      iceServers,
+      iceCandidatePoolSize: this.#options.timing.candidatePoolSize,
+    });
+    this.#pc = pc;
+    this.#log("P2P connecting", { gen, polite: this.#polite });
+
+    pc.onnegotiationneeded = async () => {
+      try {
+        this.#makingOffer = true;
+        await pc.setLocalDescription();
+        if (pc === this.#pc) this.#signal({ description: pc.localDescription!.toJSON() });
+      } catch (error) {
+        this.#log("Offer failed", { error: String(error) });
+      } finally {
+        this.#makingOffer = false;
+      }
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (candidate && pc === this.#pc) this.#signal({ candidate: candidate.toJSON() });
+    };
+    pc.oniceconnectionstatechange = () => {
+      if (pc === this.#pc) this.#onIceState(pc.iceConnectionState);
+    };
+
+    // Both sides create the same pre-negotiated channel: no side waits for the other's.
+    const channel = pc.createDataChannel("chat", { negotiated: true, id: 0, ordered: true });
+    this.#channel = channel;
+    channel.onopen = () => {
+      if (channel !== this.#channel) return;
+      this.#clearTimer("setup");
+      this.#options.retry.reset();
+      this.#state.value = "open";
+      this.#log("DataChannel open", { gen });
+      void this.#refreshPath();
+    };
+    channel.onclose = () => {
+      if (channel !== this.#channel || this.#closed) return;
+      this.#log("DataChannel closed", { gen });
+      this.#fail("channel closed");
+    };
+    channel.onmessage = (event) => {
+      if (typeof event.data === "string") this.#options.onMessage(event.data);
+    };
+
+    this.#setupTimer = this.#timers.setTimeout(() => {
+      this.#setupTimer = null;
+      this.#log("P2P setup timed out", { gen, afterMs: this.#options.timing.setupTimeoutMs });
+      this.#fail("setup timeout");
+    }, this.#options.timing.setupTimeoutMs);
+  }
+
+  #onIceState(state: RTCIceConnectionState): void {
+    this.#log(`ICE connection state: ${state}`, { gen: this.#gen });
+    if (state === "connected" || state === "completed") {
+      this.#clearTimer("grace");
+      if (this.#state.value === "open") void this.#refreshPath();
+    } else if (state === "disconnected") {
+      // Chat moves to the relay at once; ICE gets a short grace to recover by itself.
+      this.#path.value = "relay";
+      this.#clearTimer("grace");
+      this.#graceTimer = this.#timers.setTimeout(() => {
+        this.#graceTimer = null;
+        this.#restartIce("disconnected");
+      }, this.#options.timing.disconnectedGraceMs);
+    } else if (state === "failed") {
+      this.#path.value = "relay";
+      this.#restartIce("failed");
+    }
+  }
+
+  #restartIce(reason: string): void {
+    const pc = this.#pc;
+    if (!pc) return;
+    this.#log("ICE restart", { reason, gen: this.#gen });
+    pc.restartIce();
+    // A restart that does not bring the link back in time counts as a failed attempt.
+    if (this.#setupTimer === null) {
+      this.#setupTimer = this.#timers.setTimeout(() => {
+        this.#setupTimer = null;
+        if (this.#pc === pc && !["connected", "completed"].includes(pc.iceConnectionState)) {
+          this.#fail("ICE restart timed out");
+        }
+      }, this.#options.timing.setupTimeoutMs);
+    }
+  }
+
+  async #refreshPath(): Promise<void> {
+    const stats = await this.stats();
+    if (this.#state.value !== "open") return;
+    const path: PeerPath = stats.localType === "relay" || stats.remoteType === "relay" ? "p2p-turn" : "p2p";
+    if (this.#path.value !== path) {
+      this.#path.value = path;
+      this.#log("Path changed", { path, ...stats });
+    }
+  }
+
+  #fail(reason: string): void {
+    this.#teardown();
+    this.#state.value = "not-now";
+    this.#path.value = "relay";
+    this.#scheduleRetry(this.#options.retry.next(), reason);
+  }
+
+  #scheduleRetry(delayMs: number, reason = "retry"): void {
+    this.#clearTimer("retry");
+    this.#log("Retry scheduled", { what: "p2p", inMs: Math.round(delayMs), reason });
+    this.#retryTimer = this.#timers.setTimeout(() => {
+      this.#retryTimer = null;
+      if (!this.#closed) void this.#connect(this.#gen + 1);
+    }, delayMs);
+  }
+
+  #teardown(): void {
+    this.#clearTimer("setup");
+    this.#clearTimer("grace");
+    const pc = this.#pc;
+    const channel = this.#channel;
+    this.#pc = null;
+    this.#channel = null;
+    this.#makingOffer = false;
+    this.#ignoreOffer = false;
+    if (channel) channel.onopen = channel.onclose = channel.onmessage = null;
+    if (pc) {
+      pc.onnegotiationneeded = pc.onicecandidate = pc.oniceconnectionstatechange = null;
+      pc.close();
+    }
+  }
+
+  #clearTimer(which: "setup" | "grace" | "retry"): void {
+    const field = which === "setup" ? this.#setupTimer : which === "grace" ? this.#graceTimer : this.#retryTimer;
+    if (field !== null) this.#timers.clearTimeout(field);
+    if (which === "setup") this.#setupTimer = null;
+    else if (which === "grace") this.#graceTimer = null;
+    else this.#retryTimer = null;
+  }
+
+  #signal(payload: Omit<PeerLinkSignal, "kind" | "gen">): void {
+    this.#options.sendSignal({ kind: "rtc", gen: this.#gen, ...payload });
+  }
+
+  #log(name: string, detail?: Record<string, unknown>): void {
+    this.#options.log?.(name, { peer: this.#options.remote, ...detail });
+  }
+}

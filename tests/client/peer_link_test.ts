@@ -1,0 +1,186 @@
+import { assert, assertEquals } from "@std/assert";
+import { PeerLink, type PeerLinkSignal, type RetryDelays } from "../../lib/client/peer_link.ts";
+import { FakeClock } from "../support/fake_clock.ts";
+import { FakeNetwork } from "./_fake_rtc.ts";
+
+const TIMING = { setupTimeoutMs: 10_000, disconnectedGraceMs: 2_000, candidatePoolSize: 10 };
+
+/** Doubling delays from 1 s, recorded so tests can check what was scheduled. */
+class RecordingRetry implements RetryDelays {
+  delays: number[] = [];
+  #attempt = 0;
+  next(): number {
+    const delay = Math.min(30_000, 1_000 * 2 ** this.#attempt++);
+    this.delays.push(delay);
+    return delay;
+  }
+  reset(): void {
+    this.#attempt = 0;
+  }
+}
+
+interface Pair {
+  clock: FakeClock;
+  network: FakeNetwork;
+  a: PeerLink;
+  b: PeerLink;
+  received: { a: string[]; b: string[] };
+  events: { a: string[]; b: string[] };
+  retry: { a: RecordingRetry; b: RecordingRetry };
+  /** Whether the server relays signals (false: the signaling path is down). */
+  signaling: { up: boolean };
+}
+
+function makePair(): Pair {
+  const clock = new FakeClock();
+  const network = new FakeNetwork(clock);
+  const received = { a: [] as string[], b: [] as string[] };
+  const events = { a: [] as string[], b: [] as string[] };
+  const retry = { a: new RecordingRetry(), b: new RecordingRetry() };
+  const signaling = { up: true };
+  const links: Record<string, PeerLink> = {};
+  const make = (self: "a" | "b", remote: "a" | "b") =>
+    new PeerLink({
+      self,
+      remote,
+      createPeerConnection: network.factory(self),
+      iceServers: () => [],
+      sendSignal: (data: PeerLinkSignal) => {
+        const copy = structuredClone(data);
+        if (signaling.up) clock.setTimeout(() => void links[remote].handleSignal(copy), 5);
+      },
+      onMessage: (data) => received[self].push(data),
+      timing: TIMING,
+      retry: retry[self],
+      timers: clock,
+      log: (name) => events[self].push(name),
+    });
+  links.a = make("a", "b");
+  links.b = make("b", "a");
+  return { clock, network, a: links.a, b: links.b, received, events, retry, signaling };
+}
+
+Deno.test("simultaneous offers resolve by perfect negotiation: both sides open, only the polite one yields", async () => {
+  const { clock, network, a, b, events } = makePair();
+  assertEquals([a.polite, b.polite], [false, true], "the larger id is polite");
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(500);
+  assertEquals([a.state.value, b.state.value], ["open", "open"]);
+  assertEquals([a.path.value, b.path.value], ["p2p", "p2p"]);
+  const pcA = network.live("a")!;
+  const pcB = network.live("b")!;
+  assertEquals([pcA.offers, pcB.offers], [1, 1], "both made an offer: a real glare");
+  assertEquals([pcA.rollbacks, pcB.rollbacks], [0, 1], "only the polite side rolled back");
+  assertEquals([pcA.signalingState, pcB.signalingState], ["stable", "stable"]);
+  assert(events.a.includes("ICE connection state: connected"), "logs the seed's ICE event name");
+  assert(!events.a.concat(events.b).some((e) => e.includes("failed") || e.includes("rejected")));
+});
+
+Deno.test("chat payloads cross the DataChannel once it is open, and not before", async () => {
+  const { clock, a, b, received } = makePair();
+  void a.start();
+  assertEquals(a.send("too early"), false, "the caller must use the relay");
+  void b.start();
+  await clock.advance(500);
+  assertEquals(a.send("hello"), true);
+  assertEquals(b.send("hi back"), true);
+  await clock.advance(10);
+  assertEquals(received, { a: ["hi back"], b: ["hello"] });
+});
+
+Deno.test("a setup timeout marks P2P not now, keeps the relay, and a later retry reaches P2P", async (t) => {
+  const { clock, network, a, b, retry } = makePair();
+  network.reachable = false;
+  await Promise.all([a.start(), b.start()]);
+
+  await t.step("before the timeout the path is the relay and the link is connecting", async () => {
+    await clock.advance(9_000);
+    assertEquals([a.state.value, a.path.value], ["connecting", "relay"]);
+  });
+  await t.step("at the timeout P2P is not now and a retry is scheduled", async () => {
+    await clock.advance(1_001);
+    assertEquals([a.state.value, a.path.value], ["not-now", "relay"]);
+    assertEquals(retry.a.delays, [1_000]);
+  });
+  await t.step("retries back off while the network stays closed", async () => {
+    await clock.advance(1_000 + 10_000 + 1);
+    assertEquals(a.state.value, "not-now");
+    assertEquals(retry.a.delays, [1_000, 2_000]);
+  });
+  await t.step("once the network allows it, the next retry opens P2P", async () => {
+    network.reachable = true;
+    await clock.advance(2_000 + 500);
+    assertEquals([a.state.value, b.state.value], ["open", "open"]);
+    assertEquals([a.path.value, b.path.value], ["p2p", "p2p"]);
+    assert(a.generation >= 3, `a new connection generation was used (${a.generation})`);
+  });
+});
+
+Deno.test("a selected pair through TURN shows the path as p2p-turn", async () => {
+  const { clock, network, a, b } = makePair();
+  network.candidateType = "relay";
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(500);
+  assertEquals([a.path.value, b.path.value], ["p2p-turn", "p2p-turn"]);
+});
+
+Deno.test("ICE disconnected moves chat to the relay at once, then an ICE restart brings P2P back", async (t) => {
+  const { clock, network, a, b, events } = makePair();
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(500);
+  const pcBefore = network.live("a");
+
+  await t.step("disconnected: relay immediately, no restart inside the grace", async () => {
+    network.cut();
+    await clock.advance(10);
+    assertEquals([a.path.value, b.path.value], ["relay", "relay"]);
+    assertEquals(a.send("x"), false);
+    await clock.advance(1_500);
+    assertEquals(events.a.filter((e) => e === "ICE restart").length, 0);
+  });
+  await t.step("after the grace: ICE restart on the same connection, and P2P returns", async () => {
+    network.reachable = true;
+    await clock.advance(1_000);
+    assert(events.a.includes("ICE restart"));
+    await clock.advance(500);
+    assertEquals(network.live("a"), pcBefore, "restarted, not torn down");
+    assertEquals([a.path.value, b.path.value], ["p2p", "p2p"]);
+    assertEquals(a.send("back"), true);
+  });
+});
+
+Deno.test("a network change restarts ICE without tearing the link down", async () => {
+  const { clock, network, a, b } = makePair();
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(500);
+  const pc = network.live("a")!;
+  const offersBefore = pc.offers;
+  a.networkChanged();
+  await clock.advance(500);
+  assertEquals(network.live("a"), pc);
+  assertEquals(pc.offers, offersBefore + 1, "an ICE-restart offer");
+  assertEquals([a.state.value, a.path.value], ["open", "p2p"]);
+});
+
+Deno.test("when the far side closes, the link falls back to the relay and reconnects later", async () => {
+  const { clock, network, a, b } = makePair();
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(500);
+  b.close();
+  await clock.advance(10);
+  assertEquals([a.state.value, a.path.value], ["not-now", "relay"]);
+  assertEquals(b.state.value, "closed");
+  assertEquals(network.live("b"), undefined);
+});
+
+Deno.test("signals from an older generation are ignored", async () => {
+  const { clock, network, a, b, signaling } = makePair();
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(500);
+  const pc = network.live("a")!;
+  signaling.up = false;
+  await a.handleSignal({ kind: "rtc", gen: 0, description: { type: "offer", sdp: "fake pc999 ufrag1" } });
+  assertEquals(network.live("a"), pc);
+  assertEquals(pc.signalingState, "stable");
+  assertEquals(a.state.value, "open");
+});
