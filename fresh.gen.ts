@@ -6,8 +6,9 @@ import * as $1 from "./routes/_404.tsx";
 import * as $2 from "./routes/_app.tsx";
 import * as $3 from "./routes/api/health.ts";
 import * as $4 from "./routes/api/ice.ts";
-import * as $5 from "./routes/index.tsx";
-import * as $6 from "./routes/metrics.ts";
+import * as $5 from "./routes/api/signal.ts";
+import * as $6 from "./routes/index.tsx";
+import * as $7 from "./routes/metrics.ts";
 import * as $$0 from "./islands/NewChat.tsx";
 
 import type { Manifest } from "$fresh/server.ts";
@@ -19,8 +20,9 @@ const manifest: Manifest = {
     "./routes/_app.tsx": $2,
     "./routes/api/health.ts": $3,
     "./routes/api/ice.ts": $4,
-    "./routes/index.tsx": $5,
-    "./routes/metrics.ts": $6,
+    "./routes/api/signal.ts": $5,
+    "./routes/index.tsx": $6,
+    "./routes/metrics.ts": $7,
   },
   islands: {
     "./islands/NewChat.tsx": $$0,

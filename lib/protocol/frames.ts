@@ -1,0 +1,179 @@
+/**
+ * Every frame of the signaling protocol, as TypeScript types. Frames are JSON
+ * text objects with a short `type` field; see README.md for the wire format,
+ * the order of frames and examples.
+ * @module
+ */
+import type { ErrorCode } from "./codes.ts";
+
+/** First frame of every connection: version, and optionally resume and admission data. */
+export interface HelloFrame {
+  /** Frame type. */
+  type: "hello";
+  /** Protocol version; must equal the URL's `v`. */
+  v: number;
+  /** Session token from an earlier `welcome`: resume the same peer id within the resume window. */
+  token?: string;
+  /** The highest log `seq` this client has seen: the server sends every logged chat frame after it. Omit for none. */
+  since?: number;
+  /** Admission proof derived from the room key (base64url); the first peer's proof sets the room's verifier. */
+  proof?: string;
+}
+
+/** A chat frame from a client: opaque ciphertext to one peer or to the whole room. */
+export interface ChatFrame {
+  /** Frame type. */
+  type: "chat";
+  /** The client's message id (base64url, ≤ 64): echoed in `accepted` and to receivers, for end-to-end dedupe. */
+  id: string;
+  /** The receiving peer id; omit to send to every peer of the room. */
+  to?: string;
+  /** The ciphertext, base64url without padding; never inspected by the server. */
+  data: string;
+}
+
+/** A signaling frame (SDP offer/answer, ICE candidate...) for exactly one peer. */
+export interface SignalFrame {
+  /** Frame type. */
+  type: "signal";
+  /** The receiving peer id. */
+  to: string;
+  /** Any JSON value, forwarded as is. */
+  data: unknown;
+}
+
+/** Application-level heartbeat: browsers cannot see WebSocket pings, so clients ping to check liveness. */
+export interface PingFrame {
+  /** Frame type. */
+  type: "ping";
+  /** Optional number echoed in the `pong`. */
+  n?: number;
+}
+
+/** Leave the room now: presence `left` at once and the session ends. */
+export interface ByeFrame {
+  /** Frame type. */
+  type: "bye";
+}
+
+/** Any frame a client may send. */
+export type ClientFrame = HelloFrame | ChatFrame | SignalFrame | PingFrame | ByeFrame;
+
+/** Presence of a peer in the roster. */
+export type Presence = "online" | "away";
+
+/** One peer in the `welcome` roster. */
+export interface RosterEntry {
+  /** The peer id. */
+  id: string;
+  /** `away`: dropped and within its resume window. */
+  presence: Presence;
+}
+
+/** The server's answer to `hello`. */
+export interface WelcomeFrame {
+  /** Frame type. */
+  type: "welcome";
+  /** Protocol version spoken. */
+  v: number;
+  /** This client's peer id (same as before when resumed). */
+  peer: string;
+  /** The session token to present in a later `hello` to resume. Keep it secret. */
+  token: string;
+  /** Whether the token resumed an earlier identity. */
+  resumed: boolean;
+  /** How long after a drop the token still resumes, in ms. */
+  resumeWindowMs: number;
+  /** The other peers of the room. */
+  peers: RosterEntry[];
+  /** The room log's bounds at join time: oldest kept `seq` and newest `seq` (0 when empty). */
+  log: { first: number; last: number };
+}
+
+/** A relayed chat frame: the client's frame plus the stamped sender, log position and time. */
+export interface RelayedChatFrame extends ChatFrame {
+  /** The sender's peer id, set by the server. */
+  from: string;
+  /** The frame's position in the room log. */
+  seq: number;
+  /** Server time of the append, ms since the epoch. */
+  at: number;
+}
+
+/** A relayed signaling frame, with the sender stamped by the server. */
+export interface RelayedSignalFrame extends SignalFrame {
+  /** The sender's peer id, set by the server. */
+  from: string;
+}
+
+/** Acknowledgement: the chat frame with this `id` is durable in the room log. */
+export interface AcceptedFrame {
+  /** Frame type. */
+  type: "accepted";
+  /** The client's message id. */
+  id: string;
+  /** Its position in the room log. */
+  seq: number;
+  /** Server time of the append. */
+  at: number;
+}
+
+/** A change in a peer's presence. */
+export interface PresenceFrame {
+  /** Frame type. */
+  type: "presence";
+  /** The peer concerned. */
+  peer: string;
+  /** joined: new peer; online: came back within its resume window; away: dropped; left: gone for good. */
+  state: "joined" | "online" | "away" | "left";
+}
+
+/** Log entries `from`..`to` were dropped by the log's bounds or retention before this client read them. */
+export interface GapFrame {
+  /** Frame type. */
+  type: "gap";
+  /** First missing `seq`. */
+  from: number;
+  /** Last missing `seq`. */
+  to: number;
+}
+
+/** The backlog after `since` has been sent; live frames follow. */
+export interface SyncedFrame {
+  /** Frame type. */
+  type: "synced";
+  /** The newest `seq` covered by the backlog. */
+  last: number;
+}
+
+/** Answer to `ping`. */
+export interface PongFrame {
+  /** Frame type. */
+  type: "pong";
+  /** The ping's `n`, if any. */
+  n?: number;
+}
+
+/** An error; a close may follow (see README.md for which codes close). */
+export interface ErrorFrame {
+  /** Frame type. */
+  type: "error";
+  /** What went wrong. */
+  code: ErrorCode;
+  /** Human-readable detail, for logs. */
+  message: string;
+  /** The client message id of the refused chat frame, when there is one: re-send it later. */
+  ref?: string;
+}
+
+/** Any frame the server sends. */
+export type ServerFrame =
+  | WelcomeFrame
+  | RelayedChatFrame
+  | RelayedSignalFrame
+  | AcceptedFrame
+  | PresenceFrame
+  | GapFrame
+  | SyncedFrame
+  | PongFrame
+  | ErrorFrame;

@@ -1,0 +1,23 @@
+/**
+ * The Parley signaling protocol, shared by server and client (no Deno-only
+ * APIs here). See README.md for the wire format.
+ * @module
+ */
+export { PROTOCOL_VERSION, SUPPORTED_VERSIONS } from "./version.ts";
+export { CLOSE, ERROR_CODES } from "./codes.ts";
+export type { CloseCode, ErrorCode } from "./codes.ts";
+export type * from "./frames.ts";
+export {
+  encodeBase64Url,
+  isRoomId,
+  newRoomId,
+  PAYLOAD_PATTERN,
+  randomId,
+  ROOM_ID_BYTES,
+  ROOM_ID_PATTERN,
+  SECRET_PATTERN,
+  SHORT_ID_PATTERN,
+  verifierOf,
+} from "./ids.ts";
+export { isTooBig, MAX_FRAME_BYTES, parseClientFrame, utf8Length } from "./validate.ts";
+export type { FrameError, ParsedFrame, ParseResult } from "./validate.ts";

@@ -1,0 +1,150 @@
+/**
+ * Validation of client frames: strict (unknown fields are refused), cheap
+ * (one JSON.parse, a few typeof checks and anchored regexes), and the same
+ * code on server and client.
+ * @module
+ */
+import type { ErrorCode } from "./codes.ts";
+import type { ClientFrame } from "./frames.ts";
+import { PAYLOAD_PATTERN, SECRET_PATTERN, SHORT_ID_PATTERN } from "./ids.ts";
+
+/** The largest frame, in UTF-8 bytes, either side may send (64 KiB): larger closes with 1009. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+/** The highest log position a client may name in `since` (fits a double exactly). */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+/** A frame that passed validation. */
+export interface ParsedFrame {
+  /** Validation passed. */
+  ok: true;
+  /** The frame, typed by its `type`. */
+  frame: ClientFrame;
+}
+
+/** A frame that failed validation, with the error to send back. */
+export interface FrameError {
+  /** Validation failed. */
+  ok: false;
+  /** The error code for the `error` frame. */
+  code: ErrorCode;
+  /** What was wrong, for the `error` frame's message. */
+  message: string;
+  /** The chat frame's id, when one could be read, so the client knows which message failed. */
+  ref?: string;
+}
+
+/** The result of `parseClientFrame`. */
+export type ParseResult = ParsedFrame | FrameError;
+
+function bad(message: string, ref?: string, code: ErrorCode = "bad_frame"): FrameError {
+  return ref === undefined ? { ok: false, code, message } : { ok: false, code, message, ref };
+}
+
+function isShortId(value: unknown): value is string {
+  return typeof value === "string" && SHORT_ID_PATTERN.test(value);
+}
+
+/** The UTF-8 size of `text`, counted without allocating. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (code >= 0xd800 && code <= 0xdbff) i++, bytes += 2;
+    else bytes += 2;
+  }
+  return bytes;
+}
+
+/** Whether `text` may exceed `MAX_FRAME_BYTES`; exact only when it must be. */
+export function isTooBig(text: string, max = MAX_FRAME_BYTES): boolean {
+  if (text.length > max) return true;
+  if (text.length * 3 <= max) return false;
+  return utf8Length(text) > max;
+}
+
+/** Parses and validates one text frame from a client. */
+export function parseClientFrame(text: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return bad("frame is not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return bad("frame is not a JSON object");
+  }
+  const frame = value as Record<string, unknown>;
+  switch (frame.type) {
+    case "chat":
+      return checkChat(frame);
+    case "signal":
+      return checkSignal(frame);
+    case "hello":
+      return checkHello(frame);
+    case "ping":
+      for (const key in frame) {
+        if (key !== "type" && key !== "n") return bad(`unknown field ${key.slice(0, 32)}`);
+      }
+      if (frame.n !== undefined && (typeof frame.n !== "number" || !Number.isFinite(frame.n))) {
+        return bad("n must be a number");
+      }
+      return { ok: true, frame: frame as unknown as ClientFrame };
+    case "bye":
+      for (const key in frame) {
+        if (key !== "type") return bad(`unknown field ${key.slice(0, 32)}`);
+      }
+      return { ok: true, frame: frame as unknown as ClientFrame };
+    default:
+      if (typeof frame.type !== "string") return bad("type must be a string");
+      return bad("unknown frame type", undefined, "unknown_type");
+  }
+}
+
+function checkChat(frame: Record<string, unknown>): ParseResult {
+  const ref = isShortId(frame.id) ? frame.id : undefined;
+  for (const key in frame) {
+    if (key !== "type" && key !== "id" && key !== "data" && key !== "to") {
+      return bad(`unknown field ${key.slice(0, 32)}`, ref);
+    }
+  }
+  if (ref === undefined) return bad("id must be 1-64 base64url characters");
+  if (frame.to !== undefined && !isShortId(frame.to)) return bad("to must be a peer id", ref);
+  if (typeof frame.data !== "string" || !PAYLOAD_PATTERN.test(frame.data)) {
+    return bad("data must be non-empty base64url", ref);
+  }
+  return { ok: true, frame: frame as unknown as ClientFrame };
+}
+
+function checkSignal(frame: Record<string, unknown>): ParseResult {
+  for (const key in frame) {
+    if (key !== "type" && key !== "to" && key !== "data") return bad(`unknown field ${key.slice(0, 32)}`);
+  }
+  if (!isShortId(frame.to)) return bad("to must be a peer id");
+  if (frame.data === undefined) return bad("data is required");
+  return { ok: true, frame: frame as unknown as ClientFrame };
+}
+
+function checkHello(frame: Record<string, unknown>): ParseResult {
+  for (const key in frame) {
+    if (key !== "type" && key !== "v" && key !== "token" && key !== "since" && key !== "proof") {
+      return bad(`unknown field ${key.slice(0, 32)}`);
+    }
+  }
+  if (typeof frame.v !== "number") return bad("v must be a number", undefined, "bad_version");
+  if (frame.token !== undefined && (typeof frame.token !== "string" || !SECRET_PATTERN.test(frame.token))) {
+    return bad("token must be 22-128 base64url characters");
+  }
+  if (frame.proof !== undefined && (typeof frame.proof !== "string" || !SECRET_PATTERN.test(frame.proof))) {
+    return bad("proof must be 22-128 base64url characters");
+  }
+  if (
+    frame.since !== undefined &&
+    (typeof frame.since !== "number" || !Number.isInteger(frame.since) || frame.since < 0 || frame.since > MAX_SEQ)
+  ) {
+    return bad("since must be a non-negative integer");
+  }
+  return { ok: true, frame: frame as unknown as ClientFrame };
+}

@@ -1,0 +1,742 @@
+/**
+ * The hub: rooms, peers, sessions, presence, relay and the room log, on one
+ * instance, coordinated with other instances through the bus and the shared
+ * KV. The relay hot path parses each frame once and builds outgoing frames by
+ * string concatenation: the ciphertext is never re-serialised.
+ * @module
+ */
+import { CLOSE, type CloseCode, type ErrorCode } from "../protocol/codes.ts";
+import type { ChatFrame, HelloFrame, Presence, PresenceFrame, RosterEntry, SignalFrame } from "../protocol/frames.ts";
+import { randomId, verifierOf } from "../protocol/ids.ts";
+import { parseClientFrame } from "../protocol/validate.ts";
+import { PROTOCOL_VERSION } from "../protocol/version.ts";
+import type { Bus, BusEnvelope } from "./bus.ts";
+import type { ServerConfig } from "./config.ts";
+import { metrics } from "./metrics.ts";
+import { Peer, type PeerSocket, Room, stamp } from "./room.ts";
+import type { RoomLog } from "./room_log.ts";
+import { hashToken, type SessionStore } from "./session_store.ts";
+
+/** Random bytes in a peer id (72 bits: unique within a room, short on the wire). */
+const PEER_ID_BYTES = 9;
+/** Characters of a peer id: a session token starts with it. */
+const PEER_ID_CHARS = 12;
+/** Random bytes in a session token after the peer id (256 bits). */
+const TOKEN_BYTES = 32;
+/** Extra time other instances wait for the owner's `left` before deciding it themselves. */
+const LEFT_GRACE_MS = 5_000;
+
+// Unlabelled on purpose: a labelled inc() costs about as much as parsing the frame.
+const chatRelayed = metrics.counter("parley_chat_frames_relayed_total", "Chat frames logged and relayed.");
+const signalRelayed = metrics.counter("parley_signal_frames_relayed_total", "Signal frames relayed to one peer.");
+const errorsSent = metrics.counter("parley_errors_total", "Errors reported to clients, by code.");
+const logFailures = metrics.counter("parley_log_append_failures_total", "Room log appends that failed.");
+const LIVE_HUBS = new Set<Hub>();
+metrics.gauge("parley_rooms", "Rooms with a peer connected to this process.", () => {
+  let n = 0;
+  for (const hub of LIVE_HUBS) n += hub.roomCount;
+  return n;
+});
+metrics.gauge("parley_peers", "Peers connected to this process (joined sockets).", () => {
+  let n = 0;
+  for (const hub of LIVE_HUBS) n += hub.peerCount;
+  return n;
+});
+
+/** What instances tell each other about a room. */
+type BusBody =
+  /** Chat frames logged on the publishing instance: [to or null, seq, text, from]. */
+  | { k: "c"; items: [string | null, number, string, string][] }
+  /** A signal for a peer connected elsewhere. */
+  | { k: "s"; to: string; text: string }
+  /** A presence change. */
+  | { k: "p"; peer: string; state: PresenceFrame["state"] }
+  /** The session of `peer` resumed on the publisher: close its old socket. */
+  | { k: "r"; peer: string };
+
+/** Everything the hub needs, injected. */
+export interface HubOptions {
+  /** Limits and windows. */
+  config: ServerConfig;
+  /** Sessions, presence and verifiers (KV). */
+  store: SessionStore;
+  /** The room log. */
+  log: RoomLog;
+  /** The cross-instance bus. */
+  bus: Bus;
+  /** The clock, injectable for tests. */
+  now?: () => number;
+}
+
+/** Why a join failed, and how to close. */
+export interface JoinRefusal {
+  /** Joining failed. */
+  ok: false;
+  /** The error code for the `error` frame. */
+  code: ErrorCode;
+  /** Detail for the `error` frame. */
+  message: string;
+  /** The close code to use. */
+  close: CloseCode;
+}
+
+/** The result of `Hub.join`. */
+export type JoinResult = { ok: true; peer: Peer } | JoinRefusal;
+
+/** Lets the process exit while the timer is pending (Deno returns numbers or Node-style Timeouts). */
+function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  if (typeof timer === "number") Deno.unrefTimer(timer);
+  else (timer as { unref(): void }).unref();
+}
+
+function refuse(code: ErrorCode, message: string, close: CloseCode): JoinRefusal {
+  return { ok: false, code, message, close };
+}
+
+/** Sends an `error` frame and counts it. */
+export function sendError(socket: PeerSocket, code: ErrorCode, message: string, ref?: string): void {
+  errorsSent.inc({ code });
+  socket.send(
+    JSON.stringify(ref === undefined ? { type: "error", code, message } : { type: "error", code, message, ref }),
+  );
+}
+
+/** Rooms, peers and relay of one instance. */
+export class Hub {
+  #config: ServerConfig;
+  #store: SessionStore;
+  #log: RoomLog;
+  #bus: Bus;
+  #now: () => number;
+  #rooms = new Map<string, Room>();
+  #addressRooms = new Map<string, Map<string, number>>();
+  #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Appends and KV writes in flight: shutdown waits for them before the KV goes away. */
+  #appends = new Set<Promise<unknown>>();
+  #unsubscribe: () => void;
+  #leaseTimer: ReturnType<typeof setInterval>;
+  #leaseMs: number;
+  #closing = false;
+
+  /** Starts the hub: subscribes to the bus and renews presence leases. */
+  constructor(options: HubOptions) {
+    this.#config = options.config;
+    this.#store = options.store;
+    this.#log = options.log;
+    this.#bus = options.bus;
+    this.#now = options.now ?? Date.now;
+    this.#leaseMs = Math.max(options.config.resumeWindowMs, 1_000);
+    this.#unsubscribe = this.#bus.subscribe((envelope) => this.#onBus(envelope));
+    this.#leaseTimer = setInterval(() => this.#track(this.#renewLeases()), this.#leaseMs / 3);
+    unrefTimer(this.#leaseTimer);
+    LIVE_HUBS.add(this);
+  }
+
+  /** Rooms with a peer on this instance. */
+  get roomCount(): number {
+    return this.#rooms.size;
+  }
+
+  /** Peers connected to this instance. */
+  get peerCount(): number {
+    let n = 0;
+    for (const room of this.#rooms.values()) n += room.local.size;
+    return n;
+  }
+
+  /**
+   * Admits a socket that sent `hello` to `roomId`: resumes or creates its
+   * session, checks admission and limits, sends `welcome`, the backlog after
+   * `since`, then held-back live frames. `isOpen` tells whether the socket is
+   * still open after each await; `onWelcome` runs right after the welcome is
+   * sent, from when the client may send frames (even while its backlog streams).
+   */
+  async join(
+    socket: PeerSocket,
+    address: string,
+    roomId: string,
+    hello: HelloFrame,
+    isOpen: () => boolean,
+    onWelcome: (peer: Peer) => void = () => {},
+  ): Promise<JoinResult> {
+    if (this.#closing) return refuse("shutting_down", "server is restarting", CLOSE.SERVICE_RESTART);
+    const store = this.#store;
+    let peerId = "";
+    let token = hello.token ?? "";
+    let tokenHash = "";
+    let previous: Awaited<ReturnType<SessionStore["presence"]>> = null;
+    if (hello.token !== undefined) {
+      tokenHash = await hashToken(hello.token);
+      const candidate = hello.token.slice(0, PEER_ID_CHARS);
+      previous = await store.presence(roomId, candidate);
+      if (previous && previous.h === tokenHash) peerId = candidate;
+      else previous = null;
+    }
+    const resumed = peerId !== "";
+    if (!resumed) {
+      const verifier = await store.verifier(roomId);
+      if (verifier !== null) {
+        if (hello.proof === undefined || await verifierOf(hello.proof) !== verifier) {
+          return refuse("admission_refused", "proof does not match the room's verifier", CLOSE.ADMISSION_REFUSED);
+        }
+        await store.touchVerifier(roomId, verifier);
+      } else if (hello.proof !== undefined) {
+        const mine = await verifierOf(hello.proof);
+        if (await store.registerVerifier(roomId, mine) !== mine) {
+          return refuse("admission_refused", "proof does not match the room's verifier", CLOSE.ADMISSION_REFUSED);
+        }
+      }
+    }
+    const rooms = this.#addressRooms.get(address);
+    if (!rooms?.has(roomId) && (rooms?.size ?? 0) >= this.#config.maxRoomsPerAddress) {
+      return refuse("too_many_rooms", "this address has too many rooms open", CLOSE.TOO_MANY_ROOMS);
+    }
+    if (!isOpen() || this.#closing) return refuse("internal", "socket closed while joining", CLOSE.NORMAL);
+    if (!resumed) {
+      peerId = randomId(PEER_ID_BYTES);
+      token = peerId + randomId(TOKEN_BYTES);
+      tokenHash = await hashToken(token);
+    }
+
+    // Register first (holding frames back), so nothing published from here on is missed.
+    let room = this.#room(roomId);
+    const old = room.local.get(peerId);
+    if (old) {
+      this.#replace(old);
+      room = this.#room(roomId); // replacing the last local peer dropped the room
+    }
+    this.#clearTimer(roomId, peerId);
+    room.remote.delete(peerId);
+    // room.id, not roomId: one string per room, not one per socket.
+    const peer = new Peer(peerId, room.id, socket, address, tokenHash);
+    room.local.set(peerId, peer);
+    this.#countAddress(address, roomId, 1);
+    try {
+      const roster = await store.roster(roomId);
+      const peers: RosterEntry[] = [];
+      for (const entry of roster) {
+        if (entry.peer === peerId) continue;
+        peers.push({ id: entry.peer, presence: entry.state });
+        if (entry.inst !== this.#bus.instanceId && !room.local.has(entry.peer)) {
+          room.remote.set(entry.peer, entry.state);
+        }
+      }
+      for (const local of room.local.values()) {
+        if (local !== peer && !peers.some((p) => p.id === local.id)) peers.push({ id: local.id, presence: "online" });
+      }
+      if (!resumed && peers.length >= this.#config.maxPeersPerRoom) {
+        this.#unregister(peer);
+        return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
+      }
+      peer.presenceVersion = await store.setPresence(roomId, peerId, {
+        state: "online",
+        inst: this.#bus.instanceId,
+        until: this.#now() + this.#leaseMs,
+        h: tokenHash,
+      });
+      if (previous && previous.inst !== this.#bus.instanceId && previous.state === "online" && !old) {
+        this.#bus.publish(roomId, { k: "r", peer: peerId } satisfies BusBody);
+      }
+      this.#presence(room, peerId, resumed ? "online" : "joined", peer);
+      const bounds = await this.#log.readAfter(roomId, Number.MAX_SAFE_INTEGER, 0);
+      this.#startDelivery(room, bounds.lastSeq);
+      socket.send(JSON.stringify({
+        type: "welcome",
+        v: PROTOCOL_VERSION,
+        peer: peerId,
+        token,
+        resumed,
+        resumeWindowMs: this.#config.resumeWindowMs,
+        peers,
+        log: { first: bounds.firstSeq, last: bounds.lastSeq },
+      }));
+      onWelcome(peer);
+      let backlogEnd = 0;
+      // A since beyond the log (a log reset) would hide new frames: read from the log's end instead.
+      if (hello.since !== undefined) {
+        backlogEnd = await this.#sendBacklog(peer, Math.min(hello.since, bounds.lastSeq), isOpen);
+      }
+      const pending = peer.pending!;
+      peer.pending = null;
+      for (const [seq, text] of pending) {
+        if (seq < 0 || seq > backlogEnd) socket.send(text);
+      }
+      if (hello.since !== undefined) socket.send('{"type":"synced","last":' + backlogEnd + "}");
+      if (this.#closing) {
+        this.#unregister(peer);
+        return refuse("shutting_down", "server is restarting", CLOSE.SERVICE_RESTART);
+      }
+      return { ok: true, peer };
+    } catch (error) {
+      console.error(`signal: join of room ${roomId} failed`, error);
+      this.#unregister(peer);
+      return refuse("internal", "joining failed; retry", CLOSE.INTERNAL_ERROR);
+    }
+  }
+
+  /** Streams the log after `since` to a joining peer; returns the last position covered. */
+  async #sendBacklog(peer: Peer, since: number, isOpen: () => boolean): Promise<number> {
+    let after = since;
+    for (;;) {
+      const page = await this.#log.readAfter(peer.room, after, this.#config.backlogPageSize);
+      const first = page.entries.length ? page.entries[0].seq : page.lastSeq + 1;
+      if (first > after + 1 && page.lastSeq > after) {
+        peer.socket.send('{"type":"gap","from":' + (after + 1) + ',"to":' + Math.min(first - 1, page.lastSeq) + "}");
+      }
+      for (const entry of page.entries) {
+        if (this.#visibleTo(entry.data, peer.id)) {
+          peer.socket.send(entry.data.slice(0, -1) + ',"seq":' + entry.seq + ',"at":' + entry.at + "}");
+        }
+        after = entry.seq;
+      }
+      // A short page means everything up to lastSeq (as of this read) was covered.
+      if (page.entries.length < this.#config.backlogPageSize || !isOpen()) return Math.max(after, page.lastSeq);
+    }
+  }
+
+  /** Whether a logged chat frame is for everyone, for `peer`, or from `peer`. */
+  #visibleTo(data: string, peer: string): boolean {
+    if (!data.includes('"to"')) return true;
+    const frame = JSON.parse(data) as ChatFrame & { from: string };
+    return frame.to === undefined || frame.to === peer || frame.from === peer;
+  }
+
+  /** Handles one text frame from a joined peer (size and rate already checked). */
+  onFrame(peer: Peer, text: string): void {
+    if (peer.gone) return; // said bye or was replaced; its socket is closing
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      sendError(peer.socket, parsed.code, parsed.message, parsed.ref);
+      return;
+    }
+    const frame = parsed.frame;
+    switch (frame.type) {
+      case "chat":
+        this.#chat(peer, frame, text);
+        return;
+      case "signal":
+        this.#signal(peer, frame, text);
+        return;
+      case "ping":
+        peer.socket.send(frame.n === undefined ? '{"type":"pong"}' : '{"type":"pong","n":' + frame.n + "}");
+        return;
+      case "bye":
+        this.#track(this.#bye(peer));
+        return;
+      case "hello":
+        sendError(peer.socket, "hello_required", "already joined: hello is only the first frame");
+        return;
+    }
+  }
+
+  #chat(peer: Peer, frame: ChatFrame, text: string): void {
+    if (this.#closing) {
+      sendError(peer.socket, "shutting_down", "not stored: the server is restarting; re-send after resuming", frame.id);
+      return;
+    }
+    const stored = stamp(text, peer.fromSuffix);
+    const id = frame.id;
+    const to = frame.to ?? null;
+    const append = this.#log.append(peer.room, stored).then(
+      (result) => {
+        this.#appends.delete(append);
+        const tail = ',"seq":' + result.seq + ',"at":' + result.at + "}";
+        peer.socket.send('{"type":"accepted","id":"' + id + '"' + tail);
+        this.#deliverChat(peer.room, peer.id, to, result.seq, stored.slice(0, -1) + tail);
+      },
+      (error) => {
+        this.#appends.delete(append);
+        logFailures.inc();
+        console.error(`signal: room log append to ${peer.room} failed`, error);
+        sendError(peer.socket, "internal", "the message was not stored; re-send it", id);
+      },
+    );
+    this.#appends.add(append);
+  }
+
+  #deliverChat(roomId: string, from: string, to: string | null, seq: number, text: string): void {
+    chatRelayed.inc();
+    const room = this.#rooms.get(roomId);
+    if (!room) {
+      this.#bus.publish(roomId, { k: "c", items: [[to, seq, text, from]] } satisfies BusBody);
+      return;
+    }
+    this.#arrive(room, seq, to, from, text);
+    // Frames for nobody elsewhere still go out, so other instances see no hole in the positions.
+    if (room.remote.size > 0) this.#publishChat(room, to, seq, text, from);
+  }
+
+  /** Delivers a logged chat frame to the room's local peers in log order, once. */
+  #arrive(room: Room, seq: number, to: string | null, from: string, text: string): void {
+    const delivered = room.delivered;
+    if (delivered !== null && seq <= delivered) return; // already delivered (bus after a log read)
+    if (delivered === null || room.filling || seq !== delivered + 1) {
+      (room.held ??= new Map()).set(seq, [to, from, text]);
+      if (delivered !== null && !room.filling) void this.#fill(room);
+      return;
+    }
+    room.delivered = seq;
+    this.#route(room, seq, to, from, text);
+    if (room.held) this.#drainHeld(room);
+  }
+
+  #route(room: Room, seq: number, to: string | null, from: string, text: string): void {
+    if (to !== null) {
+      room.local.get(to)?.push(seq, text);
+      return;
+    }
+    for (const target of room.local.values()) {
+      if (target.id !== from) target.push(seq, text);
+    }
+  }
+
+  /** Delivers held frames that are next in order. */
+  #drainHeld(room: Room): void {
+    const held = room.held;
+    if (!held) return;
+    for (;;) {
+      const next = room.delivered! + 1;
+      const item = held.get(next);
+      if (!item) break;
+      held.delete(next);
+      room.delivered = next;
+      this.#route(room, next, item[0], item[1], item[2]);
+    }
+    if (held.size === 0 && !room.filling) room.held = null;
+  }
+
+  /**
+   * Fills missing positions from the log: a position another instance logged
+   * is durable before any later one, so the log has it (or dropped it).
+   */
+  async #fill(room: Room): Promise<void> {
+    room.filling = true;
+    try {
+      for (;;) {
+        const held = room.held ??= new Map();
+        for (const seq of held.keys()) if (seq <= room.delivered!) held.delete(seq);
+        this.#drainHeld(room);
+        if (held.size === 0 || this.#rooms.get(room.id) !== room) return;
+        const target = Math.min(...held.keys());
+        const limit = Math.min(target - room.delivered! - 1, this.#config.backlogPageSize);
+        const page = await this.#log.readAfter(room.id, room.delivered!, limit);
+        for (const entry of page.entries) {
+          if (entry.seq >= target) break;
+          if (entry.seq <= room.delivered!) continue;
+          room.delivered = entry.seq;
+          const frame = JSON.parse(entry.data) as ChatFrame & { from: string };
+          const text = entry.data.slice(0, -1) + ',"seq":' + entry.seq + ',"at":' + entry.at + "}";
+          this.#route(room, entry.seq, frame.to ?? null, frame.from, text);
+        }
+        // What a short page did not bring was dropped by the log's bounds: nothing to wait for.
+        if (page.entries.length < limit) room.delivered = Math.max(room.delivered!, target - 1);
+      }
+    } catch (error) {
+      console.error(`signal: filling room ${room.id} from the log failed; delivering out of order`, error);
+      const held = room.held ?? new Map();
+      for (const seq of [...held.keys()].sort((a, b) => a - b)) {
+        const [to, from, text] = held.get(seq)!;
+        held.delete(seq);
+        room.delivered = Math.max(room.delivered!, seq);
+        this.#route(room, seq, to, from, text);
+      }
+    } finally {
+      room.filling = false;
+      if (room.held?.size === 0) room.held = null;
+    }
+  }
+
+  /** Sets where in-order delivery starts for a room that just got its first peer. */
+  #startDelivery(room: Room, lastSeq: number): void {
+    if (room.delivered !== null) return;
+    room.delivered = lastSeq;
+    if (room.held) void this.#fill(room);
+  }
+
+  /** Queues a chat frame for the bus; a room's frames of one tick go in one message. */
+  #publishChat(room: Room, to: string | null, seq: number, text: string, from: string): void {
+    if (room.outbox) {
+      room.outbox.push([to, seq, text, from]);
+      return;
+    }
+    room.outbox = [[to, seq, text, from]];
+    queueMicrotask(() => {
+      const items = room.outbox!;
+      room.outbox = null;
+      this.#bus.publish(room.id, { k: "c", items } satisfies BusBody);
+    });
+  }
+
+  #signal(peer: Peer, frame: SignalFrame, text: string): void {
+    const room = this.#rooms.get(peer.room)!;
+    const target = room.local.get(frame.to);
+    if (target) {
+      signalRelayed.inc();
+      target.push(-1, stamp(text, peer.fromSuffix));
+    } else if (room.remote.get(frame.to) === "online") {
+      signalRelayed.inc();
+      this.#bus.publish(room.id, { k: "s", to: frame.to, text: stamp(text, peer.fromSuffix) } satisfies BusBody);
+    } else {
+      sendError(peer.socket, "unknown_peer", "no such peer online in this room");
+    }
+  }
+
+  async #bye(peer: Peer): Promise<void> {
+    if (peer.gone) return;
+    this.#unregister(peer);
+    peer.socket.close(CLOSE.NORMAL, "bye");
+    const room = this.#rooms.get(peer.room);
+    this.#presence(room, peer.id, "left", null, peer.room);
+    try {
+      await this.#store.deletePresence(peer.room, peer.id);
+    } catch (error) {
+      console.error(`signal: ending the session of ${peer.id} failed`, error);
+    }
+  }
+
+  /** The socket of `peer` closed: it is away for the resume window, then it has left. */
+  disconnect(peer: Peer): void {
+    if (peer.gone) return;
+    this.#unregister(peer);
+    if (peer.replaced || this.#closing) return;
+    this.#track(this.#markAway(peer));
+  }
+
+  /** Keeps a background task (which handles its own errors) in the set shutdown waits for. */
+  #track(task: Promise<void>): void {
+    this.#appends.add(task);
+    task.finally(() => this.#appends.delete(task));
+  }
+
+  async #markAway(peer: Peer): Promise<void> {
+    const { room: roomId, id } = peer;
+    // Peers here hear it at once: a resume on this instance can only come after, so order holds.
+    const room = this.#rooms.get(roomId);
+    if (room) this.#tellLocal(room, id, "away");
+    try {
+      if (peer.presenceVersion === null) return;
+      const until = this.#now() + this.#config.resumeWindowMs;
+      // Other instances hear it only if no resume replaced the entry meanwhile (here or elsewhere):
+      // an "away" after that resume's "online" would be wrong.
+      const versionstamp = await this.#store.markAwayIf(roomId, id, peer.presenceVersion, {
+        state: "away",
+        inst: this.#bus.instanceId,
+        until,
+        h: peer.tokenHash,
+      });
+      if (versionstamp === null || this.#closing || this.#rooms.get(roomId)?.local.has(id)) return;
+      this.#bus.publish(roomId, { k: "p", peer: id, state: "away" } satisfies BusBody);
+      this.#setTimer(roomId, id, this.#config.resumeWindowMs, async () => {
+        if (!await this.#store.deletePresenceIf(roomId, id, versionstamp) || this.#closing) return;
+        this.#presence(this.#rooms.get(roomId), id, "left", null, roomId);
+      });
+    } catch (error) {
+      console.error(`signal: marking ${id} away failed`, error);
+    }
+  }
+
+  /** Tells this instance's peers of a room (except `self`) about a presence change. */
+  #tellLocal(room: Room, peer: string, state: PresenceFrame["state"], self: Peer | null = null): void {
+    const text = '{"type":"presence","peer":"' + peer + '","state":"' + state + '"}';
+    for (const target of room.local.values()) {
+      if (target !== self) target.push(-1, text);
+    }
+  }
+
+  /** Tells local peers (except `self`) and, when `room` is local, other instances about a presence change. */
+  #presence(
+    room: Room | undefined,
+    peer: string,
+    state: PresenceFrame["state"],
+    self: Peer | null,
+    roomId = room?.id,
+  ): void {
+    if (roomId === undefined) return;
+    this.#bus.publish(roomId, { k: "p", peer, state } satisfies BusBody);
+    if (room) this.#tellLocal(room, peer, state, self);
+  }
+
+  #onBus(envelope: BusEnvelope): void {
+    const room = this.#rooms.get(envelope.room);
+    if (!room) return;
+    const body = envelope.body as BusBody;
+    switch (body.k) {
+      case "c":
+        for (const [to, seq, text, from] of body.items) {
+          if (!room.local.has(from) && !room.remote.has(from)) room.remote.set(from, "online");
+          this.#arrive(room, seq, to, from, text);
+        }
+        return;
+      case "s":
+        room.local.get(body.to)?.push(-1, body.text);
+        return;
+      case "r": {
+        const old = room.local.get(body.peer);
+        if (old) this.#replace(old);
+        this.#rooms.get(room.id)?.remote.set(body.peer, "online");
+        return;
+      }
+      case "p":
+        this.#onRemotePresence(room, body.peer, body.state);
+        return;
+    }
+  }
+
+  #onRemotePresence(room: Room, peer: string, state: PresenceFrame["state"]): void {
+    if (room.local.has(peer)) return; // ours now: a stale event from the instance it left
+    const known = room.remote.get(peer);
+    if (state === "left") {
+      if (known === undefined) return;
+      room.remote.delete(peer);
+      this.#clearTimer(room.id, peer);
+    } else {
+      const presence: Presence = state === "away" ? "away" : "online";
+      room.remote.set(peer, presence);
+      this.#clearTimer(room.id, peer);
+      if (presence === "away") {
+        // If the owner dies before saying "left", decide it here after the window.
+        this.#setTimer(room.id, peer, this.#config.resumeWindowMs + LEFT_GRACE_MS, () => {
+          const current = this.#rooms.get(room.id);
+          if (current?.remote.get(peer) !== "away") return;
+          current.remote.delete(peer);
+          this.#tellLocal(current, peer, "left");
+        });
+      }
+    }
+    this.#tellLocal(room, peer, state);
+  }
+
+  #replace(old: Peer): void {
+    old.replaced = true;
+    this.#unregister(old);
+    sendError(old.socket, "replaced", "this session connected again on another socket");
+    old.socket.close(CLOSE.REPLACED, "replaced");
+  }
+
+  #room(id: string): Room {
+    let room = this.#rooms.get(id);
+    if (!room) {
+      room = new Room(id);
+      this.#rooms.set(id, room);
+    }
+    return room;
+  }
+
+  #unregister(peer: Peer): void {
+    if (peer.gone) return;
+    peer.gone = true;
+    const room = this.#rooms.get(peer.room);
+    if (room && room.local.get(peer.id) === peer) {
+      room.local.delete(peer.id);
+      this.#countAddress(peer.address, peer.room, -1);
+      if (room.local.size === 0) this.#rooms.delete(peer.room);
+    }
+  }
+
+  #countAddress(address: string, room: string, delta: number): void {
+    let rooms = this.#addressRooms.get(address);
+    if (!rooms) {
+      rooms = new Map();
+      this.#addressRooms.set(address, rooms);
+    }
+    const count = (rooms.get(room) ?? 0) + delta;
+    if (count > 0) rooms.set(room, count);
+    else rooms.delete(room);
+    if (rooms.size === 0) this.#addressRooms.delete(address);
+  }
+
+  #setTimer(room: string, peer: string, ms: number, run: () => void | Promise<void>): void {
+    const key = room + " " + peer;
+    this.#clearTimer(room, peer);
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      this.#track(
+        Promise.resolve(run()).catch((error) => console.error(`signal: presence timer of ${peer} failed`, error)),
+      );
+    }, ms);
+    this.#timers.set(key, timer);
+  }
+
+  #clearTimer(room: string, peer: string): void {
+    const key = room + " " + peer;
+    const timer = this.#timers.get(key);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.#timers.delete(key);
+    }
+  }
+
+  async #renewLeases(): Promise<void> {
+    if (this.#closing) return;
+    const until = this.#now() + this.#leaseMs;
+    const inst = this.#bus.instanceId;
+    const peers: Peer[] = [];
+    for (const room of this.#rooms.values()) peers.push(...room.local.values());
+    try {
+      const versions = await this.#store.setPresences(peers.map((peer) => ({
+        room: peer.room,
+        peer: peer.id,
+        record: { state: "online" as const, inst, until, h: peer.tokenHash },
+      })));
+      for (let i = 0; i < peers.length; i++) if (!peers[i].gone) peers[i].presenceVersion = versions[i];
+      await this.#sweepRemote();
+    } catch (error) {
+      console.error("signal: renewing presence leases failed", error);
+    }
+  }
+
+  /**
+   * Forgets remote peers whose presence is gone from KV: an instance that died
+   * (SIGKILL, crash) never says "left", but its leases run out.
+   */
+  async #sweepRemote(): Promise<void> {
+    for (const room of [...this.#rooms.values()]) {
+      if (room.remote.size === 0) continue;
+      const alive = new Set((await this.#store.roster(room.id)).map((entry) => entry.peer));
+      for (const peer of [...room.remote.keys()]) {
+        if (alive.has(peer) || room.local.has(peer)) continue;
+        room.remote.delete(peer);
+        this.#clearTimer(room.id, peer);
+        this.#tellLocal(room, peer, "left");
+      }
+    }
+  }
+
+  /**
+   * Stops the hub: waits for appends in flight (so every accepted frame is
+   * acknowledged and durable), marks every peer away (resumable elsewhere),
+   * and closes every socket with 1012.
+   */
+  async shutdown(reason = "server restart"): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    clearInterval(this.#leaseTimer);
+    while (this.#appends.size > 0) await Promise.allSettled([...this.#appends]);
+    const until = this.#now() + this.#config.resumeWindowMs;
+    const inst = this.#bus.instanceId;
+    const peers: Peer[] = [];
+    for (const room of this.#rooms.values()) peers.push(...room.local.values());
+    try {
+      await this.#store.setPresences(
+        peers.map((peer) => ({
+          room: peer.room,
+          peer: peer.id,
+          record: { state: "away" as const, inst, until, h: peer.tokenHash },
+        })),
+      );
+    } catch (error) {
+      console.error("signal: marking peers away at shutdown failed", error);
+    }
+    for (const peer of peers) {
+      this.#bus.publish(peer.room, { k: "p", peer: peer.id, state: "away" } satisfies BusBody);
+      peer.gone = true;
+      peer.socket.close(CLOSE.SERVICE_RESTART, reason);
+    }
+    this.#rooms.clear();
+    this.#addressRooms.clear();
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#unsubscribe();
+    LIVE_HUBS.delete(this);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The server folder's face: build the signaling service from the
+ * environment, get the process's one instance, and shut it down.
+ * @module
+ */
+import type { Bus } from "./bus.ts";
+import { BroadcastBus } from "./bus_broadcast.ts";
+import { KvBus } from "./bus_kv.ts";
+import { configFromEnv, type ServerConfig } from "./config.ts";
+import type { RoomLog } from "./room_log.ts";
+import { KvRoomLog } from "./room_log_kv.ts";
+import { SignalService } from "./signal_service.ts";
+
+export { configFromEnv, DEFAULT_CONFIG } from "./config.ts";
+export type { ServerConfig } from "./config.ts";
+export { SignalService } from "./signal_service.ts";
+export { metrics } from "./metrics.ts";
+
+/** Options of `createSignalServer`; everything not given is built from the config. */
+export interface SignalServerOptions {
+  /** The config; default: `configFromEnv()`. */
+  config?: ServerConfig;
+  /** A KV to use (not closed on shutdown); default: `Deno.openKv(config.kvPath)`, closed on shutdown. */
+  kv?: Deno.Kv;
+  /** A room log to use (not closed on shutdown); default: the KV room log. */
+  log?: RoomLog;
+  /** A bus to use (not closed on shutdown); default: per `config.bus`. */
+  bus?: Bus;
+}
+
+/** A running signaling server: the request handler and its shutdown. */
+export interface SignalServer {
+  /** The config in force. */
+  config: ServerConfig;
+  /** The service, for tests and metrics. */
+  service: SignalService;
+  /** Answers a request to `/api/signal`. */
+  handle(req: Request, remote: Deno.NetAddr | { hostname: string }): Response;
+  /** Graceful stop: refuse new sockets, flush the log, close sockets with 1012, release KV and bus. */
+  shutdown(reason?: string): Promise<void>;
+}
+
+/** Builds a signaling server and the KV, room log and bus it needs. */
+export async function createSignalServer(options: SignalServerOptions = {}): Promise<SignalServer> {
+  const config = options.config ?? configFromEnv();
+  const kv = options.kv ?? await Deno.openKv(config.kvPath);
+  const log = options.log ?? new KvRoomLog(kv, {
+    ttlMs: config.roomTtlMs,
+    maxEntries: config.logMaxEntries,
+    maxBytes: config.logMaxBytes,
+  });
+  let bus = options.bus;
+  if (!bus) bus = config.bus === "kv" ? await KvBus.open(kv) : new BroadcastBus();
+  const service = new SignalService({ config, kv, log, bus });
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    service,
+    handle: (req, remote) => service.handle(req, remote),
+    shutdown(reason) {
+      stopping ??= (async () => {
+        await service.shutdown(reason);
+        if (!options.bus) await bus.close();
+        if (!options.log) log.close();
+        if (!options.kv) kv.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+let current: Promise<SignalServer> | null = null;
+
+/** The process's signaling server, created from the environment on first use. */
+export function getServer(): Promise<SignalServer> {
+  current ??= createSignalServer();
+  return current;
+}
+
+/** Shuts the process's signaling server down, if it was started. */
+export async function shutdown(reason?: string): Promise<void> {
+  if (!current) return;
+  const server = await current;
+  await server.shutdown(reason);
+}
+
+/**
+ * Shuts down gracefully on SIGINT/SIGTERM (Deno Deploy sends SIGINT before
+ * eviction), then exits. Returns a function removing the listeners.
+ */
+export function shutdownOnSignals(exit: (code: number) => void = Deno.exit): () => void {
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const onSignal = () => {
+    shutdown("server restart").then(
+      () => exit(0),
+      (error) => {
+        console.error("signal: shutdown failed", error);
+        exit(1);
+      },
+    );
+  };
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  return () => {
+    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The in-memory state of one room on this instance: its connected peers,
+ * the peers it knows on other instances, and its appends in flight.
+ * @module
+ */
+import type { Presence } from "../protocol/frames.ts";
+
+/** The socket side a peer needs: the service adapts a WebSocket to it, tests may fake it. */
+export interface PeerSocket {
+  /** Sends one text frame; a no-op once the socket is closing. */
+  send(text: string): void;
+  /** Closes with a code and a reason (≤ 123 bytes). */
+  close(code: number, reason: string): void;
+}
+
+/** One connected peer (one socket) in a room. */
+export class Peer {
+  /** Server-assigned id, kept across resumes. */
+  readonly id: string;
+  /** The room id. */
+  readonly room: string;
+  /** The peer's socket. */
+  readonly socket: PeerSocket;
+  /** The client address, for per-address limits. */
+  readonly address: string;
+  /** SHA-256 of the session token, kept in every presence write (it is the session). */
+  readonly tokenHash: string;
+  /** `,"from":"<id>"}`: appended to a client frame (minus its `}`) to stamp the sender without re-serialising. */
+  readonly fromSuffix: string;
+  /** Frames held back while the welcome and backlog are sent: [seq or -1 for unlogged frames, text]. */
+  pending: [number, string][] | null = [];
+  /** Versionstamp of this socket's last presence write: marking it away later must not undo a resume. */
+  presenceVersion: string | null = null;
+  /** The socket is closed or replaced; nothing more is sent. */
+  gone = false;
+  /** A newer socket of the same session took over: no presence change when this one closes. */
+  replaced = false;
+
+  /** Builds a peer; it starts in the joining state, holding frames back. */
+  constructor(id: string, room: string, socket: PeerSocket, address: string, tokenHash: string) {
+    this.id = id;
+    this.room = room;
+    this.socket = socket;
+    this.address = address;
+    this.tokenHash = tokenHash;
+    this.fromSuffix = ',"from":"' + id + '"}';
+  }
+
+  /** Sends a frame now, or holds it while the peer is joining. */
+  push(seq: number, text: string): void {
+    if (this.pending !== null) this.pending.push([seq, text]);
+    else this.socket.send(text);
+  }
+}
+
+/** A room as this instance sees it. */
+export class Room {
+  /** The room id. */
+  readonly id: string;
+  /** Peers connected to this instance, by id. */
+  readonly local: Map<string, Peer> = new Map();
+  /** Peers connected to (or away from) other instances, by id. */
+  readonly remote: Map<string, Presence> = new Map();
+  /** Chat frames logged but not yet published on the bus: [to or null, seq, text, from]. */
+  outbox: [string | null, number, string, string][] | null = null;
+  /**
+   * The highest log position delivered to this room's local peers, every lower one delivered
+   * before it (or meant for nobody here); null until the first join read the log's bounds.
+   * Frames are delivered strictly in this order, so a client's highest `seq` is a safe `since`.
+   */
+  delivered: number | null = null;
+  /** Logged frames that arrived ahead of a missing position: seq → [to or null, from, text]. Rare, so lazy. */
+  held: Map<number, [string | null, string, string]> | null = null;
+  /** A log read filling missing positions is in flight. */
+  filling = false;
+
+  /** An empty room. */
+  constructor(id: string) {
+    this.id = id;
+  }
+}
+
+/** Cuts the closing `}` (and trailing whitespace) off a parsed JSON object's text and appends `suffix`. */
+export function stamp(text: string, suffix: string): string {
+  let end = text.length - 1;
+  while (text.charCodeAt(end) !== 125 /* } */) end--;
+  return text.slice(0, end) + suffix;
+}

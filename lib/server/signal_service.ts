@@ -1,0 +1,413 @@
+/**
+ * The HTTP/WebSocket shell of the signaling server: checks the request
+ * (upgrade, origin, version, room), upgrades it, enforces frame size and rate
+ * limits per socket and per address, and hands frames to the hub.
+ * @module
+ */
+import { CLOSE } from "../protocol/codes.ts";
+import type { ErrorCode } from "../protocol/codes.ts";
+import type { HelloFrame } from "../protocol/frames.ts";
+import { isRoomId } from "../protocol/ids.ts";
+import { isTooBig, parseClientFrame } from "../protocol/validate.ts";
+import { SUPPORTED_VERSIONS } from "../protocol/version.ts";
+import type { Bus } from "./bus.ts";
+import type { ServerConfig } from "./config.ts";
+import { Hub, sendError } from "./hub.ts";
+import { metrics } from "./metrics.ts";
+import type { Peer, PeerSocket } from "./room.ts";
+import type { RoomLog } from "./room_log.ts";
+import { SessionStore } from "./session_store.ts";
+import { TokenBucket } from "./rate_limit.ts";
+
+const connectionsTotal = metrics.counter("parley_connections_total", "Signaling WebSockets accepted.");
+const refusedRequests = metrics.counter(
+  "parley_refused_requests_total",
+  "HTTP requests to /api/signal refused, by code.",
+);
+const socketErrors = metrics.counter(
+  "parley_socket_errors_total",
+  "WebSockets closed without a clean close handshake.",
+);
+const LIVE_SERVICES = new Set<SignalService>();
+/** How long shutdown waits for clients to complete the close handshake, in ms. */
+const CLOSE_WAIT_MS = 2_000;
+metrics.gauge("parley_connections", "Open signaling WebSockets in this process.", () => {
+  let n = 0;
+  for (const service of LIVE_SERVICES) n += service.connectionCount;
+  return n;
+});
+
+/** Everything the service needs; the caller owns (and closes) kv, log and bus. */
+export interface SignalServiceOptions {
+  /** Limits, windows and origins. */
+  config: ServerConfig;
+  /** The shared KV for sessions, presence and verifiers. */
+  kv: Deno.Kv;
+  /** The room log. */
+  log: RoomLog;
+  /** The cross-instance bus. */
+  bus: Bus;
+  /** KV key prefix of sessions and presence, so tests can share one KV. */
+  namespace?: string;
+  /** The clock, injectable for tests. */
+  now?: () => number;
+}
+
+interface AddressState {
+  /** The address, one string shared by all its sockets. */
+  address: string;
+  bucket: TokenBucket;
+  sockets: number;
+}
+
+/** An HTTP error body: `{ "error": { "code", "message" } }`. */
+function httpError(status: number, code: ErrorCode, message: string, headers: HeadersInit = {}): Response {
+  refusedRequests.inc({ code });
+  return Response.json({ error: { code, message } }, { status, headers });
+}
+
+/** Answers `/api/signal` requests and owns their sockets. */
+export class SignalService {
+  #config: ServerConfig;
+  #hub: Hub;
+  #now: () => number;
+  #addresses = new Map<string, AddressState>();
+  #connections = new Set<Connection>();
+  #closing: Promise<void> | null = null;
+  /** Sockets waiting for their hello, oldest first (one deadline for all, so FIFO order is deadline order). */
+  #awaitingHello: { connection: Connection; deadline: number }[] = [];
+  #helloHead = 0;
+  #helloTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Builds the service and its hub. */
+  constructor(options: SignalServiceOptions) {
+    this.#config = options.config;
+    this.#now = options.now ?? Date.now;
+    const store = new SessionStore(options.kv, {
+      namespace: options.namespace,
+      ttlMs: options.config.roomTtlMs,
+      now: this.#now,
+    });
+    this.#hub = new Hub({ config: options.config, store, log: options.log, bus: options.bus, now: this.#now });
+    LIVE_SERVICES.add(this);
+  }
+
+  /** Open sockets. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** The hub, for metrics and tests. */
+  get hub(): Hub {
+    return this.#hub;
+  }
+
+  /** Answers one request to `/api/signal`: a WebSocket upgrade, or a JSON 4xx/503 explaining why not. */
+  handle(req: Request, remote: Deno.NetAddr | { hostname: string }): Response {
+    if (this.#closing) {
+      return httpError(503, "shutting_down", "the server is restarting; reconnect", { "Retry-After": "1" });
+    }
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return httpError(426, "not_websocket", "/api/signal speaks WebSocket only (see lib/protocol/README.md)", {
+        Upgrade: "websocket",
+      });
+    }
+    const origin = req.headers.get("origin");
+    if (origin !== null && !this.#originAllowed(origin, req)) {
+      return httpError(403, "origin_refused", `origin ${origin} is not allowed`);
+    }
+    const url = new URL(req.url);
+    let upgraded;
+    try {
+      upgraded = Deno.upgradeWebSocket(req, { idleTimeout: this.#config.idleTimeoutS });
+    } catch (error) {
+      // E.g. a missing Sec-WebSocket-Key: the client's fault, not a server error.
+      return httpError(400, "not_websocket", `invalid WebSocket upgrade: ${(error as Error).message}`);
+    }
+    const { socket, response } = upgraded;
+    connectionsTotal.inc();
+    let state = this.#addresses.get(remote.hostname);
+    if (!state) {
+      state = { address: remote.hostname, bucket: new TokenBucket(this.#config.rateAddress, this.#now), sockets: 0 };
+      this.#addresses.set(state.address, state);
+    }
+    state.sockets++;
+    const connection = new Connection(
+      this,
+      socket,
+      state,
+      url.searchParams.get("v"),
+      url.searchParams.get("room"),
+    );
+    this.#connections.add(connection);
+    return response;
+  }
+
+  #originAllowed(origin: string, req: Request): boolean {
+    const allowed = this.#config.allowedOrigins;
+    if (allowed === null) {
+      try {
+        return new URL(origin).host === (req.headers.get("host") ?? new URL(req.url).host);
+      } catch {
+        return false;
+      }
+    }
+    return allowed.includes("*") || allowed.includes(origin);
+  }
+
+  /**
+   * Starts a socket's hello deadline. One interval checks every deadline: a timer per socket
+   * costs kilobytes each in Deno, and sockets are most of this server's memory.
+   */
+  expectHello(connection: Connection): void {
+    this.#awaitingHello.push({ connection, deadline: this.#now() + this.#config.helloTimeoutMs });
+    if (this.#helloTimer !== undefined) return;
+    const period = Math.max(50, Math.min(1000, this.#config.helloTimeoutMs / 4));
+    this.#helloTimer = setInterval(() => this.#checkHellos(), period);
+  }
+
+  #checkHellos(): void {
+    const now = this.#now();
+    const queue = this.#awaitingHello;
+    while (this.#helloHead < queue.length && queue[this.#helloHead].deadline <= now) {
+      queue[this.#helloHead++].connection.helloDeadline();
+    }
+    if (this.#helloHead > 1024 && this.#helloHead * 2 > queue.length) {
+      this.#awaitingHello = queue.slice(this.#helloHead);
+      this.#helloHead = 0;
+    }
+    if (this.#helloHead === this.#awaitingHello.length) {
+      this.#awaitingHello = [];
+      this.#helloHead = 0;
+      clearInterval(this.#helloTimer);
+      this.#helloTimer = undefined;
+    }
+  }
+
+  /** Called by a connection when its socket closed. */
+  released(connection: Connection): void {
+    this.#connections.delete(connection);
+    const state = connection.addressState;
+    if (--state.sockets === 0) this.#addresses.delete(connection.address);
+  }
+
+  /** The clock, for connections. */
+  get now(): () => number {
+    return this.#now;
+  }
+
+  /** The config, for connections. */
+  get config(): ServerConfig {
+    return this.#config;
+  }
+
+  /** Stops accepting, flushes appends in flight, marks peers away and closes every socket with 1012. */
+  shutdown(reason = "server restart"): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#helloTimer);
+      this.#helloTimer = undefined;
+      this.#awaitingHello = [];
+      await this.#hub.shutdown(reason);
+      for (const connection of this.#connections) connection.close(CLOSE.SERVICE_RESTART, reason);
+      // Let the close frames reach the clients before the process exits; a dead peer cannot hold us.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([...this.#connections].map((connection) => connection.closed())),
+        new Promise((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
+      ]);
+      clearTimeout(timer);
+      LIVE_SERVICES.delete(this);
+    })();
+    return this.#closing;
+  }
+}
+
+/**
+ * One socket: the hello handshake, limits, then frames to the hub. It is its
+ * own rate bucket: one object per socket instead of two, as sockets are most
+ * of this server's memory.
+ */
+class Connection extends TokenBucket implements PeerSocket {
+  /** The client address, for per-address limits. */
+  readonly address: string;
+  /** Rate state shared by the address's sockets. */
+  readonly addressState: AddressState;
+  #service: SignalService;
+  #ws: WebSocket;
+  #phase: "hello" | "joining" | "joined" | "closed" = "hello";
+  #peer: Peer | null = null;
+  #strikes = 0;
+  #room: string;
+  /** Set only while shutdown waits for this socket to close (a promise per socket would cost memory). */
+  #onClosed: (() => void) | null = null;
+
+  constructor(
+    service: SignalService,
+    ws: WebSocket,
+    addressState: AddressState,
+    version: string | null,
+    room: string | null,
+  ) {
+    super(service.config.rateConnection, service.now);
+    this.#service = service;
+    this.#ws = ws;
+    this.address = addressState.address;
+    this.addressState = addressState;
+    this.#room = room ?? "";
+    ws.binaryType = "arraybuffer";
+    // Every handler costs memory per socket in Deno: a valid request needs no `open` handler (the
+    // hello deadline starts now), and errors are followed by `close`, which does the work.
+    // Closures here capture only `this`, so no per-socket context keeps the URL's strings alive.
+    if (version === null || !SUPPORTED_VERSIONS.includes(Number(version))) {
+      this.#refuseOnOpen(
+        "bad_version",
+        `unsupported protocol version ${version}; this server speaks ${SUPPORTED_VERSIONS}`,
+      );
+    } else if (!isRoomId(room)) {
+      this.#refuseOnOpen("bad_room", "room must be 22-64 base64url characters");
+    } else {
+      service.expectHello(this);
+    }
+    // The connection is the listener object itself (handleEvent): no closure or wrapper per socket.
+    ws.addEventListener("message", this);
+    ws.addEventListener("close", this);
+  }
+
+  /** Receives the socket's `message` and `close` events. */
+  handleEvent(event: Event): void {
+    if (event.type === "message") {
+      this.#onMessage(event as MessageEvent);
+    } else if (event.type === "close") {
+      if (!(event as CloseEvent).wasClean) socketErrors.inc();
+      this.#closed();
+    }
+  }
+
+  #refuseOnOpen(code: ErrorCode, message: string): void {
+    this.#ws.onopen = () => this.#refuse(code, message);
+  }
+
+  #onMessage(event: MessageEvent): void {
+    try {
+      this.#message(event.data);
+    } catch (error) {
+      // One socket's bad luck must not take the process (and every other room) down.
+      console.error(`signal: frame from ${this.address} failed`, error);
+      sendError(this, "internal", "the server failed to handle this frame");
+    }
+  }
+
+  /** The hello deadline passed: close unless the hello came. */
+  helloDeadline(): void {
+    if (this.#phase !== "hello") return;
+    sendError(this, "hello_timeout", "no hello in time");
+    this.close(CLOSE.HELLO_TIMEOUT, "hello timeout");
+  }
+
+  /** Resolves once the socket has closed. */
+  closed(): Promise<void> {
+    if (this.#phase === "closed") return Promise.resolve();
+    return new Promise((resolve) => this.#onClosed = resolve);
+  }
+
+  /** Sends a text frame if the socket is still open. */
+  send(text: string): void {
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(text);
+  }
+
+  /** Closes the socket (once). */
+  close(code: number, reason: string): void {
+    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) {
+      this.#ws.close(code, reason);
+    }
+  }
+
+  #refuse(code: ErrorCode, message: string): void {
+    sendError(this, code, message);
+    this.close(CLOSE.BAD_REQUEST, code);
+  }
+
+  #message(data: unknown): void {
+    if (typeof data !== "string") {
+      sendError(this, "binary_refused", "binary frames are not part of the protocol");
+      this.close(CLOSE.UNSUPPORTED_DATA, "binary frames refused");
+      return;
+    }
+    const config = this.#service.config;
+    if (isTooBig(data, config.maxFrameBytes)) {
+      sendError(this, "too_big", `frames are limited to ${config.maxFrameBytes} bytes`);
+      this.close(CLOSE.MESSAGE_TOO_BIG, "frame too big");
+      return;
+    }
+    const now = this.#service.now();
+    if (!this.take(now) || !this.addressState.bucket.take(now)) {
+      this.#strikes++;
+      if (this.#strikes === 1) sendError(this, "rate_limited", "too many frames; slow down");
+      if (this.#strikes > config.rateStrikes) this.close(CLOSE.POLICY_VIOLATION, "rate limit exceeded");
+      return;
+    }
+    this.#strikes = 0;
+    if (this.#phase === "joined") {
+      this.#service.hub.onFrame(this.#peer!, data);
+      return;
+    }
+    if (this.#phase !== "hello") {
+      sendError(this, "hello_required", "wait for the welcome before sending frames");
+      return;
+    }
+    const parsed = parseClientFrame(data);
+    if (!parsed.ok) {
+      this.#refuse(parsed.code === "bad_version" ? "bad_version" : "bad_frame", parsed.message);
+      return;
+    }
+    if (parsed.frame.type !== "hello") {
+      this.#refuse("hello_required", "the first frame must be hello");
+      return;
+    }
+    if (!SUPPORTED_VERSIONS.includes(parsed.frame.v)) {
+      this.#refuse("bad_version", `unsupported protocol version ${parsed.frame.v}`);
+      return;
+    }
+    this.#phase = "joining";
+    void this.#join(parsed.frame);
+  }
+
+  async #join(hello: HelloFrame): Promise<void> {
+    const hub = this.#service.hub;
+    let result;
+    try {
+      result = await hub.join(this, this.address, this.#room, hello, () => this.#phase !== "closed", (peer) => {
+        this.#room = ""; // the peer holds the room's shared id string now
+        if (this.#phase === "closed") return;
+        this.#peer = peer;
+        this.#phase = "joined";
+      });
+    } catch (error) {
+      console.error("signal: join failed", error);
+      result = {
+        ok: false as const,
+        code: "internal" as const,
+        message: "joining failed",
+        close: CLOSE.INTERNAL_ERROR,
+      };
+    }
+    if (!result.ok) {
+      if (this.#phase !== "closed") {
+        sendError(this, result.code, result.message);
+        this.close(result.close, result.code);
+      }
+      return;
+    }
+    // Closed before the welcome: the hub still holds the peer, so let it go (away) now.
+    if (this.#phase === "closed") hub.disconnect(result.peer);
+  }
+
+  #closed(): void {
+    if (this.#phase === "closed") return;
+    const joined = this.#phase === "joined";
+    this.#phase = "closed";
+    this.#onClosed?.();
+    this.#service.released(this);
+    if (joined) this.#service.hub.disconnect(this.#peer!);
+  }
+}
