@@ -6,6 +6,7 @@
  * @module
  */
 import { type ReadonlySignal, signal } from "@preact/signals-core";
+import { GLOBAL_TIMERS, type Timers, TimerSet } from "./timer_set.ts";
 
 /** The path chat takes to a peer: direct, direct through TURN, or the server relay. */
 export type PeerPath = "p2p" | "p2p-turn" | "relay";
@@ -43,17 +44,6 @@ export interface RetryDelays {
   reset(): void;
 }
 
-/** A timer handle, whatever the platform's `setTimeout` returns. */
-export type TimerId = ReturnType<typeof setTimeout>;
-
-/** Timer functions, injectable so tests can drive time. */
-export interface Timers {
-  /** Like `setTimeout`. */
-  setTimeout(fn: () => void, ms: number): TimerId;
-  /** Like `clearTimeout`. */
-  clearTimeout(id: TimerId): void;
-}
-
 /** Everything a link needs from its surroundings. */
 export interface PeerLinkOptions {
   /** Own peer id; the larger id is the polite side. */
@@ -78,11 +68,6 @@ export interface PeerLinkOptions {
   log?(name: string, detail?: Record<string, unknown>): void;
 }
 
-const GLOBAL_TIMERS: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id),
-};
-
 /** What `stats()` reports about the selected candidate pair. */
 export interface PeerLinkStats {
   /** Local candidate type: host, srflx, prflx or relay. */
@@ -100,16 +85,13 @@ export interface PeerLinkStats {
 /** A WebRTC link to one peer. */
 export class PeerLink {
   #options: PeerLinkOptions;
-  #timers: Timers;
+  #timers: TimerSet<"setup" | "grace" | "retry">;
   #polite: boolean;
   #gen = 0;
   #pc: RTCPeerConnection | null = null;
   #channel: RTCDataChannel | null = null;
   #makingOffer = false;
   #ignoreOffer = false;
-  #setupTimer: TimerId | null = null;
-  #graceTimer: TimerId | null = null;
-  #retryTimer: TimerId | null = null;
   #closed = false;
   #inbox: Promise<void> = Promise.resolve();
   #path = signal<PeerPath>("relay");
@@ -123,13 +105,18 @@ export class PeerLink {
   /** Creates a link; call `start()` to begin negotiating. */
   constructor(options: PeerLinkOptions) {
     this.#options = options;
-    this.#timers = options.timers ?? GLOBAL_TIMERS;
+    this.#timers = new TimerSet(options.timers ?? GLOBAL_TIMERS);
     this.#polite = options.self > options.remote;
   }
 
   /** Whether this side yields when both offer at once. */
   get polite(): boolean {
     return this.#polite;
+  }
+
+  /** The live connection's ICE state, for diagnostics. */
+  get iceState(): RTCIceConnectionState | undefined {
+    return this.#pc?.iceConnectionState;
   }
 
   /** The connection generation in use. */
@@ -237,7 +224,7 @@ export class PeerLink {
     if (this.#closed) return;
     this.#closed = true;
     this.#teardown();
-    this.#clearTimer("retry");
+    this.#timers.clear("retry");
     this.#state.value = "closed";
     this.#path.value = "relay";
   }
@@ -278,7 +265,7 @@ export class PeerLink {
     this.#channel = channel;
     channel.onopen = () => {
       if (channel !== this.#channel) return;
-      this.#clearTimer("setup");
+      this.#timers.clear("setup");
       this.#options.retry.reset();
       this.#state.value = "open";
       this.#log("DataChannel open", { gen });
@@ -293,26 +280,21 @@ export class PeerLink {
       if (typeof event.data === "string") this.#options.onMessage(event.data);
     };
 
-    this.#setupTimer = this.#timers.setTimeout(() => {
-      this.#setupTimer = null;
+    this.#timers.set("setup", this.#options.timing.setupTimeoutMs, () => {
       this.#log("P2P setup timed out", { gen, afterMs: this.#options.timing.setupTimeoutMs });
       this.#fail("setup timeout");
-    }, this.#options.timing.setupTimeoutMs);
+    });
   }
 
   #onIceState(state: RTCIceConnectionState): void {
     this.#log(`ICE connection state: ${state}`, { gen: this.#gen });
     if (state === "connected" || state === "completed") {
-      this.#clearTimer("grace");
+      this.#timers.clear("grace");
       if (this.#state.value === "open") void this.#refreshPath();
     } else if (state === "disconnected") {
       // Chat moves to the relay at once; ICE gets a short grace to recover by itself.
       this.#path.value = "relay";
-      this.#clearTimer("grace");
-      this.#graceTimer = this.#timers.setTimeout(() => {
-        this.#graceTimer = null;
-        this.#restartIce("disconnected");
-      }, this.#options.timing.disconnectedGraceMs);
+      this.#timers.set("grace", this.#options.timing.disconnectedGraceMs, () => this.#restartIce("disconnected"));
     } else if (state === "failed") {
       this.#path.value = "relay";
       this.#restartIce("failed");
@@ -325,13 +307,12 @@ export class PeerLink {
     this.#log("ICE restart", { reason, gen: this.#gen });
     pc.restartIce();
     // A restart that does not bring the link back in time counts as a failed attempt.
-    if (this.#setupTimer === null) {
-      this.#setupTimer = this.#timers.setTimeout(() => {
-        this.#setupTimer = null;
+    if (!this.#timers.has("setup")) {
+      this.#timers.set("setup", this.#options.timing.setupTimeoutMs, () => {
         if (this.#pc === pc && !["connected", "completed"].includes(pc.iceConnectionState)) {
           this.#fail("ICE restart timed out");
         }
-      }, this.#options.timing.setupTimeoutMs);
+      });
     }
   }
 
@@ -353,17 +334,15 @@ export class PeerLink {
   }
 
   #scheduleRetry(delayMs: number, reason = "retry"): void {
-    this.#clearTimer("retry");
     this.#log("Retry scheduled", { what: "p2p", inMs: Math.round(delayMs), reason });
-    this.#retryTimer = this.#timers.setTimeout(() => {
-      this.#retryTimer = null;
+    this.#timers.set("retry", delayMs, () => {
       if (!this.#closed) void this.#connect(this.#gen + 1);
-    }, delayMs);
+    });
   }
 
   #teardown(): void {
-    this.#clearTimer("setup");
-    this.#clearTimer("grace");
+    this.#timers.clear("setup");
+    this.#timers.clear("grace");
     const pc = this.#pc;
     const channel = this.#channel;
     this.#pc = null;
@@ -375,14 +354,6 @@ export class PeerLink {
       pc.onnegotiationneeded = pc.onicecandidate = pc.oniceconnectionstatechange = null;
       pc.close();
     }
-  }
-
-  #clearTimer(which: "setup" | "grace" | "retry"): void {
-    const field = which === "setup" ? this.#setupTimer : which === "grace" ? this.#graceTimer : this.#retryTimer;
-    if (field !== null) this.#timers.clearTimeout(field);
-    if (which === "setup") this.#setupTimer = null;
-    else if (which === "grace") this.#graceTimer = null;
-    else this.#retryTimer = null;
   }
 
   #signal(payload: Omit<PeerLinkSignal, "kind" | "gen">): void {

@@ -3,26 +3,17 @@
  * browsers never send to a server, so the server relays ciphertext it cannot read.
  * @module
  */
+import { newRoomId, randomId } from "../protocol/mod.ts";
 
-/** Random bytes in a room id: 128 bits, unguessable. */
-export const ROOM_ID_BYTES = 16;
+/** Base64url without padding, as every id and key here is written. */
+export { encodeBase64Url as toBase64Url } from "../protocol/mod.ts";
+
 /** Random bytes in a room key: 256 bits, an AES-256 key. */
 export const ROOM_KEY_BYTES = 32;
 
-/** Encodes bytes as unpadded base64url, safe in paths and fragments. */
-export function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function randomBase64Url(length: number): string {
-  return toBase64Url(crypto.getRandomValues(new Uint8Array(length)));
-}
-
 /** A new room: its id (for the path) and key (for the fragment). */
 export interface RoomLink {
-  /** The room id, 22 base64url characters. */
+  /** The room id, 22 base64url characters (128 random bits). */
   room: string;
   /** The room key, 43 base64url characters. */
   key: string;
@@ -32,7 +23,7 @@ export interface RoomLink {
 
 /** Creates a new room id and key. */
 export function createRoomLink(): RoomLink {
-  const room = randomBase64Url(ROOM_ID_BYTES);
-  const key = randomBase64Url(ROOM_KEY_BYTES);
+  const room = newRoomId();
+  const key = randomId(ROOM_KEY_BYTES);
   return { room, key, href: `/${room}#${key}` };
 }

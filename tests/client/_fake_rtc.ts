@@ -2,10 +2,11 @@
  * A fake RTCPeerConnection world for unit tests of the peer link: the
  * signaling state machine (with implicit rollback, as browsers do), trickled
  * candidates, ICE that connects only when the fake network allows, and
- * negotiated DataChannels that carry strings. Time comes from a FakeClock.
+ * negotiated DataChannels that carry strings. Time comes from the given
+ * timers: a FakeClock in unit tests, real timers in benchmarks.
  * @module
  */
-import type { FakeClock } from "../support/fake_clock.ts";
+import type { Timers } from "../../lib/client/timer_set.ts";
 
 type Listener = ((event: never) => void) | null;
 
@@ -223,7 +224,7 @@ export class FakeNetwork {
   /** Every string a channel delivered, in order. */
   delivered: { from: string; data: string }[] = [];
 
-  constructor(readonly clock: FakeClock) {}
+  constructor(readonly clock: Pick<Timers, "setTimeout">) {}
 
   /** A factory for the peer link's `createPeerConnection`. */
   factory(owner: string): (config: RTCConfiguration) => RTCPeerConnection {

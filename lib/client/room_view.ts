@@ -1,0 +1,106 @@
+/**
+ * What the chat UI sees of a room: read-only signals and a few actions. The
+ * islands depend on this contract only, so they hold no transport logic and
+ * can be rendered with a fake in tests.
+ * @module
+ */
+import type { ReadonlySignal } from "@preact/signals-core";
+import type { LogEvent } from "./event_log.ts";
+import type { PeerPath } from "./peer_link.ts";
+import type { SocketState } from "./signal_socket.ts";
+
+/** Delivery status of a message, as the UI shows it. */
+export type MessageView = {
+  /** Unique message id. */
+  id: string;
+  /** Author's peer id. */
+  author: string;
+  /** Author's display name, if they set one. */
+  authorName?: string;
+  /** Whether this device wrote it. */
+  own: boolean;
+  /** The text. */
+  body: string;
+  /** When it was written, ms since the epoch (author's clock). */
+  time: number;
+  /** Own messages: pending ("Sending"), sent ("Sent"), delivered ("Delivered"); others: received. */
+  status: "pending" | "sent" | "delivered" | "received";
+};
+
+/** Another peer of the room. */
+export interface PeerView {
+  /** Peer id. */
+  id: string;
+  /** Display name, if set. */
+  name?: string;
+  /** online, or away (dropped, may come back within the resume window). */
+  presence: "online" | "away";
+  /** How chat to this peer travels now. */
+  path: PeerPath;
+  /** Whether they are typing right now. */
+  typing: boolean;
+}
+
+/** Counters for the diagnostics drawer. */
+export interface CountersView {
+  /** Own messages accepted by the server or a peer. */
+  sent: number;
+  /** Own messages acknowledged by every other peer. */
+  delivered: number;
+  /** Re-sends of unacknowledged messages. */
+  resent: number;
+  /** Frames that failed to decrypt or validate, never shown. */
+  rejected: number;
+  /** Duplicates dropped by id. */
+  duplicates: number;
+}
+
+/** Per-peer transport details for the diagnostics drawer. */
+export interface PeerDiagnostics {
+  /** Peer id. */
+  id: string;
+  /** Path in use. */
+  path: PeerPath;
+  /** Link state: connecting, open, not-now, closed. */
+  link: string;
+  /** ICE connection state. */
+  ice?: string;
+  /** Local candidate type of the selected pair. */
+  localType?: string;
+  /** Remote candidate type of the selected pair. */
+  remoteType?: string;
+  /** Protocol to the TURN server, when relayed. */
+  relayProtocol?: string;
+  /** Round-trip time in ms. */
+  rttMs?: number;
+}
+
+/** A chat room as the UI drives it. */
+export interface RoomView {
+  /** The room id. */
+  readonly room: string;
+  /** Messages in the order every peer shows them. */
+  readonly messages: ReadonlySignal<MessageView[]>;
+  /** The other peers known in the room. */
+  readonly peers: ReadonlySignal<PeerView[]>;
+  /** The signaling connection's state. */
+  readonly connection: ReadonlySignal<SocketState>;
+  /** Own peer id (once welcomed) and display name. */
+  readonly self: ReadonlySignal<{ id?: string; name: string }>;
+  /** Counters for diagnostics. */
+  readonly counters: ReadonlySignal<CountersView>;
+  /** The most recent diagnostic events, oldest first. */
+  readonly events: ReadonlySignal<readonly LogEvent[]>;
+  /** Sends a message; it is stored first, so it survives a reload even offline. */
+  send(text: string): Promise<void>;
+  /** Sets and remembers the display name, and tells the peers. */
+  setName(name: string): void;
+  /** Tells the peers this user is typing (throttled inside). */
+  typing(): void;
+  /** Reconnects now instead of waiting for the backoff. */
+  retryNow(): void;
+  /** Transport details per peer. */
+  diagnostics(): Promise<PeerDiagnostics[]>;
+  /** Leaves the page's connections (not the room). */
+  close(): void;
+}

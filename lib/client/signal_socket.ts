@@ -1,0 +1,316 @@
+/**
+ * The WebSocket to the signaling server, kept alive for as long as the page
+ * is open: it resumes its session with the token, reconnects forever with
+ * full-jitter backoff, retries at once when the network comes back or the
+ * tab becomes visible, and checks liveness after a network change so a dead
+ * socket on a switched network is found in seconds.
+ * @module
+ */
+import { type ReadonlySignal, signal } from "@preact/signals-core";
+import { type ClientFrame, CLOSE, PROTOCOL_VERSION, type ServerFrame, type WelcomeFrame } from "../protocol/mod.ts";
+import { Backoff } from "./backoff.ts";
+import type { NetworkChangeReason, NetworkTimings } from "./network_profile.ts";
+import { GLOBAL_TIMERS, type Timers, TimerSet } from "./timer_set.ts";
+
+/** Where the socket stands, for the connection area of the UI. */
+export type SocketState =
+  | { kind: "connecting" }
+  | { kind: "connected" }
+  | { kind: "reconnecting"; nextAttemptAt: number; attempt: number }
+  | { kind: "offline" }
+  | { kind: "refused"; code: number; reason: string };
+
+/** What the socket says in its `hello`, read afresh at every (re)connect. */
+export interface HelloData {
+  /** Session token from the last welcome, to resume the same peer id. */
+  token?: string;
+  /** The highest room log position this client has seen. */
+  since?: number;
+  /** The admission proof derived from the room key. */
+  proof?: string;
+}
+
+/** The timing numbers the socket uses, from the network profile. */
+export type SignalSocketTimings = Pick<
+  NetworkTimings,
+  | "reconnectBaseMs"
+  | "reconnectCapMs"
+  | "connectTimeoutMs"
+  | "heartbeatIntervalMs"
+  | "heartbeatTimeoutMs"
+  | "livenessTimeoutMs"
+>;
+
+/** Options of a signal socket. */
+export interface SignalSocketOptions {
+  /** The signaling URL, e.g. `wss://host/api/signal?v=1&room=...`. */
+  url: string;
+  /** Creates a WebSocket: the browser's, or a fake in tests. */
+  createWebSocket(url: string): WebSocket;
+  /** Resume and admission data for the next `hello`. */
+  hello(): HelloData;
+  /** Called for every frame from the server, the `welcome` included. */
+  onFrame(frame: ServerFrame): void;
+  /** Timing numbers from the network profile. */
+  timings: SignalSocketTimings;
+  /** Whether the browser believes it is online (`navigator.onLine`). */
+  isOnline?(): boolean;
+  /** Timers; default to the global ones. */
+  timers?: Timers;
+  /** The clock, for `nextAttemptAt`. */
+  now?(): number;
+  /** Random source for backoff jitter. */
+  random?(): number;
+  /** Structured event sink for the diagnostics log. */
+  log?(name: string, detail?: Record<string, unknown>): void;
+}
+
+/** Close codes after which reconnecting cannot help: the user must act. */
+const FATAL_CLOSES = new Set<number>([
+  CLOSE.ADMISSION_REFUSED,
+  CLOSE.BAD_REQUEST,
+  CLOSE.UNSUPPORTED_DATA,
+  CLOSE.REPLACED,
+]);
+
+/** Builds the signaling URL for a page at `origin`. */
+export function signalUrl(origin: string, room: string): string {
+  const url = new URL("/api/signal", origin);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.searchParams.set("v", String(PROTOCOL_VERSION));
+  url.searchParams.set("room", room);
+  return url.href;
+}
+
+/** A self-healing connection to the signaling server. */
+export class SignalSocket {
+  #options: SignalSocketOptions;
+  #timers: TimerSet<"retry" | "connect" | "heartbeat" | "deadline">;
+  #now: () => number;
+  #backoff: Backoff;
+  #ws: WebSocket | null = null;
+  #welcomed = false;
+  #stopped = true;
+  #pingSeq = 0;
+  #state = signal<SocketState>({ kind: "connecting" });
+
+  /** Where the socket stands. */
+  readonly state: ReadonlySignal<SocketState> = this.#state;
+
+  /** Creates the socket; call `start()` to connect. */
+  constructor(options: SignalSocketOptions) {
+    this.#options = options;
+    this.#timers = new TimerSet(options.timers ?? GLOBAL_TIMERS);
+    this.#now = options.now ?? Date.now;
+    this.#backoff = new Backoff({
+      baseMs: options.timings.reconnectBaseMs,
+      capMs: options.timings.reconnectCapMs,
+      random: options.random,
+      now: this.#now,
+    });
+  }
+
+  /** Whether the server has welcomed this connection, so frames can be sent. */
+  get connected(): boolean {
+    return this.#welcomed;
+  }
+
+  /** Connects, and keeps connecting until `stop()`. */
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#connect();
+  }
+
+  /** Sends a frame; false when not connected (the caller keeps it for later). */
+  send(frame: ClientFrame): boolean {
+    const ws = this.#ws;
+    if (!this.#welcomed || !ws || ws.readyState !== 1) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Reacts to a network event from the profile's watcher. */
+  networkEvent(reason: NetworkChangeReason): void {
+    if (this.#stopped) return;
+    this.#log("Network event", { reason });
+    if (reason === "hidden") return;
+    if (reason === "offline") {
+      if (!this.#welcomed) this.#setOffline();
+      return;
+    }
+    if (this.#welcomed) {
+      // The socket may be dead on the old network without knowing it: ask now.
+      this.#checkLiveness(this.#options.timings.livenessTimeoutMs);
+    } else {
+      this.retryNow();
+    }
+  }
+
+  /** Skips the wait and reconnects now (the "Retry now" button, `online`, a visible tab). */
+  retryNow(): void {
+    if (this.#stopped || this.#welcomed) return;
+    this.#backoff.reset();
+    this.#timers.clear("retry");
+    if (this.#ws && this.#ws.readyState === 0) return;
+    this.#connect();
+  }
+
+  /** Closes the socket and stops reconnecting. */
+  stop(): void {
+    this.#stopped = true;
+    this.#timers.clearAll();
+    const ws = this.#ws;
+    this.#ws = null;
+    this.#welcomed = false;
+    if (ws) {
+      this.#detach(ws);
+      if (ws.readyState <= 1) ws.close(CLOSE.NORMAL, "bye");
+    }
+  }
+
+  #connect(): void {
+    this.#timers.clear("retry");
+    const previous = this.#ws;
+    if (previous) {
+      this.#detach(previous);
+      if (previous.readyState <= 1) previous.close(CLOSE.NORMAL, "reconnecting");
+    }
+    this.#welcomed = false;
+    this.#state.value = { kind: "connecting" };
+    this.#log("WebSocket connecting");
+    let ws: WebSocket;
+    try {
+      ws = this.#options.createWebSocket(this.#options.url);
+    } catch (error) {
+      this.#log("WebSocket failed to start", { error: String(error) });
+      this.#scheduleReconnect();
+      return;
+    }
+    this.#ws = ws;
+    this.#timers.set("connect", this.#options.timings.connectTimeoutMs, () => {
+      this.#log("WebSocket connect timed out");
+      this.#drop(ws);
+    });
+
+    ws.onopen = () => {
+      const hello = this.#options.hello();
+      ws.send(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, ...hello }));
+    };
+    ws.onmessage = (event: MessageEvent) => {
+      if (typeof event.data !== "string") return;
+      let frame: ServerFrame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        this.#log("Unreadable frame from server");
+        return;
+      }
+      this.#alive();
+      if (frame.type === "welcome") this.#onWelcome(frame);
+      if (frame.type === "pong") return;
+      this.#options.onFrame(frame);
+    };
+    ws.onclose = (event: CloseEvent) => {
+      if (ws !== this.#ws) return;
+      this.#log("WebSocket closed", { code: event.code, reason: event.reason });
+      this.#ws = null;
+      this.#welcomed = false;
+      this.#timers.clear("connect");
+      this.#timers.clear("heartbeat");
+      this.#timers.clear("deadline");
+      if (this.#stopped) return;
+      if (FATAL_CLOSES.has(event.code)) {
+        this.#state.value = { kind: "refused", code: event.code, reason: event.reason };
+        return;
+      }
+      // A restarting server wants us back at once, on whichever instance answers.
+      if (event.code === CLOSE.SERVICE_RESTART) this.#backoff.reset();
+      this.#scheduleReconnect();
+    };
+    ws.onerror = () => {
+      // A close event always follows; the reconnect is scheduled there.
+    };
+  }
+
+  #onWelcome(welcome: WelcomeFrame): void {
+    this.#timers.clear("connect");
+    this.#welcomed = true;
+    this.#backoff.reset();
+    this.#state.value = { kind: "connected" };
+    this.#log("WebSocket connected", { peer: welcome.peer, resumed: welcome.resumed });
+    this.#scheduleHeartbeat();
+  }
+
+  // Any frame proves the socket alive; a missing answer to a ping proves it dead.
+  #alive(): void {
+    this.#timers.clear("deadline");
+    if (this.#welcomed) this.#scheduleHeartbeat();
+  }
+
+  #scheduleHeartbeat(): void {
+    this.#timers.set("heartbeat", this.#options.timings.heartbeatIntervalMs, () => {
+      this.#checkLiveness(this.#options.timings.heartbeatTimeoutMs);
+    });
+  }
+
+  #checkLiveness(timeoutMs: number): void {
+    const ws = this.#ws;
+    if (!ws || !this.#welcomed) return;
+    if (this.#timers.has("deadline")) return;
+    ws.send(JSON.stringify({ type: "ping", n: ++this.#pingSeq }));
+    this.#timers.set("deadline", timeoutMs, () => {
+      this.#log("WebSocket dead: no pong", { afterMs: timeoutMs });
+      // Skip the backoff: the server is likely fine, the path to it changed.
+      this.#backoff.reset();
+      this.#drop(ws);
+    });
+  }
+
+  // Abandons a socket that cannot be trusted, without waiting for its close handshake.
+  #drop(ws: WebSocket): void {
+    if (ws !== this.#ws) return;
+    this.#detach(ws);
+    if (ws.readyState <= 1) ws.close(CLOSE.NORMAL, "dead");
+    this.#ws = null;
+    this.#welcomed = false;
+    this.#timers.clear("connect");
+    this.#timers.clear("heartbeat");
+    this.#timers.clear("deadline");
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#stopped) return;
+    if (this.#options.isOnline?.() === false) {
+      this.#setOffline();
+      return;
+    }
+    const delay = this.#backoff.next();
+    this.#state.value = {
+      kind: "reconnecting",
+      nextAttemptAt: this.#backoff.nextAttemptAt!,
+      attempt: this.#backoff.attempt,
+    };
+    this.#log("Retry scheduled", { what: "websocket", inMs: delay });
+    this.#timers.set("retry", delay, () => this.#connect());
+  }
+
+  #setOffline(): void {
+    this.#state.value = { kind: "offline" };
+    // `online` usually wakes us; the capped retry covers browsers that never say so.
+    this.#timers.set("retry", this.#options.timings.reconnectCapMs, () => this.#connect());
+  }
+
+  #detach(ws: WebSocket): void {
+    ws.onopen =
+      ws.onmessage =
+      ws.onclose =
+      ws.onerror =
+        null;
+  }
+
+  #log(name: string, detail?: Record<string, unknown>): void {
+    this.#options.log?.(name, detail);
+  }
+}
