@@ -9,7 +9,8 @@ import * as $4 from "./routes/api/ice.ts";
 import * as $5 from "./routes/api/signal.ts";
 import * as $6 from "./routes/index.tsx";
 import * as $7 from "./routes/metrics.ts";
-import * as $$0 from "./islands/NewChat.tsx";
+import * as $$0 from "./islands/ChatRoom.tsx";
+import * as $$1 from "./islands/NewChat.tsx";
 
 import type { Manifest } from "$fresh/server.ts";
 
@@ -25,7 +26,8 @@ const manifest: Manifest = {
     "./routes/metrics.ts": $7,
   },
   islands: {
-    "./islands/NewChat.tsx": $$0,
+    "./islands/ChatRoom.tsx": $$0,
+    "./islands/NewChat.tsx": $$1,
   },
   baseUrl: import.meta.url,
 };

@@ -1,5 +1,6 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { createRoomLink } from "../lib/client/room_link.ts";
+import { registerServiceWorker } from "../lib/ui/service_worker.ts";
 
 /** Props of the "New chat" button. */
 export interface NewChatProps {
@@ -7,17 +8,21 @@ export interface NewChatProps {
   label: string;
 }
 
-/** Creates a room with a fresh key and opens it. */
+/** Creates a room with a fresh key and opens it, keeping a language forced by `?lang=`. */
 export default function NewChat({ label }: NewChatProps) {
   const [busy, setBusy] = useState(false);
+  // The landing is where people install the app; the worker also keeps it for offline use.
+  useEffect(registerServiceWorker, []);
   return (
     <button
       type="button"
-      class="w-full sm:w-auto px-6 py-3 rounded-xl bg-emerald-600 text-white text-lg font-semibold shadow hover:bg-emerald-700 focus:outline-none focus-visible:ring-4 focus-visible:ring-emerald-300 disabled:opacity-60"
+      class="w-full sm:w-auto px-6 py-3 rounded-xl bg-emerald-700 text-white text-lg font-semibold shadow hover:bg-emerald-800 focus:outline-none focus-visible:ring-4 focus-visible:ring-emerald-300 disabled:opacity-60"
       disabled={busy}
       onClick={() => {
         setBusy(true);
-        location.assign(createRoomLink().href);
+        const { room, key } = createRoomLink();
+        const lang = new URLSearchParams(location.search).get("lang");
+        location.assign(`/${room}${lang ? `?lang=${encodeURIComponent(lang)}` : ""}#${key}`);
       }}
     >
       {label}

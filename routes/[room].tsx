@@ -1,26 +1,45 @@
 import { Head } from "$fresh/runtime.ts";
 import type { Handlers, PageProps } from "$fresh/server.ts";
+import ChatRoom from "../islands/ChatRoom.tsx";
+import { isRoomId } from "../lib/protocol/mod.ts";
+import { type LangData, langOfRequest, SAFELIST, STRINGS } from "../lib/ui/mod.ts";
 
-const ROOM_ID = /^[A-Za-z0-9_-]{22}$/;
+/** What the room page renders with. */
+export interface RoomData extends LangData {
+  /** `?debug=1`: the client core prints its events to the console too. */
+  debug: boolean;
+}
 
 /** Only well-formed room ids get a room page; anything else is a 404. */
-export const handler: Handlers = {
-  GET(_req, ctx) {
-    return ROOM_ID.test(ctx.params.room) ? ctx.render() : ctx.renderNotFound();
+export const handler: Handlers<RoomData> = {
+  GET(req, ctx) {
+    if (!isRoomId(ctx.params.room)) return ctx.renderNotFound();
+    const { lang, forced } = langOfRequest(req, ctx.url);
+    return ctx.render({ lang, forced, debug: ctx.url.searchParams.get("debug") === "1" });
   },
 };
 
-/** The room page. The chat island comes with the client core. */
-export default function Room({ params }: PageProps) {
+/** The room page: a server-rendered shell that the chat island brings to life with the key from the fragment. */
+export default function Room({ params, data }: PageProps<RoomData>) {
+  const t = STRINGS[data.lang];
   return (
-    <main class="max-w-xl mx-auto px-6 py-16">
+    <>
       <Head>
-        <title>Chat · Parley</title>
+        <title>{`${t.chatRoom} · Parley`}</title>
+        <meta name="robots" content="noindex" />
       </Head>
-      <h1 class="text-2xl font-bold">Chat room</h1>
-      <p class="mt-4 text-slate-600 dark:text-slate-300">
-        Room <code class="font-mono">{params.room}</code>. The conversation view is on its way.
-      </p>
-    </main>
+      {/* Twind compiles only classes in this markup; the island adds most of its UI later. */}
+      <div hidden class={SAFELIST} />
+      <noscript>
+        <p class="p-4 text-center">{t.noScript}</p>
+      </noscript>
+      <ChatRoom
+        room={params.room}
+        lang={data.lang}
+        forcedLang={data.forced}
+        debug={data.debug}
+        strings={STRINGS}
+      />
+    </>
   );
 }

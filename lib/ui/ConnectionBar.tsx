@@ -1,0 +1,56 @@
+import { useEffect, useState } from "preact/hooks";
+import type { SocketState } from "../client/signal_socket.ts";
+import { format, type Strings } from "./i18n.ts";
+import { UI } from "./styles.ts";
+
+/** Props of the connection area. */
+export interface ConnectionBarProps {
+  /** The signaling connection's state; null while the room is opening. */
+  state: SocketState | null;
+  /** Reconnects now instead of waiting. */
+  onRetry(): void;
+  /** The UI strings. */
+  t: Strings;
+  /** The clock, for the countdown; injectable for tests. */
+  now?: () => number;
+}
+
+/** How often the countdown redraws. */
+const COUNTDOWN_TICK_MS = 1000;
+
+/** The connection in one word, with a countdown and "Retry now" while reconnecting. */
+export function ConnectionBar({ state, onRetry, t, now = Date.now }: ConnectionBarProps) {
+  const nextAttemptAt = state?.kind === "reconnecting" ? state.nextAttemptAt : 0;
+  const [clock, setClock] = useState(now);
+  useEffect(() => {
+    if (!nextAttemptAt) return;
+    setClock(now());
+    const timer = setInterval(() => setClock(now()), COUNTDOWN_TICK_MS);
+    return () => clearInterval(timer);
+  }, [nextAttemptAt]);
+
+  const kind = state?.kind ?? "connecting";
+  const [word, dot] = kind === "connected"
+    ? [t.connected, UI.dotConnected]
+    : kind === "reconnecting"
+    ? [t.reconnecting, UI.dotReconnecting]
+    : kind === "offline"
+    ? [t.offline, UI.dotOffline]
+    : kind === "refused"
+    ? [t.refused, UI.dotRefused]
+    : [t.connecting, UI.dotReconnecting];
+  const seconds = Math.max(0, Math.ceil((nextAttemptAt - clock) / 1000));
+
+  return (
+    <section class={UI.connection} aria-label={t.connection}>
+      <span class={`${UI.dot} ${dot}`} aria-hidden="true" />
+      <span role="status" data-connection={kind}>{word}</span>
+      {kind === "reconnecting" && <span class={UI.muted}>{format(t.nextTry, { s: seconds })}</span>}
+      {(kind === "reconnecting" || kind === "offline") && (
+        <button type="button" class={UI.retry} onClick={onRetry}>{t.retryNow}</button>
+      )}
+      {state?.kind === "refused" && <span class={UI.muted}>{state.reason}</span>}
+      {kind !== "connected" && state !== null && <span class={`${UI.muted} ${UI.small}`}>{t.queuedHint}</span>}
+    </section>
+  );
+}

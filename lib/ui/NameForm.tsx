@@ -1,0 +1,41 @@
+import { useState } from "preact/hooks";
+import { MAX_NAME_LENGTH } from "../client/mod.ts";
+import type { Strings } from "./i18n.ts";
+import { UI } from "./styles.ts";
+
+/** Props of the name form. */
+export interface NameFormProps {
+  /** The current display name. */
+  name: string;
+  /** Saves the name (the room remembers it on this device and tells the peers). */
+  onSave(name: string): void;
+  /** The UI strings. */
+  t: Strings;
+}
+
+/** Sets the display name others see next to this device's messages. */
+export function NameForm({ name, onSave, t }: NameFormProps) {
+  const [value, setValue] = useState(name);
+  return (
+    <form
+      class={UI.panel}
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSave(value.trim());
+      }}
+    >
+      <label for="self-name" class={UI.label}>{t.yourName}</label>
+      <div class={UI.row}>
+        <input
+          id="self-name"
+          class={UI.field}
+          value={value}
+          maxLength={MAX_NAME_LENGTH}
+          autocomplete="nickname"
+          onInput={(event) => setValue(event.currentTarget.value)}
+        />
+        <button type="submit" class={UI.primary}>{t.save}</button>
+      </div>
+    </form>
+  );
+}

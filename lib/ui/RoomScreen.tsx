@@ -1,0 +1,157 @@
+import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
+import type { RoomView } from "../client/room_view.ts";
+import { Composer } from "./Composer.tsx";
+import { ConnectionBar } from "./ConnectionBar.tsx";
+import { format, type Lang, LANG_NAMES, LANGS, type Strings } from "./i18n.ts";
+import { MessageList } from "./MessageList.tsx";
+import { PeerList, TypingIndicator } from "./PeerList.tsx";
+import { UI } from "./styles.ts";
+import { useLazy } from "./use_lazy.ts";
+import { useSignalValue } from "./use_signal_value.ts";
+
+const NONE: never[] = [];
+
+/** Why a room could not be opened, as `openRoom` reports it. */
+export type OpenError = "missing_key" | "bad_key" | "storage" | string;
+
+/** Props of the room screen. */
+export interface RoomScreenProps {
+  /** The open room; null while it opens (and in the server render). */
+  view: RoomView | null;
+  /** Set when the room could not be opened. */
+  error?: OpenError;
+  /** The UI language. */
+  lang: Lang;
+  /** The UI strings in that language (passed in, so the bundle need not carry every language). */
+  t: Strings;
+  /** Switches the UI language. */
+  onLang(lang: Lang): void;
+  /** The full invite link (with the key); empty until known in the browser. */
+  inviteLink: string;
+}
+
+/** The drawer shown under the header, if any. */
+type Panel = "invite" | "name" | "diagnostics" | null;
+
+/** The whole chat: header, connection, peers, an optional drawer, messages and the composer. */
+export function RoomScreen({ view, error, lang, t, onLang, inviteLink }: RoomScreenProps) {
+  const [panel, setPanel] = useState<Panel>(null);
+  const drawers = useLazy(() => import("./drawers.ts"), panel !== null);
+  const messages = useSignalValue(view?.messages, NONE);
+  const peers = useSignalValue(view?.peers, NONE);
+  const self = useSignalValue(view?.self, undefined);
+  const connection = useSignalValue(view?.connection, null);
+  const other = LANGS.find((l) => l !== lang) ?? lang;
+  const toggle = (which: Exclude<Panel, null>) => setPanel((open) => open === which ? null : which);
+  // Closing a drawer from inside it returns focus to the button that opened it.
+  const close = () => {
+    if (panel) document.getElementById(`open-${panel}`)?.focus();
+    setPanel(null);
+  };
+
+  return (
+    <div class={UI.screen}>
+      <header class={UI.header}>
+        <h1 class={UI.title}>{t.chatRoom}</h1>
+        <PanelButton panel="invite" open={panel} onToggle={toggle} disabled={!inviteLink || !!error}>
+          {t.invite}
+        </PanelButton>
+        <PanelButton panel="name" open={panel} onToggle={toggle} disabled={!view}>{t.yourName}</PanelButton>
+        <PanelButton panel="diagnostics" open={panel} onToggle={toggle} disabled={!view}>
+          {t.diagnostics}
+        </PanelButton>
+      </header>
+      <div class={UI.connectionRow}>
+        {error ? <span /> : <ConnectionBar state={connection} onRetry={() => view?.retryNow()} t={t} />}
+        <button type="button" class={UI.headerButton} lang={other} onClick={() => onLang(other)}>
+          {LANG_NAMES[other]}
+        </button>
+      </div>
+      {!error && <PeerList peers={peers} t={t} />}
+      <div id="room-panel" onKeyDown={(event) => event.key === "Escape" && close()}>
+        {drawers && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={t} />}
+        {drawers && panel === "name" && view && (
+          <drawers.NameForm
+            name={self?.name ?? ""}
+            onSave={(name) => {
+              view.setName(name);
+              close();
+            }}
+            t={t}
+          />
+        )}
+        {drawers && panel === "diagnostics" && view && <drawers.Diagnostics view={view} t={t} />}
+      </div>
+      {error
+        ? <OpenFailure error={error} t={t} />
+        : view
+        ? <MessageList messages={messages} t={t} lang={lang} />
+        : <p class={UI.center} role="status">{t.opening}</p>}
+      <TypingIndicator peers={peers} t={t} />
+      {!error && (
+        <Composer
+          onSend={(text) => view ? view.send(text) : Promise.reject(new Error("the room is not open yet"))}
+          onTyping={() => view?.typing()}
+          disabled={!view}
+          t={t}
+        />
+      )}
+    </div>
+  );
+}
+
+/** Props of a header button that opens a drawer. */
+interface PanelButtonProps {
+  /** The drawer it opens. */
+  panel: Exclude<Panel, null>;
+  /** The drawer open now. */
+  open: Panel;
+  /** Opens or closes the drawer. */
+  onToggle(panel: Exclude<Panel, null>): void;
+  /** True while the drawer has nothing to show. */
+  disabled?: boolean;
+  /** The button's words. */
+  children: ComponentChildren;
+}
+
+function PanelButton({ panel, open, onToggle, disabled, children }: PanelButtonProps) {
+  const expanded = open === panel;
+  return (
+    <button
+      type="button"
+      id={`open-${panel}`}
+      class={`${UI.headerButton} ${expanded ? UI.headerButtonActive : ""}`}
+      aria-expanded={expanded}
+      aria-controls="room-panel"
+      disabled={disabled}
+      onClick={() => onToggle(panel)}
+    >
+      {children}
+    </button>
+  );
+}
+
+/** Props of the failure view. */
+interface OpenFailureProps {
+  /** The error code from `openRoom`. */
+  error: OpenError;
+  /** The UI strings. */
+  t: Strings;
+}
+
+function OpenFailure({ error, t }: OpenFailureProps) {
+  const text = error === "missing_key"
+    ? t.errorMissingKey
+    : error === "bad_key"
+    ? t.errorBadKey
+    : error === "storage"
+    ? t.errorStorage
+    : format(t.errorOther, { error });
+  return (
+    <div class={UI.center}>
+      <p role="alert" class={UI.error}>{text}</p>
+      <a class={UI.link} href="/">{t.newChatInstead}</a>
+    </div>
+  );
+}

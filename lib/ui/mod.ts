@@ -1,0 +1,22 @@
+/**
+ * The chat UI's public face: the room screen the island renders, the
+ * languages, and the pieces pages need on the server. Components inside
+ * depend on the RoomView contract only, never on transport code.
+ * @module
+ */
+export { type OpenError, RoomScreen, type RoomScreenProps } from "./RoomScreen.tsx";
+export {
+  asLang,
+  chooseLang,
+  DEFAULT_LANG,
+  type Lang,
+  LANG_NAMES,
+  type LangChoice,
+  LANGS,
+  preferredLang,
+  STRINGS,
+  type Strings,
+} from "./i18n.ts";
+export { type LangData, langOfPage, langOfRequest } from "./page_lang.ts";
+export { SAFELIST, UI } from "./styles.ts";
+export { registerServiceWorker, SERVICE_WORKER_URL } from "./service_worker.ts";

@@ -1,0 +1,196 @@
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../support/chromium.ts";
+import { seriousViolations } from "./_axe.ts";
+import { serveUiHarness, type UiHarness } from "./_ui_harness_server.ts";
+
+/** Where screenshots go; the README's images are taken from here. */
+const SHOTS = Deno.env.get("PARLEY_SCREENSHOTS") ?? `${Deno.env.get("TMPDIR") ?? "/tmp"}/parley-screenshots`;
+const PHONE = { width: 360, height: 640 };
+
+/** What the fake room recorded, read from the page. */
+function calls(page: Page): Promise<string[]> {
+  return page.evaluate(() => (globalThis as unknown as { __room: { calls: string[] } }).__room.calls.slice());
+}
+
+async function withHarness(fn: (harness: UiHarness, browser: Browser) => Promise<void>): Promise<void> {
+  const harness = await serveUiHarness();
+  const browser = await launchChromium();
+  try {
+    await fn(harness, browser);
+  } finally {
+    await browser.close();
+    await harness.close();
+  }
+}
+
+Deno.test("the chat UI is driven by keyboard and buttons the way a user finds them", async (t) => {
+  await withHarness(async (harness, browser) => {
+    const context = await browser.newContext({ viewport: PHONE });
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: harness.origin });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(harness.origin + "/");
+    const log = page.getByRole("log", { name: "Messages" });
+    const box = page.getByRole("textbox", { name: "Message" });
+
+    await t.step("Enter sends and clears the box; the new message shows Sending", async () => {
+      await box.fill("hello there");
+      await box.press("Enter");
+      await log.getByText("hello there").waitFor();
+      assertEquals(await box.inputValue(), "");
+      assertEquals((await calls(page)).filter((c) => c.startsWith("send:")), ["send:hello there"]);
+      const last = log.getByRole("listitem").last();
+      await last.getByText("Sending", { exact: true }).waitFor();
+    });
+
+    await t.step("Shift+Enter makes a new line instead of sending", async () => {
+      await box.fill("first");
+      await box.press("Shift+Enter");
+      await box.pressSequentially("second");
+      assertEquals(await box.inputValue(), "first\nsecond");
+      await page.getByRole("button", { name: "Send" }).click();
+      await log.getByText("first second").waitFor();
+      assert((await calls(page)).includes("send:first\nsecond"));
+      assert((await calls(page)).includes("typing"), "typing is reported while writing");
+    });
+
+    await t.step("a status turns Delivered when the room says so", async () => {
+      await page.evaluate(() => {
+        // deno-lint-ignore no-explicit-any
+        const room = (globalThis as any).__room;
+        room.messages.value = room.messages.value.map((m: { own: boolean }) =>
+          m.own ? { ...m, status: "delivered" } : m
+        );
+      });
+      const statuses = await log.getByRole("listitem").filter({ has: page.locator("[data-status]") })
+        .locator("[data-status] > span:not([aria-hidden])").allInnerTexts();
+      assertEquals(new Set(statuses), new Set(["Delivered"]));
+    });
+
+    await t.step("Reconnecting counts down and Retry now asks the room to retry", async () => {
+      await page.evaluate(() => {
+        // deno-lint-ignore no-explicit-any
+        (globalThis as any).__room.connection.value = {
+          kind: "reconnecting",
+          nextAttemptAt: Date.now() + 30_000,
+          attempt: 4,
+        };
+      });
+      await page.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor();
+      await page.getByText(/next try in (29|30) s/).waitFor();
+      await page.getByRole("button", { name: "Retry now" }).click();
+      assert((await calls(page)).includes("retryNow"));
+      await page.evaluate(() => {
+        // deno-lint-ignore no-explicit-any
+        (globalThis as any).__room.connection.value = { kind: "offline" };
+      });
+      await page.getByRole("status").filter({ hasText: "Offline" }).waitFor();
+      await box.fill("written offline");
+      await box.press("Enter");
+      await log.getByText("written offline").waitFor();
+    });
+
+    await t.step("the name is changed in its own small form", async () => {
+      await page.getByRole("button", { name: "Your name" }).click();
+      const name = page.getByRole("textbox", { name: "Your name" });
+      assertEquals(await name.inputValue(), "Ivan");
+      await name.fill("Ivan P.");
+      await name.press("Enter");
+      assert((await calls(page)).includes("setName:Ivan P."));
+      assertEquals(await name.count(), 0, "the form closes after saving");
+      assertEquals(await page.evaluate(() => document.activeElement?.textContent), "Your name", "focus returns");
+      await page.getByRole("button", { name: "Your name" }).click();
+      await page.getByRole("textbox", { name: "Your name" }).press("Escape");
+      assertEquals(await page.getByRole("textbox", { name: "Your name" }).count(), 0, "Escape closes the drawer");
+    });
+
+    await t.step("the invite drawer copies the whole link and draws its QR code", async () => {
+      await page.getByRole("button", { name: "Invite" }).click();
+      const link = await page.getByRole("textbox", { name: "Invite link" }).inputValue();
+      assert(link.includes("#"), "the link keeps its key fragment");
+      await page.getByRole("img", { name: "QR code of the invite link" }).waitFor();
+      await page.getByRole("button", { name: "Copy link" }).click();
+      await page.getByText("Link copied").waitFor();
+      assertEquals(await page.evaluate(() => navigator.clipboard.readText()), link);
+      await page.getByRole("button", { name: "Invite" }).click();
+    });
+
+    await t.step("the diagnostics drawer shows paths, candidates, RTT and copies a report", async () => {
+      await page.getByRole("button", { name: "Diagnostics" }).click();
+      const table = page.getByRole("table");
+      await table.getByText("42 ms").waitFor();
+      await table.getByText("relay → host (tcp)").waitFor();
+      await page.getByRole("button", { name: "Copy report" }).click();
+      await page.getByText("Report copied").waitFor();
+      const report = JSON.parse(await page.evaluate(() => navigator.clipboard.readText()));
+      assertEquals(report.peers.length, 2);
+      assertEquals(typeof report.counters.sent, "number");
+      assertEquals(JSON.stringify(report).includes("k".repeat(43)), false, "the report never carries the key");
+      await page.getByRole("button", { name: "Diagnostics" }).click();
+    });
+
+    await t.step("switching to Russian relabels the controls", async () => {
+      await page.getByRole("button", { name: "Русский" }).click();
+      await page.getByRole("button", { name: "Отправить" }).waitFor();
+      await page.getByRole("textbox", { name: "Сообщение" }).waitFor();
+      await page.getByRole("button", { name: "English" }).click();
+      await page.getByRole("button", { name: "Send" }).waitFor();
+    });
+
+    assertEquals(errors, []);
+    await context.close();
+  });
+});
+
+Deno.test("the room screen has no serious accessibility violations, light and dark, English and Russian", async () => {
+  await withHarness(async (harness, browser) => {
+    for (const colorScheme of ["light", "dark"] as const) {
+      for (const lang of ["en", "ru"]) {
+        const context = await browser.newContext({ viewport: PHONE, colorScheme });
+        const page = await context.newPage();
+        await page.goto(`${harness.origin}/?lang=${lang}`);
+        await page.getByRole("log").waitFor();
+        assertEquals(await seriousViolations(page), [], `${colorScheme} ${lang}`);
+        for (const drawer of lang === "en" ? ["Invite", "Diagnostics"] : ["Пригласить", "Диагностика"]) {
+          await page.getByRole("button", { name: drawer }).click();
+          await page.waitForTimeout(100);
+          assertEquals(await seriousViolations(page), [], `${colorScheme} ${lang} ${drawer}`);
+          await page.getByRole("button", { name: drawer }).click();
+        }
+        await context.close();
+      }
+    }
+  });
+});
+
+Deno.test("screenshots of the room at phone and desktop size, light and dark", async () => {
+  await Deno.mkdir(SHOTS, { recursive: true });
+  await withHarness(async (harness, browser) => {
+    const shots: [string, { width: number; height: number }, "light" | "dark", string][] = [
+      ["room-phone-light.png", PHONE, "light", "en"],
+      ["room-phone-dark.png", PHONE, "dark", "en"],
+      ["room-phone-ru.png", PHONE, "light", "ru"],
+      ["room-desktop.png", { width: 1280, height: 800 }, "light", "en"],
+    ];
+    for (const [file, viewport, colorScheme, lang] of shots) {
+      const context = await browser.newContext({ viewport, colorScheme, deviceScaleFactor: 1 });
+      const page = await context.newPage();
+      await page.goto(`${harness.origin}/?lang=${lang}`);
+      await page.getByRole("log").waitFor();
+      await page.screenshot({ path: `${SHOTS}/${file}` });
+      await context.close();
+    }
+    const invite = await browser.newContext({ viewport: PHONE });
+    const page = await invite.newPage();
+    await page.goto(harness.origin + "/");
+    await page.getByRole("button", { name: "Invite" }).click();
+    await page.getByRole("img", { name: "QR code of the invite link" }).waitFor();
+    await page.screenshot({ path: `${SHOTS}/room-phone-invite.png` });
+    await invite.close();
+  });
+  const written = [...Deno.readDirSync(SHOTS)].map((entry) => entry.name);
+  assertStringIncludes(written.join(" "), "room-phone-light.png");
+  console.log(`screenshots in ${SHOTS}`);
+});
