@@ -7,6 +7,14 @@
 import { createHandler } from "$fresh/server.ts";
 import config from "./fresh.config.ts";
 import manifest from "./fresh.gen.ts";
+import { getServer, shutdownOnSignals } from "./lib/server/mod.ts";
+
+// Open KV and check the configuration before the first request, so a bad
+// setting stops the process at start-up instead of failing a user's socket.
+await getServer();
+// Deploy sends SIGINT before eviction: tell clients to reconnect (1012) after
+// flushing the room log, so nothing accepted is lost.
+shutdownOnSignals();
 
 const handler = await createHandler(manifest, config);
 

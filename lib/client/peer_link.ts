@@ -179,7 +179,7 @@ export class PeerLink {
       this.#options.retry.reset();
       this.#scheduleRetry(0);
     } else if (this.#pc) {
-      this.#restartIce("network change");
+      void this.#restartIce("network change");
     }
   }
 
@@ -294,17 +294,21 @@ export class PeerLink {
     } else if (state === "disconnected") {
       // Chat moves to the relay at once; ICE gets a short grace to recover by itself.
       this.#path.value = "relay";
-      this.#timers.set("grace", this.#options.timing.disconnectedGraceMs, () => this.#restartIce("disconnected"));
+      this.#timers.set("grace", this.#options.timing.disconnectedGraceMs, () => void this.#restartIce("disconnected"));
     } else if (state === "failed") {
       this.#path.value = "relay";
-      this.#restartIce("failed");
+      void this.#restartIce("failed");
     }
   }
 
-  #restartIce(reason: string): void {
+  async #restartIce(reason: string): Promise<void> {
     const pc = this.#pc;
     if (!pc) return;
     this.#log("ICE restart", { reason, gen: this.#gen });
+    // A restart allocates on TURN again: give it credentials that are still valid.
+    const iceServers = await this.#options.iceServers();
+    if (pc !== this.#pc) return;
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
     pc.restartIce();
     // A restart that does not bring the link back in time counts as a failed attempt.
     if (!this.#timers.has("setup")) {

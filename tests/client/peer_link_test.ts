@@ -39,12 +39,13 @@ function makePair(): Pair {
   const retry = { a: new RecordingRetry(), b: new RecordingRetry() };
   const signaling = { up: true };
   const links: Record<string, PeerLink> = {};
+  let credential = 0;
   const make = (self: "a" | "b", remote: "a" | "b") =>
     new PeerLink({
       self,
       remote,
       createPeerConnection: network.factory(self),
-      iceServers: () => [],
+      iceServers: () => [{ urls: "turn:10.0.0.1:3478", username: `u${++credential}`, credential: "c" }],
       sendSignal: (data: PeerLinkSignal) => {
         const copy = structuredClone(data);
         if (signaling.up) clock.setTimeout(() => void links[remote].handleSignal(copy), 5);
@@ -155,9 +156,11 @@ Deno.test("a network change restarts ICE without tearing the link down", async (
   await clock.advance(500);
   const pc = network.live("a")!;
   const offersBefore = pc.offers;
+  const usernameBefore = pc.config.iceServers![0].username;
   a.networkChanged();
   await clock.advance(500);
   assertEquals(network.live("a"), pc);
+  assert(pc.config.iceServers![0].username !== usernameBefore, "fresh TURN credentials for the restart");
   assertEquals(pc.offers, offersBefore + 1, "an ICE-restart offer");
   assertEquals([a.state.value, a.path.value], ["open", "p2p"]);
 });
