@@ -73,6 +73,9 @@ const FATAL_CLOSES = new Set<number>([
   CLOSE.REPLACED,
 ]);
 
+/** WebSocket close code of an endpoint going away, e.g. `deno serve` stopping on SIGTERM. */
+const GOING_AWAY = 1001;
+
 /** Builds the signaling URL for a page at `origin`. */
 export function signalUrl(origin: string, room: string): string {
   const url = new URL("/api/signal", origin);
@@ -224,8 +227,9 @@ export class SignalSocket {
         this.#state.value = { kind: "refused", code: event.code, reason: event.reason };
         return;
       }
-      // A restarting server wants us back at once, on whichever instance answers.
-      if (event.code === CLOSE.SERVICE_RESTART) this.#backoff.reset();
+      // A restarting server (1012, or 1001 from a runtime that shuts down by itself)
+      // wants us back at once, on whichever instance answers.
+      if (event.code === CLOSE.SERVICE_RESTART || event.code === GOING_AWAY) this.#backoff.reset();
       this.#scheduleReconnect();
     };
     ws.onerror = () => {

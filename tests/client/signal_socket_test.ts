@@ -217,26 +217,28 @@ Deno.test("a refused admission stops reconnecting and says why", async () => {
   socket.stop();
 });
 
-Deno.test("a restarting server (1012) is reconnected to within the base delay", async () => {
-  const { socket, last, welcome, clock } = setup({ random: () => 1 - 1e-9 });
-  socket.start();
-  welcome(last());
-  last().serverClose(1006);
-  const first = socket.state.value;
-  assert(first.kind === "reconnecting");
-  await clock.advance(first.nextAttemptAt - clock.now());
-  last().serverClose(1006);
-  const second = socket.state.value;
-  assert(second.kind === "reconnecting");
-  assertEquals(second.nextAttemptAt - clock.now(), 2 * TIMINGS.reconnectBaseMs, "backing off after failures");
-  await clock.advance(second.nextAttemptAt - clock.now());
-  last().open();
-  last().serverClose(CLOSE.SERVICE_RESTART, "restart");
-  const afterRestart = socket.state.value;
-  assert(afterRestart.kind === "reconnecting");
-  assertLessOrEqual(afterRestart.nextAttemptAt - clock.now(), TIMINGS.reconnectBaseMs);
-  socket.stop();
-});
+for (const code of [CLOSE.SERVICE_RESTART, 1001]) {
+  Deno.test(`a server going away (${code}) is reconnected to within the base delay`, async () => {
+    const { socket, last, welcome, clock } = setup({ random: () => 1 - 1e-9 });
+    socket.start();
+    welcome(last());
+    last().serverClose(1006);
+    const first = socket.state.value;
+    assert(first.kind === "reconnecting");
+    await clock.advance(first.nextAttemptAt - clock.now());
+    last().serverClose(1006);
+    const second = socket.state.value;
+    assert(second.kind === "reconnecting");
+    assertEquals(second.nextAttemptAt - clock.now(), 2 * TIMINGS.reconnectBaseMs, "backing off after failures");
+    await clock.advance(second.nextAttemptAt - clock.now());
+    last().open();
+    last().serverClose(code, "restart");
+    const afterRestart = socket.state.value;
+    assert(afterRestart.kind === "reconnecting");
+    assertLessOrEqual(afterRestart.nextAttemptAt - clock.now(), TIMINGS.reconnectBaseMs);
+    socket.stop();
+  });
+}
 
 Deno.test("offline waits for the network instead of burning retries, and online connects", async () => {
   let online = true;
