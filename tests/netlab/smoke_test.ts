@@ -110,7 +110,9 @@ function report(label: string, results: SmokePeerResult[]): void {
 
 Deno.test("the machine has everything the lab needs (root, ip netns, nft, iptables, chromium, coturn, cc)", async () => {
   await checkLabPrerequisites();
-  await Deno.stat(CHROMIUM_PATH);
+  await Deno.stat(CHROMIUM_PATH).catch((error) => {
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: apt-get install -y chromium (${error})`);
+  });
   await findExecutable("turnserver");
   await buildDelayTool();
 });
