@@ -9,9 +9,12 @@ import config from "./fresh.config.ts";
 import manifest from "./fresh.gen.ts";
 import { getServer, shutdownOnSignals } from "./lib/server/mod.ts";
 
-// Open KV and check the configuration before the first request, so a bad
-// setting stops the process at start-up instead of failing a user's socket.
-await getServer();
+// Open KV and check the configuration at start-up, so a bad setting stops the
+// process instead of failing a user's socket. Pages do not wait for it.
+getServer().catch((error) => {
+  console.error("The signaling server could not start:", error);
+  Deno.exit(1);
+});
 // Deploy sends SIGINT before eviction: tell clients to reconnect (1012) after
 // flushing the room log, so nothing accepted is lost.
 shutdownOnSignals();

@@ -19,6 +19,8 @@ export interface ChatRoomProps {
   forcedLang: boolean;
   /** `?debug=1`: the client core also prints its events to the console. */
   debug: boolean;
+  /** How long chat waits for P2P before the relay: 0 (relay first), ms (seed policy) or "never" (P2P only). */
+  relayHold?: number | "never";
   /** The UI strings of every language, as page data: words are data, so the bundle stays small. */
   strings: Record<Lang, Strings>;
 }
@@ -32,7 +34,7 @@ function applyLang(lang: Lang, rememberInUrl: boolean): void {
 }
 
 /** The chat: opens the room from the link's fragment and shows it; all transport lives in `lib/client`. */
-export default function ChatRoom({ room, lang: serverLang, forcedLang, debug, strings }: ChatRoomProps) {
+export default function ChatRoom({ room, lang: serverLang, forcedLang, debug, relayHold, strings }: ChatRoomProps) {
   const [view, setView] = useState<RoomView | null>(null);
   const [error, setError] = useState<OpenError>();
   const [lang, setLang] = useState(serverLang);
@@ -52,15 +54,18 @@ export default function ChatRoom({ room, lang: serverLang, forcedLang, debug, st
 
     let closed = false;
     let opened: RoomView | undefined;
-    openRoom({ origin: location.origin, room: roomId, fragment: location.hash.slice(1), debug }).then((result) => {
-      if (!result.ok) return setError(result.error);
-      if (closed) return result.view.close();
-      opened = result.view;
-      setView(result.view);
-    }, (failure: unknown) => {
-      console.error("Parley: opening the room failed", failure);
-      setError(failure instanceof Error ? failure.message : String(failure));
-    });
+    openRoom({ origin: location.origin, room: roomId, fragment: location.hash.slice(1), debug, relayHold }).then(
+      (result) => {
+        if (!result.ok) return setError(result.error);
+        if (closed) return result.view.close();
+        opened = result.view;
+        setView(result.view);
+      },
+      (failure: unknown) => {
+        console.error("Parley: opening the room failed", failure);
+        setError(failure instanceof Error ? failure.message : String(failure));
+      },
+    );
     // Another fragment is another key: start over rather than mix rooms.
     const onHashChange = () => location.reload();
     addEventListener("hashchange", onHashChange);

@@ -28,6 +28,8 @@ export interface OpenRoomOptions {
   fragment: string;
   /** Print the event log to the console (`?debug=1`). */
   debug?: boolean;
+  /** How long chat waits for P2P before the relay: 0 (default, relay first), ms (seed policy), "never" (P2P only). */
+  relayHold?: number | "never";
 }
 
 /** Why a room could not be opened. */
@@ -52,6 +54,9 @@ export async function openRoom(
     fetchIce: (peer) => fetchIceFromOrigin(options.origin, peer),
     env: browserEnvironment(),
     debug: options.debug,
+    profileOverrides: options.relayHold
+      ? { relayHoldMs: options.relayHold === "never" ? Infinity : options.relayHold }
+      : undefined,
   });
   return { ok: true, view, persistent };
 }

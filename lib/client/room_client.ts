@@ -286,8 +286,11 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
 
   function flushHeld(): void {
     pending.clear("hold");
+    const sends = held.splice(0);
+    // A P2P-only design never uses the relay for chat: the courier re-sends over the DataChannel.
+    if (profile.relayHoldMs === Infinity) return;
     holdUntil = 0;
-    for (const send of held.splice(0)) send();
+    for (const send of sends) send();
   }
 
   function setPresence(peer: string, state: "online" | "away" | "left"): void {
@@ -318,7 +321,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         );
         if (profile.relayHoldMs > 0 && holdUntil === 0 && links.size === 0 && options.createPeerConnection) {
           holdUntil = now() + profile.relayHoldMs;
-          pending.set("hold", profile.relayHoldMs, flushHeld);
+          if (Number.isFinite(profile.relayHoldMs)) pending.set("hold", profile.relayHoldMs, flushHeld);
         }
         courier.relayUp({ peer: frame.peer, peers: frame.peers });
         for (const peer of frame.peers) {
