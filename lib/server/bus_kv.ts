@@ -22,6 +22,7 @@ import type { Bus, BusEnvelope } from "./bus.ts";
 import { DEFAULT_BUS_CHANNEL } from "./bus_broadcast.ts";
 import { retryKvBusy } from "./kv_busy.ts";
 import { serializedLength } from "./text_size.ts";
+import { KV_GROUP_MAX_BYTES, KV_KEY_OVERHEAD, piece, pieceCount } from "./kv_limits.ts";
 
 /** Options of the KV bus. */
 export interface KvBusOptions {
@@ -53,12 +54,6 @@ const DEFAULTS = {
 
 /** KV allows 1000 mutations per atomic; keep a margin. */
 const GROUP_MAX_MUTATIONS = 900;
-/** KV allows 819,200 bytes per atomic; keep a margin. */
-const GROUP_MAX_BYTES = 600_000;
-/** Chars per stored JSON piece: at most 60,000 bytes serialised, under KV's 64 KiB value limit. */
-const PIECE_CHARS = 30_000;
-/** Per-key overhead assumed when budgeting an atomic's size. */
-const KEY_OVERHEAD = 128;
 /** Messages listed per KV round trip while polling. */
 const LIST_BATCH = 256;
 /** The longest pause between publish retries after a KV failure, in ms. */
@@ -202,11 +197,11 @@ export class KvBus implements Bus {
       for (let i = 0; i < count; i++) {
         const { room, json } = outbox[i];
         const key = [...this.#messagePrefix, base + 1 + i];
-        const pieces = Math.max(1, Math.ceil(json.length / PIECE_CHARS));
-        const value: StoredMessage = { o: this.instanceId, r: room, j: json.slice(0, PIECE_CHARS), p: pieces };
+        const pieces = pieceCount(json);
+        const value: StoredMessage = { o: this.instanceId, r: room, j: piece(json, 0), p: pieces };
         atomic.set(key, value, { expireIn: messageTtlMs });
         for (let part = 1; part < pieces; part++) {
-          atomic.set([...key, part], json.slice(part * PIECE_CHARS, (part + 1) * PIECE_CHARS), {
+          atomic.set([...key, part], piece(json, part), {
             expireIn: messageTtlMs,
           });
         }
@@ -299,9 +294,9 @@ function groupSize(outbox: Outgoing[]): number {
   let count = 0;
   while (count < outbox.length) {
     const { json, room } = outbox[count];
-    const pieces = Math.max(1, Math.ceil(json.length / PIECE_CHARS));
-    const cost = serializedLength(json) + serializedLength(room) + KEY_OVERHEAD * pieces;
-    if (count > 0 && (mutations + pieces > GROUP_MAX_MUTATIONS || bytes + cost > GROUP_MAX_BYTES)) break;
+    const pieces = pieceCount(json);
+    const cost = serializedLength(json) + serializedLength(room) + KV_KEY_OVERHEAD * pieces;
+    if (count > 0 && (mutations + pieces > GROUP_MAX_MUTATIONS || bytes + cost > KV_GROUP_MAX_BYTES)) break;
     mutations += pieces;
     bytes += cost;
     count++;

@@ -23,6 +23,7 @@
 import type { AppendResult, ReadResult, RoomLog, RoomLogEntry, RoomLogOptions } from "./room_log.ts";
 import { retryKvBusy } from "./kv_busy.ts";
 import { serializedLength, utf8Length } from "./text_size.ts";
+import { KV_GROUP_MAX_BYTES, KV_KEY_OVERHEAD, piece, pieceCount } from "./kv_limits.ts";
 
 /** Options of the KV room log, on top of the shared bounds. */
 export interface KvRoomLogOptions extends RoomLogOptions {
@@ -47,12 +48,6 @@ const DEFAULTS = {
 
 /** KV allows 1000 mutations per atomic; leave room for the head and inline deletes. */
 const GROUP_MAX_MUTATIONS = 800;
-/** KV allows 819,200 bytes of keys and values per atomic; stay well below. */
-const GROUP_MAX_BYTES = 600_000;
-/** Chars per stored string piece: at most 60,000 bytes serialised, under KV's 64 KiB value limit. */
-const PIECE_CHARS = 30_000;
-/** Per-key overhead assumed when budgeting an atomic's size. */
-const KEY_OVERHEAD = 128;
 /** Entries listed per KV round trip while pruning or reading. */
 const LIST_BATCH = 128;
 
@@ -213,7 +208,7 @@ export class KvRoomLog implements RoomLog {
     if (size > this.#options.maxBytes) {
       throw new RangeError(`room log entry of ${size} bytes exceeds the room bound of ${this.#options.maxBytes}`);
     }
-    return { data, size, pieces: Math.max(1, Math.ceil(data.length / PIECE_CHARS)), resolve, reject };
+    return { data, size, pieces: pieceCount(data), resolve, reject };
   }
 
   #enqueue(room: string, pending: Pending): void {
@@ -321,12 +316,11 @@ export class KvRoomLog implements RoomLog {
       const { data, size, pieces } = group[i];
       if (seq >= newHead.first) {
         const key = this.#entryKey(room, seq);
-        const first = pieces === 1 ? data : data.slice(0, PIECE_CHARS);
+        const first = pieces === 1 ? data : piece(data, 0);
         const value: StoredEntry = { at, start, size, data: first, parts: pieces };
         atomic.set(key, value, { expireIn: ttlMs });
         for (let part = 1; part < pieces; part++) {
-          const piece = data.slice(part * PIECE_CHARS, (part + 1) * PIECE_CHARS);
-          atomic.set([...key, part], piece, { expireIn: ttlMs });
+          atomic.set([...key, part], piece(data, part), { expireIn: ttlMs });
         }
         mutations += pieces;
       }
@@ -370,8 +364,8 @@ function takeGroup(queue: Pending[]): Pending[] {
   let count = 0;
   while (count < queue.length) {
     const { data, pieces } = queue[count];
-    const cost = serializedLength(data) + KEY_OVERHEAD * pieces;
-    if (count > 0 && (mutations + pieces > GROUP_MAX_MUTATIONS || bytes + cost > GROUP_MAX_BYTES)) break;
+    const cost = serializedLength(data) + KV_KEY_OVERHEAD * pieces;
+    if (count > 0 && (mutations + pieces > GROUP_MAX_MUTATIONS || bytes + cost > KV_GROUP_MAX_BYTES)) break;
     mutations += pieces;
     bytes += cost;
     count++;
