@@ -1,16 +1,11 @@
 import { assert, assertEquals, assertLessOrEqual, assertThrows } from "@std/assert";
 import { Backoff, backoffCeiling } from "../../lib/client/backoff.ts";
+import { Prng } from "../support/prng.ts";
 
-/** Mulberry32: a small seeded PRNG, so a failing run can be replayed with BACKOFF_SEED. */
+/** A seeded random source, so a failing run can be replayed with BACKOFF_SEED. */
 function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 const SEED = Number(Deno.env.get("BACKOFF_SEED") ?? Math.floor(Math.random() * 2 ** 31));

@@ -10,7 +10,7 @@
 import { Courier, type DirectLink, type Packet, type PayloadCodec, plainCodec } from "../../../lib/client/courier.ts";
 import { MemoryStore } from "../../../lib/client/store_memory.ts";
 import type { TimerId, Timers } from "../../../lib/client/timer_set.ts";
-import { Prng } from "./prng.ts";
+import { Prng } from "../../support/prng.ts";
 
 const ROOM = "simroomsimroomsimroom0";
 /** Latency of control frames (welcome, presence): reliable and in order, as on one TCP connection. */
