@@ -66,10 +66,12 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   idleTimeoutS: 20,
   helloTimeoutMs: 10_000,
   rateConnection: { perSecond: 50, burst: 200 },
-  rateAddress: { perSecond: 200, burst: 800 },
+  // Carrier-grade NAT puts many phones behind one address: per-address limits
+  // stop a flood from one host without refusing a whole carrier's users.
+  rateAddress: { perSecond: 1_000, burst: 4_000 },
   rateStrikes: 50,
   maxPeersPerRoom: 32,
-  maxRoomsPerAddress: 16,
+  maxRoomsPerAddress: 256,
   allowedOrigins: null,
   kvPath: undefined,
   bus: "broadcast",
