@@ -17,6 +17,7 @@ import { assert, assertEquals } from "@std/assert";
 import { CLOSE, type ErrorCode, SUPPORTED_VERSIONS } from "../../lib/protocol/mod.ts";
 import { encodeFrame, OPCODE, RawSocket } from "../bench/load/raw_socket.ts";
 import { ServerProcess } from "../support/server_process.ts";
+import { Prng } from "../support/prng.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? crypto.getRandomValues(new Uint32Array(1))[0]);
 const TOTAL_CASES = Number(Deno.env.get("FUZZ_CASES") ?? "12000");
@@ -32,18 +33,6 @@ const CHAT_MESSAGES = 300;
 const WAIT_MS = 15_000;
 const MAX_FRAME = 64 * 1024;
 const ENCODER = new TextEncoder();
-
-/** Mulberry32: small, fast and good enough to pick fuzz cases; the seed replays a run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const NASTY = [
@@ -70,7 +59,8 @@ const KNOWN_TYPES = ["hello", "chat", "signal", "ping", "bye"];
 class Gen {
   readonly rand: () => number;
   constructor(seed: number) {
-    this.rand = prng(seed);
+    const source = new Prng(seed);
+    this.rand = () => source.next();
   }
   int(max: number): number {
     return Math.floor(this.rand() * max);
