@@ -269,6 +269,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       }
     });
     links.set(peer, { link, stop });
+    holdForP2p();
     void link.start();
   }
 
@@ -282,6 +283,14 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     next.delete(peer);
     linkPaths.value = next;
     courier.linkClosed(peer);
+  }
+
+  // As in the seed: each new P2P attempt gets the full wait before chat may use the relay.
+  function holdForP2p(): void {
+    const hold = profile.relayHoldMs;
+    if (!(hold > 0)) return;
+    holdUntil = Math.max(holdUntil, now() + hold);
+    if (Number.isFinite(hold)) pending.set("hold", holdUntil - now(), flushHeld);
   }
 
   function flushHeld(): void {
@@ -319,10 +328,6 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         void store.patchState(room, { token: frame.token, peer: frame.peer }).catch((error) =>
           log.add("Store failed", { error: String(error) })
         );
-        if (profile.relayHoldMs > 0 && holdUntil === 0 && links.size === 0 && options.createPeerConnection) {
-          holdUntil = now() + profile.relayHoldMs;
-          if (Number.isFinite(profile.relayHoldMs)) pending.set("hold", profile.relayHoldMs, flushHeld);
-        }
         courier.relayUp({ peer: frame.peer, peers: frame.peers });
         for (const peer of frame.peers) {
           ensureLink(peer.id);
