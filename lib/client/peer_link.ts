@@ -183,6 +183,14 @@ export class PeerLink {
     }
   }
 
+  /** Starts over with a new connection generation now (the signaling path came back: earlier signals may be lost). */
+  reconnect(): void {
+    if (this.#closed || this.#state.value === "open" && this.#path.value !== "relay") return;
+    this.#options.retry.reset();
+    this.#log("P2P reconnect", { gen: this.#gen + 1 });
+    void this.#connect(this.#gen + 1);
+  }
+
   /** Reports the selected candidate pair and RTT. */
   async stats(): Promise<PeerLinkStats> {
     const pc = this.#pc;

@@ -266,6 +266,9 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         flushHeld();
       } else {
         courier.linkClosed(peer);
+        // ICE dropping is often the only sign that this device's address changed (no browser
+        // event fires then), and then the socket is likely dead too: probe it now.
+        socket.networkEvent("connection");
       }
     });
     links.set(peer, { link, stop });
@@ -400,6 +403,11 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   const stopSocketWatch = effect(() => {
     const connected = socket.state.value.kind === "connected";
     if (wasConnected && !connected) courier.relayDown();
+    // Back on signaling: links stuck on the relay start a fresh attempt, since their signals
+    // may have gone into the dead socket.
+    if (!wasConnected && connected) {
+      for (const { link } of links.values()) if (link.path.peek() === "relay") link.reconnect();
+    }
     wasConnected = connected;
   });
 

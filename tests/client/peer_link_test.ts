@@ -187,3 +187,20 @@ Deno.test("signals from an older generation are ignored", async () => {
   assertEquals(pc.signalingState, "stable");
   assertEquals(a.state.value, "open");
 });
+
+Deno.test("reconnect starts a fresh generation at once when signals may have been lost", async () => {
+  const { clock, network, a, b, signaling } = makePair();
+  signaling.up = false;
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(TIMING.setupTimeoutMs + 1);
+  assertEquals(a.state.value, "not-now", "negotiation never got through");
+  signaling.up = true;
+  const generation = a.generation;
+  a.reconnect();
+  await clock.advance(500);
+  assert(a.generation > generation);
+  assertEquals([a.state.value, b.state.value], ["open", "open"]);
+  assertEquals(network.live("a")?.iceConnectionState, "connected");
+  a.reconnect();
+  assertEquals(a.state.value, "open", "an open direct link is left alone");
+});
