@@ -5,7 +5,7 @@
  * @module
  */
 import type { ErrorCode } from "./codes.ts";
-import type { ClientFrame } from "./frames.ts";
+import type { ChatFrame, ClientFrame } from "./frames.ts";
 import { PAYLOAD_PATTERN, SECRET_PATTERN, SHORT_ID_PATTERN } from "./ids.ts";
 
 /** The largest frame, in UTF-8 bytes, either side may send (64 KiB): larger closes with 1009. */
@@ -63,6 +63,23 @@ export function isTooBig(text: string, max = MAX_FRAME_BYTES): boolean {
   if (text.length > max) return true;
   if (text.length * 3 <= max) return false;
   return utf8Length(text) > max;
+}
+
+/** `{"type":"chat","id":"","data":""}`: the shortest text of a chat frame, minus its values. */
+const CHAT_FRAME_CHARS = 33;
+/** `,"to":""`: what a `to` field adds, minus its value. */
+const CHAT_TO_CHARS = 8;
+
+/**
+ * Whether the text of a validated chat frame is pure ASCII, decided without
+ * scanning it: true when it is exactly as long as the shortest encoding of its
+ * fields. Those fields are ASCII (their patterns say so), so a text of that
+ * length holds nothing else: no whitespace, escapes, or duplicate keys whose
+ * discarded values could carry other characters. Its UTF-8 size is then its length.
+ */
+export function isPlainChat(text: string, frame: ChatFrame): boolean {
+  const to = frame.to === undefined ? 0 : CHAT_TO_CHARS + frame.to.length;
+  return text.length === CHAT_FRAME_CHARS + frame.id.length + frame.data.length + to;
 }
 
 /** Parses and validates one text frame from a client. */

@@ -8,7 +8,7 @@
 import { CLOSE, type CloseCode, type ErrorCode } from "../protocol/codes.ts";
 import type { ChatFrame, HelloFrame, Presence, PresenceFrame, RosterEntry, SignalFrame } from "../protocol/frames.ts";
 import { randomId, verifierOf } from "../protocol/ids.ts";
-import { parseClientFrame } from "../protocol/validate.ts";
+import { isPlainChat, parseClientFrame } from "../protocol/validate.ts";
 import { PROTOCOL_VERSION } from "../protocol/version.ts";
 import type { Bus, BusEnvelope } from "./bus.ts";
 import type { ServerConfig } from "./config.ts";
@@ -206,7 +206,7 @@ export class Hub {
       room = this.#room(roomId); // replacing the last local peer dropped the room
     }
     this.#clearTimer(roomId, peerId);
-    room.remote.delete(peerId);
+    room.deleteRemote(peerId);
     // room.id, not roomId: one string per room, not one per socket.
     const peer = new Peer(peerId, room.id, socket, address, tokenHash);
     room.local.set(peerId, peer);
@@ -218,7 +218,7 @@ export class Hub {
         if (entry.peer === peerId) continue;
         peers.push({ id: entry.peer, presence: entry.state });
         if (entry.inst !== this.#bus.instanceId && !room.local.has(entry.peer)) {
-          room.remote.set(entry.peer, entry.state);
+          room.setRemote(entry.peer, entry.state);
         }
       }
       for (const local of room.local.values()) {
@@ -337,7 +337,8 @@ export class Hub {
     const stored = stamp(text, peer.fromSuffix);
     const id = frame.id;
     const to = frame.to ?? null;
-    const append = this.#log.append(peer.room, stored).then(
+    // The stamp adds only ASCII, so a plain client frame stays ASCII: the log need not measure it.
+    const append = this.#log.append(peer.room, stored, isPlainChat(text, frame)).then(
       (result) => {
         this.#appends.delete(append);
         const tail = ',"seq":' + result.seq + ',"at":' + result.at + "}";
@@ -563,7 +564,7 @@ export class Hub {
     switch (body.k) {
       case "c":
         for (const [to, seq, text, from] of body.items) {
-          if (!room.local.has(from) && !room.remote.has(from)) room.remote.set(from, "online");
+          if (!room.local.has(from) && !room.remote.has(from)) room.setRemote(from, "online");
           this.#arrive(room, seq, to, from, text);
         }
         return;
@@ -573,7 +574,7 @@ export class Hub {
       case "r": {
         const old = room.local.get(body.peer);
         if (old) this.#replace(old);
-        this.#rooms.get(room.id)?.remote.set(body.peer, "online");
+        this.#rooms.get(room.id)?.setRemote(body.peer, "online");
         return;
       }
       case "p":
@@ -587,18 +588,18 @@ export class Hub {
     const known = room.remote.get(peer);
     if (state === "left") {
       if (known === undefined) return;
-      room.remote.delete(peer);
+      room.deleteRemote(peer);
       this.#clearTimer(room.id, peer);
     } else {
       const presence: Presence = state === "away" ? "away" : "online";
-      room.remote.set(peer, presence);
+      room.setRemote(peer, presence);
       this.#clearTimer(room.id, peer);
       if (presence === "away") {
         // If the owner dies before saying "left", decide it here after the window.
         this.#setTimer(room.id, peer, this.#config.resumeWindowMs + LEFT_GRACE_MS, () => {
           const current = this.#rooms.get(room.id);
           if (current?.remote.get(peer) !== "away") return;
-          current.remote.delete(peer);
+          current.deleteRemote(peer);
           this.#tellLocal(current, peer, "left");
         });
       }
@@ -695,7 +696,7 @@ export class Hub {
       const alive = new Set((await this.#store.roster(room.id)).map((entry) => entry.peer));
       for (const peer of [...room.remote.keys()]) {
         if (alive.has(peer) || room.local.has(peer)) continue;
-        room.remote.delete(peer);
+        room.deleteRemote(peer);
         this.#clearTimer(room.id, peer);
         this.#tellLocal(room, peer, "left");
       }

@@ -9,14 +9,13 @@ import type { RateOptions } from "./config.ts";
 export class TokenBucket {
   #tokens: number;
   #last: number;
-  #rate: number;
-  #burst: number;
+  /** Shared by every bucket of one kind (not copied): there is one bucket per socket. */
+  #options: RateOptions;
   #now: () => number;
 
-  /** Starts full, so a fresh connection can send its burst at once. */
+  /** Starts full, so a fresh connection can send its burst at once; `options` must not change afterwards. */
   constructor(options: RateOptions, now: () => number = Date.now) {
-    this.#rate = options.perSecond / 1000;
-    this.#burst = options.burst;
+    this.#options = options;
     this.#tokens = options.burst;
     this.#now = now;
     this.#last = now();
@@ -26,7 +25,8 @@ export class TokenBucket {
   take(now: number = this.#now()): boolean {
     const elapsed = now - this.#last;
     if (elapsed > 0) {
-      this.#tokens = Math.min(this.#burst, this.#tokens + elapsed * this.#rate);
+      const options = this.#options;
+      this.#tokens = Math.min(options.burst, this.#tokens + elapsed * (options.perSecond / 1000));
       this.#last = now;
     }
     if (this.#tokens < 1) return false;

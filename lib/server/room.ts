@@ -53,14 +53,17 @@ export class Peer {
   }
 }
 
+/** What `Room.remote` is while a room knows no peer elsewhere: shared, never written. */
+const NO_REMOTE: ReadonlyMap<string, Presence> = new Map();
+
 /** A room as this instance sees it. */
 export class Room {
   /** The room id. */
   readonly id: string;
   /** Peers connected to this instance, by id. */
   readonly local: Map<string, Peer> = new Map();
-  /** Peers connected to (or away from) other instances, by id. */
-  readonly remote: Map<string, Presence> = new Map();
+  /** Peers elsewhere, made on first use: most rooms live on one instance, and a Map per room costs memory. */
+  #remote: Map<string, Presence> | null = null;
   /** Chat frames logged but not yet published on the bus: [to or null, seq, text, from]. */
   outbox: [string | null, number, string, string][] | null = null;
   /**
@@ -77,6 +80,24 @@ export class Room {
   /** An empty room. */
   constructor(id: string) {
     this.id = id;
+  }
+
+  /** Peers connected to (or away from) other instances, by id; change it with `setRemote`/`deleteRemote`. */
+  get remote(): ReadonlyMap<string, Presence> {
+    return this.#remote ?? NO_REMOTE;
+  }
+
+  /** Records the presence of a peer on another instance. */
+  setRemote(peer: string, presence: Presence): void {
+    (this.#remote ??= new Map()).set(peer, presence);
+  }
+
+  /** Forgets a peer on another instance; true if it was known. */
+  deleteRemote(peer: string): boolean {
+    const remote = this.#remote;
+    if (remote === null || !remote.delete(peer)) return false;
+    if (remote.size === 0) this.#remote = null;
+    return true;
   }
 }
 

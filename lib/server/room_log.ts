@@ -49,8 +49,12 @@ export interface RoomLogOptions {
 
 /** Store-and-forward log of every room's relayed chat frames. */
 export interface RoomLog {
-  /** Appends one frame to a room's log and returns its position. */
-  append(room: string, data: string): Promise<AppendResult>;
+  /**
+   * Appends one frame to a room's log and returns its position. `ascii`: the
+   * caller knows `data` is pure ASCII, so its byte size is its length and the
+   * log need not scan it (the hub knows this of nearly every chat frame).
+   */
+  append(room: string, data: string, ascii?: boolean): Promise<AppendResult>;
   /**
    * Appends several frames in one group commit (the hub batches for throughput);
    * results are in the order of `datas`, at increasing, usually consecutive, positions.

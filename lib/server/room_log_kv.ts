@@ -50,6 +50,8 @@ const DEFAULTS = {
 const GROUP_MAX_MUTATIONS = 800;
 /** Entries listed per KV round trip while pruning or reading. */
 const LIST_BATCH = 128;
+/** Rooms whose head this instance last committed are remembered, up to this many (least recent go first). */
+const HEAD_CACHE_ROOMS = 1024;
 
 interface Head {
   last: number;
@@ -85,6 +87,14 @@ interface Oldest {
   keys: Deno.KvKey[];
 }
 
+/** A head as this instance last committed it. */
+interface KnownHead {
+  /** The head as committed. */
+  value: Head;
+  /** Its versionstamp: the next commit's check. */
+  versionstamp: string;
+}
+
 const EMPTY_HEAD: Head = { last: 0, first: 1, firstAt: 0, firstStart: 0, end: 0, lastAt: 0 };
 
 /** Opens (or creates) the KV at `path` and a room log that closes it when closed. */
@@ -99,6 +109,12 @@ export class KvRoomLog implements RoomLog {
   #ownsKv: boolean;
   #options: Required<KvRoomLogOptions>;
   #queues = new Map<string, Pending[]>();
+  /**
+   * Heads this instance committed, by room: the next group commit checks
+   * against the remembered versionstamp instead of reading the head first, and
+   * reads it only when another instance (or expiry) changed it meanwhile.
+   */
+  #heads = new Map<string, KnownHead>();
   #closed = false;
 
   /** Uses `kv`, which it closes on `close()` only when `ownsKv`. */
@@ -116,11 +132,11 @@ export class KvRoomLog implements RoomLog {
     };
   }
 
-  /** Appends one frame to a room's log and returns its position. */
-  append(room: string, data: string): Promise<AppendResult> {
+  /** Appends one frame to a room's log and returns its position; `ascii` skips measuring it. */
+  append(room: string, data: string, ascii = false): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       try {
-        this.#enqueue(room, this.#pending(data, resolve, reject));
+        this.#enqueue(room, this.#pending(data, resolve, reject, ascii));
       } catch (error) {
         reject(error);
       }
@@ -199,12 +215,13 @@ export class KvRoomLog implements RoomLog {
       for (const pending of queue) pending.reject(new Error("room log is closed"));
     }
     this.#queues.clear();
+    this.#heads.clear();
     if (this.#ownsKv) this.#kv.close();
   }
 
-  #pending(data: string, resolve: Pending["resolve"], reject: Pending["reject"]): Pending {
+  #pending(data: string, resolve: Pending["resolve"], reject: Pending["reject"], ascii = false): Pending {
     this.#checkOpen();
-    const size = utf8Length(data);
+    const size = ascii ? data.length : utf8Length(data);
     if (size > this.#options.maxBytes) {
       throw new RangeError(`room log entry of ${size} bytes exceeds the room bound of ${this.#options.maxBytes}`);
     }
@@ -259,7 +276,10 @@ export class KvRoomLog implements RoomLog {
   async #tryCommit(room: string, group: Pending[]): Promise<{ results: AppendResult[]; later: Deno.KvKey[] } | null> {
     const { ttlMs, maxEntries, maxBytes, headTtlMs } = this.#options;
     const headKey = this.#headKey(room);
-    const headEntry = await this.#kv.get<Head>(headKey);
+    // Taken out while in use: only a successful commit puts a head back, so any failure re-reads it.
+    const known = this.#heads.get(room);
+    if (known) this.#heads.delete(room);
+    const headEntry = known ?? await this.#kv.get<Head>(headKey);
     const head = headEntry.value ?? EMPTY_HEAD;
     const at = Math.max(this.#options.now(), head.lastAt);
     const cutoff = at - ttlMs;
@@ -333,7 +353,14 @@ export class KvRoomLog implements RoomLog {
     for (let i = 0; i < inline; i++) atomic.delete(doomed[i]);
     const commit = await atomic.commit();
     if (!commit.ok) return null;
+    this.#rememberHead(room, { value: newHead, versionstamp: commit.versionstamp });
     return { results, later: doomed.slice(inline) };
+  }
+
+  #rememberHead(room: string, head: KnownHead): void {
+    if (this.#closed) return;
+    this.#heads.set(room, head);
+    if (this.#heads.size > HEAD_CACHE_ROOMS) this.#heads.delete(this.#heads.keys().next().value!);
   }
 
   async #deleteLater(keys: Deno.KvKey[]): Promise<void> {
@@ -363,8 +390,9 @@ function takeGroup(queue: Pending[]): Pending[] {
   let bytes = 0;
   let count = 0;
   while (count < queue.length) {
-    const { data, pieces } = queue[count];
-    const cost = serializedLength(data) + KV_KEY_OVERHEAD * pieces;
+    const { data, size, pieces } = queue[count];
+    // As many UTF-8 bytes as chars means ASCII: no second scan.
+    const cost = serializedLength(data, size === data.length) + KV_KEY_OVERHEAD * pieces;
     if (count > 0 && (mutations + pieces > GROUP_MAX_MUTATIONS || bytes + cost > KV_GROUP_MAX_BYTES)) break;
     mutations += pieces;
     bytes += cost;

@@ -43,10 +43,10 @@ export class MemoryRoomLog implements RoomLog {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Appends one frame to a room's log and returns its position. */
-  append(room: string, data: string): Promise<AppendResult> {
+  /** Appends one frame to a room's log and returns its position; `ascii` skips measuring it. */
+  append(room: string, data: string, ascii = false): Promise<AppendResult> {
     try {
-      return Promise.resolve(this.#appendNow(room, data));
+      return Promise.resolve(this.#appendNow(room, data, ascii));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -86,9 +86,9 @@ export class MemoryRoomLog implements RoomLog {
     this.#rooms.clear();
   }
 
-  #appendNow(room: string, data: string): AppendResult {
+  #appendNow(room: string, data: string, ascii = false): AppendResult {
     this.#checkOpen();
-    const size = this.#checkSize(data);
+    const size = this.#checkSize(data, ascii);
     let state = this.#rooms.get(room);
     if (!state) {
       state = { entries: [], offset: 0, last: 0, bytes: 0, lastAt: 0 };
@@ -120,8 +120,8 @@ export class MemoryRoomLog implements RoomLog {
     for (const state of this.#rooms.values()) releaseExpired(state, cutoff);
   }
 
-  #checkSize(data: string): number {
-    const size = utf8Length(data);
+  #checkSize(data: string, ascii = false): number {
+    const size = ascii ? data.length : utf8Length(data);
     if (size > this.#options.maxBytes) {
       throw new RangeError(`room log entry of ${size} bytes exceeds the room bound of ${this.#options.maxBytes}`);
     }

@@ -75,7 +75,9 @@ export class SignalService {
   #connections = new Set<Connection>();
   #closing: Promise<void> | null = null;
   /** Sockets waiting for their hello, oldest first (one deadline for all, so FIFO order is deadline order). */
-  #awaitingHello: { connection: Connection; deadline: number }[] = [];
+  #awaitingHello: Connection[] = [];
+  /** Their deadlines, index for index: a number array, not an object per socket. */
+  #helloDeadlines: number[] = [];
   #helloHead = 0;
   #helloTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -160,7 +162,8 @@ export class SignalService {
    * costs kilobytes each in Deno, and sockets are most of this server's memory.
    */
   expectHello(connection: Connection): void {
-    this.#awaitingHello.push({ connection, deadline: this.#now() + this.#config.helloTimeoutMs });
+    this.#awaitingHello.push(connection);
+    this.#helloDeadlines.push(this.#now() + this.#config.helloTimeoutMs);
     if (this.#helloTimer !== undefined) return;
     const period = Math.max(50, Math.min(1000, this.#config.helloTimeoutMs / 4));
     this.#helloTimer = setInterval(() => this.#checkHellos(), period);
@@ -169,15 +172,18 @@ export class SignalService {
   #checkHellos(): void {
     const now = this.#now();
     const queue = this.#awaitingHello;
-    while (this.#helloHead < queue.length && queue[this.#helloHead].deadline <= now) {
-      queue[this.#helloHead++].connection.helloDeadline();
+    const deadlines = this.#helloDeadlines;
+    while (this.#helloHead < queue.length && deadlines[this.#helloHead] <= now) {
+      queue[this.#helloHead++].helloDeadline();
     }
     if (this.#helloHead > 1024 && this.#helloHead * 2 > queue.length) {
       this.#awaitingHello = queue.slice(this.#helloHead);
+      this.#helloDeadlines = deadlines.slice(this.#helloHead);
       this.#helloHead = 0;
     }
     if (this.#helloHead === this.#awaitingHello.length) {
       this.#awaitingHello = [];
+      this.#helloDeadlines = [];
       this.#helloHead = 0;
       clearInterval(this.#helloTimer);
       this.#helloTimer = undefined;
@@ -207,6 +213,7 @@ export class SignalService {
       clearInterval(this.#helloTimer);
       this.#helloTimer = undefined;
       this.#awaitingHello = [];
+      this.#helloDeadlines = [];
       await this.#hub.shutdown(reason);
       for (const connection of this.#connections) connection.close(CLOSE.SERVICE_RESTART, reason);
       // Let the close frames reach the clients before the process exits; a dead peer cannot hold us.
@@ -228,8 +235,6 @@ export class SignalService {
  * of this server's memory.
  */
 class Connection extends TokenBucket implements PeerSocket {
-  /** The client address, for per-address limits. */
-  readonly address: string;
   /** Rate state shared by the address's sockets. */
   readonly addressState: AddressState;
   #service: SignalService;
@@ -251,7 +256,6 @@ class Connection extends TokenBucket implements PeerSocket {
     super(service.config.rateConnection, service.now);
     this.#service = service;
     this.#ws = ws;
-    this.address = addressState.address;
     this.addressState = addressState;
     this.#room = room ?? "";
     ws.binaryType = "arraybuffer";
@@ -271,6 +275,11 @@ class Connection extends TokenBucket implements PeerSocket {
     // The connection is the listener object itself (handleEvent): no closure or wrapper per socket.
     ws.addEventListener("message", this);
     ws.addEventListener("close", this);
+  }
+
+  /** The client address, for per-address limits (one string per address, not a field per socket). */
+  get address(): string {
+    return this.addressState.address;
   }
 
   /** Receives the socket's `message` and `close` events. */

@@ -23,8 +23,12 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-/** An upper bound of the bytes V8 serialisation (what Deno KV stores) needs for `text`. */
-export function serializedLength(text: string): number {
+/**
+ * An upper bound of the bytes V8 serialisation (what Deno KV stores) needs for
+ * `text`; `ascii` (known by the caller) skips the scan.
+ */
+export function serializedLength(text: string, ascii = false): number {
+  if (ascii) return text.length + 8;
   for (let i = 0; i < text.length; i++) {
     if (text.charCodeAt(i) > 0xff) return 2 * text.length + 8;
   }
