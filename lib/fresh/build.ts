@@ -18,6 +18,8 @@ export interface BuildOptions {
 }
 
 const DEFAULT_INPUTS = ["islands", "lib", "deno.json"];
+/** A static `import ... from "./x.js"` (or `import "./x.js"`) in esbuild's output; lazy `import()` is not one. */
+const STATIC_IMPORT = /(?:^|[;}\s])(?:import|export)\s*(?:[^"'()]*?from\s*)?"(\.\/[^"]+\.js)"/g;
 
 async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
@@ -88,18 +90,26 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
   await Deno.mkdir(staged, { recursive: true });
   const meta: BuildMeta = { inputsHash, boot: "", islands: {}, files: [] };
   const entryNames = new Set(["boot", ...islandNames]);
+  const renamed = new Map<string, string>();
   for await (const item of Deno.readDir(`${work}/out`)) {
     if (!item.isFile || !item.name.endsWith(".js")) continue;
     const bytes = await Deno.readFile(`${work}/out/${item.name}`);
     const stem = item.name.slice(0, -3);
     // esbuild already names chunks by content hash; entries get one here.
     const fileName = entryNames.has(stem) ? `${stem}-${(await sha256Hex(bytes)).slice(0, 12)}.js` : item.name;
+    renamed.set(item.name, fileName);
     await Deno.writeFile(`${staged}/${fileName}`, bytes);
     meta.files.push(fileName);
     if (stem === "boot") meta.boot = fileName;
     else if (entryNames.has(stem)) meta.islands[stem] = fileName;
   }
   meta.files.sort();
+  meta.imports = {};
+  for (const file of meta.files) {
+    const code = await Deno.readTextFile(`${staged}/${file}`);
+    const deps = [...code.matchAll(STATIC_IMPORT)].map((m) => m[1].replace(/^\.\//, ""));
+    meta.imports[file] = deps.map((dep) => entryNames.has(dep.replace(/\.js$/, "")) ? renamed.get(dep)! : dep);
+  }
   await Deno.remove(js, { recursive: true }).catch(ignoreNotFound);
   await Deno.rename(staged, js);
   await Deno.writeTextFile(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");

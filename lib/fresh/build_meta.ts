@@ -17,6 +17,20 @@ export interface BuildMeta {
   islands: Record<string, string>;
   /** Every file the build wrote, entries and shared chunks. */
   files: string[];
+  /** The static imports of each file (file names), so pages can preload a whole island at once. */
+  imports?: Record<string, string[]>;
+}
+
+/** The file names `entry` imports statically, directly or through other files, the entry included. */
+export function staticClosure(meta: BuildMeta, entries: string[]): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const dep of meta.imports?.[file] ?? []) visit(dep);
+  };
+  entries.forEach(visit);
+  return [...seen];
 }
 
 /** Reads the build record, or `null` when nothing has been built. */

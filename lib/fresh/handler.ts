@@ -4,7 +4,7 @@
  * @module
  */
 import type { ComponentType } from "preact";
-import { BUNDLE_URL_PREFIX, readBuildMeta } from "./build_meta.ts";
+import { BUNDLE_URL_PREFIX, readBuildMeta, staticClosure } from "./build_meta.ts";
 import { islandNameFromFile } from "./files.ts";
 import { type IslandAssets, registerIslands, renderPage } from "./render.ts";
 import { buildRouteTable, matchRoute, type RouteTable } from "./router.ts";
@@ -55,6 +55,12 @@ export async function createHandler(manifest: Manifest, config: FreshConfig = {}
     assets = {
       boot: BUNDLE_URL_PREFIX + meta.boot,
       islands: Object.fromEntries(Object.entries(meta.islands).map(([name, file]) => [name, BUNDLE_URL_PREFIX + file])),
+      preload: Object.fromEntries(
+        [["", meta.boot], ...Object.entries(meta.islands)].map(([name, file]) => [
+          name,
+          staticClosure(meta, [file]).map((dep) => BUNDLE_URL_PREFIX + dep),
+        ]),
+      ),
     };
   } else if (islands.length) {
     console.error("Islands are not built: run `deno task build` (pages with islands answer 500 until then)");

@@ -16,6 +16,8 @@ export interface IslandAssets {
   boot: string;
   /** URL of each island's entry module, by island name. */
   islands: Record<string, string>;
+  /** Every module URL to preload for the boot module and for each island, by island name ("" for boot). */
+  preload?: Record<string, string[]>;
 }
 
 /** What `renderPage` needs besides the page. */
@@ -116,7 +118,16 @@ export function renderPage<Data>(
   }
 
   const head = renderToString(h(Fragment, null, state.head));
-  html = insertBefore(html, "</head>", head + styles.map(styleTag).join(""));
+  let preloads = "";
+  if (state.islands.length > 0 && renderOptions.assets?.preload) {
+    // One round trip fetches the whole import chain, instead of one per level on a slow link.
+    const urls = new Set<string>();
+    for (const name of ["", ...islandNamesUsed]) {
+      for (const url of renderOptions.assets.preload[name] ?? []) urls.add(url);
+    }
+    preloads = [...urls].map((url) => `<link rel="modulepreload" href="${url}">`).join("");
+  }
+  html = insertBefore(html, "</head>", head + preloads + styles.map(styleTag).join(""));
 
   if (state.islands.length > 0) {
     const assets = renderOptions.assets;

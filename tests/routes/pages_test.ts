@@ -56,3 +56,21 @@ Deno.test("HEAD answers like GET without a body", async () => {
   assertEquals(res.status, 200);
   assertEquals(await res.text(), "");
 });
+
+Deno.test("a page with islands preloads its whole module graph in <head>, so slow links pay one round trip", async () => {
+  const html = await (await request("/")).text();
+  const head = html.slice(0, html.indexOf("</head>"));
+  const preloads = [...head.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]);
+  assertMatch(preloads.join(" "), /\/_fresh\/js\/boot-[0-9a-f]{12}\.js/);
+  assertMatch(preloads.join(" "), /\/_fresh\/js\/NewChat-[0-9a-f]{12}\.js/);
+  assertEquals(new Set(preloads).size, preloads.length, "each module once");
+  for (const url of preloads) {
+    const res = await request(url);
+    assertEquals(res.status, 200, url);
+    const code = await res.text();
+    // Every static import of a preloaded module is preloaded too.
+    for (const dep of code.matchAll(/(?:^|[;}\s])(?:import|export)\s*(?:[^"'()]*?from\s*)?"\.\/([^"]+\.js)"/g)) {
+      assertEquals(preloads.includes(`/_fresh/js/${dep[1]}`), true, `${url} imports ${dep[1]}`);
+    }
+  }
+});
