@@ -26,7 +26,7 @@
 import { type MessageStatus, STATUS_RANK, type Store, type StoredMessage } from "./store.ts";
 import type { OutboxEntry } from "./store.ts";
 import { GLOBAL_TIMERS, type TimerId, type Timers } from "./timer_set.ts";
-import { toBase64Url } from "./room_link.ts";
+import { encodeBase64Url as toBase64Url } from "../protocol/mod.ts";
 import {
   buildDigest,
   type Digest,

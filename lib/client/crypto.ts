@@ -12,7 +12,8 @@
  * Replay of an already seen id is the courier's job (dedupe by id).
  * @module
  */
-import { ROOM_KEY_BYTES, toBase64Url } from "./room_link.ts";
+import { encodeBase64Url as toBase64Url } from "../protocol/mod.ts";
+import { ROOM_KEY_BYTES } from "./room_link.ts";
 
 /** Length of a room key in base64url characters (32 bytes, unpadded). */
 export const ROOM_KEY_CHARS = 43;

@@ -5,9 +5,6 @@
  */
 import { newRoomId, randomId } from "../protocol/mod.ts";
 
-/** Base64url without padding, as every id and key here is written. */
-export { encodeBase64Url as toBase64Url } from "../protocol/mod.ts";
-
 /** Random bytes in a room key: 256 bits, an AES-256 key. */
 export const ROOM_KEY_BYTES = 32;
 

@@ -11,7 +11,8 @@ import {
   RoomCipher,
   TAG_BYTES,
 } from "../../lib/client/crypto.ts";
-import { createRoomLink, toBase64Url } from "../../lib/client/room_link.ts";
+import { createRoomLink } from "../../lib/client/room_link.ts";
+import { encodeBase64Url as toBase64Url } from "../../lib/protocol/mod.ts";
 import { verifierOf } from "../../lib/protocol/ids.ts";
 
 const decoder = new TextDecoder();
