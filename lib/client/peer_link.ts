@@ -94,6 +94,7 @@ export class PeerLink {
   #ignoreOffer = false;
   #closed = false;
   #inbox: Promise<void> = Promise.resolve();
+  #connecting: Promise<void> | null = null;
   #path = signal<PeerPath>("relay");
   #state = signal<PeerLinkState>("connecting");
 
@@ -148,7 +149,10 @@ export class PeerLink {
   async #handleSignal(message: PeerLinkSignal): Promise<void> {
     if (this.#closed || message.gen < this.#gen) return;
     // The remote side started a new attempt: follow it with a fresh connection.
-    if (message.gen > this.#gen || !this.#pc) await this.#connect(message.gen);
+    if (message.gen > this.#gen) await this.#connect(message.gen);
+    // A connection of this generation may still be fetching its ICE servers: wait for it, not a second one.
+    else if (!this.#pc) await (this.#connecting ?? this.#connect(message.gen));
+    if (!this.#pc) return;
     const pc = this.#pc!;
     if (message.description) {
       const description = message.description;
@@ -237,12 +241,20 @@ export class PeerLink {
     this.#path.value = "relay";
   }
 
-  async #connect(gen: number): Promise<void> {
+  #connect(gen: number): Promise<void> {
+    const connecting = this.#open(gen).finally(() => {
+      if (this.#connecting === connecting) this.#connecting = null;
+    });
+    this.#connecting = connecting;
+    return connecting;
+  }
+
+  async #open(gen: number): Promise<void> {
     this.#teardown();
     this.#gen = gen;
     this.#state.value = "connecting";
     const iceServers = await this.#options.iceServers();
-    if (this.#closed || this.#gen !== gen) return;
+    if (this.#closed || this.#gen !== gen || this.#pc) return;
     const pc = this.#options.createPeerConnection({
       iceServers,
       iceCandidatePoolSize: this.#options.timing.candidatePoolSize,

@@ -31,7 +31,7 @@ interface Pair {
   signaling: { up: boolean };
 }
 
-function makePair(): Pair {
+function makePair(options: { iceDelayMs?: number } = {}): Pair {
   const clock = new FakeClock();
   const network = new FakeNetwork(clock);
   const received = { a: [] as string[], b: [] as string[] };
@@ -45,7 +45,11 @@ function makePair(): Pair {
       self,
       remote,
       createPeerConnection: network.factory(self),
-      iceServers: () => [{ urls: "turn:10.0.0.1:3478", username: `u${++credential}`, credential: "c" }],
+      iceServers: () => {
+        const servers = [{ urls: "turn:10.0.0.1:3478", username: `u${++credential}`, credential: "c" }];
+        if (!options.iceDelayMs) return servers;
+        return new Promise((resolve) => clock.setTimeout(() => resolve(servers), options.iceDelayMs!));
+      },
       sendSignal: (data: PeerLinkSignal) => {
         const copy = structuredClone(data);
         if (signaling.up) clock.setTimeout(() => void links[remote].handleSignal(copy), 5);
@@ -203,4 +207,15 @@ Deno.test("reconnect starts a fresh generation at once when signals may have bee
   assertEquals(network.live("a")?.iceConnectionState, "connected");
   a.reconnect();
   assertEquals(a.state.value, "open", "an open direct link is left alone");
+});
+
+Deno.test("an offer arriving while the link still fetches its ICE servers does not start a second connection", async () => {
+  const { clock, network, a, b } = makePair({ iceDelayMs: 200 });
+  void a.start();
+  await clock.advance(100);
+  void b.start(); // b's ICE servers arrive at 300; a's offer reaches b at about 205
+  await clock.advance(1_000);
+  assertEquals([a.state.value, b.state.value], ["open", "open"]);
+  assertEquals(network.connections.filter((pc) => pc.owner === "b").length, 1, "one connection on the late side");
+  assertEquals(network.connections.filter((pc) => pc.owner === "a").length, 1);
 });
