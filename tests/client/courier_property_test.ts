@@ -7,7 +7,7 @@
  * @module
  */
 import { assert } from "@std/assert";
-import { type SimResult, simulate } from "./_sim/world.ts";
+import { emptyFaultTally, type FaultTally, type SimResult, simulate } from "./_sim/world.ts";
 
 const DEFAULT_RUNS = 1_000;
 
@@ -35,16 +35,7 @@ Deno.test("every message reaches every peer once, in one order, and ends deliver
   let resent = 0;
   let duplicates = 0;
   let threePeers = 0;
-  const faults = {
-    dropped: 0,
-    duplicated: 0,
-    relayDrops: 0,
-    linkOpens: 0,
-    linkCloses: 0,
-    reloads: 0,
-    leaves: 0,
-    expiries: 0,
-  };
+  const faults = emptyFaultTally();
   for (let i = 0; i < runs; i++) {
     const result = await simulate({ seed: base + i });
     assert(result.problems.length === 0, `courier property failed (COURIER_SEED=${result.seed})\n${describe(result)}`);
@@ -53,7 +44,7 @@ Deno.test("every message reaches every peer once, in one order, and ends deliver
     resent += result.resent;
     duplicates += result.duplicates;
     if (result.peers === 3) threePeers++;
-    for (const key of Object.keys(faults) as (keyof typeof faults)[]) faults[key] += result.faults[key];
+    for (const key of Object.keys(faults) as (keyof FaultTally)[]) faults[key] += result.faults[key];
   }
   const seconds = (performance.now() - started) / 1000;
   console.log(

@@ -59,15 +59,40 @@ export interface SimResult {
   /** Duplicates dropped over all peers. */
   duplicates: number;
   /** What the schedule did to the paths, to show the test is not vacuous. */
-  faults: {
-    dropped: number;
-    duplicated: number;
-    relayDrops: number;
-    linkOpens: number;
-    linkCloses: number;
-    reloads: number;
-    leaves: number;
-    expiries: number;
+  faults: FaultTally;
+}
+
+/** Counts of the faults a schedule injected. */
+export interface FaultTally {
+  /** Frames dropped. */
+  dropped: number;
+  /** Frames delivered twice. */
+  duplicated: number;
+  /** Relay disconnections. */
+  relayDrops: number;
+  /** DataChannels opened. */
+  linkOpens: number;
+  /** DataChannels closed. */
+  linkCloses: number;
+  /** Peers reloaded from their store. */
+  reloads: number;
+  /** Peers that left for good. */
+  leaves: number;
+  /** Sessions that expired into a new peer id. */
+  expiries: number;
+}
+
+/** A tally with every count at zero. */
+export function emptyFaultTally(): FaultTally {
+  return {
+    dropped: 0,
+    duplicated: 0,
+    relayDrops: 0,
+    linkOpens: 0,
+    linkCloses: 0,
+    reloads: 0,
+    leaves: 0,
+    expiries: 0,
   };
 }
 
@@ -226,16 +251,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   let events = 0;
 
   /** Schedules `fn` per the path's faults: maybe dropped, maybe twice, after a random delay. */
-  const tally = {
-    dropped: 0,
-    duplicated: 0,
-    relayDrops: 0,
-    linkOpens: 0,
-    linkCloses: 0,
-    reloads: 0,
-    leaves: 0,
-    expiries: 0,
-  };
+  const tally = emptyFaultTally();
   const carry = (faults: Faults, fn: () => void) => {
     if (rng.chance(faults.drop)) {
       tally.dropped++;
