@@ -9,6 +9,7 @@ import { createRoomClient, type RoomClient } from "../../lib/client/room_client.
 import { MemoryStore } from "../../lib/client/store_memory.ts";
 import { newRoomId } from "../../lib/protocol/mod.ts";
 import { ServerProcess } from "../support/server_process.ts";
+import { until as poll } from "../support/until.ts";
 
 const FAST = {
   reconnectBaseMs: 50,
@@ -18,12 +19,9 @@ const FAST = {
   heartbeatTimeoutMs: 1_000,
 };
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** Waits for `check`, polling every 20 ms. */
+function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  return poll(check, { what, timeoutMs, intervalMs: 20 });
 }
 
 function client(origin: string, room: string, keyBytes: Uint8Array, store = new MemoryStore()): Promise<RoomClient> {

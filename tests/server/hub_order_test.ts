@@ -7,6 +7,7 @@ import { Hub } from "../../lib/server/hub.ts";
 import type { Peer, PeerSocket } from "../../lib/server/room.ts";
 import { KvRoomLog } from "../../lib/server/room_log_kv.ts";
 import { SessionStore } from "../../lib/server/session_store.ts";
+import { until } from "../support/until.ts";
 
 /** A socket that records what the hub sends. */
 class FakeSocket implements PeerSocket {
@@ -47,14 +48,6 @@ class DelayableBus implements Bus {
   }
 }
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; !check(); i++) {
-    if (i > 5000) throw new Error("condition not met");
-    await tick();
-  }
-}
-
 Deno.test("frames logged on another instance are delivered in log order, once, even when the bus is late", async () => {
   const config = configFromEnv(() => undefined);
   const kv = await Deno.openKv(":memory:");
@@ -78,21 +71,24 @@ Deno.test("frames logged on another instance are delivered in log order, once, e
     const alice: Peer = await join(hubA, aliceSocket);
     await join(hubA, carolSocket);
     const bob: Peer = await join(hubB, bobSocket);
-    await until(() => aliceSocket.sent.some((f) => f.type === "presence" && f.peer === bob.id));
+    await until(() => aliceSocket.sent.some((f) => f.type === "presence" && f.peer === bob.id), {
+      intervalMs: 1,
+      timeoutMs: 5_000,
+    });
 
     // Bob's frame is logged first, but instance B's bus message is held back.
     busB.held = [];
     hubB.onFrame(bob, '{"type":"chat","id":"b1","data":"Ymlt"}');
-    await until(() => bobSocket.sent.some((f) => f.type === "accepted"));
+    await until(() => bobSocket.sent.some((f) => f.type === "accepted"), { intervalMs: 1, timeoutMs: 5_000 });
     hubA.onFrame(alice, '{"type":"chat","id":"a1","data":"YWxp"}');
-    await until(() => carolSocket.chats().length === 2);
+    await until(() => carolSocket.chats().length === 2, { intervalMs: 1, timeoutMs: 5_000 });
     assertEquals(carolSocket.chats().map((f) => [f.id, f.seq]), [["b1", 1], ["a1", 2]]);
 
     // The late bus message changes nothing: no frame twice.
     busB.release();
     hubA.onFrame(alice, '{"type":"chat","id":"a2","data":"YWxp"}');
-    await until(() => carolSocket.chats().length >= 3);
-    await until(() => bobSocket.chats().length >= 2);
+    await until(() => carolSocket.chats().length >= 3, { intervalMs: 1, timeoutMs: 5_000 });
+    await until(() => bobSocket.chats().length >= 2, { intervalMs: 1, timeoutMs: 5_000 });
     assertEquals(carolSocket.chats().map((f) => f.id), ["b1", "a1", "a2"]);
     assertEquals(aliceSocket.chats().map((f) => f.id), ["b1"]);
     assertEquals(bobSocket.chats().map((f) => f.id), ["a1", "a2"]);
