@@ -101,16 +101,16 @@ Deno.test("one peer's envelopes are handled in arrival order, even when a later 
 Deno.test("nothing is sealed before the room has a peer id to bind it to", async () => {
   const clock = new FakeClock();
   const sent: string[] = [];
-  let own: string | undefined;
+  const who: { id?: string } = {};
   const envelopes = createEnvelopes({
     cipher: slowCipher(clock, []),
-    self: () => own,
+    self: () => who.id,
     send: (to) => sent.push(to),
     onRejected: () => {},
   });
   void envelopes.sendSealed("bob", "meta", {});
   await clock.advance(1);
-  own = "me";
+  who.id = "me";
   void envelopes.sendSealed("bob", "meta", {});
   await clock.advance(1);
   assertEquals(sent, ["bob"]);
