@@ -335,7 +335,8 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         roster.reset(frame.peers);
       });
       tabs?.announce(frame.peer);
-      const others = frame.peers.filter((p) => !roster.isOwn(p.id)).map((p) => ({ id: p.id, presence: p.presence }));
+      // Roster entries go on as the server sent them (member stamps included), minus this member's tabs.
+      const others = frame.peers.filter((p) => !roster.isOwn(p.id));
       courier.relayUp({ peer: frame.peer, peers: others });
       for (const peer of others) {
         links.ensure(frame.peer, peer.id);
