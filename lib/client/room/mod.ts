@@ -274,7 +274,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     log: note,
   });
 
-  const view = createRoomSignals({ courier, roster, paths: links.paths, rejectedBySignal, now });
+  const view = createRoomSignals({ courier, roster, self: selfId, paths: links.paths, rejectedBySignal, now });
   courier.subscribe((event) => {
     if (event.type === "rejected") log.add(EVENTS.MESSAGE_REJECTED, { from: event.from, reason: event.reason });
     if (event.type === "error") log.add("Courier error", { context: event.context, error: String(event.error) });

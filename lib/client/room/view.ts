@@ -16,6 +16,8 @@ export interface RoomSignalsOptions {
   courier: Pick<Courier, "messages" | "counters" | "subscribe">;
   /** The people of the room. */
   roster: Roster;
+  /** Own peer id: messages it wrote are own whatever status another tab stored for them. */
+  self: ReadonlySignal<string | undefined>;
   /** The path to each linked peer. */
   paths: ReadonlySignal<ReadonlyMap<string, PeerPath>>;
   /** Envelopes dropped before the courier saw them. */
@@ -52,8 +54,9 @@ export function createRoomSignals(options: RoomSignalsOptions): RoomSignals {
   const messages = computed<MessageView[]>(() => {
     void history.value;
     void roster.own.value;
+    const self = options.self.value;
     return courier.messages.map((m) => {
-      const own = m.status !== "received" || roster.isOwnAuthor(m.author);
+      const own = m.status !== "received" || m.author === self || roster.isOwnAuthor(m.author);
       const view: MessageView = {
         id: m.id,
         author: m.author,
