@@ -4,12 +4,17 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
+import { signal } from "@preact/signals-core";
 import type { OpenResult } from "../../lib/client/crypto.ts";
 import { createRelayHold } from "../../lib/client/relay_hold.ts";
 import { createEnvelopes, type OpenedEnvelope, type SignalEnvelope } from "../../lib/client/room/envelopes.ts";
 import { SerialQueues } from "../../lib/client/room/serial_queue.ts";
 import { memorySessionSlot, sessionKey, webSessionSlot } from "../../lib/client/room/session.ts";
 import { createTabBus, parseTabMessage, type TabChannel } from "../../lib/client/room/tabs.ts";
+import { createRoster } from "../../lib/client/room/roster.ts";
+import { createRoomSignals } from "../../lib/client/room/view.ts";
+import type { PeerPath } from "../../lib/client/peer_link.ts";
+import type { StoredMessage } from "../../lib/client/store.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 
 /** A cipher whose operations take the given times on a fake clock, so later ones can finish first. */
@@ -286,4 +291,63 @@ Deno.test("a P2P-only hold never uses the relay for chat", async () => {
   assertEquals(sent, []);
   assert(hold.holdMs === Infinity);
   hold.close();
+});
+
+const MEMBER_ME = "M".repeat(22);
+const MEMBER_ANN = "A".repeat(22);
+
+/** A courier stand-in holding a fixed history. */
+function fixedCourier(messages: StoredMessage[]) {
+  return {
+    messages,
+    counters: { sent: 0, delivered: 0, resent: 0, received: 0, duplicates: 0, rejected: 0 },
+    subscribe: () => () => {},
+  };
+}
+
+Deno.test("people are members: sessions stamped with one member are one person, own sessions are nobody", () => {
+  const clock = new FakeClock(1_000);
+  const siblings = signal<ReadonlySet<string>>(new Set());
+  const roster = createRoster({ member: MEMBER_ME, siblings, now: clock.now, timers: clock });
+  const paths = signal<ReadonlyMap<string, PeerPath>>(new Map([["ann-phone", "p2p"]]));
+  const view = createRoomSignals({
+    courier: fixedCourier([
+      { id: "1", author: MEMBER_ANN, order: "1", body: "from ann", status: "received", time: 1 },
+      { id: "2", author: MEMBER_ME, order: "2", body: "from my other tab", status: "received", time: 2 },
+      { id: "3", author: "old-tab", order: "3", body: "from a tab of an older client", status: "received", time: 3 },
+    ]),
+    roster,
+    self: signal("me"),
+    paths,
+    rejectedBySignal: signal(0),
+    now: clock.now,
+  });
+  roster.reset([
+    { id: "ann-laptop", presence: "away", member: MEMBER_ANN },
+    { id: "ann-phone", presence: "online", member: MEMBER_ANN },
+    { id: "my-tab", presence: "online", member: MEMBER_ME },
+    { id: "old-tab", presence: "online" },
+    { id: "bob", presence: "online", member: "not a member id" },
+  ]);
+  roster.setName("ann-laptop", "Ann");
+  siblings.value = new Set(["old-tab"]);
+
+  assertEquals(view.peers.value.map((p) => [p.id, p.name, p.presence, p.path, p.sessions, p.member]), [
+    ["ann-phone", "Ann", "online", "p2p", 2, MEMBER_ANN],
+    ["bob", undefined, "online", "relay", 1, undefined],
+  ]);
+  assertEquals(view.messages.value.map((m) => [m.body, m.own, m.authorName]), [
+    ["from ann", false, "Ann"],
+    ["from my other tab", true, undefined],
+    ["from a tab of an older client", true, undefined],
+  ]);
+  assertEquals([...roster.own.value].sort(), ["my-tab", "old-tab"]);
+
+  // A tab that closed stays own: its away and left never turn it into someone else.
+  siblings.value = new Set();
+  roster.update("old-tab", "away");
+  assertEquals(roster.isOwn("old-tab"), true);
+  assertEquals(view.peers.value.length, 2);
+  roster.close();
+  view.close();
 });
