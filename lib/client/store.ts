@@ -70,6 +70,8 @@ export interface RoomState {
   name?: string;
   /** Own peer id from the last `welcome`, to recognise own messages echoed from the log. */
   peer?: string;
+  /** This device's member key pair in the room (private key non-extractable; see `identity.ts`). */
+  identity?: CryptoKeyPair;
 }
 
 /** Options for listing history. */
