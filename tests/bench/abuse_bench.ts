@@ -12,7 +12,8 @@
  * message lost. Only a broken harness exits non-zero.
  *
  * Options: `--quick` (10 s per run instead of 30), `--seconds=<n>`,
- * `--json=<file>` (raw results). Loopback only; every loop is bounded by the
+ * `--attacks=slow,flood,churn,hello,fresh,oversized` (a subset), `--json=<file>`
+ * (raw results). Loopback only; every loop is bounded by the
  * run's deadline; temp KV files are removed.
  *
  * All clients come from 127.0.0.1, so the per-address limits (rate, rooms)
@@ -22,7 +23,7 @@
  * @module
  */
 import { detectAdmission } from "./abuse/admit.ts";
-import type { AttackConfig, AttackResult } from "./abuse/attackers.ts";
+import { ATTACK_KINDS, type AttackConfig, type AttackKind, type AttackResult } from "./abuse/attack_config.ts";
 import { type HonestResult, runHonest } from "./abuse/honest.ts";
 import { Wire } from "./abuse/wire.ts";
 import { newRoomId } from "../../lib/protocol/ids.ts";
@@ -33,6 +34,8 @@ const flags = new Map(Deno.args.map((arg) => {
   return [name, value ?? "true"] as const;
 }));
 const SECONDS = Number(flags.get("seconds") ?? (flags.has("quick") ? 10 : 30));
+const KINDS = (flags.get("attacks")?.split(",") ?? [...ATTACK_KINDS]) as AttackKind[];
+for (const kind of KINDS) if (!ATTACK_KINDS.includes(kind)) throw new Error(`unknown attack ${kind}: ${ATTACK_KINDS}`);
 const WARMUP_MS = 3_000;
 const DRAIN_MS = 5_000;
 /** Stops a run whose server passes this (the code before backpressure grows without bound). */
@@ -50,7 +53,27 @@ interface RunResult {
   kvBytes: number;
   slowConsumers: number;
   capped: boolean;
+  /** CPU used by other processes on the machine during the run, in % of one core: interference. */
+  otherCpuPercent: number;
 }
+
+/** CPU time (clock ticks) of one process, or of the whole machine's busy time when `pid` is null. */
+function cpuTicks(pid: number | null): number {
+  try {
+    if (pid === null) {
+      const fields = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+      return fields.reduce((a, b) => a + b, 0) - fields[3] - fields[4]; // minus idle and iowait
+    }
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return 0; // the process is gone
+  }
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
 
 function rss(pid: number): number {
   try {
@@ -106,6 +129,7 @@ async function run(name: string, scale: number): Promise<RunResult> {
         mode,
         scale,
         durationMs: WARMUP_MS + SECONDS * 1000 + DRAIN_MS,
+        kinds: KINDS,
       };
       attackers = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", new URL("./abuse/attackers.ts", import.meta.url).pathname, JSON.stringify(config)],
@@ -118,6 +142,10 @@ async function run(name: string, scale: number): Promise<RunResult> {
       );
       await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
     }
+    const ours = () => cpuTicks(server.pid) + cpuTicks(Deno.pid) + (attackers ? cpuTicks(attackers.pid) : 0);
+    const machineStart = cpuTicks(null);
+    const oursStart = ours();
+    const wallStart = performance.now();
     const honest = await runHonest({
       port: server.port,
       mode,
@@ -126,6 +154,8 @@ async function run(name: string, scale: number): Promise<RunResult> {
       durationMs: SECONDS * 1000,
       drainMs: DRAIN_MS,
     });
+    const otherTicks = Math.max(0, cpuTicks(null) - machineStart - (ours() - oursStart));
+    const otherCpuPercent = 100 * otherTicks / TICKS_PER_SECOND / ((performance.now() - wallStart) / 1000);
     const attackResult = attack ? await attack : null;
     attackers = null;
     clearInterval(sampler);
@@ -141,6 +171,7 @@ async function run(name: string, scale: number): Promise<RunResult> {
       kvBytes: await filesBytes(dir),
       slowConsumers: slow,
       capped,
+      otherCpuPercent,
     };
   } finally {
     if (attackers) {
@@ -178,6 +209,7 @@ const rows = [
     "closed 4008",
     "attack sockets",
     "attack chat MB",
+    "other cpu%",
   ],
   ...results.map((r) => [
     r.name + (r.capped ? " (RSS cap hit)" : ""),
@@ -192,12 +224,14 @@ const rows = [
     String(r.slowConsumers),
     String(r.attack?.sockets ?? 0),
     r.attack ? mb(r.attack.chatBytes) : "0",
+    r.otherCpuPercent.toFixed(0),
   ]),
 ];
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
 const line = (row: string[]) => "| " + row.map((cell, i) => cell.padEnd(widths[i])).join(" | ") + " |";
 console.log(
-  `\nAbuse soak: ${SECONDS} s of honest chat per run (4 pairs, 5 msgs/s each member), server in its own process.\n`,
+  `\nAbuse soak: ${SECONDS} s of honest chat per run (4 pairs, 5 msgs/s each member), server in its own process;` +
+    ` attacks: ${KINDS.join(", ")}.\n`,
 );
 console.log(line(rows[0]));
 console.log("| " + widths.map((w) => "-".repeat(w)).join(" | ") + " |");

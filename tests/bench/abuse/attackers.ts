@@ -20,36 +20,7 @@
 import { newRoomId } from "../../../lib/protocol/ids.ts";
 import { type AdmissionMode, admit, type RoomKey, roomKey } from "./admit.ts";
 import { Wire } from "./wire.ts";
-
-/** What the attackers are told. */
-export interface AttackConfig {
-  /** Server port on 127.0.0.1. */
-  port: number;
-  /** Admission the server speaks. */
-  mode: AdmissionMode;
-  /** How many units of each attack. */
-  scale: number;
-  /** How long to attack, in ms. */
-  durationMs: number;
-}
-
-/** What the attackers did. */
-export interface AttackResult {
-  /** Sockets opened, all attacks together. */
-  sockets: number;
-  /** Close codes seen, by code. */
-  closes: Record<string, number>;
-  /** Errors seen in `error` frames, by code. */
-  errors: Record<string, number>;
-  /** Chat frames sent. */
-  chats: number;
-  /** Bytes of chat frames sent. */
-  chatBytes: number;
-  /** Rooms created by the fresh-room walkers. */
-  freshRooms: number;
-  /** Attack steps that failed on the attacker's side (a refused upgrade, a timeout...). */
-  failures: number;
-}
+import { ATTACK_KINDS, type AttackConfig, type AttackKind, type AttackResult } from "./attack_config.ts";
 
 const config = JSON.parse(Deno.args[0]) as AttackConfig;
 const end = Date.now() + config.durationMs;
@@ -171,10 +142,12 @@ async function freshRooms(): Promise<void> {
 }
 
 async function oversized(): Promise<void> {
-  const key = await roomKey(newRoomId());
-  await join(key, true);
+  // Each refused socket stays "away" (it could resume), so a room fills up: move on every 25.
+  let key = await roomKey(newRoomId());
+  let used = 0;
   await loop(async () => {
-    const wire = await join(key);
+    if (++used % 25 === 1) key = await roomKey(newRoomId());
+    const wire = await join(key, used % 25 === 1);
     wire.send({ type: "chat", id: "big", data: OVERSIZED });
     await Promise.race([wire.closed, sleep(1_000)]);
     await wire.abort();
@@ -182,16 +155,24 @@ async function oversized(): Promise<void> {
   });
 }
 
+const kinds = new Set<AttackKind>(config.kinds ?? ATTACK_KINDS);
 const tasks: Promise<void>[] = [];
 for (let unit = 0; unit < config.scale; unit++) {
-  const churnRoom = await roomKey(newRoomId());
-  await (await join(churnRoom, true)).close();
-  const victim = await roomKey(newRoomId());
-  await join(victim, true); // stays in: the room exists while the flood tries to get in
-  tasks.push(slowRoom(), flooders(), oversized());
-  for (let i = 0; i < 4; i++) tasks.push(churn(churnRoom), helloFlood(victim));
-  for (let i = 0; i < 20; i++) tasks.push(silent());
-  for (let i = 0; i < 2; i++) tasks.push(freshRooms());
+  if (kinds.has("slow")) tasks.push(slowRoom());
+  if (kinds.has("flood")) tasks.push(flooders());
+  if (kinds.has("oversized")) tasks.push(oversized());
+  if (kinds.has("churn")) {
+    const churnRoom = await roomKey(newRoomId());
+    await (await join(churnRoom, true)).close();
+    for (let i = 0; i < 4; i++) tasks.push(churn(churnRoom));
+  }
+  if (kinds.has("hello")) {
+    const victim = await roomKey(newRoomId());
+    await join(victim, true); // stays in: the room exists while the flood tries to get in
+    for (let i = 0; i < 4; i++) tasks.push(helloFlood(victim));
+    for (let i = 0; i < 20; i++) tasks.push(silent());
+  }
+  if (kinds.has("fresh")) { for (let i = 0; i < 2; i++) tasks.push(freshRooms()); }
 }
 const settled = await Promise.allSettled(tasks);
 result.failures += settled.filter((s) => s.status === "rejected").length;
