@@ -18,7 +18,7 @@
  * @module
  */
 import { newRoomId } from "../../../lib/protocol/ids.ts";
-import { type AdmissionMode, admit, type RoomKey, roomKey } from "./admit.ts";
+import { admit, type RoomKey, roomKey } from "./admit.ts";
 import { Wire } from "./wire.ts";
 import { ATTACK_KINDS, type AttackConfig, type AttackKind, type AttackResult } from "./attack_config.ts";
 
