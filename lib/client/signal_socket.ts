@@ -230,6 +230,8 @@ export class SignalSocket {
       // A restarting server (1012, or 1001 from a runtime that shuts down by itself)
       // wants us back at once, on whichever instance answers.
       if (event.code === CLOSE.SERVICE_RESTART || event.code === GOING_AWAY) this.#backoff.reset();
+      // A slow consumer (4008) resumes at once: `since` brings what it had not read.
+      if (event.code === CLOSE.SLOW_CONSUMER) this.#backoff.reset();
       this.#scheduleReconnect();
     };
     ws.onerror = () => {

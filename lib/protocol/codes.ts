@@ -91,6 +91,8 @@ export const CLOSE = {
   ROOM_FULL: 4409,
   /** This address has too many rooms open. */
   TOO_MANY_ROOMS: 4429,
+  /** The socket's send queue stayed over its bound: resume with `since` at once (nothing is lost). */
+  SLOW_CONSUMER: 4008,
 } as const;
 
 /** One of the close codes above. */

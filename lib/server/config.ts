@@ -53,6 +53,13 @@ export interface ServerConfig {
   kvPath: string | undefined;
   /** Cross-instance bus (`BUS`: `broadcast` or `kv`). */
   bus: BusKind;
+  /**
+   * The most bytes waiting to be written on one socket (`SEND_QUEUE_BYTES`); more closes it with
+   * 4008. At least two frames; a backlog streams in windows of half of it.
+   */
+  sendQueueBytes: number;
+  /** How long bytes may wait on a socket with no write completing before it closes with 4008 (`SEND_STALL_TIMEOUT`, s). */
+  sendStallMs: number;
 }
 
 /** The defaults, in one place. */
@@ -75,6 +82,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   allowedOrigins: null,
   kvPath: undefined,
   bus: "broadcast",
+  // 1 MiB (16 full frames) on top of the kernel's own send buffer, which is about 4 MB on Linux.
+  sendQueueBytes: 1024 * 1024,
+  sendStallMs: 10_000,
 });
 
 /** Reads an environment variable; injectable for tests. */
@@ -129,6 +139,12 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
       : origins.split(",").map((o) => o.trim()).filter((o) => o !== ""),
     kvPath: env("KV_PATH") || undefined,
     bus,
+    sendQueueBytes: number(env, "SEND_QUEUE_BYTES", d.sendQueueBytes),
+    sendStallMs: number(env, "SEND_STALL_TIMEOUT", d.sendStallMs / 1000, 1000),
   };
-  return { ...config, ...overrides };
+  const merged = { ...config, ...overrides };
+  if (merged.sendQueueBytes < 2 * merged.maxFrameBytes) {
+    throw new Error(`SEND_QUEUE_BYTES must be at least twice MAX_FRAME_BYTES (${2 * merged.maxFrameBytes})`);
+  }
+  return merged;
 }

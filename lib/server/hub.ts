@@ -256,11 +256,7 @@ export class Hub {
       if (hello.since !== undefined) {
         backlogEnd = await this.#sendBacklog(peer, Math.min(hello.since, bounds.lastSeq), isOpen);
       }
-      const pending = peer.pending!;
-      peer.pending = null;
-      for (const [seq, text] of pending) {
-        if (seq < 0 || seq > backlogEnd) socket.send(text);
-      }
+      await this.#flushPending(peer, backlogEnd);
       if (hello.since !== undefined) socket.send('{"type":"synced","last":' + backlogEnd + "}");
       if (this.#closing) {
         this.#unregister(peer);
@@ -277,21 +273,51 @@ export class Hub {
   /** Streams the log after `since` to a joining peer; returns the last position covered. */
   async #sendBacklog(peer: Peer, since: number, isOpen: () => boolean): Promise<number> {
     let after = since;
+    // Pages start at one send window of the largest frames, then fit the largest entry seen: a page
+    // of big frames stays about one window in memory, a page of small ones stays one KV read.
+    const window = this.#config.sendQueueBytes / 2;
+    const most = this.#config.backlogPageSize;
+    let limit = Math.max(1, Math.min(most, Math.floor(window / this.#config.maxFrameBytes)));
     for (;;) {
-      const page = await this.#log.readAfter(peer.room, after, this.#config.backlogPageSize);
+      const page = await this.#log.readAfter(peer.room, after, limit);
+      let largest = 1;
       const first = page.entries.length ? page.entries[0].seq : page.lastSeq + 1;
       if (first > after + 1 && page.lastSeq > after) {
         peer.socket.send('{"type":"gap","from":' + (after + 1) + ',"to":' + Math.min(first - 1, page.lastSeq) + "}");
       }
       for (const entry of page.entries) {
         if (this.#visibleTo(entry.data, peer.id)) {
-          peer.socket.send(entry.data.slice(0, -1) + ',"seq":' + entry.seq + ',"at":' + entry.at + "}");
+          const text = entry.data.slice(0, -1) + ',"seq":' + entry.seq + ',"at":' + entry.at + "}";
+          // In windows of the send bound, never the whole log at once.
+          const ready = peer.socket.ready?.(text.length);
+          if (ready !== undefined && ready !== true && !await ready) return after;
+          peer.socket.send(text);
         }
+        if (entry.data.length > largest) largest = entry.data.length;
         after = entry.seq;
       }
       // A short page means everything up to lastSeq (as of this read) was covered.
-      if (page.entries.length < this.#config.backlogPageSize || !isOpen()) return Math.max(after, page.lastSeq);
+      if (page.entries.length < limit || !isOpen()) return Math.max(after, page.lastSeq);
+      limit = Math.max(1, Math.min(most, Math.floor(window / largest)));
     }
+  }
+
+  /**
+   * Sends the live frames held back while `peer` joined (minus those the backlog covered) within
+   * the send window; frames arriving meanwhile queue behind them, so order holds.
+   */
+  async #flushPending(peer: Peer, backlogEnd: number): Promise<void> {
+    const pending = peer.pending!;
+    for (let i = 0; i < pending.length; i++) {
+      const [seq, text] = pending[i];
+      if (seq >= 0 && seq <= backlogEnd) continue;
+      const ready = peer.socket.ready?.(text.length);
+      if (ready !== undefined && ready !== true && !await ready) break;
+      peer.socket.send(text);
+      peer.pendingBytes -= text.length;
+    }
+    peer.pending = null;
+    peer.pendingBytes = 0;
   }
 
   /** Whether a logged chat frame is for everyone, for `peer`, or from `peer`. */

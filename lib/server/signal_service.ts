@@ -18,6 +18,7 @@ import type { Peer, PeerSocket } from "./room.ts";
 import type { RoomLog } from "./room_log.ts";
 import { SessionStore } from "./session_store.ts";
 import { TokenBucket } from "./rate_limit.ts";
+import { FlowControl, type FlowSocket, type SlowReason } from "./send_queue.ts";
 
 const connectionsTotal = metrics.counter("parley_connections_total", "Signaling WebSockets accepted.");
 const refusedRequests = metrics.counter(
@@ -71,6 +72,7 @@ export class SignalService {
   #config: ServerConfig;
   #hub: Hub;
   #now: () => number;
+  #flow: FlowControl;
   #addresses = new Map<string, AddressState>();
   #connections = new Set<Connection>();
   #closing: Promise<void> | null = null;
@@ -91,6 +93,11 @@ export class SignalService {
       now: this.#now,
     });
     this.#hub = new Hub({ config: options.config, store, log: options.log, bus: options.bus, now: this.#now });
+    this.#flow = new FlowControl({
+      maxBytes: options.config.sendQueueBytes,
+      stallMs: options.config.sendStallMs,
+      now: this.#now,
+    });
     LIVE_SERVICES.add(this);
   }
 
@@ -207,6 +214,11 @@ export class SignalService {
     return this.#config;
   }
 
+  /** The send-side flow control of every socket, for connections. */
+  get flow(): FlowControl {
+    return this.#flow;
+  }
+
   /** Stops accepting, flushes appends in flight, marks peers away and closes every socket with 1012. */
   shutdown(reason = "server restart"): Promise<void> {
     this.#closing ??= (async () => {
@@ -223,6 +235,7 @@ export class SignalService {
         new Promise((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
       ]);
       clearTimeout(timer);
+      this.#flow.close();
       LIVE_SERVICES.delete(this);
     })();
     return this.#closing;
@@ -234,7 +247,7 @@ export class SignalService {
  * own rate bucket: one object per socket instead of two, as sockets are most
  * of this server's memory.
  */
-class Connection extends TokenBucket implements PeerSocket {
+class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   /** Rate state shared by the address's sockets. */
   readonly addressState: AddressState;
   #service: SignalService;
@@ -319,9 +332,37 @@ class Connection extends TokenBucket implements PeerSocket {
     return new Promise((resolve) => this.#onClosed = resolve);
   }
 
-  /** Sends a text frame if the socket is still open. */
+  /** Sends a text frame if the socket is still open and within its send bound (else it closes, 4008). */
   send(text: string): void {
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(text);
+    if (this.#ws.readyState === WebSocket.OPEN && this.#service.flow.admit(this, text.length)) this.#ws.send(text);
+  }
+
+  /** Bytes sent and not yet written to the kernel (0 once closing). */
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  /** Resolves once `bytes` more fit the send window (see `PeerSocket.ready`). */
+  ready(bytes: number): true | Promise<boolean> {
+    return this.#service.flow.ready(this, bytes);
+  }
+
+  /** Whether `bytes` held back while joining are within the send bound; closes with 4008 when not. */
+  holds(bytes: number): boolean {
+    if (bytes <= this.#service.flow.maxBytes) return true;
+    this.slowConsumer("over_bound");
+    return false;
+  }
+
+  /**
+   * The client does not read: close with 4008 and let go of the socket now. The close handshake
+   * may never finish (the close frame waits behind the unread bytes), so the peer goes away at
+   * once and can resume; Deno ends the TCP connection when the client reads or goes.
+   */
+  slowConsumer(reason: SlowReason): void {
+    if (this.#phase === "closed") return;
+    this.close(CLOSE.SLOW_CONSUMER, reason === "stalled" ? "slow consumer: stalled" : "slow consumer: over bound");
+    this.#closed();
   }
 
   /** Closes the socket (once). */
@@ -416,6 +457,7 @@ class Connection extends TokenBucket implements PeerSocket {
     const joined = this.#phase === "joined";
     this.#phase = "closed";
     this.#onClosed?.();
+    this.#service.flow.forget(this);
     this.#service.released(this);
     if (joined) this.#service.hub.disconnect(this.#peer!);
   }

@@ -217,7 +217,7 @@ Deno.test("a refused admission stops reconnecting and says why", async () => {
   socket.stop();
 });
 
-for (const code of [CLOSE.SERVICE_RESTART, 1001]) {
+for (const code of [CLOSE.SERVICE_RESTART, 1001, CLOSE.SLOW_CONSUMER]) {
   Deno.test(`a server going away (${code}) is reconnected to within the base delay`, async () => {
     const { socket, last, welcome, clock } = setup({ random: () => 1 - 1e-9 });
     socket.start();

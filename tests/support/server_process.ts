@@ -49,6 +49,11 @@ export class ServerProcess {
     this.#drained = drained;
   }
 
+  /** The server's process id (e.g. for its `VmRSS` in `/proc/<pid>/status`). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** The signaling URL for a room, with `v=1`. */
   signalUrl(room: string, version = "1"): string {
     return `ws://127.0.0.1:${this.port}/api/signal?v=${version}&room=${room}`;
