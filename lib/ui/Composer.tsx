@@ -24,6 +24,8 @@ export const COUNTER_FROM_CHARS = Math.floor(MAX_BODY_CHARS * 0.9);
 const MAX_ROWS = 5;
 /** The keyCode browsers give a key event that an input method (IME) handles. */
 const IME_KEY_CODE = 229;
+/** One number format per locale, made on first use. */
+const numberFormats = new Map<string, Intl.NumberFormat>();
 /** Puts the notes under the box and button, on a line of their own. */
 const FULL_LINE: JSX.CSSProperties = { flexBasis: "100%" };
 
@@ -43,7 +45,8 @@ export function Composer({ onSend, onTyping, disabled, t }: ComposerProps) {
   const composing = useRef(false);
   const body = text.trim();
   const tooLong = body.length > MAX_BODY_CHARS;
-  const numbers = new Intl.NumberFormat(t.locale);
+  let numbers = numberFormats.get(t.locale);
+  if (!numbers) numberFormats.set(t.locale, numbers = new Intl.NumberFormat(t.locale));
   const counts = { count: numbers.format(body.length), max: numbers.format(MAX_BODY_CHARS) };
 
   // Preact would listen for "CompositionStart" (the DOM has no oncompositionstart to take the case from), so listen here.
