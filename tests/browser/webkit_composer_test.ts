@@ -12,8 +12,6 @@ import { serveUiHarness } from "./_ui_harness_server.ts";
 
 Deno.test({
   name: "WebKit: Enter that confirms an IME composition never sends (isComposing, keyCode 229 after compositionend)",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const harness = await serveUiHarness();
     try {

@@ -23,8 +23,6 @@ import {
 
 Deno.test({
   name: "WebKit and Chromium chat over the relay: each message once, in one order, Delivered",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn(t) {
     await using app = await startAppProcess();
     const chromium = await launchChromium();

@@ -23,16 +23,25 @@ function killAllSync(): void {
   for (const group of [...LIVE]) group.killSync();
 }
 
+const SIGNAL_HANDLERS = new Map(SIGNALS.map((signal) => [signal, () => {
+  killAllSync();
+  Deno.exit(signal === "SIGINT" ? 130 : 143);
+}]));
+
 function installHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   globalThis.addEventListener("unload", killAllSync);
-  for (const signal of SIGNALS) {
-    Deno.addSignalListener(signal, () => {
-      killAllSync();
-      Deno.exit(signal === "SIGINT" ? 130 : 143);
-    });
-  }
+  for (const [signal, handler] of SIGNAL_HANDLERS) Deno.addSignalListener(signal, handler);
+}
+
+/** Forgets a group that is gone; with none left, the handlers go too (they would keep the test process alive). */
+function forget(group: ProcessGroup): void {
+  LIVE.delete(group);
+  if (!handlersInstalled || LIVE.size > 0) return;
+  handlersInstalled = false;
+  globalThis.removeEventListener("unload", killAllSync);
+  for (const [signal, handler] of SIGNAL_HANDLERS) Deno.removeSignalListener(signal, handler);
 }
 
 /** Process ids whose process group is `pgid` and that have not exited (zombies count as gone). */
@@ -108,7 +117,7 @@ export class ProcessGroup {
     LIVE.add(group);
     installHandlers();
     group.status.then(() => {
-      if (groupMembers(group.pid).length === 0) LIVE.delete(group);
+      if (groupMembers(group.pid).length === 0) forget(group);
     });
     return group;
   }
@@ -185,13 +194,13 @@ export class ProcessGroup {
     }
     await this.status;
     await this.#drained;
-    LIVE.delete(this);
+    forget(this);
   }
 
   /** Kills the group at once without waiting (unload and signal handlers). */
   killSync(): void {
     signalGroup(this.pid, "SIGKILL");
-    LIVE.delete(this);
+    forget(this);
   }
 }
 
