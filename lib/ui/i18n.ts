@@ -92,6 +92,9 @@ const EN = {
   newChatInstead: "Start a new chat",
   notFound: "Page not found",
   notFoundText: "This link does not lead to a chat. Check that it was copied whole.",
+  locale: "en",
+  charCount: "{count} of {max} characters",
+  messageTooLong: "Too long to send: {count} of {max} characters. Shorten the message.",
 };
 
 /** The strings of one language. */
@@ -175,6 +178,9 @@ const RU: Strings = {
   newChatInstead: "Создать новый чат",
   notFound: "Страница не найдена",
   notFoundText: "Эта ссылка не ведёт в чат. Проверьте, что она скопирована целиком.",
+  locale: "ru",
+  charCount: "{count} из {max} знаков",
+  messageTooLong: "Слишком длинное сообщение: {count} из {max} знаков. Сократите его, чтобы отправить.",
 };
 
 /** The strings of each language. */
