@@ -9,6 +9,7 @@
 import * as esbuild from "esbuild";
 import { type BuildMeta, readBuildMeta } from "./build_meta.ts";
 import { islandNameFromFile, listSourceFiles } from "./files.ts";
+import { precompressBundles, precompressStatic } from "./precompress.ts";
 
 /** Options of `build`. */
 export interface BuildOptions {
@@ -120,6 +121,8 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
     const deps = [...code.matchAll(STATIC_IMPORT)].map((m) => m[1].replace(/^\.\//, ""));
     meta.imports[file] = deps.map((dep) => entryNames.has(dep.replace(/\.js$/, "")) ? renamed.get(dep)! : dep);
   }
+  await precompressBundles(staged, meta.files);
+  await precompressStatic(`${root}/static`, outDir);
   await Deno.remove(js, { recursive: true }).catch(ignoreNotFound);
   await Deno.rename(staged, js);
   await Deno.writeTextFile(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
