@@ -1,7 +1,8 @@
-import { useLayoutEffect, useRef } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { MessageView } from "../client/room_view.ts";
-import { clockTime, displayName } from "./format.ts";
+import { clockTime, dayLabel, displayName, fullDateTime, localDay } from "./format.ts";
 import type { Lang, Strings } from "./i18n.ts";
+import { linkFinder, loadLinkFinder, splitLinks } from "./links.ts";
 import { UI } from "./styles.ts";
 
 /** Props of the message list. */
@@ -12,19 +13,29 @@ export interface MessageListProps {
   t: Strings;
   /** The language, for times. */
   lang: Lang;
+  /** Where the "new messages" marker stands: before this message id. */
+  markerId?: string;
+  /** Told whether the list is scrolled to its end (the reader sees the latest). */
+  onAtBottom?(atBottom: boolean): void;
+  /** The reader's clock, for "Today" and "Yesterday" (tests set it). */
+  now?: () => number;
 }
 
 /** How close to the bottom (px) still counts as "reading the latest". */
 const STICK_TO_BOTTOM_PX = 80;
 
 /** The conversation: a live `log` region, own messages on the right with their status. */
-export function MessageList({ messages, t, lang }: MessageListProps) {
+export function MessageList({ messages, t, lang, markerId, onAtBottom, now = Date.now }: MessageListProps) {
   const box = useRef<HTMLDivElement>(null);
   const wasAtBottom = useRef(true);
   useLayoutEffect(() => {
     const el = box.current;
     if (el && wasAtBottom.current) el.scrollTop = el.scrollHeight;
   }, [messages]);
+  useEffect(() => {
+    if (messages.length > 0) void loadLinkFinder().catch(() => {});
+  }, [messages.length > 0]);
+  const today = now();
   return (
     <div
       ref={box}
@@ -35,20 +46,42 @@ export function MessageList({ messages, t, lang }: MessageListProps) {
       class={UI.log}
       onScroll={(event) => {
         const el = event.currentTarget;
-        wasAtBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_TO_BOTTOM_PX;
+        const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_TO_BOTTOM_PX;
+        if (atBottom !== wasAtBottom.current) onAtBottom?.(atBottom);
+        wasAtBottom.current = atBottom;
       }}
     >
       {messages.length === 0 ? <p class={UI.empty}>{t.noMessages}</p> : (
         <ol class={UI.list}>
-          {messages.map((message, i) => (
-            <MessageItem
-              key={message.id}
-              message={message}
-              showAuthor={!message.own && messages[i - 1]?.author !== message.author}
-              t={t}
-              lang={lang}
-            />
-          ))}
+          {messages.flatMap((message, i) => {
+            const previous = messages[i - 1];
+            const newDay = !previous || localDay(previous.time) !== localDay(message.time);
+            const items = [];
+            if (newDay) {
+              items.push(
+                <li key={`day-${message.id}`} class={UI.daySeparator} data-day>
+                  <span>{dayLabel(message.time, today, lang)}</span>
+                </li>,
+              );
+            }
+            if (message.id === markerId) {
+              items.push(
+                <li key="new-messages" class={UI.newMarker} data-new-marker>
+                  <span>{t.newMessages}</span>
+                </li>,
+              );
+            }
+            items.push(
+              <MessageItem
+                key={message.id}
+                message={message}
+                showAuthor={!message.own && (newDay || previous?.author !== message.author)}
+                t={t}
+                lang={lang}
+              />,
+            );
+            return items;
+          })}
         </ol>
       )}
     </div>
@@ -69,15 +102,51 @@ interface MessageItemProps {
 
 function MessageItem({ message, showAuthor, t, lang }: MessageItemProps) {
   const author = message.own ? t.you : displayName(message.authorName, message.author, t);
+  const [full, setFull] = useState(false);
+  const when = fullDateTime(message.time, lang);
   return (
     <li class={`${UI.item} ${message.own ? UI.itemOwn : UI.itemOther}`} data-own={String(message.own)}>
       <span class={showAuthor ? UI.author : UI.srOnly}>{author}</span>
-      <p class={`${UI.bubble} ${message.own ? UI.bubbleOwn : UI.bubbleOther}`}>{message.body}</p>
+      <p class={`${UI.bubble} ${message.own ? UI.bubbleOwn : UI.bubbleOther}`}>
+        <MessageBody body={message.body} />
+      </p>
       <span class={UI.meta}>
-        <time dateTime={new Date(message.time).toISOString()}>{clockTime(message.time, lang)}</time>
+        {/* Hover shows the full date; a tap (or long press) on a phone spells it out. */}
+        <time
+          dateTime={new Date(message.time).toISOString()}
+          title={when}
+          onClick={() => setFull((shown) => !shown)}
+        >
+          {full ? when : clockTime(message.time, lang)}
+        </time>
         {message.own && <MessageStatus status={message.status} t={t} />}
       </span>
     </li>
+  );
+}
+
+/** Props of a message body. */
+interface MessageBodyProps {
+  /** The text as written. */
+  body: string;
+}
+
+/** A body with its http(s) links clickable (once the linkifier has loaded), opened in a new tab without a referrer. */
+function MessageBody({ body }: MessageBodyProps) {
+  const find = linkFinder.value;
+  if (!find) return <>{body}</>;
+  return (
+    <>
+      {splitLinks(body, find).map((part, i) =>
+        part.href
+          ? (
+            <a key={i} href={part.href} target="_blank" rel="noopener noreferrer" class={UI.bodyLink}>
+              {part.text}
+            </a>
+          )
+          : part.text
+      )}
+    </>
   );
 }
 

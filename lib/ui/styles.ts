@@ -42,6 +42,13 @@ export const UI = {
   bubbleOwn: "bg-emerald-700 text-white rounded-br-md dark:bg-emerald-800",
   bubbleOther:
     "bg-white text-slate-900 border border-slate-200 rounded-bl-md dark:bg-slate-800 dark:text-slate-100 dark:border-slate-700",
+  daySeparator:
+    "self-center my-1 px-2 py-0.5 rounded-full text-xs bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-100",
+  newMarker:
+    "self-stretch text-center text-xs font-semibold text-rose-700 dark:text-rose-300 border-t border-rose-400 pt-1",
+  bodyLink: "underline break-all",
+  notifyLabel: "ml-auto flex items-center gap-1 text-xs text-slate-700 dark:text-slate-200",
+  notifySelect: "rounded border border-slate-300 bg-white px-1 py-0.5 text-xs dark:border-slate-600 dark:bg-slate-800",
   meta: "flex items-center gap-1 mt-0.5 px-1 text-xs text-slate-600 dark:text-slate-300",
   status: "inline-flex items-center gap-0.5",
   statusPending: "text-slate-600 dark:text-slate-300",
