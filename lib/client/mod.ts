@@ -5,7 +5,6 @@
  * @module
  */
 import { parseRoomKey } from "./crypto.ts";
-import { fetchIceFromOrigin } from "./ice_config.ts";
 import { browserEnvironment } from "./network_profile.ts";
 import { createRoomClient } from "./room_client.ts";
 import type { RoomView } from "./room_view.ts";
@@ -51,7 +50,6 @@ export async function openRoom(
     createPeerConnection: typeof RTCPeerConnection === "function"
       ? (config) => new RTCPeerConnection(config)
       : undefined,
-    fetchIce: (peer) => fetchIceFromOrigin(options.origin, peer),
     env: browserEnvironment(),
     debug: options.debug,
     profileOverrides: options.relayHold

@@ -7,12 +7,12 @@
  * @module
  */
 import { batch, computed, effect, signal } from "@preact/signals-core";
-import type { ServerFrame } from "../protocol/mod.ts";
+import type { MemberProof, ServerFrame } from "../protocol/mod.ts";
 import { Backoff } from "./backoff.ts";
 import { Courier, type Packet, type PayloadCodec } from "./courier.ts";
-import { admissionProof, RoomCipher } from "./crypto.ts";
+import { roomAdmission, RoomCipher } from "./crypto.ts";
 import { EventLog, EVENTS, type LogEvent } from "./event_log.ts";
-import { type IceAnswer, IceConfig } from "./ice_config.ts";
+import { type IceAnswer, iceAnswerOf, IceConfig } from "./ice_config.ts";
 import {
   type NetworkEnvironment,
   type NetworkProfile,
@@ -40,8 +40,10 @@ export interface RoomClientOptions {
   createWebSocket(url: string): WebSocket;
   /** Creates an RTCPeerConnection; without it chat stays on the relay. */
   createPeerConnection?(config: RTCConfiguration): RTCPeerConnection;
-  /** Fetches `/api/ice`. */
-  fetchIce(peer?: string): Promise<IceAnswer>;
+  /** Fetches ICE servers; default: over the signal socket (`ice` frame). */
+  fetchIce?(peer?: string): Promise<IceAnswer>;
+  /** Signs the hello's challenge nonce with this device's member key (identity); without it no member is proven. */
+  memberProof?(nonce: string): Promise<MemberProof>;
   /** The browser environment for the network profile and its events; empty under Deno. */
   env?: NetworkEnvironment;
   /** Timing overrides, e.g. the seed policy's `relayHoldMs: 10_000` for the baseline benchmark. */
@@ -117,7 +119,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   let profile = profileFor(env, overrides);
   const log = new EventLog({ console: options.debug ?? false, now });
   const cipher = await RoomCipher.create(options.keyBytes, room);
-  const proof = await admissionProof(options.keyBytes, room);
+  const admission = await roomAdmission(options.keyBytes, room);
   const saved = await store.getState(room);
   let token = saved.token;
   const pending = new TimerSet<"hold" | "typing-send">(timers);
@@ -150,7 +152,13 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   const socket: SignalSocket = new SignalSocket({
     url: signalUrl(options.origin, room),
     createWebSocket: options.createWebSocket,
-    hello: () => ({ token, since: courier.since, proof }),
+    hello: async (nonce) => ({
+      token,
+      since: courier.since,
+      proof: await admission.proof(nonce),
+      verifier: admission.verifier,
+      member: await options.memberProof?.(nonce),
+    }),
     onFrame: (frame) => onFrame(frame),
     timings: profile,
     isOnline: () => (env.navigator as { onLine?: boolean } | undefined)?.onLine !== false,
@@ -205,9 +213,11 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   refreshMessages();
   refreshCounters();
 
+  const fetchIce = options.fetchIce;
   const ice = new IceConfig({
-    fetchIce: () => options.fetchIce(selfId.value),
+    fetchIce: fetchIce ? () => fetchIce(selfId.value) : async () => iceAnswerOf(await socket.requestIce(), now()),
     refreshMarginMs: profile.iceRefreshMarginMs,
+    timers,
     now,
   });
 
