@@ -271,7 +271,8 @@ class Connection extends TokenBucket implements PeerSocket {
   readonly addressState: AddressState;
   #service: SignalService;
   #ws: WebSocket;
-  #phase: "hello" | "joining" | "joined" | "closed" = "hello";
+  /** `verify`: told `verifier_required`, waiting for the hello with the verifier (same nonce). */
+  #phase: "hello" | "verify" | "joining" | "joined" | "closed" = "hello";
   #peer: Peer | null = null;
   #strikes = 0;
   #room: string;
@@ -346,7 +347,7 @@ class Connection extends TokenBucket implements PeerSocket {
 
   /** The hello deadline passed: close unless the hello came. */
   helloDeadline(): void {
-    if (this.#phase !== "hello") return;
+    if (this.#phase !== "hello" && this.#phase !== "verify") return;
     sendError(this, "hello_timeout", "no hello in time");
     this.close(CLOSE.HELLO_TIMEOUT, "hello timeout");
   }
@@ -398,7 +399,7 @@ class Connection extends TokenBucket implements PeerSocket {
       this.#service.hub.onFrame(this.#peer!, data);
       return;
     }
-    if (this.#phase !== "hello") {
+    if (this.#phase !== "hello" && this.#phase !== "verify") {
       sendError(this, "hello_required", "wait for the welcome before sending frames");
       return;
     }
@@ -415,12 +416,16 @@ class Connection extends TokenBucket implements PeerSocket {
       this.#refuse("bad_version", `unsupported protocol version ${parsed.frame.v}`);
       return;
     }
+    const again = this.#phase === "verify";
     this.#phase = "joining";
-    void this.#admit(parsed.frame);
+    void this.#admit(parsed.frame, again);
   }
 
-  /** Has the hello admitted; on a new room without `verifier`, asks for it and waits for the next hello. */
-  async #admit(hello: HelloFrame): Promise<void> {
+  /**
+   * Has the hello admitted; on a new room without `verifier`, asks for it once and waits for the next
+   * hello (`again`: this is it), so a socket cannot make the server look the room up over and over.
+   */
+  async #admit(hello: HelloFrame, again: boolean): Promise<void> {
     let decision: AdmissionDecision;
     try {
       decision = await this.#service.admission.decide(this.#room, this.#nonce, hello);
@@ -433,10 +438,15 @@ class Connection extends TokenBucket implements PeerSocket {
       };
     }
     if (this.#phase === "closed") return;
-    if (decision.kind === "verifier_required") {
+    if (decision.kind === "verifier_required" && !again) {
       // Same socket, same nonce: the client sends hello again with `verifier`.
-      this.#phase = "hello";
+      this.#phase = "verify";
       sendError(this, "verifier_required", "a new room: send hello again with its verifier");
+      return;
+    }
+    if (decision.kind === "verifier_required") {
+      sendError(this, "admission_refused", "a new room needs the verifier in the hello that follows verifier_required");
+      this.close(CLOSE.ADMISSION_REFUSED, "admission_refused");
       return;
     }
     if (decision.kind === "refuse") {
@@ -454,6 +464,7 @@ class Connection extends TokenBucket implements PeerSocket {
       const isOpen = () => this.#phase !== "closed";
       result = await hub.join(this, this.address, this.#room, hello, isOpen, (peer) => {
         this.#room = ""; // the peer holds the room's shared id string now
+        this.#nonce = ""; // proven: no need to keep it per socket
         if (this.#phase === "closed") return;
         this.#peer = peer;
         this.#phase = "joined";

@@ -41,6 +41,15 @@ Deno.test("a new room is registered by the verifier its creator sends when asked
       await b.close();
     });
 
+    await t.step("a client that omits the verifier again after verifier_required is refused", async () => {
+      const stubborn = await connect();
+      const hello = await stubborn.helloFrame();
+      stubborn.send(hello);
+      assertEquals((await stubborn.nextOf("error")).code, "verifier_required");
+      assertEquals(await refusal(stubborn, hello), { code: "admission_refused", close: 4403 });
+      assertEquals(await server.store.verifier(room), null);
+    });
+
     await t.step("a hello without verifier on a new room gets verifier_required; the socket stays open", async () => {
       alice = await connect();
       const hello = await alice.helloFrame();
