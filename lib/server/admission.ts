@@ -26,7 +26,9 @@ export type AdmissionRefusalReason =
   /** The member signature does not verify. */
   | "bad_member"
   /** Another verifier was registered between the check and the write. */
-  | "lost_race";
+  | "lost_race"
+  /** The check itself failed (e.g. KV unavailable): `internal`, close 1011, retry later. */
+  | "failed";
 
 /** What admission decided. */
 export type AdmissionDecision =

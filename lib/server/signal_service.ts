@@ -433,8 +433,8 @@ class Connection extends TokenBucket implements PeerSocket {
       console.error("signal: admission failed", error);
       decision = {
         kind: "refuse",
-        reason: "wrong_proof",
-        refusal: { ok: false, code: "internal", message: "admission failed", close: CLOSE.INTERNAL_ERROR },
+        reason: "failed",
+        refusal: { ok: false, code: "internal", message: "admission failed; retry", close: CLOSE.INTERNAL_ERROR },
       };
     }
     if (this.#phase === "closed") return;
