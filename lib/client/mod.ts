@@ -6,7 +6,6 @@
  * @module
  */
 import { parseRoomKey } from "./crypto.ts";
-import { fetchIceFromOrigin } from "./ice_config.ts";
 import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
@@ -61,7 +60,6 @@ export async function openRoom(
     createPeerConnection: typeof RTCPeerConnection === "function"
       ? (config) => new RTCPeerConnection(config)
       : undefined,
-    fetchIce: (peer) => fetchIceFromOrigin(options.origin, peer),
     lock: webLocks(),
     session: webSessionSlot(tabStorage(), options.room),
     openTabChannel: typeof BroadcastChannel === "function" ? (name) => new BroadcastChannel(name) : undefined,

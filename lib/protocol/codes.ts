@@ -34,14 +34,16 @@ export type ErrorCode =
   | "room_full"
   /** This client address already has the most rooms allowed open. */
   | "too_many_rooms"
-  /** The room has a verifier and the `proof` is missing or does not match. */
+  /** The `proof` is missing or does not match the room's verifier, or the room has data but no verifier (a squat). */
   | "admission_refused"
   /** A frame's `to` names no peer of the room (signals only; chat is kept in the log). */
   | "unknown_peer"
   /** The same session connected again elsewhere; this socket is replaced. */
   | "replaced"
   /** The server failed; the frame may be retried. */
-  | "internal";
+  | "internal"
+  /** The room is new: send `hello` again, on the same socket, with `verifier` to register it. */
+  | "verifier_required";
 
 /** Every error code, for validation and for tests that walk the list. */
 export const ERROR_CODES: readonly ErrorCode[] = [
@@ -63,6 +65,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "unknown_peer",
   "replaced",
   "internal",
+  "verifier_required",
 ];
 
 /** WebSocket close codes the server uses, with the client's expected reaction in the README. */

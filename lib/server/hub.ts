@@ -7,7 +7,7 @@
  */
 import { CLOSE, type CloseCode, type ErrorCode } from "../protocol/codes.ts";
 import type { ChatFrame, HelloFrame, Presence, PresenceFrame, RosterEntry, SignalFrame } from "../protocol/frames.ts";
-import { randomId, verifierOf } from "../protocol/ids.ts";
+import { randomId } from "../protocol/ids.ts";
 import { isPlainChat, parseClientFrame } from "../protocol/validate.ts";
 import { PROTOCOL_VERSION } from "../protocol/version.ts";
 import type { Bus, BusEnvelope } from "./bus.ts";
@@ -49,8 +49,8 @@ type BusBody =
   | { k: "c"; items: [string | null, number, string, string][] }
   /** A signal for a peer connected elsewhere. */
   | { k: "s"; to: string; text: string }
-  /** A presence change. */
-  | { k: "p"; peer: string; state: PresenceFrame["state"] }
+  /** A presence change; `m`: the peer's member id, on joined/online. */
+  | { k: "p"; peer: string; state: PresenceFrame["state"]; m?: string }
   /** The session of `peer` resumed on the publisher: close its old socket. */
   | { k: "r"; peer: string };
 
@@ -66,6 +66,8 @@ export interface HubOptions {
   bus: Bus;
   /** The clock, injectable for tests. */
   now?: () => number;
+  /** Answers a joined peer's `ice` frame (signal_service.ts); without it the frame is `unknown_type`. */
+  ice?: (peer: Peer) => void;
 }
 
 /** Why a join failed, and how to close. */
@@ -82,6 +84,17 @@ export interface JoinRefusal {
 
 /** The result of `Hub.join`. */
 export type JoinResult = { ok: true; peer: Peer } | JoinRefusal;
+
+/** What admission (admission.ts) decided for a join. */
+export interface JoinAdmission {
+  /** The member id the hello proved, if any. */
+  member?: string;
+  /**
+   * Runs once every limit of the join has passed, before the peer counts: writes a new room's
+   * verifier (or refreshes the room's). A refusal ends the join.
+   */
+  commit?: () => Promise<JoinRefusal | null>;
+}
 
 /** Lets the process exit while the timer is pending (Deno returns numbers or Node-style Timeouts). */
 function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
@@ -117,6 +130,7 @@ export class Hub {
   #leaseTimer: ReturnType<typeof setInterval>;
   #leaseMs: number;
   #closing = false;
+  #ice: ((peer: Peer) => void) | undefined;
 
   /** Starts the hub: subscribes to the bus and renews presence leases. */
   constructor(options: HubOptions) {
@@ -125,6 +139,7 @@ export class Hub {
     this.#log = options.log;
     this.#bus = options.bus;
     this.#now = options.now ?? Date.now;
+    this.#ice = options.ice;
     this.#leaseMs = Math.max(options.config.resumeWindowMs, 1_000);
     this.#unsubscribe = this.#bus.subscribe((envelope) => this.#onBus(envelope));
     this.#leaseTimer = setInterval(() => this.#track(this.#renewLeases()), this.#leaseMs / 3);
@@ -150,6 +165,7 @@ export class Hub {
    * `since`, then held-back live frames. `isOpen` tells whether the socket is
    * still open after each await; `onWelcome` runs right after the welcome is
    * sent, from when the client may send frames (even while its backlog streams).
+   * `admission` (checked by the caller) brings the member id and the verifier write.
    */
   async join(
     socket: PeerSocket,
@@ -158,6 +174,7 @@ export class Hub {
     hello: HelloFrame,
     isOpen: () => boolean,
     onWelcome: (peer: Peer) => void = () => {},
+    admission: JoinAdmission = {},
   ): Promise<JoinResult> {
     if (this.#closing) return refuse("shutting_down", "server is restarting", CLOSE.SERVICE_RESTART);
     const store = this.#store;
@@ -173,20 +190,6 @@ export class Hub {
       else previous = null;
     }
     const resumed = peerId !== "";
-    if (!resumed) {
-      const verifier = await store.verifier(roomId);
-      if (verifier !== null) {
-        if (hello.proof === undefined || await verifierOf(hello.proof) !== verifier) {
-          return refuse("admission_refused", "proof does not match the room's verifier", CLOSE.ADMISSION_REFUSED);
-        }
-        await store.touchVerifier(roomId, verifier);
-      } else if (hello.proof !== undefined) {
-        const mine = await verifierOf(hello.proof);
-        if (await store.registerVerifier(roomId, mine) !== mine) {
-          return refuse("admission_refused", "proof does not match the room's verifier", CLOSE.ADMISSION_REFUSED);
-        }
-      }
-    }
     const rooms = this.#addressRooms.get(address);
     if (!rooms?.has(roomId) && (rooms?.size ?? 0) >= this.#config.maxRoomsPerAddress) {
       return refuse("too_many_rooms", "this address has too many rooms open", CLOSE.TOO_MANY_ROOMS);
@@ -208,7 +211,7 @@ export class Hub {
     this.#clearTimer(roomId, peerId);
     room.deleteRemote(peerId);
     // room.id, not roomId: one string per room, not one per socket.
-    const peer = new Peer(peerId, room.id, socket, address, tokenHash);
+    const peer = new Peer(peerId, room.id, socket, address, tokenHash, admission.member);
     room.local.set(peerId, peer);
     this.#countAddress(address, roomId, 1);
     try {
@@ -216,28 +219,37 @@ export class Hub {
       const peers: RosterEntry[] = [];
       for (const entry of roster) {
         if (entry.peer === peerId) continue;
-        peers.push({ id: entry.peer, presence: entry.state });
+        peers.push({ id: entry.peer, presence: entry.state, member: entry.m }); // JSON drops an undefined member
         if (entry.inst !== this.#bus.instanceId && !room.local.has(entry.peer)) {
           room.setRemote(entry.peer, entry.state);
         }
       }
       for (const local of room.local.values()) {
-        if (local !== peer && !peers.some((p) => p.id === local.id)) peers.push({ id: local.id, presence: "online" });
+        if (local !== peer && !peers.some((p) => p.id === local.id)) {
+          peers.push({ id: local.id, presence: "online", member: local.member });
+        }
       }
       if (!resumed && peers.length >= this.#config.maxPeersPerRoom) {
         this.#unregister(peer);
         return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
+      }
+      // Every limit has passed (a new limit goes above this line): only now may admission write the verifier.
+      const refusal = await admission.commit?.() ?? null;
+      if (refusal) {
+        this.#unregister(peer);
+        return refusal;
       }
       peer.presenceVersion = await store.setPresence(roomId, peerId, {
         state: "online",
         inst: this.#bus.instanceId,
         until: this.#now() + this.#leaseMs,
         h: tokenHash,
+        m: peer.member,
       });
       if (previous && previous.inst !== this.#bus.instanceId && previous.state === "online" && !old) {
         this.#bus.publish(roomId, { k: "r", peer: peerId } satisfies BusBody);
       }
-      this.#presence(room, peerId, resumed ? "online" : "joined", peer);
+      this.#presence(room, peerId, resumed ? "online" : "joined", peer, roomId, peer.member);
       const bounds = await this.#log.readAfter(roomId, Number.MAX_SAFE_INTEGER, 0);
       this.#startDelivery(room, bounds.lastSeq);
       socket.send(JSON.stringify({
@@ -249,6 +261,7 @@ export class Hub {
         resumeWindowMs: this.#config.resumeWindowMs,
         peers,
         log: { first: bounds.firstSeq, last: bounds.lastSeq },
+        member: peer.member,
       }));
       onWelcome(peer);
       let backlogEnd = 0;
@@ -352,6 +365,10 @@ export class Hub {
       case "hello":
         sendError(peer.socket, "hello_required", "already joined: hello is only the first frame");
         return;
+      case "ice":
+        if (this.#ice) this.#ice(peer);
+        else sendError(peer.socket, "unknown_type", "this server hands out no ICE servers");
+        return;
     }
   }
 
@@ -367,6 +384,7 @@ export class Hub {
     const append = this.#log.append(peer.room, stored, isPlainChat(text, frame)).then(
       (result) => {
         this.#appends.delete(append);
+        this.#store.keepRoom(peer.room); // the room lives on: so does its verifier
         const tail = ',"seq":' + result.seq + ',"at":' + result.at + "}";
         peer.socket.send('{"type":"accepted","id":"' + id + '"' + tail);
         this.#deliverChat(peer.room, peer.id, to, result.seq, stored.slice(0, -1) + tail);
@@ -550,6 +568,7 @@ export class Hub {
         inst: this.#bus.instanceId,
         until,
         h: peer.tokenHash,
+        m: peer.member,
       });
       if (versionstamp === null || this.#closing || this.#rooms.get(roomId)?.local.has(id)) return;
       this.#bus.publish(roomId, { k: "p", peer: id, state: "away" } satisfies BusBody);
@@ -562,9 +581,10 @@ export class Hub {
     }
   }
 
-  /** Tells this instance's peers of a room (except `self`) about a presence change. */
-  #tellLocal(room: Room, peer: string, state: PresenceFrame["state"], self: Peer | null = null): void {
-    const text = '{"type":"presence","peer":"' + peer + '","state":"' + state + '"}';
+  /** Tells this instance's peers of a room (except `self`) about a presence change, with `member` if known. */
+  #tellLocal(room: Room, peer: string, state: PresenceFrame["state"], self: Peer | null = null, member?: string): void {
+    const text = '{"type":"presence","peer":"' + peer + '","state":"' + state +
+      (member ? '","member":"' + member + '"}' : '"}');
     for (const target of room.local.values()) {
       if (target !== self) target.push(-1, text);
     }
@@ -577,10 +597,11 @@ export class Hub {
     state: PresenceFrame["state"],
     self: Peer | null,
     roomId = room?.id,
+    member?: string,
   ): void {
     if (roomId === undefined) return;
-    this.#bus.publish(roomId, { k: "p", peer, state } satisfies BusBody);
-    if (room) this.#tellLocal(room, peer, state, self);
+    this.#bus.publish(roomId, { k: "p", peer, state, m: member } satisfies BusBody);
+    if (room) this.#tellLocal(room, peer, state, self, member);
   }
 
   #onBus(envelope: BusEnvelope): void {
@@ -604,12 +625,12 @@ export class Hub {
         return;
       }
       case "p":
-        this.#onRemotePresence(room, body.peer, body.state);
+        this.#onRemotePresence(room, body.peer, body.state, body.m);
         return;
     }
   }
 
-  #onRemotePresence(room: Room, peer: string, state: PresenceFrame["state"]): void {
+  #onRemotePresence(room: Room, peer: string, state: PresenceFrame["state"], member?: string): void {
     if (room.local.has(peer)) return; // ours now: a stale event from the instance it left
     const known = room.remote.get(peer);
     if (state === "left") {
@@ -630,7 +651,7 @@ export class Hub {
         });
       }
     }
-    this.#tellLocal(room, peer, state);
+    this.#tellLocal(room, peer, state, null, member);
   }
 
   #replace(old: Peer): void {
@@ -703,7 +724,7 @@ export class Hub {
       const versions = await this.#store.setPresences(peers.map((peer) => ({
         room: peer.room,
         peer: peer.id,
-        record: { state: "online" as const, inst, until, h: peer.tokenHash },
+        record: { state: "online" as const, inst, until, h: peer.tokenHash, m: peer.member },
       })));
       for (let i = 0; i < peers.length; i++) if (!peers[i].gone) peers[i].presenceVersion = versions[i];
       await this.#sweepRemote();
@@ -748,7 +769,7 @@ export class Hub {
         peers.map((peer) => ({
           room: peer.room,
           peer: peer.id,
-          record: { state: "away" as const, inst, until, h: peer.tokenHash },
+          record: { state: "away" as const, inst, until, h: peer.tokenHash, m: peer.member },
         })),
       );
     } catch (error) {

@@ -7,6 +7,7 @@ import type { Bus } from "./bus.ts";
 import { BroadcastBus } from "./bus_broadcast.ts";
 import { KvBus } from "./bus_kv.ts";
 import { configFromEnv, type ServerConfig } from "./config.ts";
+import { type IceServers, iceServersFromEnv } from "./ice_servers.ts";
 import type { RoomLog } from "./room_log.ts";
 import { KvRoomLog } from "./room_log_kv.ts";
 import { SignalService } from "./signal_service.ts";
@@ -26,6 +27,8 @@ export interface SignalServerOptions {
   log?: RoomLog;
   /** A bus to use (not closed on shutdown); default: per `config.bus`. */
   bus?: Bus;
+  /** ICE servers for admitted sessions; default: from `STUN_URLS`, `TURN_URLS`, `TURN_SECRET`... */
+  ice?: IceServers;
 }
 
 /** A running signaling server: the request handler and its shutdown. */
@@ -43,6 +46,8 @@ export interface SignalServer {
 /** Builds a signaling server and the KV, room log and bus it needs. */
 export async function createSignalServer(options: SignalServerOptions = {}): Promise<SignalServer> {
   const config = options.config ?? configFromEnv();
+  // Checked before anything opens: a bad ICE variable stops the server at start-up.
+  const ice = options.ice ?? iceServersFromEnv();
   const kv = options.kv ?? await Deno.openKv(config.kvPath);
   const log = options.log ?? new KvRoomLog(kv, {
     ttlMs: config.roomTtlMs,
@@ -51,7 +56,7 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
   });
   let bus = options.bus;
   if (!bus) bus = config.bus === "kv" ? await KvBus.open(kv) : new BroadcastBus();
-  const service = new SignalService({ config, kv, log, bus });
+  const service = new SignalService({ config, kv, log, bus, ice });
   let stopping: Promise<void> | null = null;
   return {
     config,

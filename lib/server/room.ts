@@ -35,6 +35,8 @@ export class Peer {
   readonly address: string;
   /** SHA-256 of the session token, kept in every presence write (it is the session). */
   readonly tokenHash: string;
+  /** The member id its hello proved, if any: stamped in welcome, roster and presence. */
+  readonly member: string | undefined;
   /** `,"from":"<id>"}`: appended to a client frame (minus its `}`) to stamp the sender without re-serialising. */
   readonly fromSuffix: string;
   /** Frames held back while the welcome and backlog are sent: [seq or -1 for unlogged frames, text]. */
@@ -49,8 +51,9 @@ export class Peer {
   replaced = false;
 
   /** Builds a peer; it starts in the joining state, holding frames back. */
-  constructor(id: string, room: string, socket: PeerSocket, address: string, tokenHash: string) {
+  constructor(id: string, room: string, socket: PeerSocket, address: string, tokenHash: string, member?: string) {
     this.id = id;
+    this.member = member;
     this.room = room;
     this.socket = socket;
     this.address = address;

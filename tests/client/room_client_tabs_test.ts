@@ -216,8 +216,11 @@ Deno.test({
     try {
       await until("connected", () => connected(tab1, tab2, bob));
       await until(
-        "bob is on P2P with both tabs",
-        () => bob.client.peers.value.length === 2 && bob.client.peers.value.every((p) => p.path === "p2p"),
+        "bob sees alice once, her two tabs on P2P",
+        () =>
+          bob.client.peers.value.length === 1 && bob.client.peers.value[0].sessions === 2 &&
+          network.connections.filter((pc) => !pc.closed).length === 4 &&
+          bob.client.peers.value[0].path === "p2p",
       );
       await until(
         "each tab is on P2P with bob",

@@ -16,9 +16,9 @@
 import { batch, computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
 import { CLOSE, type PresenceFrame, type WelcomeFrame } from "../../protocol/mod.ts";
 import { Courier, type CourierOptions, type DirectLink } from "../courier.ts";
-import { admissionProof, RoomCipher } from "../crypto.ts";
+import { roomAdmission, RoomCipher } from "../crypto.ts";
 import { EventLog, EVENTS, type LogEvent } from "../event_log.ts";
-import { type IceAnswer, IceConfig } from "../ice_config.ts";
+import { type IceAnswer, iceAnswerOf, IceConfig } from "../ice_config.ts";
 import { loadIdentity, type LockRunner, type MemberIdentity, type MessageSigner } from "../identity.ts";
 import {
   type NetworkEnvironment,
@@ -63,8 +63,8 @@ export interface RoomClientOptions {
   createWebSocket(url: string): WebSocket;
   /** Creates an RTCPeerConnection; without it chat stays on the relay. */
   createPeerConnection?(config: RTCConfiguration): RTCPeerConnection;
-  /** Fetches the ICE servers (bounded by the profile's connect timeout). */
-  fetchIce(peer?: string): Promise<IceAnswer>;
+  /** Fetches the ICE servers (bounded by the profile's connect timeout); default: over the signal socket (`ice` frame). */
+  fetchIce?(peer?: string): Promise<IceAnswer>;
   /** This device's identity in the room; loaded from (or created in) the store when absent. */
   identity?: MemberIdentity;
   /** Serializes creating the identity across tabs (the Web Locks API in browsers). */
@@ -142,7 +142,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   log.add(EVENTS.INITIALIZED, { room, relayHoldMs: relayPolicy.holdMs });
 
   const cipher = await RoomCipher.create(options.keyBytes, room);
-  const proof = await admissionProof(options.keyBytes, room);
+  const admission = await roomAdmission(options.keyBytes, room);
   const identity = options.identity ?? await loadIdentity({
     room,
     store,
@@ -176,7 +176,13 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   const socket: SignalSocket = new SignalSocket({
     url: signalUrl(options.origin, room),
     createWebSocket: options.createWebSocket,
-    hello: () => ({ token, since: courier.since, proof }),
+    hello: async (nonce) => ({
+      token,
+      since: courier.since,
+      proof: await admission.proof(nonce),
+      verifier: admission.verifier,
+      member: await identity.memberProof(nonce),
+    }),
     onFrame: (frame) => route(frame),
     timings: profile,
     isOnline: () => (env.navigator as { onLine?: boolean } | undefined)?.onLine !== false,
@@ -239,8 +245,17 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   });
 
   const ice = new IceConfig({
-    fetchIce: () => withDeadline(options.fetchIce(selfId.peek()), profile.connectTimeoutMs, timers, "ICE servers"),
+    fetchIce: () =>
+      withDeadline(
+        options.fetchIce
+          ? options.fetchIce(selfId.peek())
+          : socket.requestIce().then((answer) => iceAnswerOf(answer, now())),
+        profile.connectTimeoutMs,
+        timers,
+        "ICE servers",
+      ),
     refreshMarginMs: profile.iceRefreshMarginMs,
+    timers,
     now,
   });
 
