@@ -47,7 +47,7 @@ async function connected(page: Page): Promise<void> {
 
 /** Waits until the page shows exactly `expected` messages, then returns them. */
 async function showsAll(page: Page, expected: number): Promise<string[]> {
-  await page.waitForFunction((n) => document.querySelectorAll("[role=log] li").length === n, expected, SLOW);
+  await page.waitForFunction((n) => document.querySelectorAll("[role=log] li[data-own]").length === n, expected, SLOW);
   return await bodies(page);
 }
 
