@@ -104,6 +104,8 @@ export interface Store {
   clearRoom(room: string): Promise<void>;
   /** Releases the underlying database; the store is unusable afterwards. */
   close(): void;
+  /** True when writes go to persistent storage: every write resolved so far survives a reload. */
+  durable(): boolean;
 }
 
 /** Returns the status of higher rank, keeping `current` on a tie. */
