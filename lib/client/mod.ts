@@ -9,9 +9,10 @@ import { fetchIceFromOrigin } from "./ice_config.ts";
 import { browserEnvironment } from "./network_profile.ts";
 import { createRoomClient } from "./room_client.ts";
 import type { RoomView } from "./room_view.ts";
-import { openStore } from "./store_idb.ts";
+import { computed } from "@preact/signals-core";
+import { openResilientStore } from "./store_resilient.ts";
 
-export type { CountersView, MessageView, PeerDiagnostics, PeerView, RoomView } from "./room_view.ts";
+export type { CountersView, MessageView, PeerDiagnostics, PeerView, RoomView, StorageMode } from "./room_view.ts";
 export type { SocketState } from "./signal_socket.ts";
 export type { PeerPath } from "./peer_link.ts";
 export type { LogEvent } from "./event_log.ts";
@@ -41,12 +42,16 @@ export async function openRoom(
 ): Promise<{ ok: true; view: RoomView; persistent: boolean } | { ok: false; error: OpenRoomError }> {
   const key = parseRoomKey(options.fragment);
   if (!key.ok) return { ok: false, error: key.error === "missing" ? "missing_key" : "bad_key" };
-  const { store, persistent } = await openStore();
+  // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not.
+  const store = await openResilientStore({
+    onFailure: (reason, error) => console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
+  });
   const view = await createRoomClient({
     origin: options.origin,
     room: options.room,
     keyBytes: key.bytes,
     store,
+    storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),
     createPeerConnection: typeof RTCPeerConnection === "function"
       ? (config) => new RTCPeerConnection(config)
@@ -58,5 +63,11 @@ export async function openRoom(
       ? { relayHoldMs: options.relayHold === "never" ? Infinity : options.relayHold }
       : undefined,
   });
-  return { ok: true, view, persistent };
+  // The store's reopen timer stops with the room.
+  const closeView = view.close.bind(view);
+  view.close = () => {
+    closeView();
+    store.close();
+  };
+  return { ok: true, view, persistent: store.durable() };
 }

@@ -6,7 +6,7 @@
  * the same code runs in the page and in Deno tests against a real server.
  * @module
  */
-import { batch, computed, effect, signal } from "@preact/signals-core";
+import { batch, computed, effect, type ReadonlySignal, signal } from "@preact/signals-core";
 import type { ServerFrame } from "../protocol/mod.ts";
 import { Backoff } from "./backoff.ts";
 import { Courier, type Packet, type PayloadCodec } from "./courier.ts";
@@ -21,7 +21,7 @@ import {
   watchNetwork,
 } from "./network_profile.ts";
 import { PeerLink, type PeerLinkSignal } from "./peer_link.ts";
-import type { CountersView, MessageView, PeerDiagnostics, PeerView, RoomView } from "./room_view.ts";
+import type { CountersView, MessageView, PeerDiagnostics, PeerView, RoomView, StorageMode } from "./room_view.ts";
 import { SignalSocket, signalUrl } from "./signal_socket.ts";
 import type { Store } from "./store.ts";
 import { GLOBAL_TIMERS, type Timers, TimerSet } from "./timer_set.ts";
@@ -36,6 +36,8 @@ export interface RoomClientOptions {
   keyBytes: Uint8Array;
   /** History, outbox and session state. */
   store: Store;
+  /** Where the store's writes go now, for the UI's notice; without it, `store.durable()` at open decides. */
+  storage?: ReadonlySignal<StorageMode>;
   /** Creates a WebSocket (the browser's, or Deno's in tests). */
   createWebSocket(url: string): WebSocket;
   /** Creates an RTCPeerConnection; without it chat stays on the relay. */
@@ -450,6 +452,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     self: computed(() => ({ id: selfId.value, name: selfName.value })),
     counters,
     events,
+    storage: options.storage ?? signal<StorageMode>(store.durable() ? "durable" : "memory"),
     async send(text: string) {
       const body = text.trim();
       if (!body) return;

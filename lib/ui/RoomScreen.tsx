@@ -6,6 +6,7 @@ import { ConnectionBar } from "./ConnectionBar.tsx";
 import { format, type Lang, LANG_NAMES, LANGS, type Strings } from "./i18n.ts";
 import { MessageList } from "./MessageList.tsx";
 import { PeerList, TypingIndicator } from "./PeerList.tsx";
+import { StorageNotice } from "./StorageNotice.tsx";
 import { UI } from "./styles.ts";
 import { useLazy } from "./use_lazy.ts";
 import { useSignalValue } from "./use_signal_value.ts";
@@ -42,6 +43,7 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink }: RoomScr
   const peers = useSignalValue(view?.peers, NONE);
   const self = useSignalValue(view?.self, undefined);
   const connection = useSignalValue(view?.connection, null);
+  const storage = useSignalValue(view?.storage, "durable");
   const other = LANGS.find((l) => l !== lang) ?? lang;
   const toggle = (which: Exclude<Panel, null>) => setPanel((open) => open === which ? null : which);
   // Closing a drawer from inside it returns focus to the button that opened it.
@@ -68,6 +70,7 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink }: RoomScr
           {LANG_NAMES[other]}
         </button>
       </div>
+      {!error && <StorageNotice mode={storage} t={t} />}
       {!error && <PeerList peers={peers} t={t} />}
       <div id="room-panel" onKeyDown={(event) => event.key === "Escape" && close()}>
         {drawers && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={t} />}

@@ -92,6 +92,8 @@ const EN = {
   newChatInstead: "Start a new chat",
   notFound: "Page not found",
   notFoundText: "This link does not lead to a chat. Check that it was copied whole.",
+  storageMemory:
+    "This device cannot save the chat right now (its storage is full or unavailable). The chat goes on, but new messages are kept only in this tab until saving works again.",
 };
 
 /** The strings of one language. */
@@ -175,6 +177,8 @@ const RU: Strings = {
   newChatInstead: "Создать новый чат",
   notFound: "Страница не найдена",
   notFoundText: "Эта ссылка не ведёт в чат. Проверьте, что она скопирована целиком.",
+  storageMemory:
+    "Это устройство сейчас не может сохранить чат (память переполнена или недоступна). Чат работает, но новые сообщения хранятся только в этой вкладке, пока сохранение снова не заработает.",
 };
 
 /** The strings of each language. */
