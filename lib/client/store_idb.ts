@@ -52,8 +52,9 @@ function stripRoom<T extends { room: string }>(row: T): Omit<T, "room"> {
 }
 
 /**
- * Runs `work` inside `tx` and waits for the commit. The commit's failure is the call's failure: when `work`
- * fails first, the transaction aborts with that same error, so its `done` is settled here and not reported twice.
+ * Runs `work` inside `tx` and waits for the commit. The commit's failure is the call's failure. When `work` fails
+ * first (a request error aborts the transaction), the transaction's own error is thrown when it has one: it names
+ * the cause (QuotaExceededError, UnknownError), where the request's says only AbortError.
  */
 async function committed<T>(tx: { done: Promise<void> }, work: () => Promise<T>): Promise<T> {
   const done = tx.done;
@@ -61,11 +62,16 @@ async function committed<T>(tx: { done: Promise<void> }, work: () => Promise<T>)
   try {
     result = await work();
   } catch (error) {
-    done.catch(() => {});
-    throw error;
+    const cause = await done.then(() => undefined, (txError: unknown) => txError);
+    throw isAbortOnly(error) && cause ? cause : error;
   }
   await done;
   return result;
+}
+
+/** Whether an error says only that the transaction was aborted, not why. */
+function isAbortOnly(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === "AbortError";
 }
 
 /** What a room's in-memory copy holds that the database may lack, written back in one transaction. */

@@ -49,6 +49,7 @@ export type StorageMode = "durable" | "memory";
  * - `version`: another tab needs a newer schema (versionchange, VersionError);
  * - `aborted`: a transaction was aborted (AbortError);
  * - `unknown`: the browser's backing store failed (UnknownError, e.g. an I/O error);
+ * - `stalled`: IndexedDB did not answer within `stallMs` (a hung browser database; the call goes on in memory);
  * - `other`: any other error, kept in `detail`.
  */
 export type StorageFailure =
@@ -59,6 +60,7 @@ export type StorageFailure =
   | "version"
   | "aborted"
   | "unknown"
+  | "stalled"
   | "other";
 
 /** The store's state, for the UI's notice and for diagnostics. */
@@ -81,6 +83,8 @@ export interface PersistentStore extends Store {
 export const STORAGE_RETRY_BASE_MS = 1_000;
 /** Longest wait between reopen attempts, ms: a user who frees space sees the notice go within this. */
 export const STORAGE_RETRY_CAP_MS = 30_000;
+/** How long an IndexedDB call may stay unanswered before it counts as failed, ms (a hung database never blocks the room). */
+export const STORAGE_STALL_MS = 8_000;
 
 /** Options of a {@link ResilientStore}. */
 export interface ResilientStoreOptions {
@@ -99,6 +103,8 @@ export interface ResilientStoreOptions {
   retryBaseMs?: number;
   /** Longest wait between reopens, ms (default {@link STORAGE_RETRY_CAP_MS}). */
   retryCapMs?: number;
+  /** How long a database call may stay unanswered before it counts as failed, ms (default {@link STORAGE_STALL_MS}). */
+  stallMs?: number;
   /** Told of every storage failure, with the error, for the event log; failures never reject a call. */
   onFailure?(reason: StorageFailure, error: unknown): void;
 }
@@ -130,6 +136,8 @@ export function classifyStorageError(error: unknown): StorageFailure {
       return "aborted";
     case "UnknownError":
       return "unknown";
+    case "TimeoutError":
+      return "stalled";
     case "SecurityError":
       return "blocked";
     default:
@@ -194,6 +202,8 @@ export class ResilientStore implements Store {
   #state = signal<StorageState>({ mode: "memory" });
   #backoff: Backoff;
   #timers: TimerSet<"reopen">;
+  #clock: Timers;
+  #stallMs: number;
   #recovery: Promise<void> | undefined;
   #closed = false;
 
@@ -201,7 +211,9 @@ export class ResilientStore implements Store {
   constructor(options: ResilientStoreOptions = {}) {
     this.#open = options.open ?? ((onLost) => openIdbStore(IDB_NAME, { onLost }));
     this.#onFailure = options.onFailure ?? (() => {});
-    this.#timers = new TimerSet(options.timers ?? GLOBAL_TIMERS);
+    this.#clock = options.timers ?? GLOBAL_TIMERS;
+    this.#timers = new TimerSet(this.#clock);
+    this.#stallMs = options.stallMs ?? STORAGE_STALL_MS;
     this.#backoff = new Backoff({
       baseMs: options.retryBaseMs ?? STORAGE_RETRY_BASE_MS,
       capMs: options.retryCapMs ?? STORAGE_RETRY_CAP_MS,
@@ -372,7 +384,7 @@ export class ResilientStore implements Store {
     }
     let written: Promise<unknown>;
     try {
-      written = this.#track(persist(db));
+      written = this.#track(this.#watch(persist(db)));
     } catch (error) {
       written = Promise.reject(error);
     }
@@ -384,6 +396,31 @@ export class ResilientStore implements Store {
       this.#fail(db, error);
     }
     return result;
+  }
+
+  /**
+   * `operation`, or a TimeoutError once it has stayed unanswered for `stallMs`; a value that arrives after that is
+   * handed to `late` (e.g. to close a connection nobody uses).
+   */
+  #watch<T>(operation: Promise<T>, late?: (value: T) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let timedOut = false;
+      const timer = this.#clock.setTimeout(() => {
+        timedOut = true;
+        reject(new DOMException(`IndexedDB did not answer within ${this.#stallMs} ms`, "TimeoutError"));
+      }, this.#stallMs);
+      operation.then(
+        (value) => {
+          this.#clock.clearTimeout(timer);
+          if (timedOut) late?.(value);
+          else resolve(value);
+        },
+        (error) => {
+          this.#clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   #track<T>(operation: Promise<T>): Promise<T> {
@@ -417,7 +454,7 @@ export class ResilientStore implements Store {
     if (!db) return;
     let snapshot;
     try {
-      snapshot = await this.#track(this.#snapshot(db, room));
+      snapshot = await this.#track(this.#watch(this.#snapshot(db, room)));
     } catch (error) {
       this.#fail(db, error);
       return;
@@ -508,11 +545,14 @@ export class ResilientStore implements Store {
     try {
       // Writes still running on the old connection finish (or fail, marking their keys) before the write-back.
       await Promise.allSettled([...this.#inflight]);
-      db = await this.#open((reason) => {
-        const error = lostError(reason);
-        if (db && db === this.#persistent) this.#fail(db, error);
-        else lost = error;
-      });
+      db = await this.#watch(
+        this.#open((reason) => {
+          const error = lostError(reason);
+          if (db && db === this.#persistent) this.#fail(db, error);
+          else lost = error;
+        }),
+        (late) => late.close(),
+      );
       for (;;) {
         if (lost) throw lost;
         const pending = [...this.#dirty];
@@ -522,14 +562,14 @@ export class ResilientStore implements Store {
         for (let i = 0; i < pending.length; i++) {
           const [room, dirty] = pending[i];
           try {
-            await db.writeBack(room, await this.#changes(room, dirty));
+            await this.#watch(db.writeBack(room, await this.#changes(room, dirty)));
           } catch (error) {
             for (const [left, keys] of pending.slice(i)) mergeDirty(this.#dirtyOf(left), keys);
             throw error;
           }
         }
         for (const room of unbased) {
-          await this.#absorb(room, await this.#snapshot(db, room));
+          await this.#absorb(room, await this.#watch(this.#snapshot(db, room)));
           this.#based.add(room);
         }
       }

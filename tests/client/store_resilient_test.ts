@@ -71,6 +71,9 @@ function lastConnection(name: string): IDBDatabase {
 
 // ---- helpers -------------------------------------------------------------------------------------------------
 
+/** The watchdog in these tests: longer than any backoff wait, so a recorded delay is always a reopen's. */
+const STALL_MS = 2 * STORAGE_RETRY_CAP_MS;
+
 interface Harness {
   store: ResilientStore;
   clock: FakeClock;
@@ -81,17 +84,22 @@ interface Harness {
 }
 
 async function harness(
-  options: { name?: string; open?: (name: string, onLost: (reason: IdbLoss) => void) => Promise<PersistentStore> } = {},
+  options: {
+    name?: string;
+    clock?: FakeClock;
+    open?: (name: string, onLost: (reason: IdbLoss) => void) => Promise<PersistentStore>;
+  } = {},
 ): Promise<Harness> {
   const name = options.name ?? freshName();
-  const clock = new FakeClock(1_000_000);
+  const clock = options.clock ?? new FakeClock(1_000_000);
   const failures: StorageFailure[] = [];
   const delays: number[] = [];
   const store = new ResilientStore({
     open: (onLost) => options.open ? options.open(name, onLost) : openIdbStore(name, { onLost }),
+    stallMs: STALL_MS,
     timers: {
       setTimeout: (fn, ms) => {
-        delays.push(ms);
+        if (ms !== STALL_MS) delays.push(ms);
         return clock.setTimeout(fn, ms);
       },
       clearTimeout: clock.clearTimeout,
@@ -144,6 +152,7 @@ Deno.test("storage errors are classified by name into typed reasons", () => {
     [new DOMException("", "AbortError"), "aborted"],
     [new DOMException("", "UnknownError"), "unknown"],
     [new DOMException("", "SecurityError"), "blocked"],
+    [new DOMException("", "TimeoutError"), "stalled"],
     [new StorageUnavailableError(), "unavailable"],
     [new TypeError("boom"), "other"],
     ["a string", "other"],
@@ -334,6 +343,63 @@ Deno.test("another tab opening a newer schema closes this connection; this tab s
     }
   } finally {
     store.close();
+  }
+});
+
+Deno.test("a write IndexedDB never answers counts as failed after the stall time; the room goes on in memory", async () => {
+  let hang = false;
+  const h = await harness({
+    open: async (name, onLost) => {
+      const db = await openIdbStore(name, { onLost });
+      // putMessage hangs while `hang` is set, as IndexedDB does in some browsers after a tab sleeps.
+      return new Proxy(db, {
+        get(target, field: keyof PersistentStore) {
+          if (hang && field === "putMessage") return () => new Promise(() => {});
+          const value = target[field];
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    },
+  });
+  const { store } = h;
+  try {
+    await store.listMessages(ROOM); // the room is loaded: the write below goes straight to IndexedDB
+    hang = true;
+    let resolved = false;
+    const write = store.putMessage(ROOM, message("m1", "0001")).then(() => resolved = true);
+    await h.clock.advance(STALL_MS - 1);
+    assertEquals(resolved, false, "within the stall time the write waits for IndexedDB");
+    assert(store.durable());
+    await h.clock.advance(1);
+    await write;
+    assertEquals(store.state.value.reason, "stalled");
+    assertEquals((await store.listMessages(ROOM)).map((m) => m.id), ["m1"]);
+    hang = false;
+    await reopen(h);
+    assert(store.durable());
+    assertEquals((await onDisk(h.name, ROOM)).messages.map((m) => m.id), ["m1"]);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("an IndexedDB open that never answers leaves the page in memory after the stall time", async () => {
+  const clock = new FakeClock(1_000_000);
+  let hangs = 1;
+  const opening = harness({
+    clock,
+    open: (name, onLost) => hangs-- > 0 ? new Promise(() => {}) : openIdbStore(name, { onLost }),
+  });
+  await clock.advance(STALL_MS);
+  const h = await opening;
+  try {
+    assertEquals(h.store.state.value.reason, "stalled");
+    await h.store.putMessage(ROOM, message("m1", "0001"));
+    await reopen(h);
+    assert(h.store.durable());
+    assertEquals((await onDisk(h.name, ROOM)).messages.map((m) => m.id), ["m1"]);
+  } finally {
+    h.store.close();
   }
 });
 
