@@ -10,7 +10,8 @@ import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
 import type { RoomView } from "./room_view.ts";
-import { openStore } from "./store_idb.ts";
+import { computed } from "@preact/signals-core";
+import { openResilientStore } from "./store_resilient.ts";
 
 export type {
   CountersView,
@@ -20,6 +21,7 @@ export type {
   RoomNotice,
   RoomNoticeCode,
   RoomView,
+  StorageMode,
 } from "./room_view.ts";
 export type { SocketState } from "./signal_socket.ts";
 export type { PeerPath } from "./peer_link.ts";
@@ -50,12 +52,16 @@ export async function openRoom(
 ): Promise<{ ok: true; view: RoomView; persistent: boolean } | { ok: false; error: OpenRoomError }> {
   const key = parseRoomKey(options.fragment);
   if (!key.ok) return { ok: false, error: key.error === "missing" ? "missing_key" : "bad_key" };
-  const { store, persistent } = await openStore();
+  // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not.
+  const store = await openResilientStore({
+    onFailure: (reason, error) => console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
+  });
   const view = await createRoomClient({
     origin: options.origin,
     room: options.room,
     keyBytes: key.bytes,
     store,
+    storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),
     createPeerConnection: typeof RTCPeerConnection === "function"
       ? (config) => new RTCPeerConnection(config)
@@ -67,7 +73,13 @@ export async function openRoom(
     env: browserEnvironment(),
     debug: options.debug,
   });
-  return { ok: true, view, persistent };
+  // The store's reopen timer stops with the room.
+  const closeView = view.close.bind(view);
+  view.close = () => {
+    closeView();
+    store.close();
+  };
+  return { ok: true, view, persistent: store.durable() };
 }
 
 /** This tab's `sessionStorage`, or undefined where reading it is refused (sandboxed frames, some private modes). */

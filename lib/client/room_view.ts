@@ -90,6 +90,9 @@ export interface RoomNotice {
   at: number;
 }
 
+/** Where a room's writes go: IndexedDB ("durable"), or memory only, when storage fails ("memory"). */
+export type StorageMode = "durable" | "memory";
+
 /** A chat room as the UI drives it. */
 export interface RoomView {
   /** The room id. */
@@ -108,6 +111,8 @@ export interface RoomView {
   readonly counters: ReadonlySignal<CountersView>;
   /** The most recent diagnostic events, oldest first. */
   readonly events: ReadonlySignal<readonly LogEvent[]>;
+  /** Where writes go now; the UI shows a notice while "memory" (absent: durable). */
+  readonly storage?: ReadonlySignal<StorageMode>;
   /** Sends a message; it is stored first, so it survives a reload even offline. */
   send(text: string): Promise<void>;
   /** Sets and remembers the display name, and tells the peers. */

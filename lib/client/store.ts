@@ -4,8 +4,9 @@
  * per-room state (session token, last seen log seq, display name, own peer id).
  *
  * This module holds the {@link Store} contract only; `store_memory.ts` (tests,
- * property tests, fallback when IndexedDB is missing) and `store_idb.ts`
- * (browsers) implement it with identical semantics:
+ * property tests) and `store_idb.ts` implement it with identical semantics, and
+ * `store_resilient.ts` (what the page opens) puts IndexedDB and memory together
+ * so a storage failure never breaks a room:
  * - every write is idempotent by message id: putting the same id twice leaves one record;
  * - a message's status never goes backwards (pending → sent → delivered);
  * - lists come back sorted: history by `order` (plain string comparison), outbox by `order` too;
@@ -106,6 +107,8 @@ export interface Store {
   clearRoom(room: string): Promise<void>;
   /** Releases the underlying database; the store is unusable afterwards. */
   close(): void;
+  /** True when writes go to persistent storage: every write resolved so far survives a reload. */
+  durable(): boolean;
 }
 
 /** Returns the status of higher rank, keeping `current` on a tie. */

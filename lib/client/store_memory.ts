@@ -1,7 +1,11 @@
 /**
  * An in-memory {@link Store}: same semantics as the IndexedDB one, for Deno
  * tests, the courier's property test (a "reload" keeps the store and rebuilds
- * everything else), and browsers without IndexedDB (private modes).
+ * everything else), and the copy `ResilientStore` keeps of each open room.
+ *
+ * Every method applies its effect when called, before the returned promise
+ * settles: `ResilientStore` relies on this to keep its copy and the database
+ * in the same order.
  * @module
  */
 import {
@@ -143,5 +147,10 @@ export class MemoryStore implements Store {
   /** Marks the store closed; later calls throw. */
   close(): void {
     this.#closed = true;
+  }
+
+  /** Always false: nothing here survives a reload. */
+  durable(): boolean {
+    return false;
   }
 }

@@ -9,6 +9,7 @@ import { MessageList } from "./MessageList.tsx";
 import { NotifySetting } from "./NotifySetting.tsx";
 import { notifyMessage } from "./notify.ts";
 import { PeerList, TypingIndicator } from "./PeerList.tsx";
+import { StorageNotice } from "./StorageNotice.tsx";
 import { UI } from "./styles.ts";
 import { useUnread } from "./unread.ts";
 import { useLazy } from "./use_lazy.ts";
@@ -57,6 +58,8 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now }: Ro
       tag: view?.room ?? "parley",
     }).catch(() => {});
   });
+  const storage = useSignalValue(view?.storage, "durable");
+  const notice = useSignalValue(view?.notice, null);
   const other = LANGS.find((l) => l !== lang) ?? lang;
   const toggle = (which: Exclude<Panel, null>) => setPanel((open) => open === which ? null : which);
   // Closing a drawer from inside it returns focus to the button that opened it.
@@ -84,6 +87,8 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now }: Ro
           {LANG_NAMES[other]}
         </button>
       </div>
+      {!error && <StorageNotice mode={storage} t={t} />}
+      {!error && notice?.code === "session_replaced" && <p class={UI.storageNotice}>{t.sessionReplaced}</p>}
       {!error && <PeerList peers={peers} t={t} />}
       <div id="room-panel" onKeyDown={(event) => event.key === "Escape" && close()}>
         {drawers && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={t} />}

@@ -101,6 +101,9 @@ const EN = {
   locale: "en",
   charCount: "{count} of {max} characters",
   messageTooLong: "Too long to send: {count} of {max} characters. Shorten the message.",
+  sessionReplaced: "This chat was opened again in another tab with this tab's session; this tab rejoined on its own.",
+  storageMemory:
+    "This device cannot save the chat right now (its storage is full or unavailable). The chat goes on, but new messages are kept only in this tab until saving works again.",
 };
 
 /** The strings of one language. */
@@ -193,6 +196,10 @@ const RU: Strings = {
   locale: "ru",
   charCount: "{count} из {max} знаков",
   messageTooLong: "Слишком длинное сообщение: {count} из {max} знаков. Сократите его, чтобы отправить.",
+  sessionReplaced:
+    "Этот чат открыли ещё раз в другой вкладке с сессией этой вкладки; эта вкладка подключилась заново сама.",
+  storageMemory:
+    "Это устройство сейчас не может сохранить чат (память переполнена или недоступна). Чат работает, но новые сообщения хранятся только в этой вкладке, пока сохранение снова не заработает.",
 };
 
 /** The strings of each language. */

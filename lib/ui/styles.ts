@@ -84,6 +84,8 @@ export const UI = {
   srOnly: "sr-only",
   center: "flex-1 flex flex-col items-center justify-center gap-4 px-6 text-center",
   link: "text-emerald-700 dark:text-emerald-400 underline",
+  storageNotice:
+    "px-3 py-2 text-sm border-b border-amber-300 bg-amber-50 text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100",
 } as const;
 
 /** All the classes above, for the server-rendered safelist element. */

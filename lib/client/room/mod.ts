@@ -28,7 +28,7 @@ import {
   watchNetwork,
 } from "../network_profile.ts";
 import type { PeerLinkSignal } from "../peer_link.ts";
-import type { PeerDiagnostics, RoomNotice, RoomView } from "../room_view.ts";
+import type { PeerDiagnostics, RoomNotice, RoomView, StorageMode } from "../room_view.ts";
 import { SignalSocket, signalUrl, type SocketState } from "../signal_socket.ts";
 import type { Store } from "../store.ts";
 import { GLOBAL_TIMERS, type Timers } from "../timer_set.ts";
@@ -59,6 +59,8 @@ export interface RoomClientOptions {
   keyBytes: Uint8Array;
   /** History, outbox, room state and the member key pair. */
   store: Store;
+  /** Where the store's writes go now, for the UI's notice; without it, `store.durable()` at open decides. */
+  storage?: ReadonlySignal<StorageMode>;
   /** Creates a WebSocket (the browser's, or Deno's in tests). */
   createWebSocket(url: string): WebSocket;
   /** Creates an RTCPeerConnection; without it chat stays on the relay. */
@@ -446,6 +448,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     self: computed(() => ({ id: selfId.value, member: identity.member, name: selfName.value })),
     counters: view.counters,
     events,
+    storage: options.storage ?? signal<StorageMode>(store.durable() ? "durable" : "memory"),
     async send(text: string) {
       const body = text.trim();
       if (!body) return;
