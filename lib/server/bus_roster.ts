@@ -78,7 +78,7 @@ export interface RosterTimings {
   probeMs: number;
 }
 
-/** The defaults: per instance-hour, 120 lease writes and 360 scans when nothing changes. */
+/** The defaults: per instance-hour, 120 lease writes and about 360 scans when nothing changes. */
 export const ROSTER_DEFAULTS: Readonly<RosterTimings> = Object.freeze({
   leaseMs: 90_000,
   renewMs: 30_000,
@@ -134,6 +134,8 @@ export class InstanceRoster {
   /** Instances whose roster-key writes `kv.watch` reported. */
   #watchSaw = new Set<string>();
   #listening = false;
+  /** The next quiet scan interval: doubles up to `scanMs`, back to `settleScanMs` on any change. */
+  #backoffMs: number;
   #unsubscribe: () => void;
   #scanTimer: ReturnType<typeof setTimeout> | undefined;
   #probeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -157,6 +159,7 @@ export class InstanceRoster {
       settleScanMs: options.settleScanMs ?? ROSTER_DEFAULTS.settleScanMs,
       probeMs: options.probeMs ?? ROSTER_DEFAULTS.probeMs,
     };
+    this.#backoffMs = this.#timings.settleScanMs;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#watchEnabled = options.watch ?? true;
     this.#onChange = options.onChange ?? (() => {});
@@ -271,6 +274,7 @@ export class InstanceRoster {
   }
 
   #changed(): void {
+    this.#backoffMs = this.#timings.settleScanMs;
     try {
       this.#onChange();
     } catch (error) {
@@ -306,13 +310,20 @@ export class InstanceRoster {
     this.#scanTimer = this.#clock.setTimeout(() => void this.#scanNow(), this.#nextScanMs());
   }
 
-  /** Scans at the settle rate while a remote instance is not listening, for at most a lease's time. */
+  /**
+   * Scans at the settle rate while a remote instance is not listening (for at most a lease's
+   * time); otherwise at intervals doubling from the settle rate to `scanMs` after the start and
+   * after every change, since instances tend to come and go together (a process manager starting
+   * several, a rolling restart).
+   */
   #nextScanMs(): number {
     const now = this.#clock.now();
     for (const since of this.#notListeningSince.values()) {
       if (now - since < this.#timings.leaseMs) return this.#timings.settleScanMs;
     }
-    return this.#timings.scanMs;
+    const next = this.#backoffMs;
+    this.#backoffMs = Math.min(this.#timings.scanMs, next * 2);
+    return Math.min(this.#timings.scanMs, next);
   }
 
   /** Reads the leases now, or right after the scan in flight. */
@@ -358,6 +369,7 @@ export class InstanceRoster {
     for (const [id, lease] of leases) {
       if (this.#remotes.has(id) && lease.listening !== this.#leases.get(id)?.listening) changed = true;
     }
+    for (const id of leases.keys()) if (!this.#leases.has(id)) this.#backoffMs = this.#timings.settleScanMs;
     this.#leases = leases;
     const probe: string[] = [];
     for (const id of leases.keys()) {

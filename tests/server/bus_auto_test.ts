@@ -182,7 +182,7 @@ Deno.test("messages for a remote instance that is not listening yet are held, th
   try {
     // The old instance finds newcomers only by scanning (rarely here), as processes on local SQLite do.
     const old = await world.open(new LocalBusNetwork().join("old"), {
-      roster: { ...FAST.roster, watch: false, scanMs: 4_000 },
+      roster: { ...FAST.roster, watch: false, scanMs: 4_000, settleScanMs: 4_000 },
     });
     const fresh = await world.open(new LocalBusNetwork().join("fresh"), { roster: { ...FAST.roster, watch: false } });
     await until(() => fresh.kvActive, { what: "the newcomer's KV bus" });
