@@ -116,6 +116,7 @@ export class AutoBus implements Bus {
   #holdTimer: ReturnType<typeof setTimeout> | undefined;
   #proofTimer: ReturnType<typeof setTimeout> | undefined;
   #proofWaiter: (() => void) | null = null;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Switches of the KV bus, one after another. */
   #transition: Promise<void> = Promise.resolve();
   #closed = false;
@@ -205,6 +206,7 @@ export class AutoBus implements Bus {
     this.#closed = true;
     this.#clock.clearTimeout(this.#holdTimer);
     this.#clock.clearTimeout(this.#proofTimer);
+    this.#clock.clearTimeout(this.#retryTimer);
     this.#proofWaiter?.();
     await this.#transition;
     this.#flushHeld(true);
@@ -237,7 +239,9 @@ export class AutoBus implements Bus {
     }
     if (this.#proofWaiter && this.#roster.watchSeesRemotes()) this.#proofWaiter();
     this.#transition = this.#transition.then(() => this.#step()).catch((error) => {
-      this.#onError(error, "switching the KV bus");
+      this.#onError(error, "switching the KV bus (trying again)");
+      this.#clock.clearTimeout(this.#retryTimer);
+      this.#retryTimer = this.#clock.setTimeout(() => this.#reconcile(), this.#timings.watchProofMs);
     });
     this.#flushHeld(false);
   }

@@ -139,7 +139,10 @@ export class Instance {
         () => reject(new Error(`deno serve did not start:\n${output.join("\n")}`)),
         STARTUP_TIMEOUT_MS,
       );
-      child.status.then((status) => reject(new Error(`deno serve exited (${status.code}):\n${output.join("\n")}`)));
+      child.status.then(async (status) => {
+        await drained; // everything it printed, not only what arrived before the exit
+        reject(new Error(`deno serve exited (${status.code}):\n${output.join("\n")}`));
+      });
     });
     failed.catch(() => {});
     try {
