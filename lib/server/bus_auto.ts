@@ -239,6 +239,7 @@ export class AutoBus implements Bus {
     }
     if (this.#proofWaiter && this.#roster.watchSeesRemotes()) this.#proofWaiter();
     this.#transition = this.#transition.then(() => this.#step()).catch((error) => {
+      if (this.#closed) return;
       this.#onError(error, "switching the KV bus (trying again)");
       this.#clock.clearTimeout(this.#retryTimer);
       this.#retryTimer = this.#clock.setTimeout(() => this.#reconcile(), this.#timings.watchProofMs);
