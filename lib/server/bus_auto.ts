@@ -119,19 +119,26 @@ export class AutoBus implements Bus {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Switches of the KV bus, one after another. */
   #transition: Promise<void> = Promise.resolve();
+  #starting: Promise<void> = Promise.resolve();
   #closed = false;
 
-  /** Starts the bus: announces this instance and waits until the instances found have been classified. */
-  static async open(options: AutoBusOptions): Promise<AutoBus> {
+  /**
+   * Starts the bus. It announces this instance and classifies the others in the background
+   * (`ready` tells when the first round is done): a server answering its first socket must not
+   * wait for probes, and until then messages go over BroadcastChannel as with no remote instance.
+   */
+  static open(options: AutoBusOptions): Promise<AutoBus> {
     const bus = new AutoBus(options);
-    try {
-      await bus.#roster.start();
-    } catch (error) {
-      await bus.close();
-      throw error;
-    }
-    bus.#reconcile();
-    return bus;
+    bus.#starting = bus.#roster.start().then(
+      () => bus.#reconcile(),
+      (error) => bus.#onError(error, "starting the roster"),
+    );
+    return Promise.resolve(bus);
+  }
+
+  /** Resolves once the instances found at start have answered or had their time to. */
+  get ready(): Promise<void> {
+    return this.#starting;
   }
 
   private constructor(options: AutoBusOptions) {
@@ -215,6 +222,7 @@ export class AutoBus implements Bus {
     this.#kvBus = null;
     if (kvBus) await kvBus.close();
     await this.#roster.close();
+    await this.#starting;
     this.#handlers.clear();
     if (this.#ownsGroup) await this.#group.close();
     LIVE.delete(this);

@@ -62,6 +62,7 @@ class World {
         };
       },
     });
+    await bus.ready;
     const received: BusEnvelope[] = [];
     bus.subscribe((envelope) => received.push(envelope));
     this.buses.push(bus);
