@@ -4,15 +4,15 @@
  * @module
  */
 import type { Bus } from "./bus.ts";
-import { BroadcastBus } from "./bus_broadcast.ts";
-import { KvBus } from "./bus_kv.ts";
+import { openBus } from "./bus_select.ts";
+import { clientAddressResolver } from "./client_address.ts";
 import { configFromEnv, type ServerConfig } from "./config.ts";
 import { type IceServers, iceServersFromEnv } from "./ice_servers.ts";
 import type { RoomLog } from "./room_log.ts";
 import { KvRoomLog } from "./room_log_kv.ts";
 import { SignalService } from "./signal_service.ts";
 
-export { configFromEnv, DEFAULT_CONFIG } from "./config.ts";
+export { ConfigError, configFromEnv, DEFAULT_CONFIG } from "./config.ts";
 export type { ServerConfig } from "./config.ts";
 export { SignalService } from "./signal_service.ts";
 export { metrics } from "./metrics.ts";
@@ -37,7 +37,7 @@ export interface SignalServer {
   config: ServerConfig;
   /** The service, for tests and metrics. */
   service: SignalService;
-  /** Answers a request to `/api/signal`. */
+  /** Answers a request to `/api/signal`; `remote` is the socket's peer (a trusted proxy's header may name the client). */
   handle(req: Request, remote: Deno.NetAddr | { hostname: string }): Response;
   /** Graceful stop: refuse new sockets, flush the log, close sockets with 1012, release KV and bus. */
   shutdown(reason?: string): Promise<void>;
@@ -54,14 +54,27 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
     maxEntries: config.logMaxEntries,
     maxBytes: config.logMaxBytes,
   });
-  let bus = options.bus;
-  if (!bus) bus = config.bus === "kv" ? await KvBus.open(kv) : new BroadcastBus();
+  let bus: Bus;
+  try {
+    bus = options.bus ?? await openBus(config.bus, kv);
+  } catch (error) {
+    if (!options.log) log.close();
+    if (!options.kv) kv.close();
+    throw error;
+  }
   const service = new SignalService({ config, kv, log, bus, ice });
+  const clientAddress = clientAddressResolver({
+    trustedProxies: config.trustedProxies,
+    header: config.forwardedHeader,
+  });
   let stopping: Promise<void> | null = null;
   return {
     config,
     service,
-    handle: (req, remote) => service.handle(req, remote),
+    handle: (req, remote) => {
+      const hostname = clientAddress(req.headers, remote.hostname);
+      return service.handle(req, hostname === remote.hostname ? remote : { hostname });
+    },
     shutdown(reason) {
       stopping ??= (async () => {
         await service.shutdown(reason);
@@ -75,10 +88,17 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
 }
 
 let current: Promise<SignalServer> | null = null;
+let currentConfig: ServerConfig | null = null;
+
+/** The process's configuration, read from the environment once; throws `ConfigError` on nonsense. */
+export function serverConfig(): ServerConfig {
+  currentConfig ??= configFromEnv();
+  return currentConfig;
+}
 
 /** The process's signaling server, created from the environment on first use. */
 export function getServer(): Promise<SignalServer> {
-  current ??= createSignalServer();
+  current ??= (async () => await createSignalServer({ config: serverConfig() }))();
   return current;
 }
 
