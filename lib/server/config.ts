@@ -63,12 +63,19 @@ export interface ServerConfig {
   kvPath: string | undefined;
   /** Cross-instance bus (`BUS`: `auto`, `broadcast` or `kv`). */
   bus: BusKind;
-    bus: bus as BusKind,
-    trustedProxies,
-    forwardedHeader: header as ForwardedHeader,
-    metricsToken,
-    sendQueueBytes: whole(env, "SEND_QUEUE_BYTES", d.sendQueueBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),
-    sendStallMs: seconds("SEND_STALL_TIMEOUT", d.sendStallMs, 1, 3_600),
+  /**
+   * The most bytes waiting to be written on one socket (`SEND_QUEUE_BYTES`); more closes it with
+   * 4008. At least two frames; a backlog streams in windows of half of it.
+   */
+  sendQueueBytes: number;
+  /** How long bytes may wait on a socket with no write completing before it closes with 4008 (`SEND_STALL_TIMEOUT`, s). */
+  sendStallMs: number;
+  /** CIDRs of reverse proxies whose forwarding header is believed (`TRUSTED_PROXIES`); empty = none. */
+  trustedProxies: string[];
+  /** The header those proxies append the client's address to (`FORWARDED_HEADER`). */
+  forwardedHeader: ForwardedHeader;
+  /** The bearer token `/metrics` requires (`METRICS_TOKEN`); null = `/metrics` is open. */
+  metricsToken: string | null;
 }
 
 /** The defaults, in one place. */
@@ -253,7 +260,11 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
   };
   const merged = { ...config, ...overrides };
   if (merged.sendQueueBytes < 2 * merged.maxFrameBytes) {
-    throw new ConfigError("SEND_QUEUE_BYTES", String(merged.sendQueueBytes), `at least twice MAX_FRAME_BYTES (${2 * merged.maxFrameBytes})`);
+    throw new ConfigError(
+      "SEND_QUEUE_BYTES",
+      String(merged.sendQueueBytes),
+      `at least twice MAX_FRAME_BYTES (${2 * merged.maxFrameBytes})`,
+    );
   }
   return merged;
 }
