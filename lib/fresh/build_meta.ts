@@ -11,9 +11,7 @@ export const BUNDLE_URL_PREFIX = "/_fresh/js/";
 export interface BuildMeta {
   /** Hash of the sources the build read, to tell whether it is stale. */
   inputsHash: string;
-  /** File name of the boot module. */
-  boot: string;
-  /** File name of each island's entry module, by island name. */
+  /** File name of each island's entry module (which also exports `boot`), by island name. */
   islands: Record<string, string>;
   /** Every file the build wrote, entries and shared chunks. */
   files: string[];

@@ -12,11 +12,9 @@ import type { AppProps, PageProps, Plugin, PluginStyle } from "./types.ts";
 
 /** Where the browser finds the built island bundles. */
 export interface IslandAssets {
-  /** URL of the boot module. */
-  boot: string;
-  /** URL of each island's entry module, by island name. */
+  /** URL of each island's entry module, by island name; each entry also exports `boot`. */
   islands: Record<string, string>;
-  /** Every module URL to preload for the boot module and for each island, by island name ("" for boot). */
+  /** Every module URL to preload for each island (its static import closure), by island name. */
   preload?: Record<string, string[]>;
 }
 
@@ -85,9 +83,16 @@ function styleTag(style: PluginStyle): string {
   return `<style${style.id ? ` id="${style.id}"` : ""}>${css}</style>`;
 }
 
+/**
+ * Each island is its own bundle, with its own copy of Preact and its own `boot` (exported by its entry): every island
+ * kind on the page is hydrated by the boot of its bundle.
+ */
 function bootScript(assets: IslandAssets, names: string[]): string {
-  const loaders = names.map((name) => `${JSON.stringify(name)}:()=>import(${JSON.stringify(assets.islands[name])})`);
-  return `<script type="module">import{boot}from${JSON.stringify(assets.boot)};boot({${loaders.join(",")}})</script>`;
+  const imports = names.map((name, i) => `import{boot as b${i}}from${JSON.stringify(assets.islands[name])};`);
+  const calls = names.map((name, i) =>
+    `b${i}({${JSON.stringify(name)}:()=>import(${JSON.stringify(assets.islands[name])})});`
+  );
+  return `<script type="module">${imports.join("")}${calls.join("")}</script>`;
 }
 
 function insertBefore(html: string, closingTag: string, insert: string): string {
@@ -122,7 +127,7 @@ export function renderPage<Data>(
   if (state.islands.length > 0 && renderOptions.assets?.preload) {
     // One round trip fetches the whole import chain, instead of one per level on a slow link.
     const urls = new Set<string>();
-    for (const name of ["", ...islandNamesUsed]) {
+    for (const name of islandNamesUsed) {
       for (const url of renderOptions.assets.preload[name] ?? []) urls.add(url);
     }
     preloads = [...urls].map((url) => `<link rel="modulepreload" href="${url}">`).join("");
