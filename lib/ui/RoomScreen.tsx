@@ -1,5 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
+import { MAX_NAME_LENGTH } from "../client/room/roster.ts";
 import type { RoomView } from "../client/room_view.ts";
 import { Composer } from "./Composer.tsx";
 import { ConnectionBar } from "./ConnectionBar.tsx";
@@ -95,6 +96,7 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now }: Ro
         {drawers && panel === "name" && view && (
           <drawers.NameForm
             name={self?.name ?? ""}
+            maxLength={MAX_NAME_LENGTH}
             onSave={(name) => {
               view.setName(name);
               close();

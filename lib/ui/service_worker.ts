@@ -1,7 +1,9 @@
 /**
  * Registers the app-shell service worker (static/sw.js) and hands it the
- * URLs this page already loaded, since a first visit's requests happen
- * before the worker controls the page. The URLs never include the fragment.
+ * URLs this page already loaded (modules, words), since a first visit's
+ * requests happen before the worker controls the page. The room registers it
+ * once settled, so none of this competes with joining. The URLs never include
+ * the fragment.
  * @module
  */
 
@@ -25,7 +27,8 @@ export function registerServiceWorker(): void {
     const urls = [location.pathname + location.search];
     for (const entry of performance.getEntriesByType("resource")) {
       const url = new URL(entry.name);
-      if (url.origin === location.origin && url.pathname.startsWith("/_fresh/")) urls.push(url.pathname);
+      const kept = url.pathname.startsWith("/_fresh/") || url.pathname.startsWith("/strings/");
+      if (url.origin === location.origin && kept) urls.push(url.pathname);
     }
     const message: CacheShellMessage = { type: "cache-shell", urls };
     registration.active?.postMessage(message);
