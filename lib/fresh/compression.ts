@@ -99,6 +99,17 @@ export function variantEtag(etag: string, encoding: Encoding | null): string {
 }
 
 /**
+ * The coding `compressResponse` gives an answer with these headers and a body of `size` bytes, or null when it
+ * sends it as it is (not text, already coded, a range, `no-transform`, too small, or not accepted).
+ */
+export function codingOnTheFly(req: Request, headers: Headers, size: number): Encoding | null {
+  if (!isCompressible(headers.get("content-type"))) return null;
+  if (headers.has("content-encoding") || headers.has("content-range")) return null;
+  if (/\bno-transform\b/i.test(headers.get("cache-control") ?? "")) return null;
+  return size < MIN_COMPRESS_BYTES ? null : pickEncoding(req.headers.get("accept-encoding"));
+}
+
+/**
  * Compresses a response on the fly when the request accepts a coding and the
  * body is compressible text: sets `Content-Encoding`, adds `Vary:
  * Accept-Encoding`, and weakens an entity tag (the bytes differ per coding).
@@ -122,6 +133,7 @@ export async function compressResponse(req: Request, res: Response, cache?: Comp
     return new Response(bytes, { status: res.status, statusText: res.statusText, headers: out });
   }
   const tag = out.get("etag");
+  // Only strong tags name exact bytes (see entity_tag.ts), so only they may key the cache.
   const body = cache && tag && !tag.startsWith("W/") ? cache.get(tag, encoding, bytes) : compress(bytes, encoding);
   out.set("content-encoding", encoding);
   out.set("content-length", String(body.byteLength));

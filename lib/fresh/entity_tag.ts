@@ -6,7 +6,7 @@
  * revalidates a page in one small round trip instead of downloading it again.
  * @module
  */
-import { appendVary, etagMatches, isCompressible } from "./compression.ts";
+import { appendVary, codingOnTheFly, etagMatches, isCompressible } from "./compression.ts";
 
 /** Characters of the body's SHA-256 kept in the tag: 132 bits, no collision in practice. */
 const TAG_CHARS = 22;
@@ -38,8 +38,9 @@ export async function withEntityTag(req: Request, res: Response): Promise<Respon
       const value = headers.get(name);
       if (value !== null) kept.set(name, value);
     }
-    // The 200 would have varied by coding (see compressResponse); its 304 says so too.
+    // The 200 would have varied by coding, and a coded one carries the weak tag (see compressResponse): so does this.
     if (isCompressible(headers.get("content-type"))) appendVary(kept, "Accept-Encoding");
+    if (codingOnTheFly(req, headers, bytes.byteLength)) kept.set("etag", "W/" + etag);
     return new Response(null, { status: 304, headers: kept });
   }
   return new Response(bytes, { status: res.status, statusText: res.statusText, headers });

@@ -65,8 +65,14 @@ export class WireRecorder {
     await session.send("Network.enable");
     context.on("requestfinished", async (request) => {
       if (!request.serviceWorker()) return;
-      const sizes = await request.sizes();
-      const response = await request.response();
+      let sizes: Awaited<ReturnType<typeof request.sizes>>;
+      let response: Awaited<ReturnType<typeof request.response>>;
+      try {
+        sizes = await request.sizes();
+        response = await request.response();
+      } catch {
+        return; // the browser closed meanwhile
+      }
       recorder.#done.push({
         url: request.url(),
         type: request.resourceType(),

@@ -5,6 +5,8 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
+import * as esbuild from "esbuild";
+import { BROWSER_TARGETS } from "$fresh/build.ts";
 import { BOOTSTRAP_SCRIPT, BOOTSTRAP_SLOT, takeBootstrap } from "../../lib/client/bootstrap/mod.ts";
 import { RoomCipher } from "../../lib/client/crypto.ts";
 import { signalUrl } from "../../lib/client/signal_socket.ts";
@@ -65,6 +67,16 @@ Deno.test("the bootstrap is a small constant script with no request data in it",
   assert(BOOTSTRAP_SCRIPT.length < 800, `${BOOTSTRAP_SCRIPT.length} characters`);
   assert(!BOOTSTRAP_SCRIPT.includes("</script"), "cannot end its element early");
   assert(!/[\r\n]/.test(BOOTSTRAP_SCRIPT));
+});
+
+Deno.test("the bootstrap has no syntax newer than the browsers the bundles are built for", async () => {
+  try {
+    const modern = await esbuild.transform(BOOTSTRAP_SCRIPT, { target: "esnext", minify: true });
+    const lowered = await esbuild.transform(BOOTSTRAP_SCRIPT, { target: [...BROWSER_TARGETS], minify: true });
+    assertEquals(lowered.code, modern.code);
+  } finally {
+    await esbuild.stop();
+  }
 });
 
 Deno.test("it opens the signaling socket for the room in the path, at the page's origin, over wss for https", () => {

@@ -80,3 +80,20 @@ Deno.test("a page with islands but no build fails loudly", () => {
     "deno task build",
   );
 });
+
+Deno.test("twind compiles the classes of a data-twind-only element, then drops the element", async () => {
+  const { twindPlugin } = await import("$fresh/plugins/twind.ts");
+  const { default: presetTailwind } = await import("@twind/preset-tailwind");
+  const plugin = twindPlugin({ presets: [presetTailwind()] });
+  const page = () =>
+    h(
+      "main",
+      null,
+      h("div", { hidden: true, "data-twind-only": "", class: "text-center underline" }),
+      h("p", null, "x"),
+    );
+  const html = renderPage(page, props, { plugins: [plugin], assets });
+  assertStringIncludes(html, ".text-center{");
+  assertStringIncludes(html, ".underline{");
+  assertStringIncludes(html, "<body><main><p>x</p></main></body>");
+});
