@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch, assertStringIncludes, assertThrows } from "@std/assert";
+import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { type ComponentType, h } from "preact";
 import { signal } from "@preact/signals";
 import { Head } from "$fresh/runtime.ts";
