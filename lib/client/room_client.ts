@@ -9,7 +9,7 @@
 import { batch, computed, effect, signal } from "@preact/signals-core";
 import type { ServerFrame } from "../protocol/mod.ts";
 import { Backoff } from "./backoff.ts";
-import { Courier, type Packet, type PayloadCodec } from "./courier.ts";
+import { Courier, createMemorySigner, type MessageSigner, type Packet, type PayloadCodec } from "./courier/mod.ts";
 import { admissionProof, RoomCipher } from "./crypto.ts";
 import { EventLog, EVENTS, type LogEvent } from "./event_log.ts";
 import { type IceAnswer, IceConfig } from "./ice_config.ts";
@@ -36,6 +36,8 @@ export interface RoomClientOptions {
   keyBytes: Uint8Array;
   /** History, outbox and session state. */
   store: Store;
+  /** The member identity that signs own messages; default: a key held in memory for this client's life. */
+  signer?: MessageSigner;
   /** Creates a WebSocket (the browser's, or Deno's in tests). */
   createWebSocket(url: string): WebSocket;
   /** Creates an RTCPeerConnection; without it chat stays on the relay. */
@@ -163,6 +165,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   const courier = await Courier.load({
     room,
     store,
+    signer: options.signer ?? await createMemorySigner(room),
     codec: cipherCodec(cipher),
     timing: { resendIntervalMs: profile.resendIntervalMs },
     timers,
@@ -183,7 +186,8 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       own: m.status !== "received",
       body: m.body,
       time: m.time,
-      status: m.status,
+      // The view has no "failed" yet: a message the server refused for good stays "Sending".
+      status: m.status === "failed" ? "pending" : m.status,
     }));
   };
   const refreshCounters = () => {
@@ -331,7 +335,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         void store.patchState(room, { token: frame.token, peer: frame.peer }).catch((error) =>
           log.add("Store failed", { error: String(error) })
         );
-        courier.relayUp({ peer: frame.peer, peers: frame.peers });
+        courier.relayUp({ peer: frame.peer, peers: frame.peers, log: frame.log });
         for (const peer of frame.peers) {
           ensureLink(peer.id);
           if (peer.presence === "online") announce(peer.id);
@@ -339,7 +343,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         return;
       }
       case "presence": {
-        courier.presence(frame.peer, frame.state);
+        courier.presence(frame.peer, frame.state, (frame as { member?: string }).member);
         setPresence(frame.peer, frame.state === "joined" ? "online" : frame.state);
         if (frame.state === "left") dropLink(frame.peer);
         else if (frame.state === "joined" || frame.state === "online") {
@@ -363,7 +367,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       case "error":
         if (frame.code === "unknown_peer") return;
         log.add(EVENTS.SERVER_ERROR, { code: frame.code, message: frame.message });
-        if (frame.ref) courier.refused(frame.ref);
+        if (frame.ref) courier.refused(frame.ref, frame.code);
         return;
     }
   }
