@@ -338,6 +338,15 @@ export class Courier {
       const entry = readOutboxEntry(record);
       const id = typeof (record as { id?: unknown })?.id === "string" ? (record as { id: string }).id : undefined;
       const message = entry && this.#book.get(entry.id);
+      if (entry && message?.status === "delivered") {
+        // Every member has it; the entry outlived its removal (another tab of ours was still sending it).
+        void this.#persist.write(
+          "o:" + entry.id,
+          "remove from outbox",
+          () => this.#store.deleteOutbox(this.#room, entry.id),
+        );
+        continue;
+      }
       if (entry && message && !message.unreadable) {
         const pending = this.#outbox.add(entry, true);
         if (message.pk === undefined || message.sig === undefined) this.#outbox.fail(pending.entry.id, "unsendable");

@@ -25,10 +25,10 @@ export class FaultyStore implements Store {
   isDurable = true;
   /** Writes that threw. */
   failures = 0;
-  /** Writes held until {@link release} (when `hold` is on). */
+  /** Writes held until {@link release}. */
   #held: (() => void)[] = [];
-  /** Whether writes wait for {@link release}. */
-  hold = false;
+  /** Decides per write (method, message or entry id) whether it waits for {@link release}; default never. */
+  holdWrite: (method: string, id?: string) => boolean = () => false;
 
   /** Wraps a memory store (a new one by default). */
   constructor(inner: MemoryStore = new MemoryStore()) {
@@ -45,8 +45,8 @@ export class FaultyStore implements Store {
     return this.#held.length;
   }
 
-  async #write<T>(method: string, fn: () => Promise<T>): Promise<T> {
-    if (this.hold) await new Promise<void>((resolve) => this.#held.push(resolve));
+  async #write<T>(method: string, fn: () => Promise<T>, id?: string): Promise<T> {
+    if (this.holdWrite(method, id)) await new Promise<void>((resolve) => this.#held.push(resolve));
     if (this.failWrite(method)) {
       this.failures++;
       throw new Error(`${method}: storage failed (injected)`);
@@ -61,12 +61,12 @@ export class FaultyStore implements Store {
 
   /** See {@link Store.putMessage}. */
   putMessage(room: string, message: StoredMessage): Promise<void> {
-    return this.#write("putMessage", () => this.inner.putMessage(room, message));
+    return this.#write("putMessage", () => this.inner.putMessage(room, message), message.id);
   }
 
   /** See {@link Store.putOwn}. */
   putOwn(room: string, message: StoredMessage, entry: OutboxEntry): Promise<void> {
-    return this.#write("putOwn", () => this.inner.putOwn(room, message, entry));
+    return this.#write("putOwn", () => this.inner.putOwn(room, message, entry), message.id);
   }
 
   /** See {@link Store.getMessage}. */
