@@ -133,8 +133,9 @@ export interface Store {
   durable?(): boolean;
 }
 
-/** Returns the status of higher rank, keeping `current` on a tie. */
+/** Returns the status of higher rank, keeping `current` on a tie (and never keeping an unknown one). */
 export function maxStatus(current: MessageStatus, next: MessageStatus): MessageStatus {
+  if (!Object.hasOwn(STATUS_RANK, current)) return next;
   return STATUS_RANK[next] > STATUS_RANK[current] ? next : current;
 }
 

@@ -169,6 +169,11 @@ Deno.test("malformed stored records load as unreadable, and the rest of the room
   assertEquals(sync?.packet, { t: "sync", have: { [bob.member]: [1, 1] } }, "unreadable records are never offered");
   await rig.settle();
   assertEquals((await store.listOutbox(ROOM)).map((e) => e.id), [], "and removed from the store");
+  const repair = await signed(bob, { id: "bad1", time: rig.time.now, body: "readable again", n: 2 });
+  courier.receiveSignal("bob", payloadOf({ t: "msg", m: repair }));
+  await rig.settle();
+  assertEquals(courier.messages.find((m) => m.id === "bad1")?.body, "readable again", "a verified copy repairs it");
+  assertEquals((await store.getMessage(ROOM, "bad1"))?.body, "readable again");
   courier.close();
 });
 

@@ -166,9 +166,13 @@ function defaults(options: CourierOptions): Settings {
 
 /** What {@link Courier.load} read from the store. */
 interface Loaded {
+  /** The room state (log position and epoch). */
   state: RoomState;
+  /** Stored messages, unchecked. */
   history: unknown[];
+  /** Stored outbox entries, unchecked. */
   outbox: unknown[];
+  /** Reads that failed (the courier starts without what they held). */
   problems: { context: string; error: unknown }[];
 }
 

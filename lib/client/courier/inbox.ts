@@ -68,8 +68,11 @@ interface Arrival {
 
 /** What to acknowledge for one message, once stored. */
 interface Taken {
+  /** The message id. */
   id: string;
+  /** The sessions to acknowledge it to. */
   ackTo: string[];
+  /** Whether it is stored durably (else the ack is volatile). */
   durable: boolean;
 }
 
@@ -179,7 +182,9 @@ export class Inbox {
     }
     const { wire, parts } = checked.message;
     const own = wire.author === signer.member;
-    const known = book.get(wire.id);
+    // A record we could not read is repaired by a verified copy of its message.
+    const held = book.get(wire.id);
+    const known = held?.unreadable ? undefined : held;
     if (known) {
       if (!sameMessage(known, wire)) {
         host.reject(from, "conflict", wire.id);
@@ -198,8 +203,8 @@ export class Inbox {
     }
     const answer = (result: boolean | null) => {
       if (result === null) return settle(null);
-      const held = book.get(wire.id);
-      if (!held || !sameMessage(held, wire)) return settle(null);
+      const taken = book.get(wire.id);
+      if (!taken || !sameMessage(taken, wire)) return settle(null);
       settle({ id: wire.id, ackTo: this.#ackTargets(wire.author, delivery), durable: result });
     };
     const arrival = this.#arrivals.get(wire.id);
@@ -246,7 +251,7 @@ export class Inbox {
         host.reject(delivery.from, "forged", wire.id);
         return then(null);
       }
-      if (book.has(wire.id)) return then(true);
+      if (book.has(wire.id) && !book.get(wire.id)!.unreadable) return then(true);
       clock.observe(ms, c);
       const message: StoredMessage = {
         id: wire.id,

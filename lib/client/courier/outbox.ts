@@ -71,9 +71,13 @@ export interface Pending {
 
 /** One split relay chat send: its parts are accepted one by one. */
 interface Transfer {
+  /** The message. */
   id: string;
+  /** Its parts. */
   count: number;
+  /** Parts the log accepted. */
   accepted: Set<number>;
+  /** The highest log seq among them. */
   seq: number;
 }
 

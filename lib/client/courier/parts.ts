@@ -173,12 +173,19 @@ export type AddResult<T> =
   | { status: "refused" };
 
 interface Assembly<T> {
+  /** The sender. */
   from: string;
+  /** Parts expected. */
   count: number;
+  /** Parts held, by index. */
   chunks: (string | undefined)[];
+  /** How many are held. */
   have: number;
+  /** Characters held. */
   chars: number;
+  /** When its first part came. */
   started: number;
+  /** Tags of every part copy taken in. */
   tags: T[];
 }
 
