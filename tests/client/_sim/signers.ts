@@ -66,16 +66,87 @@ export function cachedVerify(signer: MessageSigner, cache: Map<string, Promise<b
   };
 }
 
-const pool: CryptoKeyPair[] = [];
+/** Fixed test keys (generated once, for tests only), so a seed replays with the same member ids. */
+const POOL_KEYS: JsonWebKey[] = [
+  {
+    kty: "EC",
+    crv: "P-256",
+    x: "DD97h8jVvqehrS09z_PmYCF4edwKNYEanLHEaguUM3k",
+    y: "r0D7RMh2oWqVzEvIhBtYwVGBzZvZYEbJSo_zi7AuhI0",
+    d: "y4dJ8NwMAT4sd0gftIQ7_85Ge-3LePcocwpL5y-1g8M",
+  },
+  {
+    kty: "EC",
+    crv: "P-256",
+    x: "6j9jq86xPbDUURE4HtwIvE88iOZsV8F3UnXeYX2y_Zg",
+    y: "L7TA4E2ZRuU37MnRWk0IibmD7Dt0FaairVZB7bZk6fQ",
+    d: "Q4wLw3g0r50vxhBD6qpKL0y82IDFtPEg3-jgGBhmSgg",
+  },
+  {
+    kty: "EC",
+    crv: "P-256",
+    x: "SikfBqt7rJTisDZS6fy5tMEv4Uechm-l9iJRb_ZxBCA",
+    y: "nn4L7rFwAAnkUvqE6iX5Paeqp_kL670iWEHbAqzSRfk",
+    d: "skvhzrS5K1vneggR8lkb40gR5y7qQuAchX5TvU-2bnY",
+  },
+  {
+    kty: "EC",
+    crv: "P-256",
+    x: "9BUxQTETdrJXlfYXzIcTb59i03YosuSDPxpoY-Pc5ys",
+    y: "74Ke2pqDFve5KFmSlPEt2NOhfpHFTKtSUs4WOaQStkY",
+    d: "KQFqQNpB9qtByLpP2M_M4Z4cztkzrMD6yQJoQCpBgeI",
+  },
+  {
+    kty: "EC",
+    crv: "P-256",
+    x: "6TmvGyyuye82nyxnGq3SefgmTjnmtAVUqYLLffiSlkk",
+    y: "6zYkJfi4OOQn58JYxw9DXxG5E53ErhjradxGOA7_xek",
+    d: "xn1qC5wWJqCySzPs2pEResWIAsmIPdO1-CcxUE-S7GY",
+  },
+  {
+    kty: "EC",
+    crv: "P-256",
+    x: "ObUG1INqN2H8zVYrUDyHpejbfmuu4O0XlUd0iYU3SYE",
+    y: "eaza0hLjYHS2hY8BchzU1nuUbPE2WqdCAJPs_h6BDmU",
+    d: "TB7-ZNQf9t-j15yeUzqug4ERoSDifEKjlPwQWNUBwYk",
+  },
+  {
+    kty: "EC",
+    crv: "P-256",
+    x: "l5kbnZ7gdri38pZf0wbB9QYAXmi5FDzVx2ZmrUgTypM",
+    y: "pZ1GwBnxLu-Z4C1u12HeL_9S6jZiREUKFKCjBRI1crA",
+    d: "gYjKi9q0TsVR6q88wK6R4IsCYSQ4JyOO3H4HbGf_644",
+  },
+  {
+    kty: "EC",
+    crv: "P-256",
+    x: "iDHUPM_yQC1AcWgELkc76vjrdLxwzjefdPqog06ok80",
+    y: "llQShOa6LcGOKe6VW3QwJhACWbBb7NPOgY0bbwZLF38",
+    d: "RpCu2VkC0KIwE7Ry6Thw9Btlh7FF3m5VhluPmoU88pU",
+  },
+];
+
+const pool = new Map<number, Promise<CryptoKeyPair>>();
+
+function pooledPair(index: number): Promise<CryptoKeyPair> {
+  let pair = pool.get(index);
+  if (!pair) {
+    const jwk = POOL_KEYS[index % POOL_KEYS.length];
+    const algorithm = { name: "ECDSA", namedCurve: "P-256" };
+    pair = Promise.all([
+      crypto.subtle.importKey("jwk", jwk, algorithm, false, ["sign"]),
+      crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, algorithm, true, ["verify"]),
+    ]).then(([privateKey, publicKey]) => ({ privateKey, publicKey }));
+    pool.set(index, pair);
+  }
+  return pair;
+}
 
 /**
- * Member `index` of a fixed pool of key pairs, generated once per process:
- * the simulation runs thousands of schedules, and key generation would
- * dominate (the member ids stay distinct within a schedule).
+ * Member `index` of a fixed pool of key pairs: the simulation runs thousands of
+ * schedules, key generation would dominate, and fixed keys keep a seed's
+ * member ids (and so its order keys) the same on every replay.
  */
 export async function pooledMember(room: string, index: number): Promise<MessageSigner> {
-  while (pool.length <= index) {
-    pool.push(await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]));
-  }
-  return createMemorySigner(room, pool[index]);
+  return createMemorySigner(room, await pooledPair(index));
 }
