@@ -164,6 +164,16 @@ Deno.test("a message alone with its own other tab is not delivered by that tab's
   courier.close();
 });
 
+Deno.test("a direct message to another tab of ours is delivered by that tab's ack", async () => {
+  const rig = await Rig.create();
+  const courier = await rig.load();
+  courier.relayUp({ peer: "me", peers: [{ id: "me2", presence: "online", member: rig.member }] });
+  const message = await courier.send("note to self", "me2");
+  courier.receiveSignal("me2", payloadOf({ t: "ack", ids: [message.id] }));
+  assertEquals([courier.status(message.id), courier.outboxSize], ["delivered", 0]);
+  courier.close();
+});
+
 Deno.test("acks given before a session's member was known count for that member", async () => {
   const rig = await Rig.create();
   const bob = await newMember(ROOM);

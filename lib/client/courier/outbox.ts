@@ -148,7 +148,10 @@ export class Outbox {
     const required = this.required(message);
     let targets: string[];
     if (message.to !== undefined) {
-      targets = pending.entry.ackedBy.includes(peers.identity(message.to)) ? [] : [message.to];
+      const done = peers.identity(message.to) === peers.ownMember
+        ? pending.sessionsAcked.has(message.to)
+        : pending.entry.ackedBy.includes(peers.identity(message.to));
+      targets = done ? [] : [message.to];
     } else {
       targets = [];
       for (const [id] of peers.entries()) if (!pending.sessionsAcked.has(id)) targets.push(id);
@@ -335,8 +338,11 @@ export class Outbox {
     const { book, peers, host } = this.#o;
     const message = book.get(pending.entry.id);
     const acked = pending.entry.ackedBy;
-    if (!message || acked.length === 0) return false;
-    for (const who of this.required(message)) if (!acked.includes(who)) return false;
+    if (!message) return false;
+    // A direct message to another tab of ours: that tab's own ack is its delivery.
+    const toOwnTab = message.to !== undefined && peers.identity(message.to) === peers.ownMember;
+    if (toOwnTab ? !pending.sessionsAcked.has(message.to!) : acked.length === 0) return false;
+    if (!toOwnTab) { for (const who of this.required(message)) if (!acked.includes(who)) return false; }
     if (message.status !== "delivered") {
       this.raise(message.id, "delivered");
       host.count("delivered");

@@ -40,6 +40,11 @@ export class PeerTable {
     this.#ownMember = ownMember;
   }
 
+  /** The own member id. */
+  get ownMember(): string {
+    return this.#ownMember;
+  }
+
   /** Whether the relay is usable (signals can reach peers that are not away). */
   get relayUp(): boolean {
     return this.#relayUp;

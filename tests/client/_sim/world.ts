@@ -690,9 +690,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       agenda.at(at, async () => {
         if (peer.left || !peer.courier) return;
         // Some messages go to one peer only (a direct message), the rest to the room.
-        const others = peers.filter((other) =>
-          other !== peer && other !== peer.sibling && other.peerId !== undefined && !other.left
-        );
+        const others = peers.filter((other) => other !== peer && other.peerId !== undefined && !other.left);
         const to = others.length && rng.chance(0.15) ? others[rng.int(0, others.length - 1)] : undefined;
         const message = await peer.courier.send(body, to?.peerId);
         written.push({ id: message.id, author: peer, to, toId: to?.peerId });
