@@ -582,6 +582,19 @@ export class Courier {
   }
 
   /**
+   * Another tab of this member holds the acknowledgements of own message `id`
+   * and saw it delivered: it shows "Delivered" here too. Only a message this
+   * member wrote is raised, and never lowered; an outbox entry of this tab
+   * keeps going until its own acknowledgements arrive.
+   */
+  deliveredElsewhere(id: string): void {
+    if (this.#closed) return;
+    const message = this.#book.get(id);
+    if (!message || message.author !== this.#signer.member || message.status === "failed") return;
+    this.#outbox.raise(id, "delivered");
+  }
+
+  /**
    * An `error` frame refused our chat frame `ref` with `code`: re-sent at the
    * next tick after a passing refusal (rate limit, server failure), failed for
    * good after a lasting one (too big, malformed).

@@ -246,6 +246,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       member: identity.member,
       onMessage: (peer, payload) => courier.receiveDirect(peer, payload),
       onName: (name) => selfName.value = name.slice(0, MAX_NAME_LENGTH),
+      onDelivered: (id) => courier.deliveredElsewhere(id),
     })
     : undefined;
   const roster = createRoster({
@@ -304,6 +305,8 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   courier.subscribe((event) => {
     if (event.type === "rejected") log.add(EVENTS.MESSAGE_REJECTED, { from: event.from, reason: event.reason });
     if (event.type === "error") log.add("Courier error", { context: event.context, error: String(event.error) });
+    // Acks reach the tab that sent: the member's other tabs learn "Delivered" from it (a raise is never repeated).
+    if (event.type === "status" && event.status === "delivered") tabs?.shareDelivered(event.id);
   });
 
   function announce(to: string): void {
