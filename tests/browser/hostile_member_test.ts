@@ -97,6 +97,24 @@ async function delivered(page: Page, bodies: readonly string[]): Promise<void> {
   });
 }
 
+/** Waits until the page's Diagnostics drawer lists a "Message rejected" event for `reason`: the forgery reached it. */
+async function refused(page: Page, reason: string): Promise<void> {
+  const toggle = page.getByRole("button", { name: "Diagnostics" });
+  await toggle.click();
+  await page.waitForFunction(
+    (wanted) =>
+      [...document.querySelectorAll("[aria-label=Events] li")].some((li) =>
+        li.textContent?.includes("Message rejected") && li.textContent.includes(`"reason":"${wanted}"`)
+      ),
+    reason,
+    { ...SLOW, polling: 100 },
+  ).catch(async (error) => {
+    const events = await page.getByRole("list", { name: "Events" }).getByRole("listitem").allTextContents();
+    throw new Error(`${error}; no rejection as ${reason}; events: ${JSON.stringify(events.slice(-20))}`);
+  });
+  await toggle.click();
+}
+
 /** Whether a body is one of H's forgeries. */
 function forged(body: string): boolean {
   return body.startsWith("[forge:");
@@ -187,6 +205,8 @@ Deno.test({
         assertEquals(onA.filter((item) => !item.unreadable), [], "A never showed a forgery as readable");
         const onB = await seenItems(b);
         assertEquals(onB.filter((item) => !item.unreadable), [], "B never showed a forgery as readable (as A's)");
+        await refused(a, "forged");
+        await refused(b, "forged");
       });
 
       await t.step("(b) times in the year 2200 and at the end of dates break nothing, through reloads", async () => {
@@ -197,6 +217,8 @@ Deno.test({
         for (const marker of [FORGE.time2200, FORGE.timeMax]) {
           assert((state.sealed[marker] ?? 0) >= 1, `H sent a ${marker} forgery: ${JSON.stringify(state)}`);
         }
+        await refused(a, "future");
+        await refused(b, "future");
         await a.reload();
         await b.reload();
         await connected(a);
@@ -213,6 +235,8 @@ Deno.test({
           await honestRound("after the maximal order key, 2");
           const state = await hostileState(h);
           assert((state.sealed[FORGE.orderMax] ?? 0) >= 1, `H sent the forgery: ${JSON.stringify(state)}`);
+          await refused(a, "future");
+          await refused(b, "future");
           const [seenA, seenB, seenH] = await Promise.all([a, b, h].map(readable));
           assertEquals(seenB, seenA, "A and B show one order");
           assertEquals(seenH.filter((body) => !forged(body)), seenA, "H shows the honest ones in that order too");
