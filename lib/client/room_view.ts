@@ -24,7 +24,11 @@ export type MessageView = {
   /** When it was written, ms since the epoch (author's clock). */
   time: number;
   /** Own messages: pending ("Sending"), sent ("Sent"), delivered ("Delivered"); others: received. */
-  status: "pending" | "sent" | "delivered" | "received";
+  status: "pending" | "sent" | "delivered" | "received" | "failed";
+  /** Why an own message failed for good (the server refused its frame), when `status` is "failed". */
+  failure?: "too_big" | "bad_frame" | "refused" | "unsendable";
+  /** A record this device could not read (damaged or from a hostile peer): shown as unreadable, body empty. */
+  unreadable?: boolean;
 };
 
 /** Another person of the room: one member, whatever number of sessions (tabs, devices) it has open. */

@@ -36,6 +36,16 @@ function byOrder(a: { order: string; id: string }, b: { order: string; id: strin
 export class MemoryStore implements Store {
   #rooms = new Map<string, RoomData>();
   #closed = false;
+  #durable: boolean;
+
+  /**
+   * `durable` is what {@link durable} reports: tests use one MemoryStore as a
+   * device's disk that outlives the clients (reloads) sharing it, so it
+   * defaults to true; false models a device that keeps nothing.
+   */
+  constructor(options: { durable?: boolean } = {}) {
+    this.#durable = options.durable ?? true;
+  }
 
   /** Runs `fn` and returns its result as a promise; a throw (e.g. a closed store) becomes a rejection, like IndexedDB. */
   #run<T>(fn: () => T): Promise<T> {
@@ -149,8 +159,8 @@ export class MemoryStore implements Store {
     this.#closed = true;
   }
 
-  /** Always false: nothing here survives a reload. */
+  /** As constructed: true when this store stands for a disk that outlives its clients. */
   durable(): boolean {
-    return false;
+    return this.#durable;
   }
 }

@@ -191,7 +191,7 @@ function mergeDirty(into: Dirty, from: Dirty): void {
 export class ResilientStore implements Store {
   #open: (onLost: (reason: IdbLoss) => void) => Promise<PersistentStore>;
   #onFailure: (reason: StorageFailure, error: unknown) => void;
-  #copy = new MemoryStore();
+  #copy = new MemoryStore({ durable: false });
   /** Rooms whose copy is loaded (or loading); a room's operations wait for its load. */
   #loads = new Map<string, Promise<void>>();
   /** Rooms whose copy started from the database's content (the others started empty, storage being away). */

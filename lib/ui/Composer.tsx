@@ -1,5 +1,6 @@
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { MAX_BODY_CHARS } from "../client/courier/limits.ts";
 import { format, type Strings } from "./i18n.ts";
 import { UI } from "./styles.ts";
 
@@ -15,8 +16,8 @@ export interface ComposerProps {
   t: Strings;
 }
 
-/** Most UTF-16 code units in one message body (the protocol's MAX_BODY_CHARS: `send()` and receivers refuse more). */
-export const MAX_BODY_CHARS = 65_536;
+/** Most UTF-16 code units in one message body: the courier's limit (`send()` and receivers refuse more). */
+export { MAX_BODY_CHARS };
 /** From this length on the composer shows a counter, so the limit never comes as a surprise. */
 export const COUNTER_FROM_CHARS = Math.floor(MAX_BODY_CHARS * 0.9);
 

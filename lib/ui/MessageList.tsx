@@ -1,3 +1,4 @@
+import { Component, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { MessageView } from "../client/room_view.ts";
 import { clockTime, dayLabel, displayName, fullDateTime, localDay } from "./format.ts";
@@ -56,7 +57,7 @@ export function MessageList({ messages, t, lang, markerId, onAtBottom, now = Dat
         <ol class={UI.list}>
           {messages.flatMap((message, i) => {
             const previous = messages[i - 1];
-            const newDay = !previous || localDay(previous.time) !== localDay(message.time);
+            const newDay = !previous || safeDay(previous.time) !== safeDay(message.time);
             const items = [];
             if (newDay) {
               items.push(
@@ -73,13 +74,14 @@ export function MessageList({ messages, t, lang, markerId, onAtBottom, now = Dat
               );
             }
             items.push(
-              <MessageItem
-                key={message.id}
-                message={message}
-                showAuthor={!message.own && (newDay || previous?.author !== message.author)}
-                t={t}
-                lang={lang}
-              />,
+              <Contained key={message.id} fallback={<Unreadable t={t} />}>
+                <MessageItem
+                  message={message}
+                  showAuthor={!message.own && (newDay || previous?.author !== message.author)}
+                  t={t}
+                  lang={lang}
+                />
+              </Contained>,
             );
             return items;
           })}
@@ -104,6 +106,9 @@ interface MessageItemProps {
 function MessageItem({ message, showAuthor, t, lang }: MessageItemProps) {
   const author = message.own ? t.you : displayName(message.authorName, message.author, t);
   const [full, setFull] = useState(false);
+  if (message.unreadable || typeof message.body !== "string" || !isShowableTime(message.time)) {
+    return <Unreadable t={t} own={message.own} />;
+  }
   const when = fullDateTime(message.time, lang);
   return (
     <li class={`${UI.item} ${message.own ? UI.itemOwn : UI.itemOther}`} data-own={String(message.own)}>
@@ -120,10 +125,59 @@ function MessageItem({ message, showAuthor, t, lang }: MessageItemProps) {
         >
           {full ? when : clockTime(message.time, lang)}
         </time>
-        {message.own && <MessageStatus status={message.status} t={t} />}
+        {message.own && <MessageStatus status={message.status} failure={message.failure} t={t} />}
       </span>
     </li>
   );
+}
+
+/** Dates a browser can print: `Date` ends at ±8.64e15 ms, and past it `toISOString` throws. */
+function isShowableTime(time: unknown): time is number {
+  return typeof time === "number" && Number.isFinite(time) && Math.abs(time) <= 8.64e15;
+}
+
+/** The local day of a time, or NaN when it cannot be shown (so it never equals another). */
+function safeDay(time: number): number {
+  return isShowableTime(time) ? localDay(time) : NaN;
+}
+
+/** Props of an unreadable message. */
+interface UnreadableProps {
+  /** The UI strings. */
+  t: Strings;
+  /** Whether it was this device's own. */
+  own?: boolean;
+}
+
+/** A record that cannot be shown (damaged, or from a hostile peer): a placeholder, and the rest of the list stays. */
+function Unreadable({ t, own = false }: UnreadableProps) {
+  return (
+    <li class={`${UI.item} ${own ? UI.itemOwn : UI.itemOther}`} data-own={String(own)} data-unreadable>
+      <p class={`${UI.bubble} ${UI.bubbleOther} italic`}>{t.unreadable}</p>
+    </li>
+  );
+}
+
+/** Props of a containment boundary. */
+interface ContainedProps {
+  /** What to render when the children throw. */
+  fallback: ComponentChildren;
+  /** The content. */
+  children: ComponentChildren;
+}
+
+/** Catches a render error of one message, so one bad record never breaks the page. */
+class Contained extends Component<ContainedProps, { failed: boolean }> {
+  override state = { failed: false };
+  static override getDerivedStateFromError(): { failed: boolean } {
+    return { failed: true };
+  }
+  override componentDidCatch(error: unknown): void {
+    console.warn("Parley: a message could not be shown", error);
+  }
+  override render() {
+    return this.state.failed ? this.props.fallback : this.props.children;
+  }
 }
 
 /** Props of a message body. */
@@ -155,13 +209,23 @@ function MessageBody({ body }: MessageBodyProps) {
 export interface MessageStatusProps {
   /** The message's delivery status. */
   status: MessageView["status"];
+  /** Why it failed, for "failed". */
+  failure?: MessageView["failure"];
   /** The UI strings. */
   t: Strings;
 }
 
-/** "Sending", "Sent" or "Delivered" as words, with ticks that screen readers skip. */
-export function MessageStatus({ status, t }: MessageStatusProps) {
+/** "Sending", "Sent", "Delivered" or "Not sent" (with why) as words, with ticks that screen readers skip. */
+export function MessageStatus({ status, failure, t }: MessageStatusProps) {
   if (status === "received") return null;
+  if (status === "failed") {
+    return (
+      <span class={`${UI.status} ${UI.statusFailed}`} data-status={status} data-failure={failure}>
+        <span aria-hidden="true">⚠</span>
+        <span>{failure === "too_big" ? t.failedTooBig : t.failed}</span>
+      </span>
+    );
+  }
   const [ticks, word, tone] = status === "pending"
     ? ["◷", t.sending, UI.statusPending]
     : status === "sent"

@@ -52,6 +52,7 @@ export const UI = {
   meta: "flex items-center gap-1 mt-0.5 px-1 text-xs text-slate-600 dark:text-slate-300",
   status: "inline-flex items-center gap-0.5",
   statusPending: "text-slate-600 dark:text-slate-300",
+  statusFailed: "text-rose-700 dark:text-rose-300 font-medium",
   statusSent: "text-slate-700 dark:text-slate-200",
   statusDelivered: "text-emerald-700 dark:text-emerald-400 font-medium",
   typing: "min-h-[1.25rem] px-3 text-xs italic text-slate-600 dark:text-slate-300",

@@ -137,7 +137,14 @@ Deno.test({
           },
           undefined,
           SLOW,
-        );
+        ).catch(async (error) => {
+          const statuses = await tab1.evaluate(() =>
+            [...document.querySelectorAll("[role=log] li[data-own=true]")].map((li) =>
+              `${li.querySelector("p")?.textContent}=${li.querySelector("[data-status]")?.textContent}`
+            )
+          );
+          throw new Error(`${error}; tab one shows ${statuses.join(", ")}`);
+        });
       });
 
       await t.step("a duplicated tab (its sessionStorage copied) takes the session; the original rejoins", async () => {

@@ -300,7 +300,7 @@ const MEMBER_ANN = "A".repeat(22);
 function fixedCourier(messages: StoredMessage[]) {
   return {
     messages,
-    counters: { sent: 0, delivered: 0, resent: 0, received: 0, duplicates: 0, rejected: 0 },
+    counters: { sent: 0, delivered: 0, resent: 0, received: 0, duplicates: 0, rejected: 0, failed: 0 },
     subscribe: () => () => {},
   };
 }

@@ -174,10 +174,11 @@ Deno.test("the page's store opens IndexedDB when present and says its writes are
 });
 
 Deno.test("durable() tells memory from IndexedDB", async () => {
-  const memory = new MemoryStore();
+  const memory = new MemoryStore({ durable: false });
   const idb = await openIdbStore(`parley-test-durable-${dbCounter++}`);
   try {
     assertEquals(memory.durable(), false);
+    assertEquals(new MemoryStore().durable(), true, "a memory store standing for a device's disk in tests");
     assertEquals(idb.durable(), true);
   } finally {
     memory.close();

@@ -16,6 +16,25 @@ function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
+/** Chat frames one reader received (over all its sockets), checked against the order promise. */
+class Received {
+  /** Ids of the chat frames received. */
+  readonly seen = new Set<string>();
+  /** The highest seq received: the reader's `since`. */
+  highest = 0;
+  /** Chat frames that came at or below a seq already received: each breaks "strictly in seq order". */
+  readonly disorder: string[] = [];
+  /** A `Wire` handler: takes chat frames, leaves the rest for `next()`. */
+  readonly take = (frame: Frame): boolean => {
+    if (frame.type !== "chat") return false;
+    const seq = frame.seq as number;
+    if (seq <= this.highest) this.disorder.push(`${frame.id} (seq ${seq}) after seq ${this.highest}`);
+    this.seen.add(frame.id as string);
+    this.highest = Math.max(this.highest, seq);
+    return true;
+  };
+}
+
 async function metric(server: ServerProcess, line: string): Promise<number> {
   const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
   for (const row of text.split("\n")) if (row.startsWith(line + " ")) return Number(row.slice(line.length + 1));
@@ -37,9 +56,14 @@ Deno.test("a member that stops reading is closed with 4008 within the bound, the
   const key = await roomKey(room);
   const open = () => Wire.open({ port: server.port, room });
   const wires: Wire[] = [];
-  const join = async (mode: AdmissionMode, extra = {}, create = false) => {
+  /**
+   * Opens a socket and joins. `onFrame` is installed before the hello: the backlog may come in the
+   * same read as the welcome, before `admit` returns.
+   */
+  const join = async (mode: AdmissionMode, extra = {}, create = false, onFrame?: (frame: Frame) => boolean) => {
     const wire = await open();
     wires.push(wire);
+    wire.onFrame = onFrame;
     return { wire, welcome: await admit(wire, mode, key, extra, create) };
   };
   try {
@@ -71,19 +95,11 @@ Deno.test("a member that stops reading is closed with 4008 within the bound, the
       }
     };
 
-    const seen = new Set<string>();
-    let highest = 0;
-    const collect = (frame: Frame) => {
-      if (frame.type !== "chat") return false;
-      seen.add(frame.id as string);
-      highest = Math.max(highest, frame.seq as number);
-      return true;
-    };
+    const slowGot = new Received();
 
     await t.step("a paused reader is closed with 4008 once its queue passes the bound", async () => {
-      const slow = await join(mode, { since: 0 });
+      const slow = await join(mode, { since: 0 }, false, slowGot.take);
       await slow.wire.next((frame) => frame.type === "synced");
-      slow.wire.onFrame = collect;
       const slowId = slow.welcome.peer as string;
       const before = rssBytes(server.pid);
       slow.wire.pause();
@@ -110,16 +126,16 @@ Deno.test("a member that stops reading is closed with 4008 within the bound, the
 
       slow.wire.resume();
       assertEquals(await slow.wire.closed, 4008);
-      assert(seen.size < sent, "the slow reader was closed before it got everything");
+      assert(slowGot.seen.size < sent, "the slow reader was closed before it got everything");
 
-      const back = await join(mode, { token: slow.welcome.token, since: highest });
+      const back = await join(mode, { token: slow.welcome.token, since: slowGot.highest }, false, slowGot.take);
       assertEquals(back.welcome.resumed, true);
       assertEquals(back.welcome.peer, slowId);
-      back.wire.onFrame = collect;
       const synced = await back.wire.next((frame) => frame.type === "synced");
       assert((synced.last as number) >= sent, `synced at ${synced.last}, ${sent} sent`);
-      assertEquals(seen.size, sent, "every frame sent reached the slow reader, live or in the backlog");
-      for (let i = 1; i <= sent; i++) assert(seen.has(`m${i}`), `m${i} missing`);
+      assertEquals(slowGot.disorder, [], "chat frames reached the slow reader in seq order, across the resume");
+      assertEquals(slowGot.seen.size, sent, "every frame sent reached the slow reader, live or in the backlog");
+      for (let i = 1; i <= sent; i++) assert(slowGot.seen.has(`m${i}`), `m${i} missing`);
     });
 
     await t.step("a backlog streams in windows: a reader that stops during it holds at most the bound", async () => {
@@ -127,14 +143,8 @@ Deno.test("a member that stops reading is closed with 4008 within the bound, the
       await flood(Math.max(0, 300 - sent));
       const late = await open();
       wires.push(late);
-      const lateSeen = new Set<string>();
-      let lateHighest = 0;
-      late.onFrame = (frame) => {
-        if (frame.type !== "chat") return false;
-        lateSeen.add(frame.id as string);
-        lateHighest = Math.max(lateHighest, frame.seq as number);
-        return true;
-      };
+      const lateGot = new Received();
+      late.onFrame = lateGot.take;
       const welcome = await admit(late, mode, key, { since: 0 });
       late.pause();
       let waiting = 0;
@@ -147,15 +157,11 @@ Deno.test("a member that stops reading is closed with 4008 within the bound, the
       assertLessOrEqual(waiting, BOUND, "bytes waiting for the stopped reader stayed within the bound");
       late.resume();
       assertEquals(await late.closed, 4008);
-      assert(lateSeen.size < sent, "the stopped reader was closed before the backlog ended");
-      const again = await join(mode, { token: welcome.token, since: lateHighest });
-      again.wire.onFrame = (frame) => {
-        if (frame.type !== "chat") return false;
-        lateSeen.add(frame.id as string);
-        return true;
-      };
+      assert(lateGot.seen.size < sent, "the stopped reader was closed before the backlog ended");
+      const again = await join(mode, { token: welcome.token, since: lateGot.highest }, false, lateGot.take);
       await again.wire.next((frame) => frame.type === "synced");
-      assertEquals(lateSeen.size, sent, "the backlog brought every frame after the resume");
+      assertEquals(lateGot.disorder, [], "the backlog came in seq order, across the resume");
+      assertEquals(lateGot.seen.size, sent, "the backlog brought every frame after the resume");
     });
   } finally {
     for (const wire of wires) await wire.abort();

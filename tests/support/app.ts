@@ -6,6 +6,7 @@
 import { type AppHandler, createHandler } from "$fresh/server.ts";
 import config from "../../fresh.config.ts";
 import manifest from "../../fresh.gen.ts";
+import { getServer } from "../../lib/server/mod.ts";
 
 let handler: Promise<AppHandler> | undefined;
 
@@ -31,9 +32,14 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** Serves the app on `hostname` (default 127.0.0.1) and a free port. */
+/**
+ * Serves the app on `hostname` (default 127.0.0.1) and a free port. The signaling server is started
+ * first, as `main.ts` does at start-up: `/api/signal` then upgrades without waiting. An upgrade
+ * answered after waiting, to a client that left meanwhile, keeps `Deno.serve` from ever shutting down.
+ */
 export async function serveApp(hostname = "127.0.0.1"): Promise<RunningApp> {
   const app = await appHandler();
+  await getServer();
   const requests: RunningApp["requests"] = [];
   const server = Deno.serve({ hostname, port: 0, onListen() {} }, (req, info) => {
     requests.push({ url: req.url, headers: req.headers });

@@ -4,7 +4,7 @@
  * sender, id or room fails to open.
  * @module
  */
-import type { Packet, PayloadCodec } from "../courier.ts";
+import type { Packet, PayloadCodec } from "../courier/mod.ts";
 import type { RoomCipher } from "../crypto.ts";
 
 /** Own-message payloads carry the message id in front, so the id can be authenticated as associated data. */

@@ -8,7 +8,7 @@
  */
 import { effect, type ReadonlySignal, signal } from "@preact/signals-core";
 import { Backoff } from "../backoff.ts";
-import type { DirectLink } from "../courier.ts";
+import type { DirectLink } from "../courier/mod.ts";
 import type { NetworkTimings } from "../network_profile.ts";
 import { PeerLink, type PeerLinkSignal, type PeerPath } from "../peer_link.ts";
 import type { Timers } from "../timer_set.ts";

@@ -14,8 +14,8 @@
  * @module
  */
 import { batch, computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
-import { CLOSE, type PresenceFrame, type WelcomeFrame } from "../../protocol/mod.ts";
-import { Courier, type CourierOptions, type DirectLink } from "../courier.ts";
+import { CLOSE, encodeBase64Url, type PresenceFrame, type WelcomeFrame } from "../../protocol/mod.ts";
+import { Courier, type CourierOptions, type DirectLink } from "../courier/mod.ts";
 import { type RoomAdmission, roomAdmission, RoomCipher } from "../crypto.ts";
 import { EventLog, EVENTS, type LogEvent } from "../event_log.ts";
 import { type IceAnswer, iceAnswerOf, IceConfig } from "../ice_config.ts";
@@ -134,6 +134,11 @@ function isLinkSignal(value: unknown): value is PeerLinkSignal {
     (v.candidate === undefined || (typeof v.candidate === "object" && v.candidate !== null));
 }
 
+/** A fresh tab tag for order keys: 6 random bytes, 8 base64url characters. */
+function randomTabTag(): string {
+  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(6)));
+}
+
 /** Opens a room: loads its state from the store and starts connecting. */
 export async function createRoomClient(options: RoomClientOptions): Promise<RoomClient> {
   const { room, store } = options;
@@ -164,6 +169,9 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   }
   const session = options.session ?? memorySessionSlot();
   let token = session.read().token;
+  // The tab's tag in order keys, kept with its session so a reload numbers its messages on the same lane.
+  const tab = session.read().tab ?? randomTabTag();
+  session.write({ ...session.read(), tab });
   let closed = false;
 
   const selfName = signal(saved.name ?? "");
@@ -214,9 +222,10 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
 
   const signer: MessageSigner = identity.signer;
   // The courier signs with the member key (CONTRACT "Signed messages"); couriers that predate signing ignore it.
-  const courierOptions: CourierOptions & { signer: MessageSigner } = {
+  const courierOptions: CourierOptions = {
     room,
     store,
+    tab,
     signer,
     codec: cipherCodec(cipher),
     timing: { resendIntervalMs: profile.resendIntervalMs },
@@ -244,6 +253,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       member: identity.member,
       onMessage: (peer, payload) => courier.receiveDirect(peer, payload),
       onName: (name) => selfName.value = name.slice(0, MAX_NAME_LENGTH),
+      onDelivered: (id) => courier.deliveredElsewhere(id),
     })
     : undefined;
   const roster = createRoster({
@@ -303,6 +313,8 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   courier.subscribe((event) => {
     if (event.type === "rejected") log.add(EVENTS.MESSAGE_REJECTED, { from: event.from, reason: event.reason });
     if (event.type === "error") log.add("Courier error", { context: event.context, error: String(event.error) });
+    // Acks reach the tab that sent: the member's other tabs learn "Delivered" from it (a raise is never repeated).
+    if (event.type === "status" && event.status === "delivered") tabs?.shareDelivered(event.id);
   });
 
   function announce(to: string): void {
@@ -354,7 +366,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         links.dropAll();
       }
       token = frame.token;
-      session.write({ token: frame.token, peer: frame.peer });
+      session.write({ token: frame.token, peer: frame.peer, tab });
       batch(() => {
         selfId.value = frame.peer;
         roster.reset(frame.peers);
@@ -362,7 +374,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       tabs?.announce(frame.peer);
       // Roster entries go on as the server sent them (member stamps included), minus this member's tabs.
       const others = frame.peers.filter((p) => !roster.isOwn(p.id));
-      courier.relayUp({ peer: frame.peer, peers: others });
+      courier.relayUp({ peer: frame.peer, peers: others, log: frame.log });
       for (const peer of others) {
         links.ensure(frame.peer, peer.id);
         if (peer.presence === "online") announce(peer.id);
@@ -372,7 +384,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       roster.update(frame.peer, frame.state, frame.member);
       // Own tabs are sessions of this member: no courier peer, no link, no announcements.
       if (roster.isOwn(frame.peer)) return;
-      courier.presence(frame.peer, frame.state);
+      courier.presence(frame.peer, frame.state, typeof frame.member === "string" ? frame.member : undefined);
       if (frame.state === "left") links.drop(frame.peer);
       else if (frame.state === "joined" || frame.state === "online") {
         const self = selfId.peek();
@@ -392,7 +404,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     error(frame) {
       if (frame.code === "unknown_peer") return;
       log.add(EVENTS.SERVER_ERROR, { code: frame.code, message: frame.message });
-      if (frame.ref) courier.refused(frame.ref);
+      if (frame.ref) courier.refused(frame.ref, frame.code);
     },
     log: note,
   });
@@ -417,6 +429,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   function rejoinAsNewSession(): void {
     if (closed) return;
     session.clear();
+    session.write({ tab });
     token = undefined;
     notice.value = { code: "session_replaced", at: now() };
     note("Session replaced: rejoining as a new session", { peer: selfId.peek() });

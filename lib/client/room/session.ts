@@ -13,6 +13,8 @@ export interface TabSession {
   token?: string;
   /** The peer id that token resumes. */
   peer?: string;
+  /** This tab's tag in message order keys (see the courier's `tab`), so a reload keeps numbering on its lane. */
+  tab?: string;
 }
 
 /** Where one tab keeps its session. */

@@ -39,7 +39,9 @@ export type TabMessage =
   /** An own message this tab wrote, as a courier payload sealed by session `peer`. */
   | { t: "msg"; tab: string; peer: string; payload: string }
   /** The member's new display name. */
-  | { t: "name"; tab: string; name: string };
+  | { t: "name"; tab: string; name: string }
+  /** An own message this tab sent reached every other member ("Delivered"): the acks came to this tab only. */
+  | { t: "delivered"; tab: string; id: string };
 
 /** The channel name of one member's tabs in one room. */
 export function tabChannelName(room: string, member: string): string {
@@ -63,6 +65,8 @@ export function parseTabMessage(data: unknown): TabMessage | null {
         : null;
     case "name":
       return typeof m.name === "string" ? { t: "name", tab: m.tab, name: m.name } : null;
+    case "delivered":
+      return typeof m.id === "string" && m.id.length <= 64 ? { t: "delivered", tab: m.tab, id: m.id } : null;
     default:
       return null;
   }
@@ -80,6 +84,8 @@ export interface TabBusOptions {
   onMessage(peer: string, payload: string): void;
   /** Another tab set the display name. */
   onName(name: string): void;
+  /** Another tab saw an own message delivered. */
+  onDelivered?(id: string): void;
   /** This tab's id; random by default. */
   tab?: string;
 }
@@ -94,6 +100,8 @@ export interface TabBus {
   shareMessage(peer: string, payload: string): void;
   /** Shares a new display name. */
   shareName(name: string): void;
+  /** Tells the other tabs an own message is delivered. */
+  shareDelivered(id: string): void;
   /** Says goodbye and leaves the channel. */
   close(): void;
 }
@@ -134,6 +142,8 @@ export function createTabBus(options: TabBusOptions): TabBus {
         return;
       case "name":
         return options.onName(message.name);
+      case "delivered":
+        return options.onDelivered?.(message.id);
     }
   };
   post({ t: "who", tab });
@@ -149,6 +159,9 @@ export function createTabBus(options: TabBusOptions): TabBus {
     },
     shareName(name) {
       post({ t: "name", tab, name });
+    },
+    shareDelivered(id) {
+      post({ t: "delivered", tab, id });
     },
     close() {
       post({ t: "gone", tab });

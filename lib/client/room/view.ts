@@ -5,7 +5,7 @@
  * @module
  */
 import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
-import type { Courier } from "../courier.ts";
+import type { Courier } from "../courier/mod.ts";
 import type { PeerPath } from "../peer_link.ts";
 import type { CountersView, MessageView, PeerView } from "../room_view.ts";
 import type { Roster } from "./roster.ts";
@@ -66,6 +66,8 @@ export function createRoomSignals(options: RoomSignalsOptions): RoomSignals {
         time: m.time,
         status: m.status,
       };
+      if (m.failure) view.failure = m.failure;
+      if (m.unreadable) view.unreadable = true;
       return view;
     });
   });
