@@ -102,6 +102,19 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
     });
   }, [view]);
 
+  // Refused: the page may be a cached version the server no longer speaks with. If a newer one exists, run it.
+  useEffect(() => {
+    if (!view) return;
+    let asked = false;
+    return view.connection.subscribe((state) => {
+      if (asked || state.kind !== "refused") return;
+      asked = true;
+      import("../lib/ui/service_worker.ts").then((worker) => worker.newerPageThanThis()).then((newer) => {
+        if (newer) location.reload();
+      }, (failure: unknown) => console.warn("Parley: could not look for a newer page", failure));
+    });
+  }, [view]);
+
   return (
     <RoomScreen
       view={view}

@@ -32,11 +32,21 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-// The page tells the worker what it loaded before the worker controlled it.
+// The page tells the worker what it loaded before the worker controlled it; and a room page
+// the server refused asks for its shell afresh, to find out whether it was a stale version.
 self.addEventListener("message", (event) => {
   const data = event.data;
-  if (!data || data.type !== "cache-shell" || !Array.isArray(data.urls)) return;
-  event.waitUntil(Promise.all(data.urls.map((url) => remember(new Request(new URL(url, self.location.origin))))));
+  if (data && data.type === "cache-shell" && Array.isArray(data.urls)) {
+    event.waitUntil(Promise.all(data.urls.map((url) => remember(new Request(new URL(url, self.location.origin))))));
+  } else if (data && data.type === "refresh-shell" && typeof data.path === "string" && event.ports[0]) {
+    const port = event.ports[0];
+    event.waitUntil(
+      freshModules(data.path).then(
+        (modules) => port.postMessage({ ok: true, modules }),
+        (error) => port.postMessage({ ok: false, error: String(error) }),
+      ),
+    );
+  }
 });
 
 self.addEventListener("fetch", (event) => {
@@ -103,12 +113,26 @@ async function navigate(event, request, url) {
 async function refreshShell(request, cached) {
   const response = await remember(request);
   if (!response.ok || response.headers.get("etag") === cached.headers.get("etag")) return;
-  const html = await response.clone().text();
+  await keepModules(await response.clone().text());
+}
+
+/** The module URLs a page names, each fetched into the cache unless it is there; returns them. */
+async function keepModules(html) {
   const cache = await caches.open(CACHE);
   const urls = [...new Set([...html.matchAll(MODULE_URL)].map((match) => match[1]))];
   await Promise.all(urls.map(async (path) => {
     if (!await cache.match(path)) await remember(new Request(new URL(path, self.location.origin)));
   }));
+  return urls;
+}
+
+/** Fetches a room page from the network (keeping it and its modules) and lists the modules it names. */
+async function freshModules(path) {
+  const url = new URL(path, self.location.origin);
+  if (!ROOM_PATH.test(url.pathname)) throw new Error("not a room page");
+  const response = await remember(new Request(url));
+  if (!response.ok) throw new Error(`the room page answered ${response.status}`);
+  return await keepModules(await response.clone().text());
 }
 
 /** Any room shell kept, whatever its query: better than nothing offline. */

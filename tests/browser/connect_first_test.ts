@@ -295,3 +295,72 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a cached page the server refuses after a deploy finds the new version and runs it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const app = await appHandler();
+    const link = createRoomLink();
+    const NEXT_MODULE = "/_fresh/js/next-build-000000000000.js";
+    let deployed = false;
+    let refuse = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req, info) => {
+      const url = new URL(req.url);
+      if (deployed && url.pathname === NEXT_MODULE) {
+        return new Response("export {};\n", { headers: { "content-type": "text/javascript; charset=utf-8" } });
+      }
+      if (url.pathname === "/api/signal" && refuse > 0) {
+        // The new server does not speak with the old page: it refuses it, as admission would.
+        refuse--;
+        const { socket, response } = Deno.upgradeWebSocket(req);
+        socket.onopen = () => socket.close(4403, "admission_refused");
+        return response;
+      }
+      if (deployed && url.pathname === `/${link.room}`) {
+        // The new version of the page: it names a module the old one did not.
+        const plain = await app(new Request(req.url, { headers: { "accept-language": "en" } }), info);
+        const html = (await plain.text()).replace("</head>", `<link rel="modulepreload" href="${NEXT_MODULE}"></head>`);
+        return new Response(html, {
+          headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", etag: '"next"' },
+        });
+      }
+      return app(req, info);
+    });
+    const origin = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      const next = page.locator(`link[rel="modulepreload"][href="${NEXT_MODULE}"]`);
+
+      await t.step("first visit: the old version settles and is kept", async () => {
+        await page.goto(origin + link.href);
+        await connected(page);
+        await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
+        await page.waitForFunction(
+          async (room) => (await caches.match(`/${room}`, { ignoreVary: true })) !== undefined,
+          link.room,
+          SLOW,
+        );
+      });
+
+      await t.step("after the deploy: the cached old page is refused, then the new one runs and connects", async () => {
+        deployed = true;
+        refuse = 1;
+        await page.reload();
+        await next.waitFor({ state: "attached", ...SLOW });
+        await connected(page);
+        assertEquals(refuse, 0, "the old page was refused first");
+        assertEquals(await next.count(), 1, "the page running now is the new version");
+      });
+      assertEquals(errors, []);
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});
