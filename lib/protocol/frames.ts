@@ -18,6 +18,11 @@ export interface HelloFrame {
   since?: number;
   /** Admission proof derived from the room key (base64url); the first peer's proof sets the room's verifier. */
   proof?: string;
+  /**
+   * The log epoch `since` belongs to (from an earlier `welcome.log.epoch`). When it differs from the
+   * log's current epoch, the log was reset and the server sends the backlog from the log's start.
+   */
+  epoch?: string;
 }
 
 /** A chat frame from a client: opaque ciphertext to one peer or to the whole room. */
@@ -86,8 +91,11 @@ export interface WelcomeFrame {
   resumeWindowMs: number;
   /** The other peers of the room. */
   peers: RosterEntry[];
-  /** The room log's bounds at join time: oldest kept `seq` and newest `seq` (0 when empty). */
-  log: { first: number; last: number };
+  /**
+   * The room log at join time: oldest kept `seq`, newest `seq` (0 when empty), and its epoch: the id of
+   * this incarnation of the log; `seq` values are only comparable within one epoch.
+   */
+  log: { first: number; last: number; epoch: string };
 }
 
 /** A relayed chat frame: the client's frame plus the stamped sender, log position and time. */

@@ -146,7 +146,7 @@ function checkSignal(frame: Record<string, unknown>): ParseResult {
 
 function checkHello(frame: Record<string, unknown>): ParseResult {
   for (const key in frame) {
-    if (key !== "type" && key !== "v" && key !== "token" && key !== "since" && key !== "proof") {
+    if (key !== "type" && key !== "v" && key !== "token" && key !== "since" && key !== "proof" && key !== "epoch") {
       return bad(`unknown field ${key.slice(0, 32)}`);
     }
   }
@@ -163,5 +163,6 @@ function checkHello(frame: Record<string, unknown>): ParseResult {
   ) {
     return bad("since must be a non-negative integer");
   }
+  if (frame.epoch !== undefined && !isShortId(frame.epoch)) return bad("epoch must be 1-64 base64url characters");
   return { ok: true, frame: frame as unknown as ClientFrame };
 }

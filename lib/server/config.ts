@@ -53,6 +53,18 @@ export interface ServerConfig {
   kvPath: string | undefined;
   /** Cross-instance bus (`BUS`: `broadcast` or `kv`). */
   bus: BusKind;
+  /** About the most bytes of log data read per backlog page (`BACKLOG_PAGE_BYTES`): bounds memory per join. */
+  backlogPageBytes: number;
+  /** The most rooms the deployment keeps in KV (`STORAGE_MAX_ROOMS`); more: `storage_full`. */
+  storageMaxRooms: number;
+  /** The most log bytes the deployment keeps in KV (`STORAGE_MAX_BYTES`); more: `storage_full`. */
+  storageMaxBytes: number;
+  /** The most rooms one address group (IPv4 address, IPv6 /64) may register per window (`BUDGET_ADDR_ROOMS`). */
+  budgetAddressRooms: number;
+  /** The most log bytes one address group may append per window (`BUDGET_ADDR_BYTES`). */
+  budgetAddressBytes: number;
+  /** The per-address budget window (`BUDGET_WINDOW`, s). */
+  budgetWindowMs: number;
 }
 
 /** The defaults, in one place. */
@@ -75,6 +87,12 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   allowedOrigins: null,
   kvPath: undefined,
   bus: "broadcast",
+  backlogPageBytes: 256 * 1024,
+  storageMaxRooms: 100_000,
+  storageMaxBytes: 1024 * 1024 * 1024,
+  budgetAddressRooms: 100,
+  budgetAddressBytes: 64 * 1024 * 1024,
+  budgetWindowMs: 3600_000,
 });
 
 /** Reads an environment variable; injectable for tests. */
@@ -129,6 +147,12 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
       : origins.split(",").map((o) => o.trim()).filter((o) => o !== ""),
     kvPath: env("KV_PATH") || undefined,
     bus,
+    backlogPageBytes: number(env, "BACKLOG_PAGE_BYTES", d.backlogPageBytes),
+    storageMaxRooms: number(env, "STORAGE_MAX_ROOMS", d.storageMaxRooms),
+    storageMaxBytes: number(env, "STORAGE_MAX_BYTES", d.storageMaxBytes),
+    budgetAddressRooms: number(env, "BUDGET_ADDR_ROOMS", d.budgetAddressRooms),
+    budgetAddressBytes: number(env, "BUDGET_ADDR_BYTES", d.budgetAddressBytes),
+    budgetWindowMs: number(env, "BUDGET_WINDOW", d.budgetWindowMs / 1000, 1000),
   };
   return { ...config, ...overrides };
 }

@@ -15,7 +15,11 @@ import type { ServerConfig } from "./config.ts";
 import { metrics } from "./metrics.ts";
 import { Peer, type PeerSocket, Room, stamp } from "./room.ts";
 import type { RoomLog } from "./room_log.ts";
-import { hashToken, type SessionStore } from "./session_store.ts";
+import { hashToken, type RosterRecord, type SessionStore } from "./session_store.ts";
+import { addressGroup } from "./address_group.ts";
+import { NO_BUDGET, type StorageBudget } from "./kv_budget.ts";
+import { BacklogReader } from "./room_log_reader.ts";
+import { utf8Length } from "./text_size.ts";
 
 /** Random bytes in a peer id (72 bits: unique within a room, short on the wire). */
 const PEER_ID_BYTES = 9;
@@ -64,6 +68,8 @@ export interface HubOptions {
   log: RoomLog;
   /** The cross-instance bus. */
   bus: Bus;
+  /** The KV storage budget, asked before a room is registered and before each append (default: none). */
+  budget?: StorageBudget;
   /** The clock, injectable for tests. */
   now?: () => number;
 }
@@ -93,6 +99,11 @@ function refuse(code: ErrorCode, message: string, close: CloseCode): JoinRefusal
   return { ok: false, code, message, close };
 }
 
+/** The close code of a storage budget refusal. */
+function budgetClose(code: "storage_full" | "budget_exceeded"): CloseCode {
+  return code === "storage_full" ? CLOSE.TRY_AGAIN_LATER : CLOSE.TOO_MANY_ROOMS;
+}
+
 /** Sends an `error` frame and counts it. */
 export function sendError(socket: PeerSocket, code: ErrorCode, message: string, ref?: string): void {
   errorsSent.inc({ code });
@@ -107,6 +118,7 @@ export class Hub {
   #store: SessionStore;
   #log: RoomLog;
   #bus: Bus;
+  #budget: StorageBudget;
   #now: () => number;
   #rooms = new Map<string, Room>();
   #addressRooms = new Map<string, Map<string, number>>();
@@ -116,6 +128,8 @@ export class Hub {
   #unsubscribe: () => void;
   #leaseTimer: ReturnType<typeof setInterval>;
   #leaseMs: number;
+  /** The lease renewal in flight: marking a peer away waits for it, so neither write undoes the other. */
+  #renewing: Promise<void> | null = null;
   #closing = false;
 
   /** Starts the hub: subscribes to the bus and renews presence leases. */
@@ -124,10 +138,11 @@ export class Hub {
     this.#store = options.store;
     this.#log = options.log;
     this.#bus = options.bus;
+    this.#budget = options.budget ?? NO_BUDGET;
     this.#now = options.now ?? Date.now;
     this.#leaseMs = Math.max(options.config.resumeWindowMs, 1_000);
     this.#unsubscribe = this.#bus.subscribe((envelope) => this.#onBus(envelope));
-    this.#leaseTimer = setInterval(() => this.#track(this.#renewLeases()), this.#leaseMs / 3);
+    this.#leaseTimer = setInterval(() => this.#track(this.renewLeases()), this.#leaseMs / 3);
     unrefTimer(this.#leaseTimer);
     LIVE_HUBS.add(this);
   }
@@ -173,6 +188,10 @@ export class Hub {
       else previous = null;
     }
     const resumed = peerId !== "";
+    // Refused early, before any KV work (and before the storage budget counts a room); checked again below.
+    if (this.#tooManyRooms(address, roomId)) {
+      return refuse("too_many_rooms", "this address has too many rooms open", CLOSE.TOO_MANY_ROOMS);
+    }
     if (!resumed) {
       const verifier = await store.verifier(roomId);
       if (verifier !== null) {
@@ -182,20 +201,23 @@ export class Hub {
         await store.touchVerifier(roomId, verifier);
       } else if (hello.proof !== undefined) {
         const mine = await verifierOf(hello.proof);
+        // The storage budget is the last limit before the room's first write (its verifier).
+        const budget = await this.#budget.admitRoom(roomId, addressGroup(address));
+        if (!budget.ok) return refuse(budget.code, budget.message, budgetClose(budget.code));
         if (await store.registerVerifier(roomId, mine) !== mine) {
           return refuse("admission_refused", "proof does not match the room's verifier", CLOSE.ADMISSION_REFUSED);
         }
       }
     }
-    const rooms = this.#addressRooms.get(address);
-    if (!rooms?.has(roomId) && (rooms?.size ?? 0) >= this.#config.maxRoomsPerAddress) {
-      return refuse("too_many_rooms", "this address has too many rooms open", CLOSE.TOO_MANY_ROOMS);
-    }
-    if (!isOpen() || this.#closing) return refuse("internal", "socket closed while joining", CLOSE.NORMAL);
     if (!resumed) {
       peerId = randomId(PEER_ID_BYTES);
       token = peerId + randomId(TOKEN_BYTES);
       tokenHash = await hashToken(token);
+    }
+    if (!isOpen() || this.#closing) return refuse("internal", "socket closed while joining", CLOSE.NORMAL);
+    // Checked again with no await before the count below: simultaneous joins cannot all pass it.
+    if (this.#tooManyRooms(address, roomId)) {
+      return refuse("too_many_rooms", "this address has too many rooms open", CLOSE.TOO_MANY_ROOMS);
     }
 
     // Register first (holding frames back), so nothing published from here on is missed.
@@ -212,7 +234,26 @@ export class Hub {
     room.local.set(peerId, peer);
     this.#countAddress(address, roomId, 1);
     try {
-      const roster = await store.roster(roomId);
+      const record = {
+        state: "online" as const,
+        inst: this.#bus.instanceId,
+        until: this.#now() + this.#leaseMs,
+        h: tokenHash,
+      };
+      let roster: RosterRecord[];
+      if (resumed) {
+        roster = await store.roster(roomId);
+        peer.presenceVersion = await store.setPresence(roomId, peerId, record);
+      } else {
+        // The room-full check and the presence write are one KV atomic: racing joins cannot all pass.
+        const seat = await store.claimSeat(roomId, peerId, record, this.#config.maxPeersPerRoom);
+        if (!seat) {
+          this.#unregister(peer);
+          return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
+        }
+        roster = seat.roster;
+        peer.presenceVersion = seat.versionstamp;
+      }
       const peers: RosterEntry[] = [];
       for (const entry of roster) {
         if (entry.peer === peerId) continue;
@@ -224,21 +265,11 @@ export class Hub {
       for (const local of room.local.values()) {
         if (local !== peer && !peers.some((p) => p.id === local.id)) peers.push({ id: local.id, presence: "online" });
       }
-      if (!resumed && peers.length >= this.#config.maxPeersPerRoom) {
-        this.#unregister(peer);
-        return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
-      }
-      peer.presenceVersion = await store.setPresence(roomId, peerId, {
-        state: "online",
-        inst: this.#bus.instanceId,
-        until: this.#now() + this.#leaseMs,
-        h: tokenHash,
-      });
       if (previous && previous.inst !== this.#bus.instanceId && previous.state === "online" && !old) {
         this.#bus.publish(roomId, { k: "r", peer: peerId } satisfies BusBody);
       }
       this.#presence(room, peerId, resumed ? "online" : "joined", peer);
-      const bounds = await this.#log.readAfter(roomId, Number.MAX_SAFE_INTEGER, 0);
+      const bounds = await this.#log.bounds(roomId);
       this.#startDelivery(room, bounds.lastSeq);
       socket.send(JSON.stringify({
         type: "welcome",
@@ -248,13 +279,15 @@ export class Hub {
         resumed,
         resumeWindowMs: this.#config.resumeWindowMs,
         peers,
-        log: { first: bounds.firstSeq, last: bounds.lastSeq },
+        log: { first: bounds.firstSeq, last: bounds.lastSeq, epoch: bounds.epoch },
       }));
       onWelcome(peer);
       let backlogEnd = 0;
-      // A since beyond the log (a log reset) would hide new frames: read from the log's end instead.
       if (hello.since !== undefined) {
-        backlogEnd = await this.#sendBacklog(peer, Math.min(hello.since, bounds.lastSeq), isOpen);
+        // A since of another epoch counts in a log that is gone: serve this log from its start.
+        const since = hello.epoch !== undefined && hello.epoch !== bounds.epoch ? 0 : hello.since;
+        // A since beyond the log (a reset the client cannot tell) would hide new frames: read from the log's end.
+        backlogEnd = await this.#sendBacklog(peer, Math.min(since, bounds.lastSeq), isOpen);
       }
       const pending = peer.pending!;
       peer.pending = null;
@@ -274,23 +307,21 @@ export class Hub {
     }
   }
 
-  /** Streams the log after `since` to a joining peer; returns the last position covered. */
+  /** Streams the log after `since` to a joining peer, one bounded page at a time; returns the last position covered. */
   async #sendBacklog(peer: Peer, since: number, isOpen: () => boolean): Promise<number> {
-    let after = since;
+    const reader = new BacklogReader(this.#log, peer.room, since, {
+      entries: this.#config.backlogPageSize,
+      bytes: this.#config.backlogPageBytes,
+    });
     for (;;) {
-      const page = await this.#log.readAfter(peer.room, after, this.#config.backlogPageSize);
-      const first = page.entries.length ? page.entries[0].seq : page.lastSeq + 1;
-      if (first > after + 1 && page.lastSeq > after) {
-        peer.socket.send('{"type":"gap","from":' + (after + 1) + ',"to":' + Math.min(first - 1, page.lastSeq) + "}");
-      }
+      const page = await reader.next();
+      if (page.gap) peer.socket.send('{"type":"gap","from":' + page.gap.from + ',"to":' + page.gap.to + "}");
       for (const entry of page.entries) {
         if (this.#visibleTo(entry.data, peer.id)) {
           peer.socket.send(entry.data.slice(0, -1) + ',"seq":' + entry.seq + ',"at":' + entry.at + "}");
         }
-        after = entry.seq;
       }
-      // A short page means everything up to lastSeq (as of this read) was covered.
-      if (page.entries.length < this.#config.backlogPageSize || !isOpen()) return Math.max(after, page.lastSeq);
+      if (page.done || !isOpen()) return page.through;
     }
   }
 
@@ -338,7 +369,14 @@ export class Hub {
     const id = frame.id;
     const to = frame.to ?? null;
     // The stamp adds only ASCII, so a plain client frame stays ASCII: the log need not measure it.
-    const append = this.#log.append(peer.room, stored, isPlainChat(text, frame)).then(
+    const ascii = isPlainChat(text, frame);
+    const budget = this.#budget.chargeBytes(addressGroup(peer.address), ascii ? stored.length : utf8Length(stored));
+    if (!budget.ok) {
+      sendError(peer.socket, budget.code, budget.message, id);
+      if (budget.code === "budget_exceeded") peer.socket.close(CLOSE.TOO_MANY_ROOMS, budget.code);
+      return;
+    }
+    const append = this.#log.append(peer.room, stored, ascii).then(
       (result) => {
         this.#appends.delete(append);
         const tail = ',"seq":' + result.seq + ',"at":' + result.at + "}";
@@ -515,6 +553,8 @@ export class Hub {
     const room = this.#rooms.get(roomId);
     if (room) this.#tellLocal(room, id, "away");
     try {
+      // A renewal that collected this peer before it dropped writes first; this write then checks against it.
+      await this.#renewing;
       if (peer.presenceVersion === null) return;
       const until = this.#now() + this.#config.resumeWindowMs;
       // Other instances hear it only if no resume replaced the entry meanwhile (here or elsewhere):
@@ -634,16 +674,23 @@ export class Hub {
     }
   }
 
+  /** Whether joining `room` would take the address group over its open rooms on this instance. */
+  #tooManyRooms(address: string, room: string): boolean {
+    const rooms = this.#addressRooms.get(addressGroup(address));
+    return !rooms?.has(room) && (rooms?.size ?? 0) >= this.#config.maxRoomsPerAddress;
+  }
+
   #countAddress(address: string, room: string, delta: number): void {
-    let rooms = this.#addressRooms.get(address);
+    const group = addressGroup(address);
+    let rooms = this.#addressRooms.get(group);
     if (!rooms) {
       rooms = new Map();
-      this.#addressRooms.set(address, rooms);
+      this.#addressRooms.set(group, rooms);
     }
     const count = (rooms.get(room) ?? 0) + delta;
     if (count > 0) rooms.set(room, count);
     else rooms.delete(room);
-    if (rooms.size === 0) this.#addressRooms.delete(address);
+    if (rooms.size === 0) this.#addressRooms.delete(group);
   }
 
   #setTimer(room: string, peer: string, ms: number, run: () => void | Promise<void>): void {
@@ -667,19 +714,34 @@ export class Hub {
     }
   }
 
-  async #renewLeases(): Promise<void> {
-    if (this.#closing) return;
+  /**
+   * Renews the presence lease of every peer connected here (the lease timer
+   * calls it every third of a lease). A renewal already in flight is returned,
+   * not doubled. Each entry is renewed only if it is still this socket's write,
+   * and a peer dropping meanwhile is marked away only after the renewal landed.
+   */
+  renewLeases(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    this.#renewing ??= this.#renew().finally(() => this.#renewing = null);
+    return this.#renewing;
+  }
+
+  async #renew(): Promise<void> {
     const until = this.#now() + this.#leaseMs;
     const inst = this.#bus.instanceId;
     const peers: Peer[] = [];
-    for (const room of this.#rooms.values()) peers.push(...room.local.values());
+    for (const room of this.#rooms.values()) {
+      for (const peer of room.local.values()) if (peer.presenceVersion !== null) peers.push(peer);
+    }
     try {
-      const versions = await this.#store.setPresences(peers.map((peer) => ({
+      const versions = await this.#store.renewPresences(peers.map((peer) => ({
         room: peer.room,
         peer: peer.id,
         record: { state: "online" as const, inst, until, h: peer.tokenHash },
+        versionstamp: peer.presenceVersion!,
       })));
-      for (let i = 0; i < peers.length; i++) if (!peers[i].gone) peers[i].presenceVersion = versions[i];
+      // Gone peers too: their "away" waits for this renewal and checks against its write.
+      for (let i = 0; i < peers.length; i++) if (versions[i] !== null) peers[i].presenceVersion = versions[i];
       await this.#sweepRemote();
     } catch (error) {
       console.error("signal: renewing presence leases failed", error);

@@ -9,6 +9,7 @@ import { KvBus } from "./bus_kv.ts";
 import { configFromEnv, type ServerConfig } from "./config.ts";
 import type { RoomLog } from "./room_log.ts";
 import { KvRoomLog } from "./room_log_kv.ts";
+import { KvBudget } from "./kv_budget.ts";
 import { SignalService } from "./signal_service.ts";
 
 export { configFromEnv, DEFAULT_CONFIG } from "./config.ts";
@@ -44,14 +45,23 @@ export interface SignalServer {
 export async function createSignalServer(options: SignalServerOptions = {}): Promise<SignalServer> {
   const config = options.config ?? configFromEnv();
   const kv = options.kv ?? await Deno.openKv(config.kvPath);
+  const budget = new KvBudget(kv, {
+    maxRooms: config.storageMaxRooms,
+    maxBytes: config.storageMaxBytes,
+    addressRooms: config.budgetAddressRooms,
+    addressBytes: config.budgetAddressBytes,
+    windowMs: config.budgetWindowMs,
+    retentionMs: config.roomTtlMs,
+  });
   const log = options.log ?? new KvRoomLog(kv, {
     ttlMs: config.roomTtlMs,
     maxEntries: config.logMaxEntries,
     maxBytes: config.logMaxBytes,
+    onStored: budget.recordStored,
   });
   let bus = options.bus;
   if (!bus) bus = config.bus === "kv" ? await KvBus.open(kv) : new BroadcastBus();
-  const service = new SignalService({ config, kv, log, bus });
+  const service = new SignalService({ config, kv, log, bus, budget });
   let stopping: Promise<void> | null = null;
   return {
     config,
@@ -60,6 +70,7 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
     shutdown(reason) {
       stopping ??= (async () => {
         await service.shutdown(reason);
+        await budget.close().catch((error) => console.error("signal: writing the storage budget failed", error));
         if (!options.bus) await bus.close();
         if (!options.log) log.close();
         if (!options.kv) kv.close();

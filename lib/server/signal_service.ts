@@ -17,6 +17,7 @@ import { metrics } from "./metrics.ts";
 import type { Peer, PeerSocket } from "./room.ts";
 import type { RoomLog } from "./room_log.ts";
 import { SessionStore } from "./session_store.ts";
+import type { StorageBudget } from "./kv_budget.ts";
 import { TokenBucket } from "./rate_limit.ts";
 
 const connectionsTotal = metrics.counter("parley_connections_total", "Signaling WebSockets accepted.");
@@ -49,6 +50,8 @@ export interface SignalServiceOptions {
   bus: Bus;
   /** KV key prefix of sessions and presence, so tests can share one KV. */
   namespace?: string;
+  /** The KV storage budget (default: none); the caller owns (and closes) it. */
+  budget?: StorageBudget;
   /** The clock, injectable for tests. */
   now?: () => number;
 }
@@ -90,7 +93,14 @@ export class SignalService {
       ttlMs: options.config.roomTtlMs,
       now: this.#now,
     });
-    this.#hub = new Hub({ config: options.config, store, log: options.log, bus: options.bus, now: this.#now });
+    this.#hub = new Hub({
+      config: options.config,
+      store,
+      log: options.log,
+      bus: options.bus,
+      budget: options.budget,
+      now: this.#now,
+    });
     LIVE_SERVICES.add(this);
   }
 
