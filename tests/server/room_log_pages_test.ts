@@ -3,16 +3,11 @@ import type { RoomLog, RoomLogOptions } from "../../lib/server/room_log.ts";
 import { MemoryRoomLog } from "../../lib/server/room_log_memory.ts";
 import { KvRoomLog } from "../../lib/server/room_log_kv.ts";
 import { BacklogReader } from "../../lib/server/room_log_reader.ts";
+import { FakeClock } from "../support/fake_clock.ts";
 import { countingKv } from "./_kv_counter.ts";
 
 const HOUR = 3600_000;
 const START = 1_700_000_000_000;
-
-/** A clock the test moves by hand. */
-function manualClock(start = START) {
-  let now = start;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
-}
 
 /** Epochs e1, e2, e3... so tests can name them. */
 function epochs() {
@@ -90,11 +85,11 @@ for (const flavour of FLAVOURS) {
   });
 
   Deno.test(`${flavour.name} room log: a reader of a log whose entries all expired gets one gap and is done`, async () => {
-    const clock = manualClock();
+    const clock = new FakeClock(START);
     const { log, done } = await flavour.open({ ttlMs: HOUR, maxEntries: 100, maxBytes: 10_000, now: clock.now });
     try {
       await log.appendMany("r", ["a", "b", "c"]);
-      clock.advance(HOUR + 1);
+      await clock.advance(HOUR + 1);
       const page = await new BacklogReader(log, "r", 0, { entries: 10, bytes: 1_000 }).next();
       assertEquals(page, { gap: { from: 1, to: 3 }, entries: [], done: true, through: 3 });
     } finally {
@@ -106,14 +101,14 @@ for (const flavour of FLAVOURS) {
 Deno.test("kv room log finds the end of an expired prefix in a few probes and moves its head past it once", async () => {
   const raw = await Deno.openKv(":memory:");
   const { kv, counts, reset } = countingKv(raw);
-  const clock = manualClock();
+  const clock = new FakeClock(START);
   const log = new KvRoomLog(kv, { ttlMs: HOUR, maxEntries: 2_000, maxBytes: 1 << 24, now: clock.now });
   try {
     for (let i = 0; i < 40; i++) {
       await log.appendMany("r", Array.from({ length: 50 }, (_, j) => `${i * 50 + j}`));
-      clock.advance(60_000);
+      await clock.advance(60_000);
     }
-    clock.advance(HOUR - 5 * 60_000); // only the last five batches (250 entries) are left in the window
+    await clock.advance(HOUR - 5 * 60_000); // only the last five batches (250 entries) are left in the window
     // Another handle, so nothing is cached: what a join on another instance pays.
     const other = new KvRoomLog(kv, { ttlMs: HOUR, maxEntries: 2_000, maxBytes: 1 << 24, now: clock.now });
     reset();
@@ -130,7 +125,7 @@ Deno.test("kv room log finds the end of an expired prefix in a few probes and mo
     assertEquals([page.entries[0].seq, page.entries.length, page.firstSeq], [1751, 100, 1751]);
     assertEquals([counts.gets, counts.lists], [1, 1], "a page is the head and one list round trip");
     // An append to a log whose head still points at expired entries does not walk them either.
-    clock.advance(2 * 60_000);
+    await clock.advance(2 * 60_000);
     const third = new KvRoomLog(kv, { ttlMs: HOUR, maxEntries: 2_000, maxBytes: 1 << 24, now: clock.now });
     reset();
     const result = await third.append("r", "new");
@@ -176,7 +171,7 @@ Deno.test("kv room log whose head is gone (expired or wiped) begins again at 1 w
 
 Deno.test("kv room log reports each commit's kept bytes to its onStored hook", async () => {
   const kv = await Deno.openKv(":memory:");
-  const clock = manualClock();
+  const clock = new FakeClock(START);
   const changes: unknown[] = [];
   const log = new KvRoomLog(kv, {
     ttlMs: HOUR,
@@ -187,7 +182,7 @@ Deno.test("kv room log reports each commit's kept bytes to its onStored hook", a
   });
   try {
     await log.append("r", "aaaa");
-    clock.advance(1_000);
+    await clock.advance(1_000);
     await log.append("r", "bbbbbbbb"); // 12 bytes: the first goes
     assertEquals(changes, [
       { room: "r", beforeBytes: 0, beforeUntil: 0, afterBytes: 4, afterUntil: START + HOUR },
