@@ -8,6 +8,9 @@
 
 /** Hextets kept from an IPv6 address: a /64. */
 const KEPT_HEXTETS = 4;
+/** Groups remembered, so the relay hot path parses an IPv6 address once, not per frame. */
+const CACHE_SIZE = 4096;
+const cache = new Map<string, string>();
 
 /**
  * The group an address counts in: the IPv4 address itself, or the IPv6 /64 as
@@ -15,6 +18,17 @@ const KEPT_HEXTETS = 4;
  * its own group, so nothing is ever merged by mistake.
  */
 export function addressGroup(address: string): string {
+  if (!address.includes(":")) return address.trim();
+  let group = cache.get(address);
+  if (group === undefined) {
+    group = groupOf(address);
+    if (cache.size >= CACHE_SIZE) cache.clear();
+    cache.set(address, group);
+  }
+  return group;
+}
+
+function groupOf(address: string): string {
   let text = address.trim();
   if (text.startsWith("[") && text.endsWith("]")) text = text.slice(1, -1);
   if (!text.includes(":")) return text;

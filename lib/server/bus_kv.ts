@@ -38,6 +38,7 @@
  */
 import type { Bus, BusEnvelope } from "./bus.ts";
 import { DEFAULT_BUS_CHANNEL } from "./bus_broadcast.ts";
+import { jitteredPause } from "./jitter.ts";
 import { retryKvBusy } from "./kv_busy.ts";
 import { metrics } from "./metrics.ts";
 import { serializedLength } from "./text_size.ts";
@@ -91,8 +92,8 @@ const GROUP_MAX_MUTATIONS = 900;
 const LIST_BATCH = 256;
 /** Bells readers watch (`kv.watch` takes at most 10 keys). */
 const BELLS = 8;
-/** The first and the longest pause between publish retries after a KV failure, in ms (before jitter). */
-const RETRY_PAUSE_MS = { first: 20, max: 2_000 };
+/** Backoff between publish retries after a KV failure. */
+const RETRY_PAUSE = { firstMs: 20, maxMs: 2_000 };
 /** Publish attempts still made for the outbox once the bus is closing. */
 const CLOSING_ATTEMPTS = 3;
 
@@ -295,16 +296,15 @@ export class KvBus implements Bus {
         this.#outbox.unshift(...group);
         this.#outboxBytes += bytes;
         this.#bound();
-        await new Promise((resolve) => this.#options.setTimeout(() => resolve(undefined), this.#retryPause(failures)));
+        await new Promise((resolve) =>
+          this.#options.setTimeout(
+            () => resolve(undefined),
+            jitteredPause(failures - 1, RETRY_PAUSE, this.#options.random),
+          )
+        );
       }
     }
     this.#flushing = null;
-  }
-
-  /** The pause before retry `failures`: exponential up to a ceiling, then a random point in its upper half. */
-  #retryPause(failures: number): number {
-    const ceiling = Math.min(RETRY_PAUSE_MS.max, RETRY_PAUSE_MS.first * 2 ** (failures - 1));
-    return ceiling / 2 + this.#options.random() * ceiling / 2;
   }
 
   /** Commits one group under this stream's next numbers: a blind write, nobody else writes these keys. */

@@ -33,6 +33,7 @@
  * flush interval.
  * @module
  */
+import { jitteredPause } from "./jitter.ts";
 import type { StoredChange } from "./room_log_kv.ts";
 
 /** Why the budget refused, as the error code sent to the client. */
@@ -119,8 +120,8 @@ const MAX_GROUPS = 50_000;
 const MAX_ADMITTED = 10_000;
 /** Keys per `getMany` and per compare-and-swap atomic (KV allows 10 per `getMany`). */
 const CHUNK = 10;
-/** First and longest backoff pause between compare-and-swap attempts, in ms. */
-const PAUSE_MS = { first: 2, max: 250 };
+/** Backoff between compare-and-swap attempts. */
+const PAUSE = { firstMs: 2, maxMs: 250 };
 
 /** One count to add in a flush: a group's bytes (with its state) or a global bucket's change. */
 interface FlushItem {
@@ -483,8 +484,7 @@ export class KvBudget implements StorageBudget {
 
   /** Waits before the next compare-and-swap attempt: exponential, with jitter so racing instances spread out. */
   #pause(attempt: number): Promise<void> {
-    const ceiling = Math.min(PAUSE_MS.max, PAUSE_MS.first * 2 ** attempt);
-    const ms = ceiling / 2 + this.#o.random() * ceiling / 2;
+    const ms = jitteredPause(attempt, PAUSE, this.#o.random);
     return new Promise((resolve) => this.#o.setTimeout(resolve, ms));
   }
 

@@ -224,9 +224,10 @@ export class KvRoomLog implements RoomLog {
         return { firstSeq: first, lastSeq: entry.value.last, epoch: entry.value.epoch ?? LEGACY_EPOCH };
       }
       // A log without a head gets one now, so the epoch told to this client is the one its `since` will belong to.
+      // Until its first append it lives only as long as an entry would: joins alone cannot keep heads for a month.
       const head = emptyHead(this.#options.newEpoch());
       const commit = await this.#kv.atomic().check({ key, versionstamp: null })
-        .set(key, head, { expireIn: this.#options.headTtlMs }).commit();
+        .set(key, head, { expireIn: this.#options.ttlMs }).commit();
       if (commit.ok) {
         this.#rememberHead(room, { value: head, versionstamp: commit.versionstamp });
         return { firstSeq: head.first, lastSeq: head.last, epoch: head.epoch! };

@@ -17,6 +17,7 @@
  */
 import { encodeBase64Url } from "../protocol/ids.ts";
 import type { Presence } from "../protocol/frames.ts";
+import { jitteredPause } from "./jitter.ts";
 import { retryKvBusy } from "./kv_busy.ts";
 
 /** A stored presence entry. */
@@ -77,8 +78,8 @@ const BATCH = 200;
 const SEAT = "";
 /** Attempts at claiming a seat before giving up, when other joins keep winning the race. */
 const SEAT_ATTEMPTS = 32;
-/** First and longest pause between seat attempts, in ms (with jitter). */
-const SEAT_PAUSE_MS = { first: 1, max: 100 };
+/** Backoff between seat attempts. */
+const SEAT_PAUSE = { firstMs: 1, maxMs: 100 };
 
 /** Hashes a session token for its KV key: a KV leak never yields usable tokens. */
 export async function hashToken(token: string): Promise<string> {
@@ -153,8 +154,7 @@ export class SessionStore {
           .commit()
       );
       if (result.ok) return { versionstamp: result.versionstamp, roster: others };
-      const ceiling = Math.min(SEAT_PAUSE_MS.max, SEAT_PAUSE_MS.first * 2 ** attempt);
-      await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + this.#random() * ceiling / 2));
+      await new Promise((resolve) => setTimeout(resolve, jitteredPause(attempt, SEAT_PAUSE, this.#random)));
     }
     throw new Error(`claiming a seat in room ${room} lost the race ${SEAT_ATTEMPTS} times`);
   }
