@@ -378,7 +378,8 @@ export class KvBus implements Bus {
       if (this.#closed) return;
       const cursor = this.#cursors.get(instance) ?? head.from - 1;
       if (head.n > cursor) await this.#readStream(instance, cursor);
-      else this.#cursors.set(instance, cursor);
+      // Written with the head, so listed unless expired: what was not found is gone, do not look again.
+      this.#cursors.set(instance, Math.max(this.#cursors.get(instance) ?? cursor, head.n));
     }
   }
 

@@ -212,15 +212,13 @@ export class KvBudget implements StorageBudget {
       if (state.stored.bytes + state.pending >= this.#o.addressBytes) {
         return refusal("budget_exceeded", "this address stored its most bytes for now; retry later");
       }
-      // Bytes charged here ride along, saving the flush a write.
-      const moving = state.pending;
-      const next = { rooms: state.stored.rooms + 1, bytes: state.stored.bytes + moving };
+      // Bytes charged here stay the flush's to write: a flush may be writing them right now.
+      const next = { rooms: state.stored.rooms + 1, bytes: state.stored.bytes };
       const commit = await this.#kv.atomic().check(entry)
         .set(key, next, { expireIn: this.#expireIn((window + 1) * this.#o.windowMs, now) })
         .commit();
       if (commit.ok) {
         state.stored = next;
-        state.pending -= moving;
         this.#addGlobal(this.#bucket(now + this.#o.retentionMs), 1, 0);
         this.#admitted.set(room, window);
         if (this.#admitted.size > MAX_ADMITTED) this.#admitted.delete(this.#admitted.keys().next().value!);
