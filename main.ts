@@ -7,10 +7,19 @@
 import { createHandler } from "$fresh/server.ts";
 import config from "./fresh.config.ts";
 import manifest from "./fresh.gen.ts";
-import { getServer, shutdownOnSignals } from "./lib/server/mod.ts";
+import { ConfigError, getServer, serverConfig, shutdownOnSignals } from "./lib/server/mod.ts";
 
-// Open KV and check the configuration at start-up, so a bad setting stops the
-// process instead of failing a user's socket. Pages do not wait for it.
+// Check the configuration before anything listens: a setting that makes no
+// sense stops the process here, naming the variable.
+try {
+  serverConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`Parley cannot start: ${error.message}. See "Configuration" in README.md.`);
+  Deno.exit(1);
+}
+// Open KV and the bus at start-up, so a broken KV stops the process instead of
+// failing a user's socket. Pages do not wait for it.
 getServer().catch((error) => {
   console.error("The signaling server could not start:", error);
   Deno.exit(1);

@@ -3,9 +3,9 @@
  * fragment (which browsers never send to a server): AES-256-GCM from
  * WebCrypto, a fresh random 96-bit IV per message, and associated data that
  * binds room id, sender peer id and message id, so a ciphertext replayed under
- * another id, sender or room fails to open. The server's admission proof is
- * derived from the same key with HKDF, so it proves knowledge of the key
- * without revealing it.
+ * another id, sender or room fails to open. The admission key A is derived
+ * from the same key with HKDF, and each hello proves it with an HMAC over the
+ * server's fresh nonce, so the server learns neither the key nor a reusable proof.
  *
  * Failures are values, never exceptions: `decrypt` returns `{ ok: false,
  * reason }`; {@link RoomCipher} also counts rejections for the diagnostics view.
@@ -13,6 +13,7 @@
  * @module
  */
 import { encodeBase64Url as toBase64Url } from "../protocol/mod.ts";
+import { admissionKey, helloProof } from "../protocol/admission.ts";
 import { ROOM_KEY_BYTES } from "./room_link.ts";
 
 /** Length of a room key in base64url characters (32 bytes, unpadded). */
@@ -21,10 +22,7 @@ export const ROOM_KEY_CHARS = 43;
 export const IV_BYTES = 12;
 /** AES-GCM authentication tag length in bytes. */
 export const TAG_BYTES = 16;
-/** HKDF info string of the admission proof; bump the version to change the derivation. */
-export const ADMISSION_INFO = "parley admission v1";
-/** Admission proof length in bytes (256 bits). */
-export const ADMISSION_BYTES = 32;
+export { ADMISSION_INFO } from "../protocol/admission.ts";
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const encoder = new TextEncoder();
@@ -145,22 +143,21 @@ export async function decrypt(key: CryptoKey, data: string, aad: MessageAad): Pr
   }
 }
 
+/** What a client needs to be admitted to a room: its admission key A, and the proof for each nonce. */
+export interface RoomAdmission {
+  /** base64url(A): the verifier a new room is registered with (`hello.verifier`). */
+  readonly verifier: string;
+  /** `hello.proof` for the nonce of one connection's `challenge`. */
+  proof(nonce: string): Promise<string>;
+}
+
 /**
- * The admission proof for `hello`: base64url(HKDF-SHA-256(key, salt = room
- * id, info = "parley admission v1"), 32 bytes). Deterministic per key and
- * room, different across rooms, and reveals nothing of the key. The server
- * stores only SHA-256 of it.
+ * Derives a room's admission key A = HKDF-SHA-256(room key, salt = room id,
+ * info = "parley admission v2") once; proofs are HMACs of it over each nonce.
  */
-export async function admissionProof(keyBytes: Uint8Array, room: string): Promise<string> {
-  const hkdfKey = await crypto.subtle.importKey("raw", keyBytes as Uint8Array<ArrayBuffer>, "HKDF", false, [
-    "deriveBits",
-  ]);
-  const bits = await crypto.subtle.deriveBits(
-    { name: "HKDF", hash: "SHA-256", salt: encoder.encode(room), info: encoder.encode(ADMISSION_INFO) },
-    hkdfKey,
-    ADMISSION_BYTES * 8,
-  );
-  return toBase64Url(new Uint8Array(bits));
+export async function roomAdmission(keyBytes: Uint8Array, room: string): Promise<RoomAdmission> {
+  const verifier = await admissionKey(keyBytes, room);
+  return { verifier, proof: (nonce) => helloProof(verifier, room, nonce) };
 }
 
 /** The result of {@link RoomCipher.open}: text on success. */

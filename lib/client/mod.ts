@@ -1,22 +1,33 @@
 /**
  * The client core's face: what islands import. `openRoom` wires the real
- * browser platform (WebSocket, RTCPeerConnection, IndexedDB, fetch) into a
- * room client; everything below it also runs in Deno with fakes.
+ * browser platform (WebSocket, RTCPeerConnection, IndexedDB, sessionStorage,
+ * BroadcastChannel, Web Locks, fetch) into a room client; everything below it
+ * also runs in Deno with fakes.
  * @module
  */
 import { parseRoomKey } from "./crypto.ts";
-import { fetchIceFromOrigin } from "./ice_config.ts";
+import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
-import { createRoomClient } from "./room_client.ts";
+import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
 import type { RoomView } from "./room_view.ts";
-import { openStore } from "./store_idb.ts";
+import { computed } from "@preact/signals-core";
+import { openResilientStore } from "./store_resilient.ts";
 
-export type { CountersView, MessageView, PeerDiagnostics, PeerView, RoomView } from "./room_view.ts";
+export type {
+  CountersView,
+  MessageView,
+  PeerDiagnostics,
+  PeerView,
+  RoomNotice,
+  RoomNoticeCode,
+  RoomView,
+  StorageMode,
+} from "./room_view.ts";
 export type { SocketState } from "./signal_socket.ts";
 export type { PeerPath } from "./peer_link.ts";
 export type { LogEvent } from "./event_log.ts";
 export { createRoomLink } from "./room_link.ts";
-export { MAX_NAME_LENGTH } from "./room_client.ts";
+export { MAX_NAME_LENGTH } from "./room/mod.ts";
 
 /** Options of `openRoom`. */
 export interface OpenRoomOptions {
@@ -41,22 +52,48 @@ export async function openRoom(
 ): Promise<{ ok: true; view: RoomView; persistent: boolean } | { ok: false; error: OpenRoomError }> {
   const key = parseRoomKey(options.fragment);
   if (!key.ok) return { ok: false, error: key.error === "missing" ? "missing_key" : "bad_key" };
-  const { store, persistent } = await openStore();
+  // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not.
+  const store = await openResilientStore({
+    onFailure: (reason, error) => console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
+  });
   const view = await createRoomClient({
     origin: options.origin,
     room: options.room,
     keyBytes: key.bytes,
     store,
+    storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),
     createPeerConnection: typeof RTCPeerConnection === "function"
       ? (config) => new RTCPeerConnection(config)
       : undefined,
-    fetchIce: (peer) => fetchIceFromOrigin(options.origin, peer),
+    lock: webLocks(),
+    session: webSessionSlot(tabStorage(), options.room),
+    openTabChannel: typeof BroadcastChannel === "function" ? (name) => new BroadcastChannel(name) : undefined,
+    relayPolicy: options.relayHold ? await relayHold(options.relayHold) : undefined,
     env: browserEnvironment(),
     debug: options.debug,
-    profileOverrides: options.relayHold
-      ? { relayHoldMs: options.relayHold === "never" ? Infinity : options.relayHold }
-      : undefined,
   });
-  return { ok: true, view, persistent };
+  // The store's reopen timer stops with the room.
+  const closeView = view.close.bind(view);
+  view.close = () => {
+    closeView();
+    store.close();
+  };
+  return { ok: true, view, persistent: store.durable() };
+}
+
+/** This tab's `sessionStorage`, or undefined where reading it is refused (sandboxed frames, some private modes). */
+function tabStorage(): SessionStorageLike | undefined {
+  try {
+    return globalThis.sessionStorage;
+  } catch {
+    // Access itself threw (SecurityError): the session then lives in memory for this page.
+    return undefined;
+  }
+}
+
+/** The seed's relay hold for the baseline benchmarks, loaded only when the server asks for it. */
+async function relayHold(hold: number | "never"): Promise<RelayPolicy> {
+  const { createRelayHold } = await import("./relay_hold.ts");
+  return createRelayHold({ holdMs: hold === "never" ? Infinity : hold });
 }

@@ -3,6 +3,11 @@
  * signal frames, a negotiated DataChannel for chat, a setup timeout that
  * marks P2P "not now" and retries later, and ICE restarts on trouble.
  * Chat never waits for this link: until it opens, the relay carries it.
+ *
+ * Every timer and every wait belongs to the connection generation that
+ * started it: a retry armed for an old generation never tears down a newer
+ * one, and fetching ICE servers is bounded by the setup timeout, so a hung
+ * fetch cannot hold the link (or its signal queue) forever.
  * @module
  */
 import { type ReadonlySignal, signal } from "@preact/signals-core";
@@ -85,6 +90,7 @@ export interface PeerLinkStats {
 /** A WebRTC link to one peer. */
 export class PeerLink {
   #options: PeerLinkOptions;
+  #clock: Timers;
   #timers: TimerSet<"setup" | "grace" | "retry">;
   #polite: boolean;
   #gen = 0;
@@ -95,6 +101,8 @@ export class PeerLink {
   #closed = false;
   #inbox: Promise<void> = Promise.resolve();
   #connecting: Promise<void> | null = null;
+  /** Ends the waits for ICE servers still running; called when the connection they were for goes away. */
+  #cancelWaits = new Set<() => void>();
   #path = signal<PeerPath>("relay");
   #state = signal<PeerLinkState>("connecting");
 
@@ -106,7 +114,8 @@ export class PeerLink {
   /** Creates a link; call `start()` to begin negotiating. */
   constructor(options: PeerLinkOptions) {
     this.#options = options;
-    this.#timers = new TimerSet(options.timers ?? GLOBAL_TIMERS);
+    this.#clock = options.timers ?? GLOBAL_TIMERS;
+    this.#timers = new TimerSet(this.#clock);
     this.#polite = options.self > options.remote;
   }
 
@@ -148,6 +157,9 @@ export class PeerLink {
 
   async #handleSignal(message: PeerLinkSignal): Promise<void> {
     if (this.#closed || message.gen < this.#gen) return;
+    // This side gave that generation up (setup timeout): its late signals are stale, and the
+    // next attempt (ours or the remote's retry) starts a higher generation that both follow.
+    if (message.gen === this.#gen && this.#state.value === "not-now") return;
     // The remote side started a new attempt: follow it with a fresh connection.
     if (message.gen > this.#gen) await this.#connect(message.gen);
     // A connection of this generation may still be fetching its ICE servers: wait for it, not a second one.
@@ -251,10 +263,17 @@ export class PeerLink {
 
   async #open(gen: number): Promise<void> {
     this.#teardown();
+    // A new attempt supersedes any retry still pending for an older one.
+    this.#timers.clear("retry");
     this.#gen = gen;
     this.#state.value = "connecting";
-    const iceServers = await this.#options.iceServers();
-    if (this.#closed || this.#gen !== gen || this.#pc) return;
+    // The setup timeout covers the whole attempt, fetching ICE servers included.
+    this.#timers.set("setup", this.#options.timing.setupTimeoutMs, () => {
+      this.#log("P2P setup timed out", { gen, afterMs: this.#options.timing.setupTimeoutMs });
+      this.#fail("setup timeout");
+    });
+    const iceServers = await this.#waitIceServers();
+    if (!iceServers || this.#closed || this.#gen !== gen || this.#pc) return;
     const pc = this.#options.createPeerConnection({
       iceServers,
       iceCandidatePoolSize: this.#options.timing.candidatePoolSize,
@@ -286,6 +305,7 @@ export class PeerLink {
     channel.onopen = () => {
       if (channel !== this.#channel) return;
       this.#timers.clear("setup");
+      this.#timers.clear("retry");
       this.#options.retry.reset();
       this.#state.value = "open";
       this.#log("DataChannel open", { gen });
@@ -299,10 +319,30 @@ export class PeerLink {
     channel.onmessage = (event) => {
       if (typeof event.data === "string") this.#options.onMessage(event.data);
     };
+  }
 
-    this.#timers.set("setup", this.#options.timing.setupTimeoutMs, () => {
-      this.#log("P2P setup timed out", { gen, afterMs: this.#options.timing.setupTimeoutMs });
-      this.#fail("setup timeout");
+  /**
+   * The ICE servers for a new connection or a restart, or null when the wait
+   * was abandoned: the connection went away, or no answer came within the
+   * setup timeout. A failed fetch gives no servers (host candidates still work).
+   */
+  #waitIceServers(): Promise<RTCIceServer[] | null> {
+    return new Promise((resolve) => {
+      const done = (servers: RTCIceServer[] | null) => {
+        this.#clock.clearTimeout(deadline);
+        this.#cancelWaits.delete(cancel);
+        resolve(servers);
+      };
+      const cancel = () => done(null);
+      const deadline = this.#clock.setTimeout(() => {
+        this.#log("ICE servers timed out", { afterMs: this.#options.timing.setupTimeoutMs });
+        done(null);
+      }, this.#options.timing.setupTimeoutMs);
+      this.#cancelWaits.add(cancel);
+      Promise.resolve().then(() => this.#options.iceServers()).then(done, (error) => {
+        this.#log("ICE servers unavailable", { error: String(error) });
+        done([]);
+      });
     });
   }
 
@@ -325,12 +365,8 @@ export class PeerLink {
     const pc = this.#pc;
     if (!pc) return;
     this.#log("ICE restart", { reason, gen: this.#gen });
-    // A restart allocates on TURN again: give it credentials that are still valid.
-    const iceServers = await this.#options.iceServers();
-    if (pc !== this.#pc) return;
-    pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
-    pc.restartIce();
-    // A restart that does not bring the link back in time counts as a failed attempt.
+    // A restart that does not bring the link back in time counts as a failed attempt
+    // (the timeout runs from now, so it bounds fetching fresh credentials too).
     if (!this.#timers.has("setup")) {
       this.#timers.set("setup", this.#options.timing.setupTimeoutMs, () => {
         if (this.#pc === pc && !["connected", "completed"].includes(pc.iceConnectionState)) {
@@ -338,6 +374,11 @@ export class PeerLink {
         }
       });
     }
+    // A restart allocates on TURN again: give it credentials that are still valid.
+    const iceServers = await this.#waitIceServers();
+    if (!iceServers || pc !== this.#pc) return;
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+    pc.restartIce();
   }
 
   async #refreshPath(): Promise<void> {
@@ -358,15 +399,20 @@ export class PeerLink {
   }
 
   #scheduleRetry(delayMs: number, reason = "retry"): void {
-    this.#log("Retry scheduled", { what: "p2p", inMs: Math.round(delayMs), reason });
+    const gen = this.#gen;
+    this.#log("Retry scheduled", { what: "p2p", inMs: Math.round(delayMs), reason, gen });
     this.#timers.set("retry", delayMs, () => {
-      if (!this.#closed) void this.#connect(this.#gen + 1);
+      // Armed for generation `gen`: if another attempt has started since (the remote's, or a
+      // reconnect), this retry is stale and must not tear down what that attempt built.
+      if (this.#closed || this.#gen !== gen || this.#state.value === "open") return;
+      void this.#connect(gen + 1);
     });
   }
 
   #teardown(): void {
     this.#timers.clear("setup");
     this.#timers.clear("grace");
+    for (const cancel of [...this.#cancelWaits]) cancel();
     const pc = this.#pc;
     const channel = this.#channel;
     this.#pc = null;

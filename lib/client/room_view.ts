@@ -13,24 +13,32 @@ import type { SocketState } from "./signal_socket.ts";
 export type MessageView = {
   /** Unique message id. */
   id: string;
-  /** Author's peer id. */
+  /** Author: a member id (signed messages), or a peer id (clients without member keys). */
   author: string;
   /** Author's display name, if they set one. */
   authorName?: string;
-  /** Whether this device wrote it. */
+  /** Whether this member wrote it, in this tab or another tab of this browser. */
   own: boolean;
   /** The text. */
   body: string;
   /** When it was written, ms since the epoch (author's clock). */
   time: number;
   /** Own messages: pending ("Sending"), sent ("Sent"), delivered ("Delivered"); others: received. */
-  status: "pending" | "sent" | "delivered" | "received";
+  status: "pending" | "sent" | "delivered" | "received" | "failed";
+  /** Why an own message failed for good (the server refused its frame), when `status` is "failed". */
+  failure?: "too_big" | "bad_frame" | "refused" | "unsendable";
+  /** A record this device could not read (damaged or from a hostile peer): shown as unreadable, body empty. */
+  unreadable?: boolean;
 };
 
-/** Another peer of the room. */
+/** Another person of the room: one member, whatever number of sessions (tabs, devices) it has open. */
 export interface PeerView {
-  /** Peer id. */
+  /** Peer id (of the member's best-connected session). */
   id: string;
+  /** Member id, when the server stamps them. */
+  member?: string;
+  /** How many sessions of this member are in the room (1 when unknown). */
+  sessions?: number;
   /** Display name, if set. */
   name?: string;
   /** online, or away (dropped, may come back within the resume window). */
@@ -75,22 +83,40 @@ export interface PeerDiagnostics {
   rttMs?: number;
 }
 
+/** Why a notice is shown. `session_replaced`: another tab took over this tab's session, so it rejoined as a new one. */
+export type RoomNoticeCode = "session_replaced";
+
+/** A notice about this tab's session. */
+export interface RoomNotice {
+  /** What happened. */
+  code: RoomNoticeCode;
+  /** When, ms since the epoch. */
+  at: number;
+}
+
+/** Where a room's writes go: IndexedDB ("durable"), or memory only, when storage fails ("memory"). */
+export type StorageMode = "durable" | "memory";
+
 /** A chat room as the UI drives it. */
 export interface RoomView {
   /** The room id. */
   readonly room: string;
+  /** Something the user should know about this tab's session, e.g. that it had to rejoin; null when nothing. */
+  readonly notice?: ReadonlySignal<RoomNotice | null>;
   /** Messages in the order every peer shows them. */
   readonly messages: ReadonlySignal<MessageView[]>;
   /** The other peers known in the room. */
   readonly peers: ReadonlySignal<PeerView[]>;
   /** The signaling connection's state. */
   readonly connection: ReadonlySignal<SocketState>;
-  /** Own peer id (once welcomed) and display name. */
-  readonly self: ReadonlySignal<{ id?: string; name: string }>;
+  /** Own peer id (once welcomed), member id, and display name. */
+  readonly self: ReadonlySignal<{ id?: string; member?: string; name: string }>;
   /** Counters for diagnostics. */
   readonly counters: ReadonlySignal<CountersView>;
   /** The most recent diagnostic events, oldest first. */
   readonly events: ReadonlySignal<readonly LogEvent[]>;
+  /** Where writes go now; the UI shows a notice while "memory" (absent: durable). */
+  readonly storage?: ReadonlySignal<StorageMode>;
   /** Sends a message; it is stored first, so it survives a reload even offline. */
   send(text: string): Promise<void>;
   /** Sets and remembers the display name, and tells the peers. */

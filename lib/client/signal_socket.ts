@@ -1,13 +1,23 @@
 /**
  * The WebSocket to the signaling server, kept alive for as long as the page
- * is open: it resumes its session with the token, reconnects forever with
+ * is open: it answers the server's challenge with a hello (registering a new
+ * room's verifier when asked), resumes its session with the token, asks for
+ * ICE servers over the socket, reconnects forever with
  * full-jitter backoff, retries at once when the network comes back or the
  * tab becomes visible, and checks liveness after a network change so a dead
  * socket on a switched network is found in seconds.
  * @module
  */
 import { type ReadonlySignal, signal } from "@preact/signals-core";
-import { type ClientFrame, CLOSE, PROTOCOL_VERSION, type ServerFrame, type WelcomeFrame } from "../protocol/mod.ts";
+import {
+  type ClientFrame,
+  CLOSE,
+  type IceServersFrame,
+  type MemberProof,
+  PROTOCOL_VERSION,
+  type ServerFrame,
+  type WelcomeFrame,
+} from "../protocol/mod.ts";
 import { Backoff } from "./backoff.ts";
 import type { NetworkChangeReason, NetworkTimings } from "./network_profile.ts";
 import { GLOBAL_TIMERS, type Timers, TimerSet } from "./timer_set.ts";
@@ -20,14 +30,18 @@ export type SocketState =
   | { kind: "offline" }
   | { kind: "refused"; code: number; reason: string };
 
-/** What the socket says in its `hello`, read afresh at every (re)connect. */
+/** What the socket says in its `hello`, built afresh for every connection's challenge nonce. */
 export interface HelloData {
   /** Session token from the last welcome, to resume the same peer id. */
   token?: string;
   /** The highest room log position this client has seen. */
   since?: number;
-  /** The admission proof derived from the room key. */
-  proof?: string;
+  /** The admission proof over this connection's nonce. */
+  proof: string;
+  /** base64url(A): sent only when the server asks (`verifier_required`), to register a new room. */
+  verifier?: string;
+  /** Proof of the member key over the nonce, when the client has one. */
+  member?: MemberProof;
 }
 
 /** The timing numbers the socket uses, from the network profile. */
@@ -47,8 +61,8 @@ export interface SignalSocketOptions {
   url: string;
   /** Creates a WebSocket: the browser's, or a fake in tests. */
   createWebSocket(url: string): WebSocket;
-  /** Resume and admission data for the next `hello`. */
-  hello(): HelloData;
+  /** Admission and resume data for the `hello` answering the challenge `nonce`; may be async (it signs). */
+  hello(nonce: string): HelloData | Promise<HelloData>;
   /** Called for every frame from the server, the `welcome` included. */
   onFrame(frame: ServerFrame): void;
   /** Timing numbers from the network profile. */
@@ -85,6 +99,13 @@ export function signalUrl(origin: string, room: string): string {
   return url.href;
 }
 
+/** A pending `ice` request: one at a time, shared by every caller. */
+interface IceRequest {
+  promise: Promise<IceServersFrame>;
+  resolve(frame: IceServersFrame): void;
+  reject(error: Error): void;
+}
+
 /** A self-healing connection to the signaling server. */
 export class SignalSocket {
   #options: SignalSocketOptions;
@@ -95,6 +116,9 @@ export class SignalSocket {
   #welcomed = false;
   #stopped = true;
   #pingSeq = 0;
+  /** The hello sent on the current socket, kept to send again with `verifier` when the server asks. */
+  #hello: HelloData | null = null;
+  #ice: IceRequest | null = null;
   #state = signal<SocketState>({ kind: "connecting" });
 
   /** Where the socket stands. */
@@ -133,6 +157,28 @@ export class SignalSocket {
     return true;
   }
 
+  /**
+   * Asks the server for ICE servers (frame `ice`; sent at the next welcome when
+   * not connected). Callers share one pending request and bound the wait
+   * themselves (IceConfig does): it settles with the answer, or rejects on `stop()`.
+   */
+  requestIce(): Promise<IceServersFrame> {
+    if (this.#stopped) return Promise.reject(new Error("the signal socket is stopped"));
+    if (!this.#ice) {
+      let resolve!: (frame: IceServersFrame) => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<IceServersFrame>((res, rej) => (resolve = res, reject = rej));
+      this.#ice = { promise, resolve, reject };
+    }
+    this.#send({ type: "ice" });
+    return this.#ice.promise;
+  }
+
+  #send(frame: ClientFrame): void {
+    const ws = this.#ws;
+    if (this.#welcomed && ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
+  }
+
   /** Reacts to a network event from the profile's watcher. */
   networkEvent(reason: NetworkChangeReason): void {
     if (this.#stopped) return;
@@ -166,6 +212,8 @@ export class SignalSocket {
     const ws = this.#ws;
     this.#ws = null;
     this.#welcomed = false;
+    this.#ice?.reject(new Error("the signal socket is stopped"));
+    this.#ice = null;
     if (ws) {
       this.#detach(ws);
       if (ws.readyState <= 1) ws.close(CLOSE.NORMAL, "bye");
@@ -196,10 +244,8 @@ export class SignalSocket {
       this.#drop(ws);
     });
 
-    ws.onopen = () => {
-      const hello = this.#options.hello();
-      ws.send(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, ...hello }));
-    };
+    this.#hello = null;
+    // The hello waits for the server's challenge: its proof is bound to the challenge's nonce.
     ws.onmessage = (event: MessageEvent) => {
       if (typeof event.data !== "string") return;
       let frame: ServerFrame;
@@ -210,8 +256,26 @@ export class SignalSocket {
         return;
       }
       this.#alive();
-      if (frame.type === "welcome") this.#onWelcome(frame);
-      if (frame.type === "pong") return;
+      switch (frame.type) {
+        case "challenge":
+          if (!this.#welcomed && typeof frame.nonce === "string") void this.#sayHello(ws, frame.nonce);
+          return;
+        case "error":
+          if (frame.code === "verifier_required" && !this.#welcomed) {
+            this.#registerRoom(ws);
+            return;
+          }
+          break;
+        case "ice":
+          this.#ice?.resolve(frame);
+          this.#ice = null;
+          return;
+        case "welcome":
+          this.#onWelcome(frame);
+          break;
+        case "pong":
+          return;
+      }
       this.#options.onFrame(frame);
     };
     ws.onclose = (event: CloseEvent) => {
@@ -230,6 +294,8 @@ export class SignalSocket {
       // A restarting server (1012, or 1001 from a runtime that shuts down by itself)
       // wants us back at once, on whichever instance answers.
       if (event.code === CLOSE.SERVICE_RESTART || event.code === GOING_AWAY) this.#backoff.reset();
+      // A slow consumer (4008) resumes at once: `since` brings what it had not read.
+      if (event.code === CLOSE.SLOW_CONSUMER) this.#backoff.reset();
       this.#scheduleReconnect();
     };
     ws.onerror = () => {
@@ -237,13 +303,43 @@ export class SignalSocket {
     };
   }
 
+  /** Answers the challenge: builds the hello for its nonce and sends it, unless this socket was left meanwhile. */
+  async #sayHello(ws: WebSocket, nonce: string): Promise<void> {
+    let hello: HelloData;
+    try {
+      hello = await this.#options.hello(nonce);
+    } catch (error) {
+      this.#log("Hello could not be built", { error: String(error) });
+      this.#drop(ws);
+      return;
+    }
+    if (ws !== this.#ws || ws.readyState !== 1 || this.#welcomed) return;
+    this.#hello = hello;
+    const { verifier: _verifier, ...first } = hello;
+    ws.send(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, ...first }));
+  }
+
+  /** The room is new: the same hello again, now with the verifier that registers it. */
+  #registerRoom(ws: WebSocket): void {
+    const hello = this.#hello;
+    if (ws !== this.#ws || ws.readyState !== 1 || !hello?.verifier) {
+      this.#log("Server asked for a verifier the client does not have");
+      return;
+    }
+    this.#log("Registering a new room");
+    ws.send(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, ...hello }));
+  }
+
   #onWelcome(welcome: WelcomeFrame): void {
     this.#timers.clear("connect");
     this.#welcomed = true;
+    this.#hello = null;
     this.#backoff.reset();
     this.#state.value = { kind: "connected" };
     this.#log("WebSocket connected", { peer: welcome.peer, resumed: welcome.resumed });
     this.#scheduleHeartbeat();
+    // An ICE request made while the socket was down goes out now.
+    if (this.#ice) this.#send({ type: "ice" });
   }
 
   // Any frame proves the socket alive; a missing answer to a ping proves it dead.

@@ -4,8 +4,9 @@
  * per-room state (session token, last seen log seq, display name, own peer id).
  *
  * This module holds the {@link Store} contract only; `store_memory.ts` (tests,
- * property tests, fallback when IndexedDB is missing) and `store_idb.ts`
- * (browsers) implement it with identical semantics:
+ * property tests) and `store_idb.ts` implement it with identical semantics, and
+ * `store_resilient.ts` (what the page opens) puts IndexedDB and memory together
+ * so a storage failure never breaks a room:
  * - every write is idempotent by message id: putting the same id twice leaves one record;
  * - a message's status never goes backwards (pending → sent → delivered);
  * - lists come back sorted: history by `order` (plain string comparison), outbox by `order` too;
@@ -13,22 +14,33 @@
  * @module
  */
 
-/** Delivery status of a message; `received` is a message written by another peer. */
-export type MessageStatus = "pending" | "sent" | "delivered" | "received";
+/**
+ * Delivery status of a message; `received` is a message written by another
+ * member; `failed` an own message the server refused for good (see `failure`).
+ */
+export type MessageStatus = "pending" | "sent" | "delivered" | "received" | "failed";
 
-/** Rank of each status: a write never lowers a message's rank. */
+/** Rank of each status: a write never lowers a message's rank (a failed message a peer acknowledged is sent). */
 export const STATUS_RANK: Readonly<Record<MessageStatus, number>> = {
   pending: 0,
+  failed: 0.5,
   sent: 1,
   delivered: 2,
   received: 2,
 };
 
+/**
+ * Why an own message failed for good: the server refused its frame as too big
+ * or malformed (`too_big`, `bad_frame`), refused it for another lasting reason
+ * (`refused`), or it could not be encoded or split within the bounds (`unsendable`).
+ */
+export type FailureReason = "too_big" | "bad_frame" | "refused" | "unsendable";
+
 /** One message of a room's history, as shown to the user (plaintext, after decryption). */
 export interface StoredMessage {
   /** Unique message id (base64url), the key for end-to-end dedupe. */
   id: string;
-  /** Peer id of the author. */
+  /** Member id of the author (older records: its peer id). */
   author: string;
   /** Order key, compared as plain strings, so every peer shows the same order (the courier builds it). */
   order: string;
@@ -42,6 +54,14 @@ export interface StoredMessage {
   to?: string;
   /** Position in the server's room log, once known (accepted or relayed). */
   seq?: number;
+  /** The author's public key (base64url), so the message can travel on by history sync; absent on old records. */
+  pk?: string;
+  /** The author's signature (base64url) over the message (see the courier's `signer.ts`). */
+  sig?: string;
+  /** Why the message failed, when its status is `failed`. */
+  failure?: FailureReason;
+  /** Set by the courier on a stored record it could not read: shown as unreadable, never sent on. */
+  unreadable?: boolean;
 }
 
 /** An own message awaiting acknowledgement; its body lives in the history under the same id. */
@@ -52,7 +72,7 @@ export interface OutboxEntry {
   order: string;
   /** Receiving peer of a direct message; absent for the whole room. */
   to?: string;
-  /** Peers that acknowledged the message end to end so far. */
+  /** Members (or, without a member id, peers) that acknowledged the message durably so far. */
   ackedBy: string[];
   /** Whether the server's room log accepted it (the message is then at least "sent"). */
   accepted: boolean;
@@ -70,6 +90,10 @@ export interface RoomState {
   name?: string;
   /** Own peer id from the last `welcome`, to recognise own messages echoed from the log. */
   peer?: string;
+  /** This device's member key pair in the room (private key non-extractable; see `identity.ts`). */
+  identity?: CryptoKeyPair;
+  /** The room log's epoch that `lastSeq` counts in (`welcome.log.epoch`), sent as `hello.epoch`. */
+  epoch?: string;
 }
 
 /** Options for listing history. */
@@ -104,10 +128,17 @@ export interface Store {
   clearRoom(room: string): Promise<void>;
   /** Releases the underlying database; the store is unusable afterwards. */
   close(): void;
+  /**
+   * Whether writes now reach durable storage: every write resolved so far survives a reload. False while a
+   * store runs in memory after a failure: the courier then acknowledges as volatile and re-acknowledges once
+   * it turns true again.
+   */
+  durable(): boolean;
 }
 
-/** Returns the status of higher rank, keeping `current` on a tie. */
+/** Returns the status of higher rank, keeping `current` on a tie (and never keeping an unknown one). */
 export function maxStatus(current: MessageStatus, next: MessageStatus): MessageStatus {
+  if (!Object.hasOwn(STATUS_RANK, current)) return next;
   return STATUS_RANK[next] > STATUS_RANK[current] ? next : current;
 }
 

@@ -6,9 +6,13 @@
  * Schema (version 1): `messages` and `outbox` keyed by [room, id] with an
  * index on [room, order, id] (so lists come back in order without sorting);
  * `state` keyed by room.
+ *
+ * A failed commit (quota, disk full, a lost connection) rejects the call with
+ * the browser's error, never as an unhandled rejection; `ResilientStore`
+ * (`store_resilient.ts`) turns such failures into a room that goes on in memory.
  * @module
  */
-import { type DBSchema, type IDBPDatabase, openDB } from "idb";
+import { type DBSchema, type IDBPDatabase, type IDBPTransaction, openDB } from "idb";
 import {
   applyStatePatch,
   copyOutbox,
@@ -21,7 +25,6 @@ import {
   type Store,
   type StoredMessage,
 } from "./store.ts";
-import { MemoryStore } from "./store_memory.ts";
 
 /** Default database name. */
 export const IDB_NAME = "parley";
@@ -48,9 +51,60 @@ function stripRoom<T extends { room: string }>(row: T): Omit<T, "room"> {
   return rest;
 }
 
+/**
+ * Runs `work` inside `tx` and waits for the commit. The commit's failure is the call's failure. When `work` fails
+ * first (a request error aborts the transaction), the transaction's own error is thrown when it has one: it names
+ * the cause (QuotaExceededError, UnknownError), where the request's says only AbortError.
+ */
+async function committed<T>(tx: { done: Promise<void> }, work: () => Promise<T>): Promise<T> {
+  const done = tx.done;
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    const cause = await done.then(() => undefined, (txError: unknown) => txError);
+    throw isAbortOnly(error) && cause ? cause : error;
+  }
+  await done;
+  return result;
+}
+
+/** Whether an error says only that the transaction was aborted, not why. */
+function isAbortOnly(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === "AbortError";
+}
+
+/** What a room's in-memory copy holds that the database may lack, written back in one transaction. */
+export interface RoomChanges {
+  /** The room was cleared while the database was away: clear it before writing the rest. */
+  cleared: boolean;
+  /** Messages to merge in (a stored status or seq is never lost). */
+  messages: StoredMessage[];
+  /** Outbox entries to put. */
+  outbox: OutboxEntry[];
+  /** Outbox ids to delete (acknowledged while the database was away). */
+  outboxDeleted: string[];
+  /** State fields to set; a field set to undefined is removed. */
+  state: Partial<RoomState>;
+}
+
+/** Why an open database went away on its own. */
+export type IdbLoss = "closed" | "version";
+
+/** Options of {@link openIdbStore}. */
+export interface OpenIdbOptions {
+  /**
+   * Called once when the connection goes away without `close()`: "closed" when the browser closed it (site data
+   * cleared, backing store failure, disk full), "version" when another tab needs a newer schema (this connection
+   * closes itself so that tab can upgrade).
+   */
+  onLost?(reason: IdbLoss): void;
+}
+
 /** A {@link Store} on IndexedDB. */
 export class IdbStore implements Store {
   #db: IDBPDatabase<ParleyDB>;
+  #closed = false;
 
   /** Wraps an open database; use {@link openIdbStore}. */
   constructor(db: IDBPDatabase<ParleyDB>) {
@@ -60,19 +114,21 @@ export class IdbStore implements Store {
   /** Inserts or replaces a message by id; status never goes backwards. */
   async putMessage(room: string, message: StoredMessage): Promise<void> {
     const tx = this.#db.transaction("messages", "readwrite");
-    const old = await tx.store.get([room, message.id]);
-    await tx.store.put({ ...mergeMessage(old && stripRoom(old), message), room });
-    await tx.done;
+    await committed(tx, async () => {
+      const old = await tx.store.get([room, message.id]);
+      await tx.store.put({ ...mergeMessage(old && stripRoom(old), message), room });
+    });
   }
 
   /** Stores an own message and its outbox entry in one transaction. */
   async putOwn(room: string, message: StoredMessage, entry: OutboxEntry): Promise<void> {
     const tx = this.#db.transaction(["messages", "outbox"], "readwrite");
-    const messages = tx.objectStore("messages");
-    const old = await messages.get([room, message.id]);
-    await messages.put({ ...mergeMessage(old && stripRoom(old), message), room });
-    await tx.objectStore("outbox").put({ ...copyOutbox(entry), room });
-    await tx.done;
+    await committed(tx, async () => {
+      const messages = tx.objectStore("messages");
+      const old = await messages.get([room, message.id]);
+      await messages.put({ ...mergeMessage(old && stripRoom(old), message), room });
+      await tx.objectStore("outbox").put({ ...copyOutbox(entry), room });
+    });
   }
 
   /** One message by id, or undefined. */
@@ -87,30 +143,30 @@ export class IdbStore implements Store {
       return (await this.#db.getAllFromIndex("messages", "order", roomRange(room))).map(stripRoom);
     }
     const out: StoredMessage[] = [];
-    if (options.limit <= 0) return out;
+    const limit = options.limit;
+    if (limit <= 0) return out;
     const tx = this.#db.transaction("messages", "readonly");
-    let cursor = await tx.store.index("order").openCursor(roomRange(room), "prev");
-    while (cursor && out.length < options.limit) {
-      out.push(stripRoom(cursor.value));
-      cursor = await cursor.continue();
-    }
-    await tx.done;
+    await committed(tx, async () => {
+      let cursor = await tx.store.index("order").openCursor(roomRange(room), "prev");
+      while (cursor && out.length < limit) {
+        out.push(stripRoom(cursor.value));
+        cursor = await cursor.continue();
+      }
+    });
     return out.reverse();
   }
 
   /** Raises a message's status; false when the id is unknown. */
   async setStatus(room: string, id: string, status: MessageStatus, seq?: number): Promise<boolean> {
     const tx = this.#db.transaction("messages", "readwrite");
-    const row = await tx.store.get([room, id]);
-    if (!row) {
-      await tx.done;
-      return false;
-    }
-    row.status = maxStatus(row.status, status);
-    if (seq !== undefined) row.seq = seq;
-    await tx.store.put(row);
-    await tx.done;
-    return true;
+    return await committed(tx, async () => {
+      const row = await tx.store.get([room, id]);
+      if (!row) return false;
+      row.status = maxStatus(row.status, status);
+      if (seq !== undefined) row.seq = seq;
+      await tx.store.put(row);
+      return true;
+    });
   }
 
   /** Inserts or replaces an outbox entry by id. */
@@ -137,33 +193,74 @@ export class IdbStore implements Store {
   /** Merges fields into the room's state. */
   async patchState(room: string, patch: Partial<RoomState>): Promise<RoomState> {
     const tx = this.#db.transaction("state", "readwrite");
-    const row = await tx.store.get(room);
-    const next = applyStatePatch(row ? stripRoom(row) : {}, patch);
-    await tx.store.put({ ...next, room });
-    await tx.done;
-    return next;
+    return await committed(tx, async () => {
+      const row = await tx.store.get(room);
+      const next = applyStatePatch(row ? stripRoom(row) : {}, patch);
+      await tx.store.put({ ...next, room });
+      return next;
+    });
   }
 
   /** Forgets everything about a room. */
   async clearRoom(room: string): Promise<void> {
     const tx = this.#db.transaction(["messages", "outbox", "state"], "readwrite");
-    const range = IDBKeyRange.bound([room], [room, []]);
-    await Promise.all([
-      tx.objectStore("messages").delete(range),
-      tx.objectStore("outbox").delete(range),
-      tx.objectStore("state").delete(room),
-      tx.done,
-    ]);
+    await committed(tx, () => clearIn(tx, room));
+  }
+
+  /** Writes back what a room's in-memory copy holds, in one transaction: all of it lands, or none. */
+  async writeBack(room: string, changes: RoomChanges): Promise<void> {
+    const tx = this.#db.transaction(["messages", "outbox", "state"], "readwrite");
+    await committed(tx, async () => {
+      if (changes.cleared) await clearIn(tx, room);
+      const messages = tx.objectStore("messages");
+      for (const message of changes.messages) {
+        const old = await messages.get([room, message.id]);
+        await messages.put({ ...mergeMessage(old && stripRoom(old), message), room });
+      }
+      const outbox = tx.objectStore("outbox");
+      for (const entry of changes.outbox) await outbox.put({ ...copyOutbox(entry), room });
+      for (const id of changes.outboxDeleted) await outbox.delete([room, id]);
+      if (Object.keys(changes.state).length > 0) {
+        const state = tx.objectStore("state");
+        const row = await state.get(room);
+        await state.put({ ...applyStatePatch(row ? stripRoom(row) : {}, changes.state), room });
+      }
+    });
   }
 
   /** Closes the database connection. */
   close(): void {
+    this.#closed = true;
     this.#db.close();
+  }
+
+  /** True until closed: writes that resolve are committed to IndexedDB. */
+  durable(): boolean {
+    return !this.#closed;
   }
 }
 
-/** Opens (and creates or upgrades) the database and returns a store on it. */
-export async function openIdbStore(name: string = IDB_NAME): Promise<IdbStore> {
+/** Deletes a room's rows inside a transaction over all three stores. */
+async function clearIn(
+  tx: IDBPTransaction<ParleyDB, ("messages" | "outbox" | "state")[], "readwrite">,
+  room: string,
+): Promise<void> {
+  const range = roomRange(room);
+  await Promise.all([
+    tx.objectStore("messages").delete(range),
+    tx.objectStore("outbox").delete(range),
+    tx.objectStore("state").delete(room),
+  ]);
+}
+
+/** Opens (and creates or upgrades) the database and returns a store on it; rejects when IndexedDB cannot open. */
+export async function openIdbStore(name: string = IDB_NAME, options: OpenIdbOptions = {}): Promise<IdbStore> {
+  let lost = false;
+  const loseOnce = (reason: IdbLoss) => {
+    if (lost) return;
+    lost = true;
+    options.onLost?.(reason);
+  };
   const db = await openDB<ParleyDB>(name, IDB_VERSION, {
     upgrade(db) {
       const messages = db.createObjectStore("messages", { keyPath: ["room", "id"] });
@@ -172,28 +269,14 @@ export async function openIdbStore(name: string = IDB_NAME): Promise<IdbStore> {
       outbox.createIndex("order", ["room", "order", "id"]);
       db.createObjectStore("state", { keyPath: "room" });
     },
+    blocking() {
+      // Another tab opens a newer schema: step aside so it can upgrade, and say the connection is gone.
+      db.close();
+      loseOnce("version");
+    },
+    terminated() {
+      loseOnce("closed");
+    },
   });
   return new IdbStore(db);
-}
-
-/** The outcome of {@link openStore}: a store, and whether it survives a reload. */
-export interface OpenedStore {
-  /** The store to use. */
-  store: Store;
-  /** False when IndexedDB was unavailable and history lives in memory only (the UI should say so). */
-  persistent: boolean;
-  /** Why IndexedDB could not be used, when it could not. */
-  error?: unknown;
-}
-
-/** Opens the IndexedDB store, or falls back to memory (private modes, disabled storage) and reports why. */
-export async function openStore(name: string = IDB_NAME): Promise<OpenedStore> {
-  if (typeof indexedDB === "undefined") {
-    return { store: new MemoryStore(), persistent: false, error: new Error("IndexedDB is not available") };
-  }
-  try {
-    return { store: await openIdbStore(name), persistent: true };
-  } catch (error) {
-    return { store: new MemoryStore(), persistent: false, error };
-  }
 }

@@ -1,7 +1,11 @@
 /**
  * An in-memory {@link Store}: same semantics as the IndexedDB one, for Deno
  * tests, the courier's property test (a "reload" keeps the store and rebuilds
- * everything else), and browsers without IndexedDB (private modes).
+ * everything else), and the copy `ResilientStore` keeps of each open room.
+ *
+ * Every method applies its effect when called, before the returned promise
+ * settles: `ResilientStore` relies on this to keep its copy and the database
+ * in the same order.
  * @module
  */
 import {
@@ -32,6 +36,16 @@ function byOrder(a: { order: string; id: string }, b: { order: string; id: strin
 export class MemoryStore implements Store {
   #rooms = new Map<string, RoomData>();
   #closed = false;
+  #durable: boolean;
+
+  /**
+   * `durable` is what {@link durable} reports: tests use one MemoryStore as a
+   * device's disk that outlives the clients (reloads) sharing it, so it
+   * defaults to true; false models a device that keeps nothing.
+   */
+  constructor(options: { durable?: boolean } = {}) {
+    this.#durable = options.durable ?? true;
+  }
 
   /** Runs `fn` and returns its result as a promise; a throw (e.g. a closed store) becomes a rejection, like IndexedDB. */
   #run<T>(fn: () => T): Promise<T> {
@@ -143,5 +157,10 @@ export class MemoryStore implements Store {
   /** Marks the store closed; later calls throw. */
   close(): void {
     this.#closed = true;
+  }
+
+  /** As constructed: true when this store stands for a disk that outlives its clients. */
+  durable(): boolean {
+    return this.#durable;
   }
 }

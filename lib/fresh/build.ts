@@ -1,11 +1,15 @@
 /**
  * Bundles islands ahead of time with `deno bundle` (esbuild inside): one entry
  * per island plus the boot module, shared chunks split out, entry names
- * content-hashed so they can be cached forever.
+ * content-hashed so they can be cached forever. `deno bundle` has no target
+ * option, so each output file is then lowered to {@link BROWSER_TARGETS} with
+ * npm esbuild's `transform` (syntax only; APIs are guarded in the code).
  * @module
  */
+import * as esbuild from "esbuild";
 import { type BuildMeta, readBuildMeta } from "./build_meta.ts";
 import { islandNameFromFile, listSourceFiles } from "./files.ts";
+import { precompressBundles, precompressStatic } from "./precompress.ts";
 
 /** Options of `build`. */
 export interface BuildOptions {
@@ -16,6 +20,13 @@ export interface BuildOptions {
   /** Directories (relative to the root) whose contents decide whether a build is stale. */
   inputs?: string[];
 }
+
+/**
+ * The browsers the bundles must parse and run on: current Chromium, Firefox ESR (115 is the oldest still met in the
+ * field) and Safari, down to iOS Safari 15.4. Syntax newer than these (class static blocks, `using`, ...) is lowered;
+ * syntax esbuild cannot lower (top-level await, regexp flags) fails the build.
+ */
+export const BROWSER_TARGETS: readonly string[] = ["chrome100", "edge100", "firefox115", "safari15.4", "ios15.4"];
 
 const DEFAULT_INPUTS = ["islands", "lib", "deno.json"];
 /** A static `import ... from "./x.js"` (or `import "./x.js"`) in esbuild's output; lazy `import()` is not one. */
@@ -91,13 +102,13 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
   const meta: BuildMeta = { inputsHash, boot: "", islands: {}, files: [] };
   const entryNames = new Set(["boot", ...islandNames]);
   const renamed = new Map<string, string>();
-  for await (const item of Deno.readDir(`${work}/out`)) {
-    if (!item.isFile || !item.name.endsWith(".js")) continue;
-    const bytes = await Deno.readFile(`${work}/out/${item.name}`);
-    const stem = item.name.slice(0, -3);
-    // esbuild already names chunks by content hash; entries get one here.
-    const fileName = entryNames.has(stem) ? `${stem}-${(await sha256Hex(bytes)).slice(0, 12)}.js` : item.name;
-    renamed.set(item.name, fileName);
+  const lowered = await lowerToTargets(`${work}/out`, entryNames);
+  for (const [name, code] of lowered) {
+    const bytes = new TextEncoder().encode(code);
+    const stem = name.slice(0, -3);
+    // Chunks are named by content hash (see lowerToTargets); entries get one here.
+    const fileName = entryNames.has(stem) ? `${stem}-${(await sha256Hex(bytes)).slice(0, 12)}.js` : name;
+    renamed.set(name, fileName);
     await Deno.writeFile(`${staged}/${fileName}`, bytes);
     meta.files.push(fileName);
     if (stem === "boot") meta.boot = fileName;
@@ -110,11 +121,64 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
     const deps = [...code.matchAll(STATIC_IMPORT)].map((m) => m[1].replace(/^\.\//, ""));
     meta.imports[file] = deps.map((dep) => entryNames.has(dep.replace(/\.js$/, "")) ? renamed.get(dep)! : dep);
   }
+  await precompressBundles(staged, meta.files);
+  await precompressStatic(`${root}/static`, outDir);
   await Deno.remove(js, { recursive: true }).catch(ignoreNotFound);
   await Deno.rename(staged, js);
   await Deno.writeTextFile(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
   await Deno.remove(work, { recursive: true });
   return meta;
+}
+
+/**
+ * Lowers every `.js` file of `dir` to {@link BROWSER_TARGETS}; returns file name → code. Chunks keep esbuild's
+ * content-hash names with a tag of the esbuild version and targets added, so a name still means one content
+ * forever (the lowering changes the bytes behind a hash), and references between files follow the new names.
+ */
+export async function lowerToTargets(dir: string, entryNames: ReadonlySet<string>): Promise<Map<string, string>> {
+  const tag = (await sha256Hex(`${esbuild.version}\n${BROWSER_TARGETS.join(",")}`)).slice(0, 8);
+  const sources = new Map<string, string>();
+  for await (const item of Deno.readDir(dir)) {
+    if (item.isFile && item.name.endsWith(".js")) {
+      sources.set(item.name, await Deno.readTextFile(`${dir}/${item.name}`));
+    }
+  }
+  const names = new Map<string, string>();
+  for (const name of sources.keys()) {
+    const stem = name.slice(0, -3);
+    names.set(name, entryNames.has(stem) ? name : `${stem}-${tag}.js`);
+  }
+  const out = new Map<string, string>();
+  try {
+    for (const [name, source] of sources) {
+      // esbuild prints module specifiers in double quotes; names are content hashes, so no other string matches.
+      const code = source.replace(/"\.\/([^"]+\.js)"/g, (whole, file: string) => {
+        const next = names.get(file);
+        return next ? `"./${next}"` : whole;
+      });
+      const result = await esbuild.transform(code, {
+        format: "esm",
+        target: [...BROWSER_TARGETS],
+        minify: true,
+        sourcefile: name,
+        logLevel: "silent",
+      }).catch((error: unknown) => {
+        throw new Error(`${name} cannot be lowered to ${BROWSER_TARGETS.join(", ")}: ${(error as Error).message}`);
+      });
+      // esbuild turns a regexp literal the targets cannot parse into `new RegExp(...)`: a runtime error there.
+      if (count(result.code, "new RegExp(") > count(code, "new RegExp(")) {
+        throw new Error(`${name} has a regular expression that ${BROWSER_TARGETS.join(", ")} cannot run`);
+      }
+      out.set(names.get(name)!, result.code);
+    }
+  } finally {
+    await esbuild.stop();
+  }
+  return out;
+}
+
+function count(text: string, part: string): number {
+  return text.split(part).length - 1;
 }
 
 function ignoreNotFound(error: unknown): void {

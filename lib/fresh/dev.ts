@@ -5,7 +5,7 @@
  * alone, so the test task can check it is committed fresh.
  * @module
  */
-import { build, needsBuild } from "./build.ts";
+import { BROWSER_TARGETS, build, needsBuild } from "./build.ts";
 import { writeManifest } from "./manifest.ts";
 import type { FreshConfig } from "./types.ts";
 
@@ -29,7 +29,10 @@ if (command === "manifest") {
     const started = performance.now();
     const meta = await build(options);
     const took = Math.round(performance.now() - started);
-    console.log(`Built ${Object.keys(meta.islands).length} island(s), ${meta.files.length} file(s) in ${took} ms`);
+    console.log(
+      `Built ${Object.keys(meta.islands).length} island(s), ${meta.files.length} file(s) in ${took} ms ` +
+        `for ${BROWSER_TARGETS.join(", ")}`,
+    );
   }
 } else {
   console.error("Usage: deno run -A lib/fresh/dev.ts manifest | build [--if-needed] [--keep-manifest]");

@@ -5,7 +5,9 @@
  */
 import type { ComponentType } from "preact";
 import { BUNDLE_URL_PREFIX, readBuildMeta, staticClosure } from "./build_meta.ts";
+import { compressResponse } from "./compression.ts";
 import { islandNameFromFile } from "./files.ts";
+import { COMPRESSED_STATIC_DIR, COMPRESSED_STATIC_RECORD } from "./precompress.ts";
 import { type IslandAssets, registerIslands, renderPage } from "./render.ts";
 import { buildRouteTable, matchRoute, type RouteTable } from "./router.ts";
 import { StaticFiles } from "./static_files.ts";
@@ -65,7 +67,12 @@ export async function createHandler(manifest: Manifest, config: FreshConfig = {}
   } else if (islands.length) {
     console.error("Islands are not built: run `deno task build` (pages with islands answer 500 until then)");
   }
-  const files = await StaticFiles.load(`${root}/static`, meta ? `${outDir}/js` : null, meta?.files ?? []);
+  const files = await StaticFiles.load(
+    `${root}/static`,
+    meta ? `${outDir}/js` : null,
+    meta?.files ?? [],
+    meta ? await readPrecompressed(`${outDir}/${COMPRESSED_STATIC_DIR}`) : null,
+  );
 
   const renderOptions = { app: table.app, plugins, assets };
 
@@ -137,13 +144,26 @@ export async function createHandler(manifest: Manifest, config: FreshConfig = {}
   }
 
   return async (req, info) => {
+    let response: Response;
     try {
-      return await handle(req, info);
+      response = await handle(req, info);
     } catch (error) {
       console.error(`Unhandled error answering ${req.method} ${req.url}:`, error);
-      return renderError(table, req, error);
+      response = renderError(table, req, error);
     }
+    // Static files pick their own (precompressed) variant; pages and API answers are coded here.
+    return response.headers.has("content-encoding") ? response : await compressResponse(req, response);
   };
+}
+
+/** The record of precompressed `static/` variants, or null when the build left none. */
+async function readPrecompressed(dir: string): Promise<{ staticDir: string; sources: Record<string, string> } | null> {
+  try {
+    return { staticDir: dir, sources: JSON.parse(await Deno.readTextFile(`${dir}/${COMPRESSED_STATIC_RECORD}`)) };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
 }
 
 function pickHandler(module: RouteModule, method: string): Handler | "method-not-allowed" {

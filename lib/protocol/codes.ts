@@ -34,7 +34,7 @@ export type ErrorCode =
   | "room_full"
   /** This client address already has the most rooms allowed open. */
   | "too_many_rooms"
-  /** The room has a verifier and the `proof` is missing or does not match. */
+  /** The `proof` is missing or does not match the room's verifier, or the room has data but no verifier (a squat). */
   | "admission_refused"
   /** A frame's `to` names no peer of the room (signals only; chat is kept in the log). */
   | "unknown_peer"
@@ -42,6 +42,8 @@ export type ErrorCode =
   | "replaced"
   /** The server failed; the frame may be retried. */
   | "internal"
+  /** The room is new: send `hello` again, on the same socket, with `verifier` to register it. */
+  | "verifier_required"
   /** The deployment's storage budget (rooms or bytes, over all clients) is spent: no new room, no new message. */
   | "storage_full"
   /** This client address (IPv4 address or IPv6 /64) spent its storage budget for the current window. */
@@ -67,6 +69,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "unknown_peer",
   "replaced",
   "internal",
+  "verifier_required",
   "storage_full",
   "budget_exceeded",
 ];
@@ -97,6 +100,8 @@ export const CLOSE = {
   ROOM_FULL: 4409,
   /** This address has too many rooms open, or spent its storage budget (`budget_exceeded`). Retry later. */
   TOO_MANY_ROOMS: 4429,
+  /** The socket's send queue stayed over its bound: resume with `since` at once (nothing is lost). */
+  SLOW_CONSUMER: 4008,
   /** The deployment's storage is full (`storage_full`): the room cannot be created now. Retry later, with backoff. */
   TRY_AGAIN_LATER: 1013,
 } as const;

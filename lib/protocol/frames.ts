@@ -6,7 +6,7 @@
  */
 import type { ErrorCode } from "./codes.ts";
 
-/** First frame of every connection: version, and optionally resume and admission data. */
+/** First frame of every connection, sent after the server's `challenge`: version, admission proof, resume data. */
 export interface HelloFrame {
   /** Frame type. */
   type: "hello";
@@ -16,13 +16,28 @@ export interface HelloFrame {
   token?: string;
   /** The highest log `seq` this client has seen: the server sends every logged chat frame after it. Omit for none. */
   since?: number;
-  /** Admission proof derived from the room key (base64url); the first peer's proof sets the room's verifier. */
+  /**
+   * Admission proof, required (without it: `admission_refused`): base64url(HMAC-SHA-256(A, "parley-hello\n" +
+   * room + "\n" + nonce)), 43 characters, where A is the room's admission key and nonce the `challenge`'s.
+   */
   proof?: string;
   /**
    * The log epoch `since` belongs to (from an earlier `welcome.log.epoch`). When it differs from the
    * log's current epoch, the log was reset and the server sends the backlog from the log's start.
    */
   epoch?: string;
+  /** base64url(A), 43 characters: registers a new room's verifier. Send it when the server asks (`verifier_required`). */
+  verifier?: string;
+  /** Proof of a member key; the server stamps the member id it proves on this peer. Optional. */
+  member?: MemberProof;
+}
+
+/** `hello.member`: a member's public key and its signature over this connection's nonce. */
+export interface MemberProof {
+  /** base64url of the raw (65-byte, uncompressed) P-256 public key: 87 characters. */
+  key: string;
+  /** base64url of the raw 64-byte ECDSA P-256/SHA-256 signature over "parley-member\n" + room + "\n" + nonce: 86 characters. */
+  sig: string;
 }
 
 /** A chat frame from a client: opaque ciphertext to one peer or to the whole room. */
@@ -61,8 +76,14 @@ export interface ByeFrame {
   type: "bye";
 }
 
+/** Asks for ICE servers (with fresh TURN credentials); only after the `welcome`, rate-limited per session. */
+export interface IceRequestFrame {
+  /** Frame type. */
+  type: "ice";
+}
+
 /** Any frame a client may send. */
-export type ClientFrame = HelloFrame | ChatFrame | SignalFrame | PingFrame | ByeFrame;
+export type ClientFrame = HelloFrame | ChatFrame | SignalFrame | PingFrame | ByeFrame | IceRequestFrame;
 
 /** Presence of a peer in the roster. */
 export type Presence = "online" | "away";
@@ -73,6 +94,8 @@ export interface RosterEntry {
   id: string;
   /** `away`: dropped and within its resume window. */
   presence: Presence;
+  /** The member id its hello proved (22 characters); absent for peers that sent no `member`. */
+  member?: string;
 }
 
 /** The server's answer to `hello`. */
@@ -96,6 +119,8 @@ export interface WelcomeFrame {
    * this incarnation of the log; `seq` values are only comparable within one epoch.
    */
   log: { first: number; last: number; epoch: string };
+  /** This client's member id, when its hello carried a valid `member`. */
+  member?: string;
 }
 
 /** A relayed chat frame: the client's frame plus the stamped sender, log position and time. */
@@ -134,6 +159,8 @@ export interface PresenceFrame {
   peer: string;
   /** joined: new peer; online: came back within its resume window; away: dropped; left: gone for good. */
   state: "joined" | "online" | "away" | "left";
+  /** The peer's member id, on `joined` and `online`, when its hello proved one. */
+  member?: string;
 }
 
 /** Log entries `from`..`to` were dropped by the log's bounds or retention before this client read them. */
@@ -174,6 +201,24 @@ export interface ErrorFrame {
   ref?: string;
 }
 
+/** The first frame of every connection: the nonce the `hello` must prove knowledge of the room key on. */
+export interface ChallengeFrame {
+  /** Frame type. */
+  type: "challenge";
+  /** 32 random bytes, base64url (43 characters); one per connection. */
+  nonce: string;
+}
+
+/** The answer to `ice`: servers for `RTCPeerConnection`, with TURN credentials minted for this session. */
+export interface IceServersFrame {
+  /** Frame type. */
+  type: "ice";
+  /** `RTCIceServer` entries; empty when the deployment configures none. */
+  iceServers: { urls: string[]; username?: string; credential?: string }[];
+  /** Seconds the credentials stay valid: ask again before then. */
+  ttl: number;
+}
+
 /** Any frame the server sends. */
 export type ServerFrame =
   | WelcomeFrame
@@ -184,4 +229,6 @@ export type ServerFrame =
   | GapFrame
   | SyncedFrame
   | PongFrame
-  | ErrorFrame;
+  | ErrorFrame
+  | ChallengeFrame
+  | IceServersFrame;

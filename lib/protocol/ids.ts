@@ -1,5 +1,5 @@
 /**
- * Identifier formats: room ids, peer ids, message ids, tokens and proofs.
+ * Identifier formats: room ids, peer ids, message ids and tokens.
  * All are base64url text, so they can be placed in URLs and frames without
  * escaping. Runs in browsers and in Deno (WebCrypto only).
  * @module
@@ -14,7 +14,7 @@ export const ROOM_ID_PATTERN: RegExp = /^[A-Za-z0-9_-]{22,64}$/;
 /** A peer id or a client message id: 1 to 64 base64url characters. */
 export const SHORT_ID_PATTERN: RegExp = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** A session token or an admission proof: 22 to 128 base64url characters. */
+/** A session token: 22 to 128 base64url characters. */
 export const SECRET_PATTERN: RegExp = /^[A-Za-z0-9_-]{22,128}$/;
 
 /** Opaque chat ciphertext: base64url characters only (no padding), so it needs no JSON escaping. */
@@ -40,13 +40,4 @@ export function newRoomId(): string {
 /** Whether `value` is a well-formed room id. */
 export function isRoomId(value: unknown): value is string {
   return typeof value === "string" && ROOM_ID_PATTERN.test(value);
-}
-
-/**
- * The admission verifier of a proof: base64url(SHA-256(UTF-8 bytes of proof)).
- * The first peer's proof sets the room's verifier; later proofs must hash to it.
- */
-export async function verifierOf(proof: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(proof));
-  return encodeBase64Url(new Uint8Array(digest));
 }

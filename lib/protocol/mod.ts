@@ -17,7 +17,19 @@ export {
   ROOM_ID_PATTERN,
   SECRET_PATTERN,
   SHORT_ID_PATTERN,
-  verifierOf,
 } from "./ids.ts";
 export { isTooBig, MAX_FRAME_BYTES, parseClientFrame, utf8Length } from "./validate.ts";
 export type { FrameError, ParsedFrame, ParseResult } from "./validate.ts";
+export {
+  ADMISSION_INFO,
+  admissionKey,
+  checkHelloProof,
+  checkMemberProof,
+  helloProof,
+  KEY43_PATTERN,
+  MEMBER_KEY_PATTERN,
+  MEMBER_SIG_PATTERN,
+  memberIdOf,
+  memberProof,
+  newNonce,
+} from "./admission.ts";

@@ -7,6 +7,7 @@
 import type { ErrorCode } from "./codes.ts";
 import type { ChatFrame, ClientFrame } from "./frames.ts";
 import { PAYLOAD_PATTERN, SECRET_PATTERN, SHORT_ID_PATTERN } from "./ids.ts";
+import { KEY43_PATTERN, MEMBER_KEY_PATTERN, MEMBER_SIG_PATTERN } from "./admission.ts";
 
 /** The largest frame, in UTF-8 bytes, either side may send (64 KiB): larger closes with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -114,6 +115,11 @@ export function parseClientFrame(text: string): ParseResult {
         if (key !== "type") return bad(`unknown field ${key.slice(0, 32)}`);
       }
       return { ok: true, frame: frame as unknown as ClientFrame };
+    case "ice":
+      for (const key in frame) {
+        if (key !== "type") return bad(`unknown field ${key.slice(0, 32)}`);
+      }
+      return { ok: true, frame: frame as unknown as ClientFrame };
     default:
       if (typeof frame.type !== "string") return bad("type must be a string");
       return bad("unknown frame type", undefined, "unknown_type");
@@ -146,7 +152,10 @@ function checkSignal(frame: Record<string, unknown>): ParseResult {
 
 function checkHello(frame: Record<string, unknown>): ParseResult {
   for (const key in frame) {
-    if (key !== "type" && key !== "v" && key !== "token" && key !== "since" && key !== "proof" && key !== "epoch") {
+    if (
+      key !== "type" && key !== "v" && key !== "token" && key !== "since" && key !== "proof" && key !== "verifier" &&
+      key !== "member" && key !== "epoch"
+    ) {
       return bad(`unknown field ${key.slice(0, 32)}`);
     }
   }
@@ -154,8 +163,14 @@ function checkHello(frame: Record<string, unknown>): ParseResult {
   if (frame.token !== undefined && (typeof frame.token !== "string" || !SECRET_PATTERN.test(frame.token))) {
     return bad("token must be 22-128 base64url characters");
   }
-  if (frame.proof !== undefined && (typeof frame.proof !== "string" || !SECRET_PATTERN.test(frame.proof))) {
-    return bad("proof must be 22-128 base64url characters");
+  if (frame.proof !== undefined && (typeof frame.proof !== "string" || !KEY43_PATTERN.test(frame.proof))) {
+    return bad("proof must be 43 base64url characters");
+  }
+  if (frame.verifier !== undefined && (typeof frame.verifier !== "string" || !KEY43_PATTERN.test(frame.verifier))) {
+    return bad("verifier must be 43 base64url characters");
+  }
+  if (frame.member !== undefined && !isMemberProof(frame.member)) {
+    return bad("member must be {key: 87, sig: 86 base64url characters}");
   }
   if (
     frame.since !== undefined &&
@@ -165,4 +180,12 @@ function checkHello(frame: Record<string, unknown>): ParseResult {
   }
   if (frame.epoch !== undefined && !isShortId(frame.epoch)) return bad("epoch must be 1-64 base64url characters");
   return { ok: true, frame: frame as unknown as ClientFrame };
+}
+
+function isMemberProof(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const member = value as Record<string, unknown>;
+  for (const key in member) if (key !== "key" && key !== "sig") return false;
+  return typeof member.key === "string" && MEMBER_KEY_PATTERN.test(member.key) &&
+    typeof member.sig === "string" && MEMBER_SIG_PATTERN.test(member.sig);
 }

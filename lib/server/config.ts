@@ -1,11 +1,21 @@
 /**
  * Server options, read from the environment with every default in one place.
- * Durations in env are seconds; in `ServerConfig` they are milliseconds.
+ * Durations in env are whole seconds; in `ServerConfig` they are milliseconds.
+ * A value that makes no sense (zero peers per room, a fractional burst, a log
+ * smaller than one frame) stops the server at start with a `ConfigError`
+ * naming the variable, instead of failing a user's socket later.
  * @module
  */
+import { FORWARDED_HEADERS, type ForwardedHeader, parseTrustedProxies } from "./client_address.ts";
 
-/** Which cross-instance bus to use. */
-export type BusKind = "broadcast" | "kv";
+/**
+ * Which cross-instance bus to use: `auto` (BroadcastChannel, plus Deno KV while
+ * instances exist that BroadcastChannel does not reach), or one of them always.
+ */
+export type BusKind = "auto" | "broadcast" | "kv";
+
+/** The values `BUS` accepts. */
+export const BUS_KINDS: readonly BusKind[] = ["auto", "broadcast", "kv"];
 
 /** A token bucket's shape. */
 export interface RateOptions {
@@ -51,8 +61,21 @@ export interface ServerConfig {
   allowedOrigins: string[] | null;
   /** Deno KV path (`KV_PATH`); undefined = the platform default (Deno Deploy's KV, or Deno's local default). */
   kvPath: string | undefined;
-  /** Cross-instance bus (`BUS`: `broadcast` or `kv`). */
+  /** Cross-instance bus (`BUS`: `auto`, `broadcast` or `kv`). */
   bus: BusKind;
+  /**
+   * The most bytes waiting to be written on one socket (`SEND_QUEUE_BYTES`); more closes it with
+   * 4008. At least two frames; a backlog streams in windows of half of it.
+   */
+  sendQueueBytes: number;
+  /** How long bytes may wait on a socket with no write completing before it closes with 4008 (`SEND_STALL_TIMEOUT`, s). */
+  sendStallMs: number;
+  /** CIDRs of reverse proxies whose forwarding header is believed (`TRUSTED_PROXIES`); empty = none. */
+  trustedProxies: string[];
+  /** The header those proxies append the client's address to (`FORWARDED_HEADER`). */
+  forwardedHeader: ForwardedHeader;
+  /** The bearer token `/metrics` requires (`METRICS_TOKEN`); null = `/metrics` is open. */
+  metricsToken: string | null;
   /** About the most bytes of log data read per backlog page (`BACKLOG_PAGE_BYTES`): bounds memory per join. */
   backlogPageBytes: number;
   /** The most rooms the deployment keeps in KV (`STORAGE_MAX_ROOMS`); more: `storage_full`. */
@@ -86,17 +109,45 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   maxRoomsPerAddress: 256,
   allowedOrigins: null,
   kvPath: undefined,
-  bus: "broadcast",
+  bus: "auto",
+  // 1 MiB (16 full frames) on top of the kernel's own send buffer, which is about 4 MB on Linux.
+  sendQueueBytes: 1024 * 1024,
+  sendStallMs: 10_000,
+  trustedProxies: [],
+  forwardedHeader: "x-forwarded-for",
+  metricsToken: null,
   backlogPageBytes: 256 * 1024,
   storageMaxRooms: 100_000,
   storageMaxBytes: 1024 * 1024 * 1024,
-  budgetAddressRooms: 100,
-  budgetAddressBytes: 64 * 1024 * 1024,
+  // Carrier-grade NAT puts many phones behind one IPv4 address: generous, the global budget is the backstop.
+  budgetAddressRooms: 1_000,
+  budgetAddressBytes: 256 * 1024 * 1024,
   budgetWindowMs: 3600_000,
 });
 
 /** Reads an environment variable; injectable for tests. */
 export type EnvReader = (name: string) => string | undefined;
+
+/** A setting that makes no sense: which variable, what it held, and what it must be. */
+export class ConfigError extends Error {
+  /** The environment variable at fault. */
+  readonly variable: string;
+  /** Its value as read. */
+  readonly value: string;
+
+  /** Builds the error; the message reads `VARIABLE must be ..., got "value"`. */
+  constructor(variable: string, value: string, requirement: string) {
+    super(`${variable} must be ${requirement}, got "${value}"`);
+    this.name = "ConfigError";
+    this.variable = variable;
+    this.value = value;
+  }
+}
+
+/** The longest duration a timer can wait (setTimeout's 2^31-1 ms), in whole seconds. */
+const MAX_TIMER_S = 2_147_483;
+/** The shortest metrics token: guessable tokens protect nothing. */
+const METRICS_TOKEN_MIN_CHARS = 16;
 
 function denoEnv(name: string): string | undefined {
   try {
@@ -108,51 +159,137 @@ function denoEnv(name: string): string | undefined {
   }
 }
 
-function number(env: EnvReader, name: string, fallback: number, scale = 1): number {
+/** The raw value, or undefined when unset or blank. */
+function read(env: EnvReader, name: string): string | undefined {
   const raw = env(name);
-  if (raw === undefined || raw.trim() === "") return fallback * scale;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got ${raw}`);
-  return value * scale;
+  return raw === undefined || raw.trim() === "" ? undefined : raw.trim();
 }
 
-/** Builds the server config from the environment, overridden by `overrides`. */
+/** A whole number from `min` to `max` (digits only: no sign, fraction, exponent or hex). */
+function whole(env: EnvReader, name: string, fallback: number, min: number, max: number, unit = ""): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw new ConfigError(name, raw, `a whole number${unit} from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** A number above zero, fractions allowed (a rate of 0.5 frames per second is a rate). */
+function positive(env: EnvReader, name: string, fallback: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!(value > 0 && value <= max)) throw new ConfigError(name, raw, `a number above 0 and at most ${max}`);
+  return value;
+}
+
+/** `*` or origins exactly as browsers send them (`https://host[:port]`, no path or trailing slash). */
+function parseOrigins(raw: string): string[] {
+  const origins = raw.split(",").map((o) => o.trim()).filter((o) => o !== "");
+  for (const origin of origins) {
+    let exact = origin === "*";
+    try {
+      exact ||= new URL(origin).origin === origin;
+    } catch { /* not a URL */ }
+    if (!exact) {
+      throw new ConfigError("ALLOWED_ORIGINS", raw, `"*" or origins such as https://chat.example (${origin}?)`);
+    }
+  }
+  return origins;
+}
+
+/** Builds the server config from the environment, overridden by `overrides`; throws `ConfigError`. */
 export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<ServerConfig> = {}): ServerConfig {
   const d = DEFAULT_CONFIG;
-  const bus = env("BUS") ?? d.bus;
-  if (bus !== "broadcast" && bus !== "kv") throw new Error(`BUS must be "broadcast" or "kv", got ${bus}`);
+  const bus = read(env, "BUS") ?? d.bus;
+  if (!BUS_KINDS.includes(bus as BusKind)) throw new ConfigError("BUS", bus, `one of ${BUS_KINDS.join(", ")}`);
   const origins = env("ALLOWED_ORIGINS");
+  const header = (read(env, "FORWARDED_HEADER") ?? d.forwardedHeader).toLowerCase();
+  if (!FORWARDED_HEADERS.includes(header as ForwardedHeader)) {
+    throw new ConfigError("FORWARDED_HEADER", header, `one of ${FORWARDED_HEADERS.join(", ")}`);
+  }
+  let trustedProxies = [...d.trustedProxies];
+  const proxies = read(env, "TRUSTED_PROXIES");
+  if (proxies !== undefined) {
+    try {
+      trustedProxies = parseTrustedProxies(proxies);
+    } catch (error) {
+      throw new ConfigError(
+        "TRUSTED_PROXIES",
+        proxies,
+        `a comma-separated list of addresses and CIDRs (${(error as Error).message})`,
+      );
+    }
+  }
+  const metricsToken = read(env, "METRICS_TOKEN") ?? d.metricsToken;
+  if (metricsToken !== null && (metricsToken.length < METRICS_TOKEN_MIN_CHARS || /[\s,]/.test(metricsToken))) {
+    throw new ConfigError(
+      "METRICS_TOKEN",
+      "(hidden)",
+      `at least ${METRICS_TOKEN_MIN_CHARS} characters without spaces or commas`,
+    );
+  }
+  const seconds = (name: string, fallbackMs: number, min: number, max: number) =>
+    whole(env, name, fallbackMs / 1000, min, max, " of seconds") * 1000;
+  const roomTtlMs = seconds("ROOM_TTL", d.roomTtlMs, 60, 10 * 365 * 86_400);
+  const resumeWindowMs = seconds("RESUME_WINDOW", d.resumeWindowMs, 1, MAX_TIMER_S - 60);
+  if (resumeWindowMs > roomTtlMs) {
+    throw new ConfigError("RESUME_WINDOW", String(resumeWindowMs / 1000), `at most ROOM_TTL (${roomTtlMs / 1000})`);
+  }
+  const maxFrameBytes = whole(env, "MAX_FRAME_BYTES", d.maxFrameBytes, 1_024, 512 * 1024);
+  const logMaxBytes = whole(env, "ROOM_LOG_MAX_BYTES", d.logMaxBytes, 1, Number.MAX_SAFE_INTEGER);
+  if (logMaxBytes < maxFrameBytes) {
+    // An entry larger than the log's bound can never be stored: every such frame would fail.
+    throw new ConfigError(
+      "ROOM_LOG_MAX_BYTES",
+      String(logMaxBytes),
+      `at least MAX_FRAME_BYTES (${maxFrameBytes}), or no frame of that size could be logged`,
+    );
+  }
   const config: ServerConfig = {
-    resumeWindowMs: number(env, "RESUME_WINDOW", d.resumeWindowMs / 1000, 1000),
-    roomTtlMs: number(env, "ROOM_TTL", d.roomTtlMs / 1000, 1000),
-    logMaxEntries: number(env, "ROOM_LOG_MAX_ENTRIES", d.logMaxEntries),
-    logMaxBytes: number(env, "ROOM_LOG_MAX_BYTES", d.logMaxBytes),
+    resumeWindowMs,
+    roomTtlMs,
+    logMaxEntries: whole(env, "ROOM_LOG_MAX_ENTRIES", d.logMaxEntries, 1, 1_000_000_000),
+    logMaxBytes,
     backlogPageSize: d.backlogPageSize,
-    maxFrameBytes: number(env, "MAX_FRAME_BYTES", d.maxFrameBytes),
-    idleTimeoutS: number(env, "WS_IDLE_TIMEOUT", d.idleTimeoutS),
-    helloTimeoutMs: number(env, "HELLO_TIMEOUT", d.helloTimeoutMs / 1000, 1000),
+    maxFrameBytes,
+    idleTimeoutS: whole(env, "WS_IDLE_TIMEOUT", d.idleTimeoutS, 1, 3_600, " of seconds"),
+    helloTimeoutMs: seconds("HELLO_TIMEOUT", d.helloTimeoutMs, 1, 3_600),
     rateConnection: {
-      perSecond: number(env, "RATE_CONN", d.rateConnection.perSecond),
-      burst: number(env, "RATE_CONN_BURST", d.rateConnection.burst),
+      perSecond: positive(env, "RATE_CONN", d.rateConnection.perSecond, 1e12),
+      burst: whole(env, "RATE_CONN_BURST", d.rateConnection.burst, 1, 1e12),
     },
     rateAddress: {
-      perSecond: number(env, "RATE_ADDR", d.rateAddress.perSecond),
-      burst: number(env, "RATE_ADDR_BURST", d.rateAddress.burst),
+      perSecond: positive(env, "RATE_ADDR", d.rateAddress.perSecond, 1e12),
+      burst: whole(env, "RATE_ADDR_BURST", d.rateAddress.burst, 1, 1e12),
     },
-    rateStrikes: number(env, "RATE_STRIKES", d.rateStrikes),
-    maxPeersPerRoom: number(env, "MAX_PEERS_PER_ROOM", d.maxPeersPerRoom),
-    maxRoomsPerAddress: number(env, "MAX_ROOMS_PER_ADDRESS", d.maxRoomsPerAddress),
-    allowedOrigins: origins === undefined || origins.trim() === ""
-      ? null
-      : origins.split(",").map((o) => o.trim()).filter((o) => o !== ""),
+    rateStrikes: whole(env, "RATE_STRIKES", d.rateStrikes, 0, 1_000_000),
+    maxPeersPerRoom: whole(env, "MAX_PEERS_PER_ROOM", d.maxPeersPerRoom, 2, 10_000),
+    maxRoomsPerAddress: whole(env, "MAX_ROOMS_PER_ADDRESS", d.maxRoomsPerAddress, 1, 1e12),
+    allowedOrigins: origins === undefined || origins.trim() === "" ? null : parseOrigins(origins),
     kvPath: env("KV_PATH") || undefined,
-    bus,
-    backlogPageBytes: number(env, "BACKLOG_PAGE_BYTES", d.backlogPageBytes),
-    storageMaxRooms: number(env, "STORAGE_MAX_ROOMS", d.storageMaxRooms),
-    storageMaxBytes: number(env, "STORAGE_MAX_BYTES", d.storageMaxBytes),
-    budgetAddressRooms: number(env, "BUDGET_ADDR_ROOMS", d.budgetAddressRooms),
-    budgetAddressBytes: number(env, "BUDGET_ADDR_BYTES", d.budgetAddressBytes),
-    budgetWindowMs: number(env, "BUDGET_WINDOW", d.budgetWindowMs / 1000, 1000),
+    bus: bus as BusKind,
+    trustedProxies,
+    forwardedHeader: header as ForwardedHeader,
+    metricsToken,
+    sendQueueBytes: whole(env, "SEND_QUEUE_BYTES", d.sendQueueBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),
+    sendStallMs: seconds("SEND_STALL_TIMEOUT", d.sendStallMs, 1, 3_600),
+    backlogPageBytes: whole(env, "BACKLOG_PAGE_BYTES", d.backlogPageBytes, 1, Number.MAX_SAFE_INTEGER),
+    storageMaxRooms: whole(env, "STORAGE_MAX_ROOMS", d.storageMaxRooms, 1, 1e12),
+    storageMaxBytes: whole(env, "STORAGE_MAX_BYTES", d.storageMaxBytes, 1, Number.MAX_SAFE_INTEGER),
+    budgetAddressRooms: whole(env, "BUDGET_ADDR_ROOMS", d.budgetAddressRooms, 1, 1e12),
+    budgetAddressBytes: whole(env, "BUDGET_ADDR_BYTES", d.budgetAddressBytes, 1, Number.MAX_SAFE_INTEGER),
+    budgetWindowMs: seconds("BUDGET_WINDOW", d.budgetWindowMs, 1, 366 * 86_400),
   };
-  return { ...config, ...overrides };
+  const merged = { ...config, ...overrides };
+  if (merged.sendQueueBytes < 2 * merged.maxFrameBytes) {
+    throw new ConfigError(
+      "SEND_QUEUE_BYTES",
+      String(merged.sendQueueBytes),
+      `at least twice MAX_FRAME_BYTES (${2 * merged.maxFrameBytes})`,
+    );
+  }
+  return merged;
 }

@@ -7,7 +7,7 @@
  */
 import { CLOSE, type CloseCode, type ErrorCode } from "../protocol/codes.ts";
 import type { ChatFrame, HelloFrame, Presence, PresenceFrame, RosterEntry, SignalFrame } from "../protocol/frames.ts";
-import { randomId, verifierOf } from "../protocol/ids.ts";
+import { randomId } from "../protocol/ids.ts";
 import { isPlainChat, parseClientFrame } from "../protocol/validate.ts";
 import { PROTOCOL_VERSION } from "../protocol/version.ts";
 import type { Bus, BusEnvelope } from "./bus.ts";
@@ -53,8 +53,8 @@ type BusBody =
   | { k: "c"; items: [string | null, number, string, string][] }
   /** A signal for a peer connected elsewhere. */
   | { k: "s"; to: string; text: string }
-  /** A presence change. */
-  | { k: "p"; peer: string; state: PresenceFrame["state"] }
+  /** A presence change; `m`: the peer's member id, on joined/online. */
+  | { k: "p"; peer: string; state: PresenceFrame["state"]; m?: string }
   /** The session of `peer` resumed on the publisher: close its old socket. */
   | { k: "r"; peer: string };
 
@@ -72,6 +72,8 @@ export interface HubOptions {
   budget?: StorageBudget;
   /** The clock, injectable for tests. */
   now?: () => number;
+  /** Answers a joined peer's `ice` frame (signal_service.ts); without it the frame is `unknown_type`. */
+  ice?: (peer: Peer) => void;
 }
 
 /** Why a join failed, and how to close. */
@@ -88,6 +90,19 @@ export interface JoinRefusal {
 
 /** The result of `Hub.join`. */
 export type JoinResult = { ok: true; peer: Peer } | JoinRefusal;
+
+/** What admission (admission.ts) decided for a join. */
+export interface JoinAdmission {
+  /** The member id the hello proved, if any. */
+  member?: string;
+  /** This join registers a new room: the storage budget must admit it before `commit` writes its verifier. */
+  registers?: boolean;
+  /**
+   * Runs once every limit of the join has passed, before the peer counts: writes a new room's
+   * verifier (or refreshes the room's). A refusal ends the join.
+   */
+  commit?: () => Promise<JoinRefusal | null>;
+}
 
 /** Lets the process exit while the timer is pending (Deno returns numbers or Node-style Timeouts). */
 function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
@@ -131,6 +146,7 @@ export class Hub {
   /** The lease renewal in flight: marking a peer away waits for it, so neither write undoes the other. */
   #renewing: Promise<void> | null = null;
   #closing = false;
+  #ice: ((peer: Peer) => void) | undefined;
 
   /** Starts the hub: subscribes to the bus and renews presence leases. */
   constructor(options: HubOptions) {
@@ -140,6 +156,7 @@ export class Hub {
     this.#bus = options.bus;
     this.#budget = options.budget ?? NO_BUDGET;
     this.#now = options.now ?? Date.now;
+    this.#ice = options.ice;
     this.#leaseMs = Math.max(options.config.resumeWindowMs, 1_000);
     this.#unsubscribe = this.#bus.subscribe((envelope) => this.#onBus(envelope));
     this.#leaseTimer = setInterval(() => this.#track(this.renewLeases()), this.#leaseMs / 3);
@@ -165,6 +182,7 @@ export class Hub {
    * `since`, then held-back live frames. `isOpen` tells whether the socket is
    * still open after each await; `onWelcome` runs right after the welcome is
    * sent, from when the client may send frames (even while its backlog streams).
+   * `admission` (checked by the caller) brings the member id and the verifier write.
    */
   async join(
     socket: PeerSocket,
@@ -173,6 +191,7 @@ export class Hub {
     hello: HelloFrame,
     isOpen: () => boolean,
     onWelcome: (peer: Peer) => void = () => {},
+    admission: JoinAdmission = {},
   ): Promise<JoinResult> {
     if (this.#closing) return refuse("shutting_down", "server is restarting", CLOSE.SERVICE_RESTART);
     const store = this.#store;
@@ -191,23 +210,6 @@ export class Hub {
     // Refused early, before any KV work (and before the storage budget counts a room); checked again below.
     if (this.#tooManyRooms(address, roomId)) {
       return refuse("too_many_rooms", "this address has too many rooms open", CLOSE.TOO_MANY_ROOMS);
-    }
-    if (!resumed) {
-      const verifier = await store.verifier(roomId);
-      if (verifier !== null) {
-        if (hello.proof === undefined || await verifierOf(hello.proof) !== verifier) {
-          return refuse("admission_refused", "proof does not match the room's verifier", CLOSE.ADMISSION_REFUSED);
-        }
-        await store.touchVerifier(roomId, verifier);
-      } else if (hello.proof !== undefined) {
-        const mine = await verifierOf(hello.proof);
-        // The storage budget is the last limit before the room's first write (its verifier).
-        const budget = await this.#budget.admitRoom(roomId, addressGroup(address));
-        if (!budget.ok) return refuse(budget.code, budget.message, budgetClose(budget.code));
-        if (await store.registerVerifier(roomId, mine) !== mine) {
-          return refuse("admission_refused", "proof does not match the room's verifier", CLOSE.ADMISSION_REFUSED);
-        }
-      }
     }
     if (!resumed) {
       peerId = randomId(PEER_ID_BYTES);
@@ -230,15 +232,37 @@ export class Hub {
     this.#clearTimer(roomId, peerId);
     room.deleteRemote(peerId);
     // room.id, not roomId: one string per room, not one per socket.
-    const peer = new Peer(peerId, room.id, socket, address, tokenHash);
+    const peer = new Peer(peerId, room.id, socket, address, tokenHash, admission.member);
     room.local.set(peerId, peer);
     this.#countAddress(address, roomId, 1);
     try {
+      // Read before any write, so a full room is refused before admission writes a verifier; the seat
+      // itself is claimed below, checked against this very read, so racing joins cannot all pass.
+      const seats = resumed ? null : await store.seats(roomId);
+      if (seats && seats.roster.filter((entry) => entry.peer !== peerId).length >= this.#config.maxPeersPerRoom) {
+        this.#unregister(peer);
+        return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
+      }
+      // The storage budget is the last limit before a new room's first write (its verifier).
+      if (admission.registers) {
+        const budget = await this.#budget.admitRoom(roomId, addressGroup(address));
+        if (!budget.ok) {
+          this.#unregister(peer);
+          return refuse(budget.code, budget.message, budgetClose(budget.code));
+        }
+      }
+      // Every limit has passed (a new limit goes above this line): only now may admission write the verifier.
+      const refusal = await admission.commit?.() ?? null;
+      if (refusal) {
+        this.#unregister(peer);
+        return refusal;
+      }
       const record = {
         state: "online" as const,
         inst: this.#bus.instanceId,
         until: this.#now() + this.#leaseMs,
         h: tokenHash,
+        m: peer.member,
       };
       let roster: RosterRecord[];
       if (resumed) {
@@ -246,7 +270,7 @@ export class Hub {
         peer.presenceVersion = await store.setPresence(roomId, peerId, record);
       } else {
         // The room-full check and the presence write are one KV atomic: racing joins cannot all pass.
-        const seat = await store.claimSeat(roomId, peerId, record, this.#config.maxPeersPerRoom);
+        const seat = await store.claimSeat(roomId, peerId, record, this.#config.maxPeersPerRoom, seats!);
         if (!seat) {
           this.#unregister(peer);
           return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
@@ -257,18 +281,20 @@ export class Hub {
       const peers: RosterEntry[] = [];
       for (const entry of roster) {
         if (entry.peer === peerId) continue;
-        peers.push({ id: entry.peer, presence: entry.state });
+        peers.push({ id: entry.peer, presence: entry.state, member: entry.m }); // JSON drops an undefined member
         if (entry.inst !== this.#bus.instanceId && !room.local.has(entry.peer)) {
           room.setRemote(entry.peer, entry.state);
         }
       }
       for (const local of room.local.values()) {
-        if (local !== peer && !peers.some((p) => p.id === local.id)) peers.push({ id: local.id, presence: "online" });
+        if (local !== peer && !peers.some((p) => p.id === local.id)) {
+          peers.push({ id: local.id, presence: "online", member: local.member });
+        }
       }
       if (previous && previous.inst !== this.#bus.instanceId && previous.state === "online" && !old) {
         this.#bus.publish(roomId, { k: "r", peer: peerId } satisfies BusBody);
       }
-      this.#presence(room, peerId, resumed ? "online" : "joined", peer);
+      this.#presence(room, peerId, resumed ? "online" : "joined", peer, roomId, peer.member);
       const bounds = await this.#log.bounds(roomId);
       this.#startDelivery(room, bounds.lastSeq);
       socket.send(JSON.stringify({
@@ -280,6 +306,7 @@ export class Hub {
         resumeWindowMs: this.#config.resumeWindowMs,
         peers,
         log: { first: bounds.firstSeq, last: bounds.lastSeq, epoch: bounds.epoch },
+        member: peer.member,
       }));
       onWelcome(peer);
       let backlogEnd = 0;
@@ -289,11 +316,7 @@ export class Hub {
         // A since beyond the log (a reset the client cannot tell) would hide new frames: read from the log's end.
         backlogEnd = await this.#sendBacklog(peer, Math.min(since, bounds.lastSeq), isOpen);
       }
-      const pending = peer.pending!;
-      peer.pending = null;
-      for (const [seq, text] of pending) {
-        if (seq < 0 || seq > backlogEnd) socket.send(text);
-      }
+      await this.#flushPending(peer, backlogEnd);
       if (hello.since !== undefined) socket.send('{"type":"synced","last":' + backlogEnd + "}");
       if (this.#closing) {
         this.#unregister(peer);
@@ -309,20 +332,50 @@ export class Hub {
 
   /** Streams the log after `since` to a joining peer, one bounded page at a time; returns the last position covered. */
   async #sendBacklog(peer: Peer, since: number, isOpen: () => boolean): Promise<number> {
+    // A page holds about one send window (or less): big frames come a few per read, small ones many.
     const reader = new BacklogReader(this.#log, peer.room, since, {
       entries: this.#config.backlogPageSize,
-      bytes: this.#config.backlogPageBytes,
+      bytes: Math.min(this.#config.sendQueueBytes / 2, this.#config.backlogPageBytes),
+      largest: this.#config.maxFrameBytes,
     });
     for (;;) {
+      let covered = reader.position;
       const page = await reader.next();
-      if (page.gap) peer.socket.send('{"type":"gap","from":' + page.gap.from + ',"to":' + page.gap.to + "}");
+      if (page.gap) {
+        peer.socket.send('{"type":"gap","from":' + page.gap.from + ',"to":' + page.gap.to + "}");
+        covered = page.gap.to;
+      }
       for (const entry of page.entries) {
         if (this.#visibleTo(entry.data, peer.id)) {
-          peer.socket.send(entry.data.slice(0, -1) + ',"seq":' + entry.seq + ',"at":' + entry.at + "}");
+          const text = entry.data.slice(0, -1) + ',"seq":' + entry.seq + ',"at":' + entry.at + "}";
+          // In windows of the send bound, never the whole log at once.
+          const ready = peer.socket.ready?.(text.length);
+          if (ready !== undefined && ready !== true && !await ready) return covered;
+          peer.socket.send(text);
         }
+        covered = entry.seq;
       }
-      if (page.done || !isOpen()) return page.through;
+      if (page.done) return page.through;
+      if (!isOpen()) return covered;
     }
+  }
+
+  /**
+   * Sends the live frames held back while `peer` joined (minus those the backlog covered) within
+   * the send window; frames arriving meanwhile queue behind them, so order holds.
+   */
+  async #flushPending(peer: Peer, backlogEnd: number): Promise<void> {
+    const pending = peer.pending!;
+    for (let i = 0; i < pending.length; i++) {
+      const [seq, text] = pending[i];
+      if (seq >= 0 && seq <= backlogEnd) continue;
+      const ready = peer.socket.ready?.(text.length);
+      if (ready !== undefined && ready !== true && !await ready) break;
+      peer.socket.send(text);
+      peer.pendingBytes -= text.length;
+    }
+    peer.pending = null;
+    peer.pendingBytes = 0;
   }
 
   /** Whether a logged chat frame is for everyone, for `peer`, or from `peer`. */
@@ -357,6 +410,10 @@ export class Hub {
       case "hello":
         sendError(peer.socket, "hello_required", "already joined: hello is only the first frame");
         return;
+      case "ice":
+        if (this.#ice) this.#ice(peer);
+        else sendError(peer.socket, "unknown_type", "this server hands out no ICE servers");
+        return;
     }
   }
 
@@ -379,6 +436,7 @@ export class Hub {
     const append = this.#log.append(peer.room, stored, ascii).then(
       (result) => {
         this.#appends.delete(append);
+        this.#store.keepRoom(peer.room); // the room lives on: so does its verifier
         const tail = ',"seq":' + result.seq + ',"at":' + result.at + "}";
         peer.socket.send('{"type":"accepted","id":"' + id + '"' + tail);
         this.#deliverChat(peer.room, peer.id, to, result.seq, stored.slice(0, -1) + tail);
@@ -564,6 +622,7 @@ export class Hub {
         inst: this.#bus.instanceId,
         until,
         h: peer.tokenHash,
+        m: peer.member,
       });
       if (versionstamp === null || this.#closing || this.#rooms.get(roomId)?.local.has(id)) return;
       this.#bus.publish(roomId, { k: "p", peer: id, state: "away" } satisfies BusBody);
@@ -576,9 +635,10 @@ export class Hub {
     }
   }
 
-  /** Tells this instance's peers of a room (except `self`) about a presence change. */
-  #tellLocal(room: Room, peer: string, state: PresenceFrame["state"], self: Peer | null = null): void {
-    const text = '{"type":"presence","peer":"' + peer + '","state":"' + state + '"}';
+  /** Tells this instance's peers of a room (except `self`) about a presence change, with `member` if known. */
+  #tellLocal(room: Room, peer: string, state: PresenceFrame["state"], self: Peer | null = null, member?: string): void {
+    const text = '{"type":"presence","peer":"' + peer + '","state":"' + state +
+      (member ? '","member":"' + member + '"}' : '"}');
     for (const target of room.local.values()) {
       if (target !== self) target.push(-1, text);
     }
@@ -591,10 +651,11 @@ export class Hub {
     state: PresenceFrame["state"],
     self: Peer | null,
     roomId = room?.id,
+    member?: string,
   ): void {
     if (roomId === undefined) return;
-    this.#bus.publish(roomId, { k: "p", peer, state } satisfies BusBody);
-    if (room) this.#tellLocal(room, peer, state, self);
+    this.#bus.publish(roomId, { k: "p", peer, state, m: member } satisfies BusBody);
+    if (room) this.#tellLocal(room, peer, state, self, member);
   }
 
   #onBus(envelope: BusEnvelope): void {
@@ -618,12 +679,12 @@ export class Hub {
         return;
       }
       case "p":
-        this.#onRemotePresence(room, body.peer, body.state);
+        this.#onRemotePresence(room, body.peer, body.state, body.m);
         return;
     }
   }
 
-  #onRemotePresence(room: Room, peer: string, state: PresenceFrame["state"]): void {
+  #onRemotePresence(room: Room, peer: string, state: PresenceFrame["state"], member?: string): void {
     if (room.local.has(peer)) return; // ours now: a stale event from the instance it left
     const known = room.remote.get(peer);
     if (state === "left") {
@@ -644,7 +705,7 @@ export class Hub {
         });
       }
     }
-    this.#tellLocal(room, peer, state);
+    this.#tellLocal(room, peer, state, null, member);
   }
 
   #replace(old: Peer): void {
@@ -737,7 +798,7 @@ export class Hub {
       const versions = await this.#store.renewPresences(peers.map((peer) => ({
         room: peer.room,
         peer: peer.id,
-        record: { state: "online" as const, inst, until, h: peer.tokenHash },
+        record: { state: "online" as const, inst, until, h: peer.tokenHash, m: peer.member },
         versionstamp: peer.presenceVersion!,
       })));
       // Gone peers too: their "away" waits for this renewal and checks against its write.
@@ -784,7 +845,7 @@ export class Hub {
         peers.map((peer) => ({
           room: peer.room,
           peer: peer.id,
-          record: { state: "away" as const, inst, until, h: peer.tokenHash },
+          record: { state: "away" as const, inst, until, h: peer.tokenHash, m: peer.member },
         })),
       );
     } catch (error) {

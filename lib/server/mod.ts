@@ -4,15 +4,16 @@
  * @module
  */
 import type { Bus } from "./bus.ts";
-import { BroadcastBus } from "./bus_broadcast.ts";
-import { KvBus } from "./bus_kv.ts";
+import { openBus } from "./bus_select.ts";
+import { clientAddressResolver } from "./client_address.ts";
 import { configFromEnv, type ServerConfig } from "./config.ts";
+import { type IceServers, iceServersFromEnv } from "./ice_servers.ts";
 import type { RoomLog } from "./room_log.ts";
 import { KvRoomLog } from "./room_log_kv.ts";
 import { KvBudget } from "./kv_budget.ts";
 import { SignalService } from "./signal_service.ts";
 
-export { configFromEnv, DEFAULT_CONFIG } from "./config.ts";
+export { ConfigError, configFromEnv, DEFAULT_CONFIG } from "./config.ts";
 export type { ServerConfig } from "./config.ts";
 export { SignalService } from "./signal_service.ts";
 export { metrics } from "./metrics.ts";
@@ -27,6 +28,8 @@ export interface SignalServerOptions {
   log?: RoomLog;
   /** A bus to use (not closed on shutdown); default: per `config.bus`. */
   bus?: Bus;
+  /** ICE servers for admitted sessions; default: from `STUN_URLS`, `TURN_URLS`, `TURN_SECRET`... */
+  ice?: IceServers;
 }
 
 /** A running signaling server: the request handler and its shutdown. */
@@ -35,7 +38,7 @@ export interface SignalServer {
   config: ServerConfig;
   /** The service, for tests and metrics. */
   service: SignalService;
-  /** Answers a request to `/api/signal`. */
+  /** Answers a request to `/api/signal`; `remote` is the socket's peer (a trusted proxy's header may name the client). */
   handle(req: Request, remote: Deno.NetAddr | { hostname: string }): Response;
   /** Graceful stop: refuse new sockets, flush the log, close sockets with 1012, release KV and bus. */
   shutdown(reason?: string): Promise<void>;
@@ -44,6 +47,8 @@ export interface SignalServer {
 /** Builds a signaling server and the KV, room log and bus it needs. */
 export async function createSignalServer(options: SignalServerOptions = {}): Promise<SignalServer> {
   const config = options.config ?? configFromEnv();
+  // Checked before anything opens: a bad ICE variable stops the server at start-up.
+  const ice = options.ice ?? iceServersFromEnv();
   const kv = options.kv ?? await Deno.openKv(config.kvPath);
   const budget = new KvBudget(kv, {
     maxRooms: config.storageMaxRooms,
@@ -59,14 +64,27 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
     maxBytes: config.logMaxBytes,
     onStored: budget.recordStored,
   });
-  let bus = options.bus;
-  if (!bus) bus = config.bus === "kv" ? await KvBus.open(kv) : new BroadcastBus();
-  const service = new SignalService({ config, kv, log, bus, budget });
+  let bus: Bus;
+  try {
+    bus = options.bus ?? await openBus(config.bus, kv);
+  } catch (error) {
+    if (!options.log) log.close();
+    if (!options.kv) kv.close();
+    throw error;
+  }
+  const service = new SignalService({ config, kv, log, bus, ice, budget });
+  const clientAddress = clientAddressResolver({
+    trustedProxies: config.trustedProxies,
+    header: config.forwardedHeader,
+  });
   let stopping: Promise<void> | null = null;
   return {
     config,
     service,
-    handle: (req, remote) => service.handle(req, remote),
+    handle: (req, remote) => {
+      const hostname = clientAddress(req.headers, remote.hostname);
+      return service.handle(req, hostname === remote.hostname ? remote : { hostname });
+    },
     shutdown(reason) {
       stopping ??= (async () => {
         await service.shutdown(reason);
@@ -81,10 +99,17 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
 }
 
 let current: Promise<SignalServer> | null = null;
+let currentConfig: ServerConfig | null = null;
+
+/** The process's configuration, read from the environment once; throws `ConfigError` on nonsense. */
+export function serverConfig(): ServerConfig {
+  currentConfig ??= configFromEnv();
+  return currentConfig;
+}
 
 /** The process's signaling server, created from the environment on first use. */
 export function getServer(): Promise<SignalServer> {
-  current ??= createSignalServer();
+  current ??= (async () => await createSignalServer({ config: serverConfig() }))();
   return current;
 }
 

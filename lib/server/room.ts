@@ -11,6 +11,16 @@ export interface PeerSocket {
   send(text: string): void;
   /** Closes with a code and a reason (≤ 123 bytes). */
   close(code: number, reason: string): void;
+  /**
+   * Backpressure, optional (test fakes have none): `true` when `bytes` more fit the socket's send
+   * window now, else a promise of true once they do, or false once the socket is dropped.
+   */
+  ready?(bytes: number): true | Promise<boolean>;
+  /**
+   * Optional: whether `bytes` held back for this socket (while it joins) are within its send bound;
+   * false means it was not and the socket closed as a slow consumer (4008).
+   */
+  holds?(bytes: number): boolean;
 }
 
 /** One connected peer (one socket) in a room. */
@@ -25,10 +35,14 @@ export class Peer {
   readonly address: string;
   /** SHA-256 of the session token, kept in every presence write (it is the session). */
   readonly tokenHash: string;
+  /** The member id its hello proved, if any: stamped in welcome, roster and presence. */
+  readonly member: string | undefined;
   /** `,"from":"<id>"}`: appended to a client frame (minus its `}`) to stamp the sender without re-serialising. */
   readonly fromSuffix: string;
   /** Frames held back while the welcome and backlog are sent: [seq or -1 for unlogged frames, text]. */
   pending: [number, string][] | null = [];
+  /** UTF-16 length of the frames in `pending`: bounded like the socket's send queue. */
+  pendingBytes = 0;
   /** Versionstamp of this socket's last presence write: marking it away later must not undo a resume. */
   presenceVersion: string | null = null;
   /** The socket is closed or replaced; nothing more is sent. */
@@ -37,8 +51,9 @@ export class Peer {
   replaced = false;
 
   /** Builds a peer; it starts in the joining state, holding frames back. */
-  constructor(id: string, room: string, socket: PeerSocket, address: string, tokenHash: string) {
+  constructor(id: string, room: string, socket: PeerSocket, address: string, tokenHash: string, member?: string) {
     this.id = id;
+    this.member = member;
     this.room = room;
     this.socket = socket;
     this.address = address;
@@ -48,8 +63,17 @@ export class Peer {
 
   /** Sends a frame now, or holds it while the peer is joining. */
   push(seq: number, text: string): void {
-    if (this.pending !== null) this.pending.push([seq, text]);
-    else this.socket.send(text);
+    if (this.pending === null) {
+      this.socket.send(text);
+      return;
+    }
+    this.pending.push([seq, text]);
+    this.pendingBytes += text.length;
+    // Over the bound the socket closes (4008); its resume reads chat from the log, presence from the welcome.
+    if (this.socket.holds?.(this.pendingBytes) === false) {
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
   }
 }
 

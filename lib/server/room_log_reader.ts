@@ -13,6 +13,12 @@ export interface BacklogPageOptions {
   entries: number;
   /** About the most bytes of data in one page (a page always holds at least one entry when one is left). */
   bytes: number;
+  /**
+   * The largest entry to expect before any is seen (e.g. the frame size limit). Each read asks for as
+   * many entries as fit `bytes` at the largest size of the page before (at first this one), so a page
+   * of big entries is not fetched whole from storage to be cut by `bytes` afterwards. Default 1.
+   */
+  largest?: number;
 }
 
 /** One page of a backlog. */
@@ -33,6 +39,7 @@ export class BacklogReader {
   #room: string;
   #after: number;
   #options: BacklogPageOptions;
+  #largest: number;
   #done = false;
 
   /** Starts after position `since` (0 for the whole log). */
@@ -41,6 +48,7 @@ export class BacklogReader {
     this.#room = room;
     this.#after = since;
     this.#options = options;
+    this.#largest = options.largest ?? 1;
   }
 
   /** The last position covered so far. */
@@ -57,8 +65,16 @@ export class BacklogReader {
   async next(): Promise<BacklogPage> {
     if (this.#done) return { gap: null, entries: [], done: true, through: this.#after };
     const after = this.#after;
-    const page = await this.#log.readAfter(this.#room, after, this.#options.entries, this.#options.bytes);
+    const { entries: most, bytes } = this.#options;
+    const limit = Math.max(1, Math.min(most, Math.floor(bytes / this.#largest)));
+    const page = await this.#log.readAfter(this.#room, after, limit, bytes);
     const entries = page.entries;
+    if (entries.length) {
+      // The next read fits what this room holds now: the largest entry of this page, not the worst case.
+      let largest = 1;
+      for (const entry of entries) if (entry.data.length > largest) largest = entry.data.length;
+      this.#largest = largest;
+    }
     const first = entries.length ? entries[0].seq : page.lastSeq + 1;
     const gap = first > after + 1 && page.lastSeq > after
       ? { from: after + 1, to: Math.min(first - 1, page.lastSeq) }

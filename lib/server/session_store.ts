@@ -12,7 +12,11 @@
  *   atomic with a bump of it, checked against the version read with the roster, so simultaneous
  *   joins (on any instances) cannot all see a free seat. It sorts first in the room's presence
  *   list (peer ids are never empty), so reading the roster reads it too: no extra round trip.
- * - `[ns, "v", room]` → verifier: SHA-256 of the first peer's admission proof.
+ * - `[ns, "a", room]` → `{ v, until }`: the room's admission verifier `v` (= the admission key A,
+ *   base64url; see lib/protocol/admission.ts) and when it stops counting. It lives as long as the
+ *   room: every join and resume refreshes it, and so do appends and presence lease renewals
+ *   (throttled to one write per room per refresh interval), each to the room's retention plus
+ *   that interval, so it always outlives the room's newest log entry and presence.
  * @module
  */
 import { encodeBase64Url } from "../protocol/ids.ts";
@@ -30,6 +34,8 @@ export interface PresenceRecord {
   until: number;
   /** SHA-256 (base64url) of the peer's session token. */
   h: string;
+  /** The member id the peer's hello proved, if any (so every instance can show it). */
+  m?: string;
 }
 
 /** A presence entry with its peer id and versionstamp. */
@@ -60,6 +66,14 @@ export interface SeatClaim {
   roster: RosterRecord[];
 }
 
+/** A room's peers and its seat counter, as read together (see `SessionStore.seats`). */
+export interface RoomSeats {
+  /** Every peer of the room whose presence still counts. */
+  roster: RosterRecord[];
+  /** The room's seat counter entry (value null when there is none yet). */
+  seat: Deno.KvEntryMaybe<number>;
+}
+
 /** A presence to renew, only if it is still the one this instance wrote. */
 export interface Renewal {
   /** The room id. */
@@ -80,11 +94,30 @@ const SEAT = "";
 const SEAT_ATTEMPTS = 32;
 /** Backoff between seat attempts. */
 const SEAT_PAUSE = { firstMs: 1, maxMs: 100 };
+/** Characters of the peer id a session token starts with (hub.ts makes tokens: `PEER_ID_CHARS`). */
+const TOKEN_PEER_CHARS = 12;
+/** Longest interval between two refreshes of a busy room's verifier: one KV write per room per 10 min at most. */
+const MAX_VERIFIER_REFRESH_MS = 600_000;
+/** Rooms remembered by the refresh throttle before old entries are swept. */
+const THROTTLE_SWEEP_AT = 4_096;
+
+/** A stored verifier. */
+interface VerifierRecord {
+  /** The verifier: the room's admission key A, base64url. */
+  v: string;
+  /** When it stops counting, ms since the epoch (KV expiry is lazy, so reads check this). */
+  until: number;
+}
 
 /** Hashes a session token for its KV key: a KV leak never yields usable tokens. */
 export async function hashToken(token: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
   return encodeBase64Url(new Uint8Array(digest));
+}
+
+/** The peer id a session token starts with (the token names its presence key). */
+export function peerOfToken(token: string): string {
+  return token.slice(0, TOKEN_PEER_CHARS);
 }
 
 /** Reads and writes sessions, presence and verifiers. */
@@ -94,6 +127,14 @@ export class SessionStore {
   #ttlMs: number;
   #now: () => number;
   #random: () => number;
+  /** How often activity may refresh a room's verifier; also the margin it outlives the room's retention by. */
+  #refreshMs: number;
+  /** Rooms whose verifier activity refreshed lately: room → when. */
+  #refreshed = new Map<string, number>();
+  /** When the throttle last forgot rooms that no longer need it. */
+  #swept = 0;
+  /** Background refreshes in flight, so shutdown can wait for them before the KV closes. */
+  #refreshing = new Set<Promise<void>>();
 
   /** Uses `kv`, which the caller owns. */
   constructor(kv: Deno.Kv, options: SessionStoreOptions) {
@@ -102,6 +143,7 @@ export class SessionStore {
     this.#ttlMs = options.ttlMs;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
+    this.#refreshMs = Math.max(1, Math.min(options.ttlMs / 8, MAX_VERIFIER_REFRESH_MS));
   }
 
   /** A peer's presence if it still counts (not past `until`), with its versionstamp. */
@@ -116,8 +158,15 @@ export class SessionStore {
     return (await retryKvBusy(() => this.#readRoom(room))).roster;
   }
 
-  /** A room's live presences and its seat counter, in one list. */
-  async #readRoom(room: string): Promise<{ roster: RosterRecord[]; seat: Deno.KvEntryMaybe<number> }> {
+  /**
+   * A room's peers whose presence counts and its seat counter, in one list: what the hub checks
+   * the room's limit against before a join's first write, then hands to `claimSeat`.
+   */
+  seats(room: string): Promise<RoomSeats> {
+    return retryKvBusy(() => this.#readRoom(room));
+  }
+
+  async #readRoom(room: string): Promise<RoomSeats> {
     const now = this.#now();
     const roster: RosterRecord[] = [];
     const seatKey = [this.#ns, "p", room, SEAT];
@@ -139,11 +188,18 @@ export class SessionStore {
    * peers whose presence counts; null when it is full. The write is checked
    * against the room's seat counter as read with the roster, so joins racing
    * on any instances are serialised by KV: at most `maxPeers` ever pass.
+   * `seen`: the room as `seats` just read it, so the first attempt reads nothing.
    */
-  async claimSeat(room: string, peer: string, record: PresenceRecord, maxPeers: number): Promise<SeatClaim | null> {
+  async claimSeat(
+    room: string,
+    peer: string,
+    record: PresenceRecord,
+    maxPeers: number,
+    seen?: RoomSeats,
+  ): Promise<SeatClaim | null> {
     const key = [this.#ns, "p", room, peer];
     for (let attempt = 0; attempt < SEAT_ATTEMPTS; attempt++) {
-      const { roster, seat } = await retryKvBusy(() => this.#readRoom(room));
+      const { roster, seat } = attempt === 0 && seen ? seen : await this.seats(room);
       const others = roster.filter((entry) => entry.peer !== peer);
       if (others.length >= maxPeers) return null;
       const result = await retryKvBusy(() =>
@@ -199,6 +255,8 @@ export class SessionStore {
       if (!result.ok) throw new Error("presence batch was not committed");
       for (let j = 0; j < batch.length; j++) versionstamps.push(result.versionstamp);
     }
+    // Peers still connected (or away) keep their rooms alive, verifiers included.
+    for (const item of items) this.keepRoom(item.room);
     return versionstamps;
   }
 
@@ -250,29 +308,93 @@ export class SessionStore {
     await retryKvBusy(() => this.#kv.delete([this.#ns, "p", room, peer]));
   }
 
-  /** The room's verifier, or null when none was registered. */
+  /**
+   * Whether `token` is the session of a peer online in `room` now (for `/api/ice`):
+   * its presence counts and holds the token's hash.
+   */
+  async liveSession(room: string, token: string): Promise<boolean> {
+    const record = await this.presence(room, peerOfToken(token));
+    return record !== null && record.state === "online" && record.h === await hashToken(token);
+  }
+
+  #verifierKey(room: string): Deno.KvKey {
+    return [this.#ns, "a", room];
+  }
+
+  /** Writes `verifier` with a fresh life if `current` is still the stored entry; false if it changed meanwhile. */
+  async #writeVerifier(room: string, current: Deno.KvEntryMaybe<VerifierRecord>, verifier: string): Promise<boolean> {
+    const now = this.#now();
+    const life = this.#ttlMs + this.#refreshMs;
+    const key = this.#verifierKey(room);
+    const result = await retryKvBusy(() =>
+      this.#kv.atomic().check(current).set(key, { v: verifier, until: now + life } satisfies VerifierRecord, {
+        expireIn: life,
+      }).commit()
+    );
+    if (result.ok) this.#refreshed.set(room, now);
+    return result.ok;
+  }
+
+  async #readVerifier(room: string): Promise<Deno.KvEntryMaybe<VerifierRecord>> {
+    return await retryKvBusy(() => this.#kv.get<VerifierRecord>(this.#verifierKey(room)));
+  }
+
+  #live(entry: Deno.KvEntryMaybe<VerifierRecord>): string | null {
+    return entry.value !== null && entry.value.until > this.#now() ? entry.value.v : null;
+  }
+
+  /** The room's verifier in force, or null when none is (never registered, or expired with the room). */
   async verifier(room: string): Promise<string | null> {
-    return (await retryKvBusy(() => this.#kv.get<string>([this.#ns, "v", room]))).value;
+    return this.#live(await this.#readVerifier(room));
   }
 
   /**
-   * Registers `verifier` if the room has none; returns the verifier in force
-   * afterwards (another peer's, if it won the race).
+   * Registers `verifier` if the room has none in force (one atomic check: of two
+   * creators racing, one wins); returns the verifier in force afterwards.
    */
   async registerVerifier(room: string, verifier: string): Promise<string> {
-    const key = [this.#ns, "v", room];
     for (;;) {
-      const current = await retryKvBusy(() => this.#kv.get<string>(key));
-      if (current.value !== null) return current.value;
-      const result = await retryKvBusy(() =>
-        this.#kv.atomic().check(current).set(key, verifier, { expireIn: this.#ttlMs }).commit()
-      );
-      if (result.ok) return verifier;
+      const current = await this.#readVerifier(room);
+      const live = this.#live(current);
+      if (live !== null) return live;
+      if (await this.#writeVerifier(room, current, verifier)) return verifier;
     }
   }
 
-  /** Keeps a room's verifier alive as long as the room is used. */
-  async touchVerifier(room: string, verifier: string): Promise<void> {
-    await retryKvBusy(() => this.#kv.set([this.#ns, "v", room], verifier, { expireIn: this.#ttlMs }));
+  /** Gives the room's verifier a full life again if it is still `verifier`; false when another one is in force. */
+  async refreshVerifier(room: string, verifier: string): Promise<boolean> {
+    for (;;) {
+      const current = await this.#readVerifier(room);
+      if (this.#live(current) !== verifier) return false;
+      if (await this.#writeVerifier(room, current, verifier)) return true;
+    }
+  }
+
+  /**
+   * The room is in use (an append, a presence lease): refreshes its verifier in
+   * the background, at most once per refresh interval. Never throws.
+   */
+  keepRoom(room: string): void {
+    const now = this.#now();
+    const last = this.#refreshed.get(room);
+    if (last !== undefined && now - last < this.#refreshMs) return;
+    this.#refreshed.set(room, now);
+    if (this.#refreshed.size > THROTTLE_SWEEP_AT && now - this.#swept >= this.#refreshMs) {
+      this.#swept = now;
+      for (const [key, at] of this.#refreshed) if (now - at >= this.#refreshMs) this.#refreshed.delete(key);
+    }
+    const task = (async () => {
+      const current = await this.#readVerifier(room);
+      const live = this.#live(current);
+      // A lost race means someone else just refreshed it: nothing to do.
+      if (live !== null) await this.#writeVerifier(room, current, live);
+    })().catch((error) => console.error(`signal: refreshing the verifier of room ${room} failed`, error));
+    this.#refreshing.add(task);
+    task.finally(() => this.#refreshing.delete(task));
+  }
+
+  /** Waits for background verifier refreshes (before the KV closes). */
+  async flush(): Promise<void> {
+    while (this.#refreshing.size > 0) await Promise.allSettled([...this.#refreshing]);
   }
 }

@@ -1,24 +1,30 @@
 /**
  * The HTTP/WebSocket shell of the signaling server: checks the request
- * (upgrade, origin, version, room), upgrades it, enforces frame size and rate
- * limits per socket and per address, and hands frames to the hub.
+ * (upgrade, origin, version, room), upgrades it, sends the challenge, enforces
+ * frame size and rate limits per socket and per address, has each hello
+ * admitted, and hands frames to the hub.
  * @module
  */
+import { newNonce } from "../protocol/admission.ts";
 import { CLOSE } from "../protocol/codes.ts";
 import type { ErrorCode } from "../protocol/codes.ts";
 import type { HelloFrame } from "../protocol/frames.ts";
 import { isRoomId } from "../protocol/ids.ts";
 import { isTooBig, parseClientFrame } from "../protocol/validate.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/version.ts";
+import { Admission, type AdmissionDecision } from "./admission.ts";
 import type { Bus } from "./bus.ts";
 import type { ServerConfig } from "./config.ts";
-import { Hub, sendError } from "./hub.ts";
+import { Hub, type JoinAdmission, sendError } from "./hub.ts";
+import { IceAccess } from "./ice_access.ts";
+import { IceServers, parseIceConfig } from "./ice_servers.ts";
 import { metrics } from "./metrics.ts";
 import type { Peer, PeerSocket } from "./room.ts";
 import type { RoomLog } from "./room_log.ts";
 import { SessionStore } from "./session_store.ts";
 import type { StorageBudget } from "./kv_budget.ts";
 import { TokenBucket } from "./rate_limit.ts";
+import { FlowControl, type FlowSocket, type SlowReason } from "./send_queue.ts";
 
 const connectionsTotal = metrics.counter("parley_connections_total", "Signaling WebSockets accepted.");
 const refusedRequests = metrics.counter(
@@ -52,6 +58,8 @@ export interface SignalServiceOptions {
   namespace?: string;
   /** The KV storage budget (default: none); the caller owns (and closes) it. */
   budget?: StorageBudget;
+  /** ICE servers for admitted sessions; default: none (no STUN, no TURN). */
+  ice?: IceServers;
   /** The clock, injectable for tests. */
   now?: () => number;
 }
@@ -73,7 +81,11 @@ function httpError(status: number, code: ErrorCode, message: string, headers: He
 export class SignalService {
   #config: ServerConfig;
   #hub: Hub;
+  #store: SessionStore;
+  #admission: Admission;
+  #iceAccess: IceAccess;
   #now: () => number;
+  #flow: FlowControl;
   #addresses = new Map<string, AddressState>();
   #connections = new Set<Connection>();
   #closing: Promise<void> | null = null;
@@ -93,12 +105,22 @@ export class SignalService {
       ttlMs: options.config.roomTtlMs,
       now: this.#now,
     });
+    this.#store = store;
+    this.#admission = new Admission(store, options.log);
+    const ice = options.ice ?? new IceServers(parseIceConfig(() => undefined), { now: this.#now });
+    this.#iceAccess = new IceAccess({ ice, store, now: this.#now });
     this.#hub = new Hub({
       config: options.config,
       store,
       log: options.log,
       bus: options.bus,
       budget: options.budget,
+      now: this.#now,
+      ice: (peer) => this.#iceAccess.answerFrame(peer),
+    });
+    this.#flow = new FlowControl({
+      maxBytes: options.config.sendQueueBytes,
+      stallMs: options.config.sendStallMs,
       now: this.#now,
     });
     LIVE_SERVICES.add(this);
@@ -112,6 +134,16 @@ export class SignalService {
   /** The hub, for metrics and tests. */
   get hub(): Hub {
     return this.#hub;
+  }
+
+  /** Admission of hellos, for connections. */
+  get admission(): Admission {
+    return this.#admission;
+  }
+
+  /** ICE servers for admitted sessions: the `ice` frame, and `GET /api/ice`. */
+  get iceAccess(): IceAccess {
+    return this.#iceAccess;
   }
 
   /** Answers one request to `/api/signal`: a WebSocket upgrade, or a JSON 4xx/503 explaining why not. */
@@ -217,6 +249,11 @@ export class SignalService {
     return this.#config;
   }
 
+  /** The send-side flow control of every socket, for connections. */
+  get flow(): FlowControl {
+    return this.#flow;
+  }
+
   /** Stops accepting, flushes appends in flight, marks peers away and closes every socket with 1012. */
   shutdown(reason = "server restart"): Promise<void> {
     this.#closing ??= (async () => {
@@ -225,6 +262,7 @@ export class SignalService {
       this.#awaitingHello = [];
       this.#helloDeadlines = [];
       await this.#hub.shutdown(reason);
+      await this.#store.flush();
       for (const connection of this.#connections) connection.close(CLOSE.SERVICE_RESTART, reason);
       // Let the close frames reach the clients before the process exits; a dead peer cannot hold us.
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -233,6 +271,7 @@ export class SignalService {
         new Promise((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
       ]);
       clearTimeout(timer);
+      this.#flow.close();
       LIVE_SERVICES.delete(this);
     })();
     return this.#closing;
@@ -244,15 +283,18 @@ export class SignalService {
  * own rate bucket: one object per socket instead of two, as sockets are most
  * of this server's memory.
  */
-class Connection extends TokenBucket implements PeerSocket {
+class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   /** Rate state shared by the address's sockets. */
   readonly addressState: AddressState;
   #service: SignalService;
   #ws: WebSocket;
-  #phase: "hello" | "joining" | "joined" | "closed" = "hello";
+  /** `verify`: told `verifier_required`, waiting for the hello with the verifier (same nonce). */
+  #phase: "hello" | "verify" | "joining" | "joined" | "closed" = "hello";
   #peer: Peer | null = null;
   #strikes = 0;
   #room: string;
+  /** This connection's challenge nonce: every hello on it must prove the room key over it. */
+  #nonce = "";
   /** Set only while shutdown waits for this socket to close (a promise per socket would cost memory). */
   #onClosed: (() => void) | null = null;
 
@@ -281,6 +323,7 @@ class Connection extends TokenBucket implements PeerSocket {
       this.#refuseOnOpen("bad_room", "room must be 22-64 base64url characters");
     } else {
       service.expectHello(this);
+      ws.addEventListener("open", this);
     }
     // The connection is the listener object itself (handleEvent): no closure or wrapper per socket.
     ws.addEventListener("message", this);
@@ -296,6 +339,9 @@ class Connection extends TokenBucket implements PeerSocket {
   handleEvent(event: Event): void {
     if (event.type === "message") {
       this.#onMessage(event as MessageEvent);
+    } else if (event.type === "open") {
+      this.#nonce = newNonce();
+      this.send('{"type":"challenge","nonce":"' + this.#nonce + '"}');
     } else if (event.type === "close") {
       if (!(event as CloseEvent).wasClean) socketErrors.inc();
       this.#closed();
@@ -318,7 +364,7 @@ class Connection extends TokenBucket implements PeerSocket {
 
   /** The hello deadline passed: close unless the hello came. */
   helloDeadline(): void {
-    if (this.#phase !== "hello") return;
+    if (this.#phase !== "hello" && this.#phase !== "verify") return;
     sendError(this, "hello_timeout", "no hello in time");
     this.close(CLOSE.HELLO_TIMEOUT, "hello timeout");
   }
@@ -329,9 +375,37 @@ class Connection extends TokenBucket implements PeerSocket {
     return new Promise((resolve) => this.#onClosed = resolve);
   }
 
-  /** Sends a text frame if the socket is still open. */
+  /** Sends a text frame if the socket is still open and within its send bound (else it closes, 4008). */
   send(text: string): void {
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(text);
+    if (this.#ws.readyState === WebSocket.OPEN && this.#service.flow.admit(this, text.length)) this.#ws.send(text);
+  }
+
+  /** Bytes sent and not yet written to the kernel (0 once closing). */
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  /** Resolves once `bytes` more fit the send window (see `PeerSocket.ready`). */
+  ready(bytes: number): true | Promise<boolean> {
+    return this.#service.flow.ready(this, bytes);
+  }
+
+  /** Whether `bytes` held back while joining are within the send bound; closes with 4008 when not. */
+  holds(bytes: number): boolean {
+    if (bytes <= this.#service.flow.maxBytes) return true;
+    this.slowConsumer("over_bound");
+    return false;
+  }
+
+  /**
+   * The client does not read: close with 4008 and let go of the socket now. The close handshake
+   * may never finish (the close frame waits behind the unread bytes), so the peer goes away at
+   * once and can resume; Deno ends the TCP connection when the client reads or goes.
+   */
+  slowConsumer(reason: SlowReason): void {
+    if (this.#phase === "closed") return;
+    this.close(CLOSE.SLOW_CONSUMER, reason === "stalled" ? "slow consumer: stalled" : "slow consumer: over bound");
+    this.#closed();
   }
 
   /** Closes the socket (once). */
@@ -370,7 +444,7 @@ class Connection extends TokenBucket implements PeerSocket {
       this.#service.hub.onFrame(this.#peer!, data);
       return;
     }
-    if (this.#phase !== "hello") {
+    if (this.#phase !== "hello" && this.#phase !== "verify") {
       sendError(this, "hello_required", "wait for the welcome before sending frames");
       return;
     }
@@ -387,20 +461,59 @@ class Connection extends TokenBucket implements PeerSocket {
       this.#refuse("bad_version", `unsupported protocol version ${parsed.frame.v}`);
       return;
     }
+    const again = this.#phase === "verify";
     this.#phase = "joining";
-    void this.#join(parsed.frame);
+    void this.#admit(parsed.frame, again);
   }
 
-  async #join(hello: HelloFrame): Promise<void> {
+  /**
+   * Has the hello admitted; on a new room without `verifier`, asks for it once and waits for the next
+   * hello (`again`: this is it), so a socket cannot make the server look the room up over and over.
+   */
+  async #admit(hello: HelloFrame, again: boolean): Promise<void> {
+    let decision: AdmissionDecision;
+    try {
+      decision = await this.#service.admission.decide(this.#room, this.#nonce, hello);
+    } catch (error) {
+      console.error("signal: admission failed", error);
+      decision = {
+        kind: "refuse",
+        reason: "failed",
+        refusal: { ok: false, code: "internal", message: "admission failed; retry", close: CLOSE.INTERNAL_ERROR },
+      };
+    }
+    if (this.#phase === "closed") return;
+    if (decision.kind === "verifier_required" && !again) {
+      // Same socket, same nonce: the client sends hello again with `verifier`.
+      this.#phase = "verify";
+      sendError(this, "verifier_required", "a new room: send hello again with its verifier");
+      return;
+    }
+    if (decision.kind === "verifier_required") {
+      sendError(this, "admission_refused", "a new room needs the verifier in the hello that follows verifier_required");
+      this.close(CLOSE.ADMISSION_REFUSED, "admission_refused");
+      return;
+    }
+    if (decision.kind === "refuse") {
+      sendError(this, decision.refusal.code, decision.refusal.message);
+      this.close(decision.refusal.close, decision.refusal.code);
+      return;
+    }
+    await this.#join(hello, decision.admission);
+  }
+
+  async #join(hello: HelloFrame, admission: JoinAdmission): Promise<void> {
     const hub = this.#service.hub;
     let result;
     try {
-      result = await hub.join(this, this.address, this.#room, hello, () => this.#phase !== "closed", (peer) => {
+      const isOpen = () => this.#phase !== "closed";
+      result = await hub.join(this, this.address, this.#room, hello, isOpen, (peer) => {
         this.#room = ""; // the peer holds the room's shared id string now
+        this.#nonce = ""; // proven: no need to keep it per socket
         if (this.#phase === "closed") return;
         this.#peer = peer;
         this.#phase = "joined";
-      });
+      }, admission);
     } catch (error) {
       console.error("signal: join failed", error);
       result = {
@@ -426,6 +539,7 @@ class Connection extends TokenBucket implements PeerSocket {
     const joined = this.#phase === "joined";
     this.#phase = "closed";
     this.#onClosed?.();
+    this.#service.flow.forget(this);
     this.#service.released(this);
     if (joined) this.#service.hub.disconnect(this.#peer!);
   }

@@ -1,7 +1,9 @@
-import { useLayoutEffect, useRef } from "preact/hooks";
+import { Component, type ComponentChildren } from "preact";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { MessageView } from "../client/room_view.ts";
-import { clockTime, displayName } from "./format.ts";
+import { clockTime, dayLabel, displayName, fullDateTime, localDay } from "./format.ts";
 import type { Lang, Strings } from "./i18n.ts";
+import { linkFinder, loadLinkFinder, splitLinks } from "./links.ts";
 import { UI } from "./styles.ts";
 
 /** Props of the message list. */
@@ -12,19 +14,29 @@ export interface MessageListProps {
   t: Strings;
   /** The language, for times. */
   lang: Lang;
+  /** Where the "new messages" marker stands: before this message id. */
+  markerId?: string;
+  /** Told whether the list is scrolled to its end (the reader sees the latest). */
+  onAtBottom?(atBottom: boolean): void;
+  /** The reader's clock, for "Today" and "Yesterday" (tests set it). */
+  now?: () => number;
 }
 
 /** How close to the bottom (px) still counts as "reading the latest". */
 const STICK_TO_BOTTOM_PX = 80;
 
 /** The conversation: a live `log` region, own messages on the right with their status. */
-export function MessageList({ messages, t, lang }: MessageListProps) {
+export function MessageList({ messages, t, lang, markerId, onAtBottom, now = Date.now }: MessageListProps) {
   const box = useRef<HTMLDivElement>(null);
   const wasAtBottom = useRef(true);
   useLayoutEffect(() => {
     const el = box.current;
     if (el && wasAtBottom.current) el.scrollTop = el.scrollHeight;
   }, [messages]);
+  useEffect(() => {
+    if (messages.length > 0) void loadLinkFinder().catch(() => {});
+  }, [messages.length > 0]);
+  const today = now();
   return (
     <div
       ref={box}
@@ -35,20 +47,43 @@ export function MessageList({ messages, t, lang }: MessageListProps) {
       class={UI.log}
       onScroll={(event) => {
         const el = event.currentTarget;
-        wasAtBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_TO_BOTTOM_PX;
+        const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_TO_BOTTOM_PX;
+        if (atBottom !== wasAtBottom.current) onAtBottom?.(atBottom);
+        wasAtBottom.current = atBottom;
       }}
     >
       {messages.length === 0 ? <p class={UI.empty}>{t.noMessages}</p> : (
         <ol class={UI.list}>
-          {messages.map((message, i) => (
-            <MessageItem
-              key={message.id}
-              message={message}
-              showAuthor={!message.own && messages[i - 1]?.author !== message.author}
-              t={t}
-              lang={lang}
-            />
-          ))}
+          {messages.flatMap((message, i) => {
+            const previous = messages[i - 1];
+            const newDay = !previous || safeDay(previous.time) !== safeDay(message.time);
+            const items = [];
+            if (newDay) {
+              items.push(
+                <li key={`day-${message.id}`} class={UI.daySeparator} data-day>
+                  <span>{dayLabel(message.time, today, lang)}</span>
+                </li>,
+              );
+            }
+            if (message.id === markerId) {
+              items.push(
+                <li key="new-messages" class={UI.newMarker} data-new-marker>
+                  <span>{t.newMessages}</span>
+                </li>,
+              );
+            }
+            items.push(
+              <Contained key={message.id} fallback={<Unreadable t={t} />}>
+                <MessageItem
+                  message={message}
+                  showAuthor={!message.own && (newDay || previous?.author !== message.author)}
+                  t={t}
+                  lang={lang}
+                />
+              </Contained>,
+            );
+            return items;
+          })}
         </ol>
       )}
     </div>
@@ -69,15 +104,103 @@ interface MessageItemProps {
 
 function MessageItem({ message, showAuthor, t, lang }: MessageItemProps) {
   const author = message.own ? t.you : displayName(message.authorName, message.author, t);
+  const [full, setFull] = useState(false);
+  if (message.unreadable || typeof message.body !== "string" || !isShowableTime(message.time)) {
+    return <Unreadable t={t} own={message.own} />;
+  }
+  const when = fullDateTime(message.time, lang);
   return (
     <li class={`${UI.item} ${message.own ? UI.itemOwn : UI.itemOther}`} data-own={String(message.own)}>
       <span class={showAuthor ? UI.author : UI.srOnly}>{author}</span>
-      <p class={`${UI.bubble} ${message.own ? UI.bubbleOwn : UI.bubbleOther}`}>{message.body}</p>
+      <p class={`${UI.bubble} ${message.own ? UI.bubbleOwn : UI.bubbleOther}`}>
+        <MessageBody body={message.body} />
+      </p>
       <span class={UI.meta}>
-        <time dateTime={new Date(message.time).toISOString()}>{clockTime(message.time, lang)}</time>
-        {message.own && <MessageStatus status={message.status} t={t} />}
+        {/* Hover shows the full date; a tap (or long press) on a phone spells it out. */}
+        <time
+          dateTime={new Date(message.time).toISOString()}
+          title={when}
+          onClick={() => setFull((shown) => !shown)}
+        >
+          {full ? when : clockTime(message.time, lang)}
+        </time>
+        {message.own && <MessageStatus status={message.status} failure={message.failure} t={t} />}
       </span>
     </li>
+  );
+}
+
+/** Dates a browser can print: `Date` ends at ±8.64e15 ms, and past it `toISOString` throws. */
+function isShowableTime(time: unknown): time is number {
+  return typeof time === "number" && Number.isFinite(time) && Math.abs(time) <= 8.64e15;
+}
+
+/** The local day of a time, or NaN when it cannot be shown (so it never equals another). */
+function safeDay(time: number): number {
+  return isShowableTime(time) ? localDay(time) : NaN;
+}
+
+/** Props of an unreadable message. */
+interface UnreadableProps {
+  /** The UI strings. */
+  t: Strings;
+  /** Whether it was this device's own. */
+  own?: boolean;
+}
+
+/** A record that cannot be shown (damaged, or from a hostile peer): a placeholder, and the rest of the list stays. */
+function Unreadable({ t, own = false }: UnreadableProps) {
+  return (
+    <li class={`${UI.item} ${own ? UI.itemOwn : UI.itemOther}`} data-own={String(own)} data-unreadable>
+      <p class={`${UI.bubble} ${UI.bubbleOther} italic`}>{t.unreadable}</p>
+    </li>
+  );
+}
+
+/** Props of a containment boundary. */
+interface ContainedProps {
+  /** What to render when the children throw. */
+  fallback: ComponentChildren;
+  /** The content. */
+  children: ComponentChildren;
+}
+
+/** Catches a render error of one message, so one bad record never breaks the page. */
+class Contained extends Component<ContainedProps, { failed: boolean }> {
+  override state = { failed: false };
+  static override getDerivedStateFromError(): { failed: boolean } {
+    return { failed: true };
+  }
+  override componentDidCatch(error: unknown): void {
+    console.warn("Parley: a message could not be shown", error);
+  }
+  override render() {
+    return this.state.failed ? this.props.fallback : this.props.children;
+  }
+}
+
+/** Props of a message body. */
+interface MessageBodyProps {
+  /** The text as written. */
+  body: string;
+}
+
+/** A body with its http(s) links clickable (once the linkifier has loaded), opened in a new tab without a referrer. */
+function MessageBody({ body }: MessageBodyProps) {
+  const find = linkFinder.value;
+  if (!find) return <>{body}</>;
+  return (
+    <>
+      {splitLinks(body, find).map((part, i) =>
+        part.href
+          ? (
+            <a key={i} href={part.href} target="_blank" rel="noopener noreferrer" class={UI.bodyLink}>
+              {part.text}
+            </a>
+          )
+          : part.text
+      )}
+    </>
   );
 }
 
@@ -85,13 +208,23 @@ function MessageItem({ message, showAuthor, t, lang }: MessageItemProps) {
 export interface MessageStatusProps {
   /** The message's delivery status. */
   status: MessageView["status"];
+  /** Why it failed, for "failed". */
+  failure?: MessageView["failure"];
   /** The UI strings. */
   t: Strings;
 }
 
-/** "Sending", "Sent" or "Delivered" as words, with ticks that screen readers skip. */
-export function MessageStatus({ status, t }: MessageStatusProps) {
+/** "Sending", "Sent", "Delivered" or "Not sent" (with why) as words, with ticks that screen readers skip. */
+export function MessageStatus({ status, failure, t }: MessageStatusProps) {
   if (status === "received") return null;
+  if (status === "failed") {
+    return (
+      <span class={`${UI.status} ${UI.statusFailed}`} data-status={status} data-failure={failure}>
+        <span aria-hidden="true">⚠</span>
+        <span>{failure === "too_big" ? t.failedTooBig : t.failed}</span>
+      </span>
+    );
+  }
   const [ticks, word, tone] = status === "pending"
     ? ["◷", t.sending, UI.statusPending]
     : status === "sent"

@@ -4,9 +4,14 @@ import type { RoomView } from "../client/room_view.ts";
 import { Composer } from "./Composer.tsx";
 import { ConnectionBar } from "./ConnectionBar.tsx";
 import { format, type Lang, LANG_NAMES, LANGS, type Strings } from "./i18n.ts";
+import { displayName } from "./format.ts";
 import { MessageList } from "./MessageList.tsx";
+import { NotifySetting } from "./NotifySetting.tsx";
+import { notifyMessage } from "./notify.ts";
 import { PeerList, TypingIndicator } from "./PeerList.tsx";
+import { StorageNotice } from "./StorageNotice.tsx";
 import { UI } from "./styles.ts";
+import { useUnread } from "./unread.ts";
 import { useLazy } from "./use_lazy.ts";
 import { useSignalValue } from "./use_signal_value.ts";
 
@@ -29,19 +34,32 @@ export interface RoomScreenProps {
   onLang(lang: Lang): void;
   /** The full invite link (with the key); empty until known in the browser. */
   inviteLink: string;
+  /** The reader's clock, for day separators (tests set it). */
+  now?: () => number;
 }
 
 /** The drawer shown under the header, if any. */
 type Panel = "invite" | "name" | "diagnostics" | null;
 
 /** The whole chat: header, connection, peers, an optional drawer, messages and the composer. */
-export function RoomScreen({ view, error, lang, t, onLang, inviteLink }: RoomScreenProps) {
+export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now }: RoomScreenProps) {
   const [panel, setPanel] = useState<Panel>(null);
+  const [atBottom, setAtBottom] = useState(true);
   const drawers = useLazy(() => import("./drawers.ts"), panel !== null);
   const messages = useSignalValue(view?.messages, NONE);
   const peers = useSignalValue(view?.peers, NONE);
   const self = useSignalValue(view?.self, undefined);
   const connection = useSignalValue(view?.connection, null);
+  const unread = useUnread(messages, atBottom, (message) => {
+    void notifyMessage({
+      sender: displayName(message.authorName, message.author, t),
+      body: message.body,
+      hiddenBody: t.newMessage,
+      tag: view?.room ?? "parley",
+    }).catch(() => {});
+  });
+  const storage = useSignalValue(view?.storage, "durable");
+  const notice = useSignalValue(view?.notice, null);
   const other = LANGS.find((l) => l !== lang) ?? lang;
   const toggle = (which: Exclude<Panel, null>) => setPanel((open) => open === which ? null : which);
   // Closing a drawer from inside it returns focus to the button that opened it.
@@ -64,10 +82,13 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink }: RoomScr
       </header>
       <div class={UI.connectionRow}>
         {error ? <span /> : <ConnectionBar state={connection} onRetry={() => view?.retryNow()} t={t} />}
+        <NotifySetting t={t} />
         <button type="button" class={UI.headerButton} lang={other} onClick={() => onLang(other)}>
           {LANG_NAMES[other]}
         </button>
       </div>
+      {!error && <StorageNotice mode={storage} t={t} />}
+      {!error && notice?.code === "session_replaced" && <p class={UI.storageNotice}>{t.sessionReplaced}</p>}
       {!error && <PeerList peers={peers} t={t} />}
       <div id="room-panel" onKeyDown={(event) => event.key === "Escape" && close()}>
         {drawers && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={t} />}
@@ -83,10 +104,17 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink }: RoomScr
         )}
         {drawers && panel === "diagnostics" && view && <drawers.Diagnostics view={view} t={t} />}
       </div>
-      {error
-        ? <OpenFailure error={error} t={t} />
-        : view
-        ? <MessageList messages={messages} t={t} lang={lang} />
+      {error ? <OpenFailure error={error} t={t} /> : view
+        ? (
+          <MessageList
+            messages={messages}
+            t={t}
+            lang={lang}
+            markerId={unread.markerId}
+            onAtBottom={setAtBottom}
+            now={now}
+          />
+        )
         : <p class={UI.center} role="status">{t.opening}</p>}
       <TypingIndicator peers={peers} t={t} />
       {!error && (

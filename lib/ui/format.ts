@@ -1,6 +1,7 @@
 /**
- * Small formatting helpers shared by the chat components: clock times and
- * names for peers who have not set one.
+ * Small formatting helpers shared by the chat components: clock times, day
+ * separators and full dates in the reader's locale (`Intl`), and names for
+ * peers who have not set one.
  * @module
  */
 import type { Lang, Strings } from "./i18n.ts";
@@ -21,4 +22,42 @@ export function clockTime(time: number, lang: Lang): string {
 export function displayName(name: string | undefined, id: string, t: Strings): string {
   const trimmed = name?.trim();
   return trimmed ? trimmed : `${t.guest} ${id.slice(0, 4)}`;
+}
+
+const fullFormats = new Map<Lang, Intl.DateTimeFormat>();
+
+/** The full date and time of a message, e.g. "Tuesday, 24 November 2026 at 09:30:12", for hover and long press. */
+export function fullDateTime(time: number, lang: Lang): string {
+  let formatter = fullFormats.get(lang);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "medium" });
+    fullFormats.set(lang, formatter);
+  }
+  return formatter.format(time);
+}
+
+/** The reader's local calendar day of a time, as a comparable number (days since the epoch, local time). */
+export function localDay(time: number): number {
+  const date = new Date(time);
+  return Math.floor(Date.UTC(date.getFullYear(), date.getMonth(), date.getDate()) / 86_400_000);
+}
+
+/**
+ * A day separator's words: "Today", "Yesterday" (from `Intl.RelativeTimeFormat`,
+ * so every locale says it its own way), or the date, with the year only when
+ * it is not this year.
+ */
+export function dayLabel(time: number, now: number, lang: Lang): string {
+  const days = localDay(time) - localDay(now);
+  if (days === 0 || days === -1) {
+    const word = new Intl.RelativeTimeFormat(lang, { numeric: "auto" }).format(days, "day");
+    return word.charAt(0).toLocaleUpperCase(lang) + word.slice(1);
+  }
+  const sameYear = new Date(time).getFullYear() === new Date(now).getFullYear();
+  return new Intl.DateTimeFormat(lang, {
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    year: sameYear ? undefined : "numeric",
+  }).format(time);
 }

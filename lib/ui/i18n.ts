@@ -30,6 +30,15 @@ const EN = {
   messagePlaceholder: "Write a message",
   send: "Send",
   sendFailed: "The message could not be saved on this device.",
+  newMessages: "New messages",
+  unreadable: "This message cannot be shown (it is damaged or was not sent by its author).",
+  failed: "Not sent: the server refused it",
+  failedTooBig: "Not sent: too large",
+  newMessage: "New message",
+  notifications: "Notifications",
+  notifyOff: "Off",
+  notifySender: "Sender only",
+  notifyText: "Sender and text",
   you: "You",
   guest: "Guest",
   sending: "Sending",
@@ -92,6 +101,12 @@ const EN = {
   newChatInstead: "Start a new chat",
   notFound: "Page not found",
   notFoundText: "This link does not lead to a chat. Check that it was copied whole.",
+  locale: "en",
+  charCount: "{count} of {max} characters",
+  messageTooLong: "Too long to send: {count} of {max} characters. Shorten the message.",
+  sessionReplaced: "This chat was opened again in another tab with this tab's session; this tab rejoined on its own.",
+  storageMemory:
+    "This device cannot save the chat right now (its storage is full or unavailable). The chat goes on, but new messages are kept only in this tab until saving works again.",
 };
 
 /** The strings of one language. */
@@ -113,6 +128,15 @@ const RU: Strings = {
   messagePlaceholder: "Сообщение",
   send: "Отправить",
   sendFailed: "Не удалось сохранить сообщение на этом устройстве.",
+  newMessages: "Новые сообщения",
+  unreadable: "Это сообщение нельзя показать (оно повреждено или отправлено не его автором).",
+  failed: "Не отправлено: сервер отказал",
+  failedTooBig: "Не отправлено: слишком большое",
+  newMessage: "Новое сообщение",
+  notifications: "Уведомления",
+  notifyOff: "Выключены",
+  notifySender: "Только отправитель",
+  notifyText: "Отправитель и текст",
   you: "Вы",
   guest: "Гость",
   sending: "Отправляется",
@@ -175,6 +199,13 @@ const RU: Strings = {
   newChatInstead: "Создать новый чат",
   notFound: "Страница не найдена",
   notFoundText: "Эта ссылка не ведёт в чат. Проверьте, что она скопирована целиком.",
+  locale: "ru",
+  charCount: "{count} из {max} знаков",
+  messageTooLong: "Слишком длинное сообщение: {count} из {max} знаков. Сократите его, чтобы отправить.",
+  sessionReplaced:
+    "Этот чат открыли ещё раз в другой вкладке с сессией этой вкладки; эта вкладка подключилась заново сама.",
+  storageMemory:
+    "Это устройство сейчас не может сохранить чат (память переполнена или недоступна). Чат работает, но новые сообщения хранятся только в этой вкладке, пока сохранение снова не заработает.",
 };
 
 /** The strings of each language. */

@@ -42,9 +42,17 @@ export const UI = {
   bubbleOwn: "bg-emerald-700 text-white rounded-br-md dark:bg-emerald-800",
   bubbleOther:
     "bg-white text-slate-900 border border-slate-200 rounded-bl-md dark:bg-slate-800 dark:text-slate-100 dark:border-slate-700",
+  daySeparator:
+    "self-center my-1 px-2 py-0.5 rounded-full text-xs bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-100",
+  newMarker:
+    "self-stretch text-center text-xs font-semibold text-rose-700 dark:text-rose-300 border-t border-rose-400 pt-1",
+  bodyLink: "underline break-all",
+  notifyLabel: "ml-auto flex items-center gap-1 text-xs text-slate-700 dark:text-slate-200",
+  notifySelect: "rounded border border-slate-300 bg-white px-1 py-0.5 text-xs dark:border-slate-600 dark:bg-slate-800",
   meta: "flex items-center gap-1 mt-0.5 px-1 text-xs text-slate-600 dark:text-slate-300",
   status: "inline-flex items-center gap-0.5",
   statusPending: "text-slate-600 dark:text-slate-300",
+  statusFailed: "text-rose-700 dark:text-rose-300 font-medium",
   statusSent: "text-slate-700 dark:text-slate-200",
   statusDelivered: "text-emerald-700 dark:text-emerald-400 font-medium",
   typing: "min-h-[1.25rem] px-3 text-xs italic text-slate-600 dark:text-slate-300",
@@ -77,6 +85,8 @@ export const UI = {
   srOnly: "sr-only",
   center: "flex-1 flex flex-col items-center justify-center gap-4 px-6 text-center",
   link: "text-emerald-700 dark:text-emerald-400 underline",
+  storageNotice:
+    "px-3 py-2 text-sm border-b border-amber-300 bg-amber-50 text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100",
 } as const;
 
 /** All the classes above, for the server-rendered safelist element. */

@@ -1,26 +1,25 @@
 /**
- * `GET /api/ice[?peer=<id>]`: the ICE servers a browser should use, with fresh
- * TURN credentials when TURN is configured. Never cached: every answer holds
- * its own short-lived credential. The environment is read when this module
- * loads, so a bad value stops the server at startup.
+ * `GET /api/ice?room=<room id>` with `Authorization: Bearer <session token>`:
+ * the ICE servers (with fresh TURN credentials) for a session online in that
+ * room, for clients that cannot use the socket's `ice` frame. Anything else
+ * gets 401 and no credentials. Never cached: every answer holds its own
+ * short-lived credential.
  * @module
  */
 import type { Handlers } from "$fresh/server.ts";
-import { type IceServers, iceServersFromEnv } from "../../lib/server/ice_servers.ts";
-import { TURN_PEER_LABEL } from "../../lib/server/turn_credentials.ts";
+import { bearerToken, type IceAccess, iceUnauthorized } from "../../lib/server/ice_access.ts";
+import { getServer } from "../../lib/server/mod.ts";
 
-/** The route's handlers over `ice`; exported so tests can give their own configuration. */
-export function createIceHandler(ice: IceServers): Handlers {
+/** The route's handlers over `access`; exported so tests can give their own server. */
+export function createIceHandler(access: () => Promise<IceAccess>): Handlers {
   return {
-    async GET(_req, ctx) {
-      // The peer id only labels the TURN username in the relay's logs; anything
-      // else gets a random label rather than an error, since nothing depends on it.
-      const peer = ctx.url.searchParams.get("peer");
-      const answer = await ice.forClient(peer !== null && TURN_PEER_LABEL.test(peer) ? peer : undefined);
-      return Response.json(answer, { headers: { "cache-control": "no-store" } });
+    async GET(req) {
+      // Without a token there is nothing to look up: answer before touching the server.
+      if (bearerToken(req) === null) return iceUnauthorized();
+      return await (await access()).answerRequest(req);
     },
   };
 }
 
 /** Answers GET (and, through the core, HEAD); other methods get 405 with `Allow`. */
-export const handler: Handlers = createIceHandler(iceServersFromEnv());
+export const handler: Handlers = createIceHandler(async () => (await getServer()).service.iceAccess);

@@ -5,7 +5,8 @@
  * to 10 s first. Real server, real WebSockets, a WebRTC that never connects.
  * @module
  */
-import { createRoomClient, type RoomClient } from "../../lib/client/room_client.ts";
+import { createRoomClient, type RoomClient } from "../../lib/client/room/mod.ts";
+import { createRelayHold } from "../../lib/client/relay_hold.ts";
 import { MemoryStore } from "../../lib/client/store_memory.ts";
 import { newRoomId } from "../../lib/protocol/mod.ts";
 import { FakeNetwork } from "../client/_fake_rtc.ts";
@@ -35,7 +36,7 @@ async function firstDelivery(origin: string, relayHoldMs: number): Promise<numbe
       createWebSocket: (url) => new WebSocket(url),
       createPeerConnection: network.factory(name),
       fetchIce: () => Promise.resolve({ iceServers: [], ttl: 600, expiresAt: Date.now() + 600_000 }),
-      profileOverrides: { relayHoldMs },
+      relayPolicy: relayHoldMs ? createRelayHold({ holdMs: relayHoldMs }) : undefined,
     });
   const clients: RoomClient[] = [await open("a"), await open("b")];
   const [alice, bob] = clients;

@@ -123,7 +123,11 @@ Deno.test({
         ]);
         const expected = 1 + 2 * BURST;
         for (const page of [pageA, pageB]) {
-          await page.waitForFunction((n) => document.querySelectorAll("[role=log] li").length >= n, expected, SLOW);
+          await page.waitForFunction(
+            (n) => document.querySelectorAll("[role=log] li[data-own]").length >= n,
+            expected,
+            SLOW,
+          );
         }
         await Promise.all([allDelivered(pageA), allDelivered(pageB)]);
         const [seenA, seenB] = [await bodies(pageA), await bodies(pageB)];

@@ -1,8 +1,10 @@
 /**
  * The courier's acceptance property, checked over ≥ 1,000 seeded random
  * schedules of a simulated room (see `_sim/world.ts`): every message reaches
- * every peer exactly once, all peers end with the same order, and every own
- * message ends "delivered". Replay one schedule with COURIER_SEED=<seed>;
+ * every peer exactly once, as its author's, all peers end with the same
+ * order, every own message ends "delivered", and nothing a hostile member
+ * forges is ever shown; through lost, duplicated and reordered frames and
+ * parts, reloads, second tabs, failing and non-durable stores, and log resets. Replay one schedule with COURIER_SEED=<seed>;
  * COURIER_RUNS sets how many schedules run (default 1,000).
  * @module
  */
@@ -51,7 +53,10 @@ Deno.test("every message reaches every peer once, in one order, and ends deliver
     `courier property: ${runs} schedules passed (${threePeers} with 3 peers), ${messages} messages, ` +
       `${events} events, ${resent} re-sends, ${duplicates} duplicates dropped, in ${seconds.toFixed(1)} s\n` +
       `  faults: ${faults.dropped} frames dropped, ${faults.duplicated} duplicated, ${faults.relayDrops} relay drops, ` +
-      `${faults.linkOpens} DataChannel opens, ${faults.linkCloses} closes, ${faults.reloads} reloads, ${faults.leaves} peers left, ${faults.expiries} sessions expired`,
+      `${faults.linkOpens} DataChannel opens, ${faults.linkCloses} closes, ${faults.reloads} reloads, ${faults.leaves} peers left, ${faults.expiries} sessions expired\n` +
+      `  hostile: ${faults.attacks} attacks, ${faults.refusals} refusals; ${faults.secondTabs} second tabs; ` +
+      `stores: ${faults.storeFailures} failed writes, ${faults.volatileStretches} non-durable stretches; ` +
+      `${faults.bigMessages} messages over a frame in ${faults.parts} parts; ${faults.logResets} log resets`,
   );
 });
 

@@ -1,6 +1,5 @@
 import { assert, assertEquals, assertMatch, assertNotEquals } from "@std/assert";
 import {
-  admissionProof,
   decrypt,
   encrypt,
   fromBase64Url,
@@ -8,12 +7,13 @@ import {
   IV_BYTES,
   type MessageAad,
   parseRoomKey,
+  roomAdmission,
   RoomCipher,
   TAG_BYTES,
 } from "../../lib/client/crypto.ts";
 import { createRoomLink } from "../../lib/client/room_link.ts";
 import { encodeBase64Url as toBase64Url } from "../../lib/protocol/mod.ts";
-import { verifierOf } from "../../lib/protocol/ids.ts";
+import { checkHelloProof } from "../../lib/protocol/admission.ts";
 
 const decoder = new TextDecoder();
 
@@ -122,34 +122,33 @@ Deno.test("a body that is authentic but not UTF-8 is rejected, not shown", async
   assertEquals(cipher.rejected, 1);
 });
 
-Deno.test("the admission proof is deterministic per key and room and differs across rooms", async () => {
+Deno.test("the admission key is deterministic per key and room, differs across rooms, and is not the key", async () => {
   const { room, bytes } = await freshKey();
-  const proof = await admissionProof(bytes, room);
-  assertMatch(proof, /^[A-Za-z0-9_-]{43}$/);
-  assertEquals(await admissionProof(bytes, room), proof);
-  assertNotEquals(await admissionProof(bytes, room.slice(1) + "A"), proof);
-  assertNotEquals(await admissionProof((await freshKey()).bytes, room), proof);
-  assertNotEquals(proof, toBase64Url(bytes));
-  assertMatch(await verifierOf(proof), /^[A-Za-z0-9_-]{43}$/);
+  const { verifier } = await roomAdmission(bytes, room);
+  assertMatch(verifier, /^[A-Za-z0-9_-]{43}$/);
+  assertEquals((await roomAdmission(bytes, room)).verifier, verifier);
+  assertNotEquals((await roomAdmission(bytes, room.slice(1) + "A")).verifier, verifier);
+  assertNotEquals((await roomAdmission((await freshKey()).bytes, room)).verifier, verifier);
+  assertNotEquals(verifier, toBase64Url(bytes));
 });
 
-Deno.test("the admission proof matches a fixed vector (HKDF-SHA-256, salt room, info 'parley admission v1')", async () => {
-  const key = new Uint8Array(32).map((_, i) => i);
-  const room = "AAAAAAAAAAAAAAAAAAAAAA";
-  const hkdf = await crypto.subtle.importKey("raw", key, "HKDF", false, ["deriveBits"]);
-  const expected = new Uint8Array(
-    await crypto.subtle.deriveBits(
-      {
-        name: "HKDF",
-        hash: "SHA-256",
-        salt: new TextEncoder().encode(room),
-        info: new TextEncoder().encode("parley admission v1"),
-      },
-      hkdf,
-      256,
-    ),
-  );
-  assertEquals(await admissionProof(key, room), toBase64Url(expected));
+Deno.test("a hello proof is bound to its nonce: the server's check accepts it there and nowhere else", async () => {
+  const { room, bytes } = await freshKey();
+  const admission = await roomAdmission(bytes, room);
+  const proof = await admission.proof("N".repeat(43));
+  assertMatch(proof, /^[A-Za-z0-9_-]{43}$/);
+  assert(await checkHelloProof(admission.verifier, room, "N".repeat(43), proof));
+  assert(!await checkHelloProof(admission.verifier, room, "M".repeat(43), proof), "replayed on another nonce");
+  const other = await roomAdmission((await freshKey()).bytes, room);
+  assert(!await checkHelloProof(other.verifier, room, "N".repeat(43), proof), "accepted under another key");
+});
+
+Deno.test("admission key and proof match vectors from an independent HKDF/HMAC (Python hashlib)", async () => {
+  // python3: prk = hmac(salt=room, key bytes 0..31); A = hmac(prk, b"parley admission v2" + b"\x01");
+  //          proof = hmac(A, "parley-hello\n" + room + "\n" + "N" * 43), all SHA-256, base64url.
+  const admission = await roomAdmission(new Uint8Array(32).map((_, i) => i), "AAAAAAAAAAAAAAAAAAAAAA");
+  assertEquals(admission.verifier, "B2Gcsa4tU9_u0gGYWWEPVN2W2kdtpYLubZhsEZ39xbY");
+  assertEquals(await admission.proof("N".repeat(43)), "CT68sIJ1nqUxgFymJze_SNHfmyv4hV8i1w8UzCICX20");
 });
 
 Deno.test("the fragment parser accepts a generated key and names what is wrong with others", async (t) => {

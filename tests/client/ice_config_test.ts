@@ -1,5 +1,6 @@
 import { assertEquals } from "@std/assert";
-import { type IceAnswer, IceConfig } from "../../lib/client/ice_config.ts";
+import { ICE_FETCH_TIMEOUT_MS, type IceAnswer, iceAnswerOf, IceConfig } from "../../lib/client/ice_config.ts";
+import { FakeClock, settle } from "../support/fake_clock.ts";
 
 function answer(n: number, expiresAt: number): IceAnswer {
   return {
@@ -55,4 +56,61 @@ Deno.test("a failed refresh keeps the last list, and a first failure gives an em
   } finally {
     console.warn = warn;
   }
+});
+
+Deno.test("a fetch that does not answer in time never stalls P2P: no TURN now, the late answer cached for next time", async () => {
+  const clock = new FakeClock(0);
+  let answerLate: (answer: IceAnswer) => void = () => {};
+  let fetches = 0;
+  const ice = new IceConfig({
+    fetchIce: () => {
+      fetches++;
+      return new Promise((resolve) => answerLate = resolve);
+    },
+    refreshMarginMs: 60_000,
+    timers: clock,
+    now: clock.now,
+  });
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (text: string) => warnings.push(text);
+  try {
+    let servers: RTCIceServer[] | undefined;
+    void ice.servers().then((list) => servers = list);
+    await clock.advance(ICE_FETCH_TIMEOUT_MS - 1);
+    assertEquals(servers, undefined, "still waiting within the timeout");
+    await clock.advance(1);
+    await settle();
+    assertEquals(servers, [], "host candidates only, at the timeout");
+    assertEquals(warnings.length, 1);
+    answerLate(answer(1, 600_000));
+    await settle();
+    assertEquals((await ice.servers())[0].username, "u1", "the late answer serves the next connection");
+    assertEquals(fetches, 1);
+  } finally {
+    console.warn = warn;
+  }
+});
+
+Deno.test("a timed-out refresh keeps the last list", async () => {
+  const clock = new FakeClock(0);
+  let hang = false;
+  const ice = new IceConfig({
+    fetchIce: () => hang ? new Promise(() => {}) : Promise.resolve(answer(1, 600_000)),
+    refreshMarginMs: 60_000,
+    timeoutMs: 1_000,
+    timers: clock,
+    now: clock.now,
+  });
+  await ice.servers();
+  hang = true;
+  await clock.advance(560_000);
+  const refreshed = ice.servers();
+  await clock.advance(1_000);
+  assertEquals((await refreshed)[0].username, "u1");
+});
+
+Deno.test("an ice frame becomes an answer that expires its ttl after it arrived", () => {
+  const frame = { type: "ice" as const, iceServers: [{ urls: ["stun:s.example"] }], ttl: 600 };
+  assertEquals(iceAnswerOf(frame, 1_000), { iceServers: frame.iceServers, ttl: 600, expiresAt: 601_000 });
 });

@@ -31,12 +31,32 @@ interface Pair {
   signaling: { up: boolean };
 }
 
-function makePair(options: { iceDelayMs?: number } = {}): Pair {
+/** The same delay every time. */
+class FixedRetry extends RecordingRetry {
+  constructor(readonly ms: number) {
+    super();
+  }
+  override next(): number {
+    this.delays.push(this.ms);
+    return this.ms;
+  }
+}
+
+interface PairOptions {
+  /** ICE servers arrive this long after they are asked for. */
+  iceDelayMs?: number;
+  /** Replaces the ICE server source of side a (e.g. one that never answers). */
+  iceServersA?: () => Promise<RTCIceServer[]>;
+  /** Retry delays per side. */
+  retry?: { a: RecordingRetry; b: RecordingRetry };
+}
+
+function makePair(options: PairOptions = {}): Pair {
   const clock = new FakeClock();
   const network = new FakeNetwork(clock);
   const received = { a: [] as string[], b: [] as string[] };
   const events = { a: [] as string[], b: [] as string[] };
-  const retry = { a: new RecordingRetry(), b: new RecordingRetry() };
+  const retry = options.retry ?? { a: new RecordingRetry(), b: new RecordingRetry() };
   const signaling = { up: true };
   const links: Record<string, PeerLink> = {};
   let credential = 0;
@@ -46,6 +66,7 @@ function makePair(options: { iceDelayMs?: number } = {}): Pair {
       remote,
       createPeerConnection: network.factory(self),
       iceServers: () => {
+        if (self === "a" && options.iceServersA) return options.iceServersA();
         const servers = [{ urls: "turn:10.0.0.1:3478", username: `u${++credential}`, credential: "c" }];
         if (!options.iceDelayMs) return servers;
         return new Promise((resolve) => clock.setTimeout(() => resolve(servers), options.iceDelayMs!));
@@ -218,4 +239,71 @@ Deno.test("an offer arriving while the link still fetches its ICE servers does n
   assertEquals([a.state.value, b.state.value], ["open", "open"]);
   assertEquals(network.connections.filter((pc) => pc.owner === "b").length, 1, "one connection on the late side");
   assertEquals(network.connections.filter((pc) => pc.owner === "a").length, 1);
+});
+
+Deno.test("a retry armed for an old generation never tears down the newer link that works", async (t) => {
+  const retry = { a: new FixedRetry(5_000), b: new FixedRetry(1_000) };
+  const { clock, network, a, b, events } = makePair({ retry });
+  network.reachable = false;
+  await Promise.all([a.start(), b.start()]);
+
+  await t.step("both time out on generation 1; a will retry in 5 s, b in 1 s", async () => {
+    await clock.advance(TIMING.setupTimeoutMs + 1);
+    assertEquals([a.state.value, b.state.value], ["not-now", "not-now"]);
+    assertEquals([retry.a.delays, retry.b.delays], [[5_000], [1_000]]);
+  });
+  let pc: ReturnType<typeof network.live>;
+  await t.step("b's retry starts generation 2, a follows it, and the link opens", async () => {
+    network.reachable = true;
+    await clock.advance(1_000 + 500);
+    assertEquals([a.state.value, b.state.value], ["open", "open"]);
+    assertEquals([a.generation, b.generation], [2, 2]);
+    pc = network.live("a");
+  });
+  await t.step("a's old retry comes due and leaves the open link alone", async () => {
+    await clock.advance(5_000);
+    assertEquals([a.state.value, a.path.value], ["open", "p2p"]);
+    assertEquals(a.generation, 2);
+    assertEquals(network.live("a"), pc, "the same connection");
+    assertEquals(pc!.closed, false);
+    assertEquals(events.a.filter((e) => e === "P2P connecting").length, 2, "no third attempt");
+    assertEquals(a.send("still here"), true);
+  });
+});
+
+Deno.test("a retry due after a reconnect started a newer attempt does nothing", async () => {
+  const retry = { a: new FixedRetry(5_000), b: new FixedRetry(60_000) };
+  const { clock, network, a, b, signaling } = makePair({ retry });
+  signaling.up = false;
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(TIMING.setupTimeoutMs + 1);
+  signaling.up = true;
+  a.reconnect();
+  await clock.advance(500);
+  assertEquals([a.state.value, b.state.value], ["open", "open"]);
+  const pc = network.live("a");
+  await clock.advance(10_000);
+  assertEquals(network.live("a"), pc);
+  assertEquals(a.state.value, "open");
+});
+
+Deno.test("ICE servers that never arrive cannot hold the link: the setup timeout fails the attempt", async (t) => {
+  let calls = 0;
+  const { clock, network, a, b } = makePair({
+    iceServersA: () => ++calls === 1 ? new Promise<RTCIceServer[]>(() => {}) : Promise.resolve([]),
+  });
+  const started = a.start();
+  void b.start();
+  await t.step("no connection is made while the fetch hangs, and the timeout marks P2P not now", async () => {
+    await clock.advance(TIMING.setupTimeoutMs - 1);
+    assertEquals(network.connections.filter((pc) => pc.owner === "a").length, 0);
+    await clock.advance(2);
+    assertEquals(a.state.value, "not-now");
+    await started;
+  });
+  await t.step("signals queued behind the hung fetch are not stuck, and the next attempt opens", async () => {
+    await clock.advance(30_000);
+    assertEquals([a.state.value, b.state.value], ["open", "open"]);
+    assertEquals(network.connections.filter((pc) => pc.owner === "a").length, 1);
+  });
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
-import { createRoomClient, type RoomClient } from "../../lib/client/room_client.ts";
+import { createRoomClient, type RoomClient } from "../../lib/client/room/mod.ts";
 import { MemoryStore } from "../../lib/client/store_memory.ts";
 import { newRoomId } from "../../lib/protocol/mod.ts";
 import { ServerProcess } from "../support/server_process.ts";

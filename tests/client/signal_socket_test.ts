@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import { CLOSE } from "../../lib/protocol/mod.ts";
 import { SignalSocket, type SignalSocketTimings, signalUrl } from "../../lib/client/signal_socket.ts";
-import { FakeClock } from "../support/fake_clock.ts";
+import { FakeClock, settle } from "../support/fake_clock.ts";
 
 const TIMINGS: SignalSocketTimings = {
   reconnectBaseMs: 1_000,
@@ -49,6 +49,7 @@ function setup(options: { online?: () => boolean; random?: () => number } = {}) 
   const frames: string[] = [];
   const events: string[] = [];
   let token: string | undefined;
+  const nonces: string[] = [];
   const socket = new SignalSocket({
     url: "ws://server/api/signal?v=1&room=R",
     createWebSocket: (url) => {
@@ -56,7 +57,11 @@ function setup(options: { online?: () => boolean; random?: () => number } = {}) 
       sockets.push(ws);
       return ws as unknown as WebSocket;
     },
-    hello: () => ({ token, since: 7, proof: "P".repeat(43) }),
+    hello: async (nonce) => {
+      nonces.push(nonce);
+      await settle(2); // as a real builder signs
+      return { token, since: 7, proof: "P".repeat(43), verifier: "V".repeat(43) };
+    },
     onFrame: (frame) => {
       frames.push(frame.type);
       if (frame.type === "welcome") token = frame.token;
@@ -68,8 +73,13 @@ function setup(options: { online?: () => boolean; random?: () => number } = {}) 
     isOnline: options.online,
     log: (name) => events.push(name),
   });
-  const welcome = (ws: FakeWebSocket) => {
+  const challenge = async (ws: FakeWebSocket, nonce = "N".repeat(43)) => {
     ws.open();
+    ws.receive({ type: "challenge", nonce });
+    await settle();
+  };
+  const welcome = async (ws: FakeWebSocket) => {
+    await challenge(ws);
     ws.receive({
       type: "welcome",
       v: 1,
@@ -81,7 +91,7 @@ function setup(options: { online?: () => boolean; random?: () => number } = {}) 
       log: { first: 1, last: 0, epoch: "e1" },
     });
   };
-  return { clock, sockets, frames, events, socket, welcome, last: () => sockets.at(-1)! };
+  return { clock, sockets, frames, events, nonces, socket, challenge, welcome, last: () => sockets.at(-1)! };
 }
 
 Deno.test("the signal URL carries the protocol version and room, over wss for https pages", () => {
@@ -89,12 +99,12 @@ Deno.test("the signal URL carries the protocol version and room, over wss for ht
   assertEquals(signalUrl("http://127.0.0.1:8000", "abc"), "ws://127.0.0.1:8000/api/signal?v=1&room=abc");
 });
 
-Deno.test("it says hello with resume data and is connected after the welcome", () => {
+Deno.test("it says hello with resume data and is connected after the welcome", async () => {
   const { socket, last, welcome, events } = setup();
   socket.start();
   assertEquals(socket.state.value.kind, "connecting");
   assertEquals(socket.send({ type: "ping" }), false, "nothing is sent before the welcome");
-  welcome(last());
+  await welcome(last());
   assertEquals(last().sent[0], { type: "hello", v: 1, since: 7, proof: "P".repeat(43) });
   assertEquals(socket.state.value.kind, "connected");
   assertEquals(socket.send({ type: "bye" }), true);
@@ -105,7 +115,7 @@ Deno.test("it says hello with resume data and is connected after the welcome", (
 Deno.test("reconnects forever with full-jitter backoff under the cap, and resumes with the token", async () => {
   const { socket, sockets, last, welcome, clock } = setup({ random: () => 1 - 1e-9 });
   socket.start();
-  welcome(last());
+  await welcome(last());
   last().serverClose(1006);
   const delays: number[] = [];
   for (let i = 0; i < 40; i++) {
@@ -122,7 +132,7 @@ Deno.test("reconnects forever with full-jitter backoff under the cap, and resume
   assertEquals(delays.at(-1), 30_000, "capped, and still trying after 40 failures");
   assertEquals(sockets.length, 41, "the first socket and 40 retries");
   await clock.advance(30_000);
-  welcome(last());
+  await welcome(last());
   assertEquals(last().sent[0].token, "T".repeat(43), "the next hello resumes the session");
   socket.stop();
 });
@@ -131,7 +141,7 @@ Deno.test("online, a visible tab or a connection change retry at once while reco
   for (const reason of ["online", "visible", "connection"] as const) {
     const { socket, sockets, last, welcome, clock } = setup({ random: () => 1 - 1e-9 });
     socket.start();
-    welcome(last());
+    await welcome(last());
     for (let i = 0; i < 5; i++) {
       last().serverClose(1006);
       await clock.advance(60_000);
@@ -151,7 +161,7 @@ Deno.test("online, a visible tab or a connection change retry at once while reco
 Deno.test("after a network change a connected socket must answer a ping within the liveness timeout", async (t) => {
   const { socket, sockets, last, welcome, clock } = setup();
   socket.start();
-  welcome(last());
+  await welcome(last());
 
   await t.step("an answered ping keeps the socket", async () => {
     socket.networkEvent("connection");
@@ -175,7 +185,7 @@ Deno.test("after a network change a connected socket must answer a ping within t
 Deno.test("a silent connection is found dead by the heartbeat", async () => {
   const { socket, sockets, last, welcome, clock } = setup();
   socket.start();
-  welcome(last());
+  await welcome(last());
   await clock.advance(TIMINGS.heartbeatIntervalMs);
   assertEquals(last().sent.at(-1)?.type, "ping");
   await clock.advance(TIMINGS.heartbeatTimeoutMs);
@@ -188,7 +198,7 @@ Deno.test("a silent connection is found dead by the heartbeat", async () => {
 Deno.test("frames keep a busy connection alive without pings", async () => {
   const { socket, last, welcome, clock } = setup();
   socket.start();
-  welcome(last());
+  await welcome(last());
   for (let i = 0; i < 10; i++) {
     await clock.advance(TIMINGS.heartbeatIntervalMs - 1);
     last().receive({ type: "presence", peer: "x", state: "online" });
@@ -217,11 +227,11 @@ Deno.test("a refused admission stops reconnecting and says why", async () => {
   socket.stop();
 });
 
-for (const code of [CLOSE.SERVICE_RESTART, 1001]) {
+for (const code of [CLOSE.SERVICE_RESTART, 1001, CLOSE.SLOW_CONSUMER]) {
   Deno.test(`a server going away (${code}) is reconnected to within the base delay`, async () => {
     const { socket, last, welcome, clock } = setup({ random: () => 1 - 1e-9 });
     socket.start();
-    welcome(last());
+    await welcome(last());
     last().serverClose(1006);
     const first = socket.state.value;
     assert(first.kind === "reconnecting");
@@ -244,7 +254,7 @@ Deno.test("offline waits for the network instead of burning retries, and online 
   let online = true;
   const { socket, sockets, last, welcome, clock } = setup({ online: () => online });
   socket.start();
-  welcome(last());
+  await welcome(last());
   online = false;
   last().serverClose(1006);
   assertEquals(socket.state.value.kind, "offline");
@@ -253,7 +263,72 @@ Deno.test("offline waits for the network instead of burning retries, and online 
   online = true;
   socket.networkEvent("online");
   assertEquals(sockets.length, 2);
-  welcome(last());
+  await welcome(last());
   assertEquals(socket.state.value.kind, "connected");
   socket.stop();
+});
+
+Deno.test("the hello waits for the challenge and carries the proof built for its nonce", async () => {
+  const { socket, last, challenge, nonces, frames } = setup();
+  socket.start();
+  last().open();
+  await settle();
+  assertEquals(last().sent, [], "nothing is said before the challenge");
+  await challenge(last(), "C".repeat(43));
+  assertEquals(nonces, ["C".repeat(43)]);
+  assertEquals(last().sent, [{ type: "hello", v: 1, since: 7, proof: "P".repeat(43) }], "no verifier unless asked");
+  assertEquals(frames, [], "the challenge is not passed on");
+  socket.stop();
+});
+
+Deno.test("a new room: verifier_required gets the same hello again with the verifier, on the same socket", async () => {
+  const { socket, sockets, last, challenge, welcome, nonces, frames } = setup();
+  socket.start();
+  await challenge(last());
+  last().receive({ type: "error", code: "verifier_required", message: "new room" });
+  assertEquals(last().sent[1], { type: "hello", v: 1, since: 7, proof: "P".repeat(43), verifier: "V".repeat(43) });
+  assertEquals([sockets.length, nonces.length], [1, 1], "same socket, same nonce: no new proof");
+  assertEquals(frames, [], "verifier_required is handled, not passed on");
+  last().receive({
+    type: "welcome",
+    v: 1,
+    peer: "me",
+    token: "T".repeat(43),
+    resumed: false,
+    resumeWindowMs: 120_000,
+    peers: [],
+    log: { first: 1, last: 0 },
+  });
+  assertEquals(socket.state.value.kind, "connected");
+  // The next connection proves its own nonce.
+  last().serverClose(1006);
+  socket.retryNow();
+  await welcome(last());
+  assertEquals(nonces.length, 2);
+  socket.stop();
+});
+
+Deno.test("ICE servers are asked over the socket, once welcomed, and shared by concurrent callers", async () => {
+  const { socket, last, welcome, frames } = setup();
+  socket.start();
+  const early = socket.requestIce();
+  last().open();
+  assertEquals(last().sent, [], "no ice frame before the welcome");
+  await welcome(last());
+  const again = socket.requestIce();
+  assertEquals(last().sent.filter((f) => f.type === "ice").length, 2, "one at the welcome, one for the new call");
+  const answer = {
+    type: "ice" as const,
+    iceServers: [{ urls: ["turn:t.example"], username: "u", credential: "c" }],
+    ttl: 600,
+  };
+  last().receive(answer);
+  assertEquals(await early, answer);
+  assertEquals(await again, answer);
+  assertEquals(frames.includes("ice"), false, "the answer goes to the asker, not to onFrame");
+  const pending = socket.requestIce();
+  socket.stop();
+  let error: unknown;
+  await pending.catch((e) => error = e);
+  assert(error instanceof Error, "stop() rejects a pending request");
 });

@@ -3,7 +3,8 @@ import "fake-indexeddb/auto";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import type { OutboxEntry, Store, StoredMessage } from "../../lib/client/store.ts";
 import { MemoryStore } from "../../lib/client/store_memory.ts";
-import { openIdbStore, openStore } from "../../lib/client/store_idb.ts";
+import { openIdbStore } from "../../lib/client/store_idb.ts";
+import { openResilientStore } from "../../lib/client/store_resilient.ts";
 
 const ROOM = "room-a-xxxxxxxxxxxxxxxx";
 const OTHER = "room-b-xxxxxxxxxxxxxxxx";
@@ -21,6 +22,7 @@ let dbCounter = 0;
 const KINDS: [string, () => Promise<Store>][] = [
   ["memory", () => Promise.resolve(new MemoryStore())],
   ["indexeddb", () => openIdbStore(`parley-test-${dbCounter++}`)],
+  ["resilient", () => openResilientStore({ name: `parley-test-${dbCounter++}` })],
 ];
 
 for (const [kind, open] of KINDS) {
@@ -161,12 +163,26 @@ Deno.test("the indexeddb store keeps history, outbox and state across a reopen (
   }
 });
 
-Deno.test("openStore uses IndexedDB when present", async () => {
-  const opened = await openStore(`parley-test-open-${dbCounter++}`);
+Deno.test("the page's store opens IndexedDB when present and says its writes are durable", async () => {
+  const store = await openResilientStore({ name: `parley-test-open-${dbCounter++}` });
   try {
-    assert(opened.persistent);
-    assertEquals(opened.error, undefined);
+    assert(store.durable());
+    assertEquals(store.state.value, { mode: "durable" });
   } finally {
-    opened.store.close();
+    store.close();
   }
+});
+
+Deno.test("durable() tells memory from IndexedDB", async () => {
+  const memory = new MemoryStore({ durable: false });
+  const idb = await openIdbStore(`parley-test-durable-${dbCounter++}`);
+  try {
+    assertEquals(memory.durable(), false);
+    assertEquals(new MemoryStore().durable(), true, "a memory store standing for a device's disk in tests");
+    assertEquals(idb.durable(), true);
+  } finally {
+    memory.close();
+    idb.close();
+  }
+  assertEquals(idb.durable(), false);
 });

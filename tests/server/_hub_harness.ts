@@ -7,7 +7,7 @@
 import type { HelloFrame } from "../../lib/protocol/frames.ts";
 import { LocalBusNetwork } from "../../lib/server/bus_local.ts";
 import { configFromEnv, type ServerConfig } from "../../lib/server/config.ts";
-import { Hub, type JoinResult } from "../../lib/server/hub.ts";
+import { Hub, type JoinAdmission, type JoinResult } from "../../lib/server/hub.ts";
 import type { StorageBudget } from "../../lib/server/kv_budget.ts";
 import type { PeerSocket } from "../../lib/server/room.ts";
 import type { RoomLog } from "../../lib/server/room_log.ts";
@@ -98,14 +98,20 @@ export async function openHubs(options: HubHarnessOptions = {}): Promise<HubHarn
 /** A made-up proof of the room key, the same for everyone who has it. */
 export const PROOF = "cHJvb2Ytb2YtdGhlLXJvb20ta2V5LWZvci10ZXN0cw";
 
-/** Joins `room` on `hub` from `address` with a fresh socket. */
+/**
+ * Joins `room` on `hub` from `address` with a fresh socket. Admission (checked by the signal service,
+ * before the hub) is taken as passed; `admission` says what it decided, e.g. `{ registers: true }` for
+ * the creator of a new room.
+ */
 export async function join(
   hub: Hub,
   room: string,
   address = "10.0.0.1",
   hello: Partial<HelloFrame> = {},
+  admission: JoinAdmission = {},
 ): Promise<{ socket: FakeSocket; result: JoinResult }> {
   const socket = new FakeSocket();
-  const result = await hub.join(socket, address, room, { type: "hello", v: 1, proof: PROOF, ...hello }, () => true);
+  const frame: HelloFrame = { type: "hello", v: 1, proof: PROOF, ...hello };
+  const result = await hub.join(socket, address, room, frame, () => true, undefined, admission);
   return { socket, result };
 }

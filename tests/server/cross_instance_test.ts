@@ -6,7 +6,9 @@
  * the KV bus (`BUS=kv`).
  */
 import { assert, assertEquals } from "@std/assert";
+import { admissionKey, helloProof } from "../../lib/protocol/admission.ts";
 import { newRoomId } from "../../lib/protocol/ids.ts";
+import { TEST_ROOM_KEY } from "../support/signal_test_client.ts";
 import type { InstanceCommand, InstanceEvent } from "./_instance_worker.ts";
 
 /** What each instance serves: the whole app (default), or `PARLEY_TEST_SERVE=signal` for `lib/server` alone. */
@@ -119,12 +121,22 @@ class Client {
   }
 }
 
-/** Connects to an instance and says hello; returns the client and its welcome. */
+/**
+ * Connects to an instance and says hello, proving the test room key over the challenge
+ * (and registering the room when asked); returns the client and its welcome.
+ */
 async function join(instance: Instance, room: string, hello: Frame): Promise<{ client: Client; welcome: Frame }> {
   const client = new Client(instance.port, room);
   await client.open();
-  client.send(hello);
-  const welcome = await client.next((f) => f.type === "welcome" || f.type === "error", "welcome");
+  const { nonce } = await client.next((f) => f.type === "challenge", "challenge");
+  const verifier = await admissionKey(TEST_ROOM_KEY, room);
+  const proven = { ...hello, proof: await helloProof(verifier, room, nonce as string) };
+  client.send(proven);
+  let welcome = await client.next((f) => f.type === "welcome" || f.type === "error", "welcome");
+  if (welcome.code === "verifier_required") {
+    client.send({ ...proven, verifier });
+    welcome = await client.next((f) => f.type === "welcome" || f.type === "error", "welcome");
+  }
   assertEquals(welcome.type, "welcome", `joined: ${JSON.stringify(welcome)}`);
   if (hello.since !== undefined) await client.next((f) => f.type === "synced", "synced");
   return { client, welcome };

@@ -14,10 +14,11 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
-import { CLOSE, type ErrorCode, SUPPORTED_VERSIONS } from "../../lib/protocol/mod.ts";
+import { admissionKey, CLOSE, type ErrorCode, helloProof, SUPPORTED_VERSIONS } from "../../lib/protocol/mod.ts";
 import { encodeFrame, OPCODE, RawSocket } from "../bench/load/raw_socket.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { Prng } from "../support/prng.ts";
+import { TEST_ROOM_KEY } from "../support/signal_test_client.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? crypto.getRandomValues(new Uint32Array(1))[0]);
 const TOTAL_CASES = Number(Deno.env.get("FUZZ_CASES") ?? "12000");
@@ -53,7 +54,7 @@ const NASTY = [
   "\\",
   "<",
 ];
-const KNOWN_TYPES = ["hello", "chat", "signal", "ping", "bye"];
+const KNOWN_TYPES = ["hello", "chat", "signal", "ping", "bye", "ice"];
 
 /** Picks cases from a seeded random source. */
 class Gen {
@@ -138,8 +139,8 @@ interface OpenCase {
   label: string;
   text?: string;
   bytes?: Uint8Array;
-  /** An error code, or `pong:<n>` for a valid ping. */
-  expect: ErrorCode | `pong:${number}`;
+  /** An error code, `pong:<n>` for a valid ping, or `ice` for a valid ice request (answered, or `rate_limited`). */
+  expect: ErrorCode | `pong:${number}` | "ice";
 }
 
 /** A case that ends its connection. */
@@ -151,6 +152,8 @@ interface ClosingCase {
   headers?: Record<string, string>;
   /** Send a valid hello first and wait for the welcome. */
   join: boolean;
+  /** Send a hello proving the test key over the challenge (with its verifier), these fields added or replaced. */
+  hello?: Record<string, unknown>;
   /** Bytes to send once open (after the welcome when `join`). */
   send: Uint8Array[];
   /** HTTP refusal expected instead of an upgrade: status and error code. */
@@ -173,7 +176,7 @@ function text(label: string, value: unknown, expect: OpenCase["expect"]): OpenCa
 
 /** One case for a joined connection. */
 function openCase(g: Gen, i: number): OpenCase {
-  switch (g.int(15)) {
+  switch (g.int(17)) {
     case 0: { // not JSON
       let s = "";
       const alphabet = '{}[]":,0123456789abcdefnulltrue \\\n\t' + NASTY.join("");
@@ -258,6 +261,10 @@ function openCase(g: Gen, i: number): OpenCase {
       ]);
       return { label: "fragmented bad signal", bytes, expect: "bad_frame" };
     }
+    case 15: // a valid ice request: the servers, or rate_limited once the session's allowance is spent
+      return text("ice", { type: "ice" }, "ice");
+    case 16: // ice with baggage
+      return text("bad ice", setField({ type: "ice" }, g.extraKey(), g.value()), "bad_frame");
     default: // a number JSON.parse turns into Infinity
       return text("1e999 ping", '{"type":"ping","n":1e999}', "bad_frame");
   }
@@ -272,7 +279,7 @@ function closingCase(g: Gen): ClosingCase {
   const room = validRoom(g);
   const ok = `/api/signal?v=1&room=${room}`;
   const base = { headers: undefined, join: false, send: [] as Uint8Array[] };
-  switch (g.int(11)) {
+  switch (g.int(14)) {
     case 0: { // bad version in the query
       const v = g.pick([
         "",
@@ -322,7 +329,9 @@ function closingCase(g: Gen): ClosingCase {
         ...base,
         label: "frame before hello",
         path: ok,
-        send: [encodeFrame(OPCODE.TEXT, ENCODER.encode(g.pick(['{"type":"ping"}', '{"type":"bye"}'])))],
+        send: [
+          encodeFrame(OPCODE.TEXT, ENCODER.encode(g.pick(['{"type":"ping"}', '{"type":"bye"}', '{"type":"ice"}']))),
+        ],
         codes: ["hello_required"],
         close: [CLOSE.BAD_REQUEST],
       };
@@ -340,9 +349,15 @@ function closingCase(g: Gen): ClosingCase {
         codes: ["bad_version"],
         close: [CLOSE.BAD_REQUEST],
       };
-    case 5: { // hello with malformed token, proof or since
-      const field = g.pick(["token", "proof", "since", "extra"]);
-      const value = field === "since" ? g.pick([-1, 1.5, "3", null]) : field === "extra" ? 1 : g.badSecret();
+    case 5: { // hello with malformed token, proof, verifier, member or since
+      const field = g.pick(["token", "proof", "verifier", "member", "since", "extra"]);
+      const value = field === "since"
+        ? g.pick([-1, 1.5, "3", null])
+        : field === "extra"
+        ? 1
+        : field === "member"
+        ? g.pick([g.b64(87, 87), { key: g.b64(87, 87) }, { key: g.b64(86, 86), sig: g.b64(86, 86) }, null, []])
+        : g.badSecret();
       const frame = setField({ type: "hello", v: 1 }, field, value);
       return {
         ...base,
@@ -423,6 +438,24 @@ function closingCase(g: Gen): ClosingCase {
         close: [1002, 1006, 1007],
       };
     }
+    case 11: // a proof made with another key (or a stale nonce): refused
+      return {
+        ...base,
+        label: "hello with a wrong proof",
+        path: ok,
+        hello: { proof: g.b64(43, 43) },
+        codes: ["admission_refused"],
+        close: [CLOSE.ADMISSION_REFUSED],
+      };
+    case 12: // a member key that is no P-256 point, or a signature that does not verify
+      return {
+        ...base,
+        label: "hello with a forged member",
+        path: ok,
+        hello: { member: { key: g.rand() < 0.5 ? "BA" + g.b64(85, 85) : g.b64(87, 87), sig: g.b64(86, 86) } },
+        codes: ["bad_frame"],
+        close: [CLOSE.BAD_REQUEST],
+      };
     default: { // hello then a valid bye: the documented clean end
       return {
         ...base,
@@ -473,11 +506,20 @@ async function join(port: number, room: string, inbox: Inbox): Promise<{ socket:
     onText: inbox.push,
   });
   if (!(socket instanceof RawSocket)) throw new Error(`upgrade refused: ${socket.status} ${socket.body}`);
-  socket.sendText('{"type":"hello","v":1}');
+  socket.sendText(JSON.stringify(await provenHello(room, inbox, socket)));
   await inbox.atLeast(1, socket);
   const welcome = JSON.parse(inbox.frames.shift()!);
   assertEquals(welcome.type, "welcome");
   return { socket, peer: welcome.peer };
+}
+
+/** Takes the challenge (the first frame) and returns a hello proving the test key over it, with its verifier. */
+async function provenHello(room: string, inbox: Inbox, socket: RawSocket): Promise<Record<string, unknown>> {
+  await inbox.atLeast(1, socket);
+  const challenge = JSON.parse(inbox.frames.shift()!);
+  assertEquals(challenge.type, "challenge");
+  const verifier = await admissionKey(TEST_ROOM_KEY, room);
+  return { type: "hello", v: 1, proof: await helloProof(verifier, room, challenge.nonce), verifier };
 }
 
 function describe(c: { label: string; text?: string }): string {
@@ -499,7 +541,9 @@ async function runOpenBatch(port: number, g: Gen, cases: OpenCase[]): Promise<vo
     for (let i = 0; i < cases.length; i++) {
       const answer = JSON.parse(inbox.frames[i]);
       const expect = cases[i].expect;
-      if (expect.startsWith("pong:")) {
+      if (expect === "ice") {
+        assert(answer.type === "ice" || answer.code === "rate_limited", `${describe(cases[i])}: ${inbox.frames[i]}`);
+      } else if (expect.startsWith("pong:")) {
         assertEquals(answer, { type: "pong", n: Number(expect.slice(5)) }, describe(cases[i]));
       } else {
         assertEquals(answer.type, "error", describe(cases[i]));
@@ -540,11 +584,13 @@ async function runClosing(port: number, c: ClosingCase): Promise<void> {
   }
   try {
     assert(!c.http, `${c.label}: upgraded, expected HTTP ${c.http?.status}`);
+    const room = new URL(c.path, "http://x").searchParams.get("room")!;
     if (c.join) {
-      socket.sendText('{"type":"hello","v":1}');
+      socket.sendText(JSON.stringify(await provenHello(room, inbox, socket)));
       await inbox.atLeast(1, socket);
       assertEquals(JSON.parse(inbox.frames.shift()!).type, "welcome", c.label);
     }
+    if (c.hello) socket.sendText(JSON.stringify({ ...await provenHello(room, inbox, socket), ...c.hello }));
     for (const bytes of c.send) socket.sendBytes(bytes);
     const deadline = Date.now() + WAIT_MS;
     while (!socket.closed) {
@@ -653,6 +699,7 @@ Deno.test("the signal server survives fuzzed frames and query strings, answers e
       RATE_ADDR: "1000000000",
       RATE_ADDR_BURST: "1000000000",
       MAX_ROOMS_PER_ADDRESS: "1000000",
+      BUDGET_ADDR_ROOMS: "1000000",
     },
   });
   const pair = new ChatPair(server.port, validRoom(g));

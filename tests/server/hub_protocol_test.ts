@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { CLOSE, ERROR_CODES } from "../../lib/protocol/codes.ts";
-import { isRoomId, newRoomId, verifierOf } from "../../lib/protocol/ids.ts";
+import { isRoomId, newRoomId } from "../../lib/protocol/ids.ts";
 import { isTooBig, MAX_FRAME_BYTES, parseClientFrame, utf8Length } from "../../lib/protocol/validate.ts";
 import { configFromEnv, DEFAULT_CONFIG } from "../../lib/server/config.ts";
 import { TokenBucket } from "../../lib/server/rate_limit.ts";
@@ -74,11 +74,6 @@ Deno.test("frame size is measured in UTF-8 bytes", () => {
   assert(isTooBig("a".repeat(MAX_FRAME_BYTES + 1)));
   assert(isTooBig("€".repeat(MAX_FRAME_BYTES / 3 + 1)));
   assert(!isTooBig("€".repeat(MAX_FRAME_BYTES / 3 - 1)));
-});
-
-Deno.test("the verifier is the base64url SHA-256 of the proof", async () => {
-  // SHA-256("abc")
-  assertEquals(await verifierOf("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
 });
 
 Deno.test("config comes from env with defaults in one place and refuses nonsense", () => {

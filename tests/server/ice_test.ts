@@ -8,27 +8,18 @@ import {
   IceServers,
   parseIceConfig,
 } from "../../lib/server/ice_servers.ts";
-import { createHandler, type FreshContext, type Manifest } from "$fresh/server.ts";
+import { createHandler, type Manifest } from "$fresh/server.ts";
+import { newRoomId } from "../../lib/protocol/ids.ts";
 import * as iceRoute from "../../routes/api/ice.ts";
 import * as metricsRoute from "../../routes/metrics.ts";
+import { startInProcess } from "../support/signal_in_process.ts";
+import { TestClient } from "../support/signal_test_client.ts";
 
 const SECRET = "s3cret-that-must-never-leave-the-server";
 const NOW = 1_700_000_000_000;
 
 function envOf(vars: Record<string, string>) {
   return (name: string): string | undefined => vars[name];
-}
-
-function fakeContext(url: string): FreshContext {
-  return {
-    url: new URL(url),
-    params: {},
-    route: new URL(url).pathname,
-    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50_000 },
-    state: {},
-    render: () => new Response(null, { status: 404 }),
-    renderNotFound: () => new Response(null, { status: 404 }),
-  };
 }
 
 Deno.test("with no ICE variables set, clients get no ICE servers at all", async () => {
@@ -161,31 +152,59 @@ Deno.test("the startup description never contains the secret", () => {
   assert(!text.includes(SECRET), text);
 });
 
-Deno.test("GET /api/ice answers uncached JSON with credentials but never the secret", async (t) => {
+Deno.test("GET /api/ice answers a live session with uncached credentials, never the secret; anyone else gets 401", async (t) => {
   const config = parseIceConfig(envOf({ TURN_URLS: "turn:turn.example.org", TURN_SECRET: SECRET }));
-  const handler = iceRoute.createIceHandler(new IceServers(config));
-  const ask = async (url: string) => {
-    const response = await handler.GET!(new Request(url), fakeContext(url));
+  const server = await startInProcess({ ice: new IceServers(config) });
+  const [instance] = server.instances;
+  const room = newRoomId();
+  const alice = await TestClient.connect(instance.signalUrl(room));
+  const ask = async (token: string | null, url = instance.iceUrl(room)) => {
+    const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
+    const response = await fetch(url, { headers });
     const text = await response.text();
-    return { response, text, answer: JSON.parse(text) as IceAnswer };
+    return { response, text, body: JSON.parse(text) };
   };
+  const refused = (answer: { response: Response; text: string; body: Record<string, unknown> }) => {
+    assertEquals(answer.response.status, 401);
+    assertEquals((answer.body.error as Record<string, unknown>).code, "admission_refused");
+    assert(!answer.text.includes("turn:"), `credentials in a refusal: ${answer.text}`);
+    assertEquals(answer.response.headers.get("cache-control"), "no-store");
+  };
+  try {
+    const welcome = await alice.hello();
 
-  await t.step("the answer is JSON with servers, ttl and expiry", async () => {
-    const { response, text, answer } = await ask("http://localhost/api/ice?peer=abc-123");
-    assertEquals(response.status, 200);
-    assertStringIncludes(response.headers.get("content-type") ?? "", "application/json");
-    assertEquals(response.headers.get("cache-control"), "no-store");
-    assertEquals(answer.ttl, DEFAULT_TURN_TTL_SECONDS);
-    assert(answer.expiresAt > Date.now(), "already expired");
-    assertMatch(answer.iceServers[0].username!, /^\d+:abc-123$/);
-    assert(!text.includes(SECRET), "the TURN secret is in the body");
-    for (const [name, value] of response.headers) assert(!value.includes(SECRET), `the secret is in header ${name}`);
-  });
+    await t.step("a live session's token gets JSON with servers, ttl and expiry, labelled with its peer", async () => {
+      const { response, text, body } = await ask(welcome.token);
+      assertEquals(response.status, 200);
+      assertStringIncludes(response.headers.get("content-type") ?? "", "application/json");
+      assertEquals(response.headers.get("cache-control"), "no-store");
+      const answer = body as IceAnswer;
+      assertEquals(answer.ttl, DEFAULT_TURN_TTL_SECONDS);
+      assert(answer.expiresAt > Date.now(), "already expired");
+      assertEquals(answer.iceServers[0].username, `${answer.expiresAt / 1000}:${welcome.peer}`);
+      assert(!text.includes(SECRET), "the TURN secret is in the body");
+      for (const [name, value] of response.headers) assert(!value.includes(SECRET), `the secret is in header ${name}`);
+    });
 
-  await t.step("a peer id that is not a plain label is replaced by a random one", async () => {
-    const { answer } = await ask("http://localhost/api/ice?peer=a%3Ab%20%3Cscript%3E");
-    assertMatch(answer.iceServers[0].username!, /^\d+:[A-Za-z0-9_-]{16}$/);
-  });
+    await t.step("no token, a made-up token, another room or a malformed header: 401 and nothing else", async () => {
+      refused(await ask(null));
+      refused(await ask(welcome.peer + "x".repeat(43)));
+      refused(await ask(welcome.token, instance.iceUrl(newRoomId())));
+      refused(await ask(welcome.token, instance.iceUrl()));
+      const basic = await fetch(instance.iceUrl(room), { headers: { authorization: `Basic ${welcome.token}` } });
+      assertEquals(basic.status, 401);
+      await basic.body?.cancel();
+    });
+
+    await t.step("a session that said bye is not live any more", async () => {
+      alice.send({ type: "bye" });
+      await alice.waitClosed();
+      refused(await ask(welcome.token));
+    });
+  } finally {
+    await alice.close();
+    await server.stop();
+  }
 });
 
 Deno.test("the app serves /api/ice and /metrics with GET and HEAD and refuses other methods", async (t) => {
@@ -197,11 +216,13 @@ Deno.test("the app serves /api/ice and /metrics with GET and HEAD and refuses ot
   };
   const app = await createHandler(manifest);
 
-  await t.step("GET /api/ice lists nothing by default", async () => {
+  await t.step("GET /api/ice without a session token is 401 with no servers", async () => {
     const response = await app(new Request("http://localhost/api/ice"));
-    assertEquals(response.status, 200);
+    assertEquals(response.status, 401);
     assertEquals(response.headers.get("cache-control"), "no-store");
-    assertEquals((await response.json()).iceServers, []);
+    const body = await response.json();
+    assertEquals(body.error.code, "admission_refused");
+    assertEquals(body.iceServers, undefined);
   });
 
   await t.step("GET /metrics is Prometheus text", async () => {
@@ -215,7 +236,7 @@ Deno.test("the app serves /api/ice and /metrics with GET and HEAD and refuses ot
   for (const path of ["/api/ice", "/metrics"]) {
     await t.step(`HEAD ${path} answers without a body`, async () => {
       const response = await app(new Request(`http://localhost${path}`, { method: "HEAD" }));
-      assertEquals(response.status, 200);
+      assertEquals(response.status, path === "/api/ice" ? 401 : 200);
       assertEquals(await response.text(), "");
     });
     for (const method of ["POST", "PUT", "DELETE"]) {

@@ -10,6 +10,8 @@ import { join, openHubs } from "./_hub_harness.ts";
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 const START = 1_700_000_000_000;
+/** What admission tells the hub about the creator of a new room. */
+const NEW_ROOM = { registers: true };
 
 /** Generous limits; each test narrows the one it is about. */
 function limits(clock: FakeClock, overrides: Partial<KvBudgetOptions> = {}): KvBudgetOptions {
@@ -206,14 +208,14 @@ Deno.test("the hub answers each budget with its documented error and close code"
   const hub = harness.hubs[0];
   try {
     await t.step("a second room from one /64 in a window: budget_exceeded, close 4429", async () => {
-      assert((await join(hub, newRoomId(), "2001:db8:5:6::1")).result.ok);
-      const second = await join(hub, newRoomId(), "2001:db8:5:6::2");
+      assert((await join(hub, newRoomId(), "2001:db8:5:6::1", {}, NEW_ROOM)).result.ok);
+      const second = await join(hub, newRoomId(), "2001:db8:5:6::2", {}, NEW_ROOM);
       assert(!second.result.ok);
       assertEquals([second.result.code, second.result.close], ["budget_exceeded", CLOSE.TOO_MANY_ROOMS]);
     });
     await t.step("a message past the address's bytes: budget_exceeded for that message, close 4429", async () => {
       const room = newRoomId();
-      const alice = await join(hub, room, "10.1.1.1");
+      const alice = await join(hub, room, "10.1.1.1", {}, NEW_ROOM);
       assert(alice.result.ok);
       const peer = alice.result.peer;
       const say = (id: string) => hub.onFrame(peer, JSON.stringify({ type: "chat", id, data: "Q".repeat(100) }));
@@ -231,7 +233,7 @@ Deno.test("the hub answers each budget with its documented error and close code"
       "a full deployment: storage_full for a new room (close 1013) and for a message (stays open)",
       async () => {
         const room = newRoomId();
-        const bob = await join(hub, room, "10.2.2.2");
+        const bob = await join(hub, room, "10.2.2.2", {}, NEW_ROOM);
         assert(bob.result.ok);
         budget.recordStored({
           room: "big",
@@ -240,7 +242,7 @@ Deno.test("the hub answers each budget with its documented error and close code"
           afterBytes: 100_000,
           afterUntil: START + DAY,
         });
-        const carol = await join(hub, newRoomId(), "10.3.3.3");
+        const carol = await join(hub, newRoomId(), "10.3.3.3", {}, NEW_ROOM);
         assert(!carol.result.ok);
         assertEquals([carol.result.code, carol.result.close], ["storage_full", CLOSE.TRY_AGAIN_LATER]);
         hub.onFrame(bob.result.peer, JSON.stringify({ type: "chat", id: "b1", data: "QQ" }));

@@ -1,7 +1,7 @@
 import { assertEquals } from "@std/assert";
 import type { BusKind } from "../../lib/server/config.ts";
 import { newRoomId } from "../../lib/protocol/ids.ts";
-import { ServerProcess } from "../support/server_process.ts";
+import { ServerProcess, tempKvPath } from "../support/server_process.ts";
 import { TestClient } from "../support/signal_test_client.ts";
 
 /** Something that serves /api/signal. */
@@ -104,7 +104,7 @@ Deno.test("peers on two server processes sharing one KV (BUS=kv) see each other,
 
 for (const bus of ["broadcast", "kv"] as const) {
   Deno.test(`peers on two Web Worker instances (BUS=${bus}) see each other, chat and resume across them`, async (t) => {
-    const kvPath = `${await Deno.makeTempDir({ prefix: "parley_kv_" })}/kv.sqlite3`;
+    const kvPath = await tempKvPath();
     const one = await startWorker(kvPath, bus);
     const two = await startWorker(kvPath, bus);
     try {

@@ -83,15 +83,15 @@ Deno.test("limits and bad requests get their documented errors and close codes",
 
     await t.step("a flood gets rate_limited once, then close 1008", async () => {
       const flood = await connect();
-      await flood.hello(); // one token of the burst of 5
-      // 4 pings pass, the 5th gets rate_limited, strikes 2-3 are dropped, the 4th strike closes.
+      await flood.hello(); // two tokens of the burst of 5: the hello, and again with the new room's verifier
+      // 3 pings pass, the 4th gets rate_limited, strikes 2-3 are dropped, the 4th strike closes.
       // (Sending on after the close frame would make Deno abort the TCP connection: 1006, not 1008.)
-      for (let i = 0; i < 8; i++) flood.send({ type: "ping", n: i });
+      for (let i = 0; i < 7; i++) flood.send({ type: "ping", n: i });
       const closed = await flood.waitClosed();
       assertEquals(closed, { code: 1008, reason: "rate limit exceeded" });
       const errors = flood.all.filter((f) => f.type === "error");
-      assertEquals(errors.map((e) => e.code), ["rate_limited"]);
-      assertEquals(flood.all.filter((f) => f.type === "pong").map((f) => f.n), [0, 1, 2, 3]);
+      assertEquals(errors.map((e) => e.code), ["verifier_required", "rate_limited"]); // the room was new
+      assertEquals(flood.all.filter((f) => f.type === "pong").map((f) => f.n), [0, 1, 2]);
     });
 
     await closeAll();
@@ -101,7 +101,7 @@ Deno.test("limits and bad requests get their documented errors and close codes",
       await (await connect(server.signalUrl(room))).hello();
       await (await connect(server.signalUrl(room))).hello();
       const third = await connect(server.signalUrl(room));
-      third.send({ type: "hello", v: 1 });
+      third.send(await third.helloFrame());
       assertEquals((await third.nextOf("error")).code, "room_full");
       assertEquals((await third.waitClosed()).code, 4409);
     });
@@ -110,7 +110,7 @@ Deno.test("limits and bad requests get their documented errors and close codes",
       await (await connect()).hello();
       await (await connect()).hello();
       const fourth = await connect();
-      fourth.send({ type: "hello", v: 1 });
+      fourth.send(await fourth.helloFrame({ verifier: fourth.verifier }));
       assertEquals((await fourth.nextOf("error")).code, "too_many_rooms");
       assertEquals((await fourth.waitClosed()).code, 4429);
     });

@@ -100,7 +100,7 @@ Deno.test("resume with the token keeps the id and delivers what was missed, in o
     await t.step("frames sent right after the welcome are handled while the backlog streams", async () => {
       const erin = await TestClient.connect(server.signalUrl(room));
       clients.push(erin);
-      erin.send({ type: "hello", v: 1, since: 0 });
+      erin.send(await erin.helloFrame({ since: 0 }));
       await erin.nextOf("welcome");
       erin.send({ type: "chat", id: "early", data: "ZWFybHk" });
       erin.send({ type: "ping", n: 1 });

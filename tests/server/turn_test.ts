@@ -7,9 +7,10 @@ import {
   turnPassword,
 } from "../../lib/server/turn_credentials.ts";
 import { type IceAnswer, IceServers, parseIceConfig } from "../../lib/server/ice_servers.ts";
-import type { FreshContext } from "$fresh/server.ts";
-import { createIceHandler } from "../../routes/api/ice.ts";
+import { newRoomId } from "../../lib/protocol/ids.ts";
 import { findExecutable, startCoturn, tryAllocate } from "../support/coturn.ts";
+import { startInProcess } from "../support/signal_in_process.ts";
+import { TestClient } from "../support/signal_test_client.ts";
 
 /** Computes the TURN REST password with openssl, independently of WebCrypto. */
 async function opensslPassword(secret: string, username: string): Promise<string> {
@@ -99,40 +100,34 @@ Deno.test("bad labels, short secrets and out-of-range TTLs are refused", async (
   });
 });
 
-function fakeContext(url: string): FreshContext {
-  return {
-    url: new URL(url),
-    params: {},
-    route: "/api/ice",
-    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50_000 },
-    state: {},
-    render: () => new Response(null, { status: 404 }),
-    renderNotFound: () => new Response(null, { status: 404 }),
-  };
+/** Asks for ICE servers as the app does: an admitted peer's `ice` frame, on a server backed by `ice`. */
+async function askOverSocket(ice: IceServers): Promise<{ iceServers: IceAnswer["iceServers"] }> {
+  const server = await startInProcess({ ice });
+  const client = await TestClient.connect(server.signalUrl(newRoomId()));
+  try {
+    await client.hello();
+    client.send({ type: "ice" });
+    return await client.nextOf("ice") as unknown as { iceServers: IceAnswer["iceServers"] };
+  } finally {
+    await client.close();
+    await server.stop();
+  }
 }
 
-/** Asks the /api/ice route, as a browser would, for servers backed by `ice`. */
-async function askIceRoute(ice: IceServers, peer: string): Promise<IceAnswer> {
-  const url = `http://127.0.0.1/api/ice?peer=${peer}`;
-  const response = await createIceHandler(ice).GET!(new Request(url), fakeContext(url));
-  assertEquals(response.status, 200);
-  return await response.json();
-}
-
-function turnEntry(answer: IceAnswer): { username: string; credential: string } {
+function turnEntry(answer: { iceServers: IceAnswer["iceServers"] }): { username: string; credential: string } {
   const entry = answer.iceServers.find((server) => server.urls.some((url) => url.startsWith("turn")));
   assert(entry?.username && entry.credential, `no TURN entry in ${JSON.stringify(answer)}`);
   return { username: entry.username, credential: entry.credential };
 }
 
-Deno.test("a real coturn accepts /api/ice credentials and refuses expired or forged ones", async (t) => {
+Deno.test("a real coturn accepts the credentials an admitted peer gets and refuses expired or forged ones", async (t) => {
   await using coturn = await startCoturn();
   const env = (secret: string) => (name: string) =>
     ({ TURN_URLS: `${coturn.urls.udp},${coturn.urls.tcp}`, TURN_SECRET: secret })[name];
   const ice = new IceServers(parseIceConfig(env(coturn.secret)));
 
-  const expectAllocation = async (peer: string, tcp: boolean) => {
-    const { username, credential } = turnEntry(await askIceRoute(ice, peer));
+  const expectAllocation = async (tcp: boolean) => {
+    const { username, credential } = turnEntry(await askOverSocket(ice));
     const result = await tryAllocate({ host: coturn.host, port: coturn.port, username, credential, tcp });
     assert(
       result.ok,
@@ -145,25 +140,25 @@ Deno.test("a real coturn accepts /api/ice credentials and refuses expired or for
     await coturn.waitForLog(`user <${username}>: incoming packet ALLOCATE processed, success`);
   };
 
-  const expectRefusal = async (source: IceServers, peer: string) => {
-    const { username, credential } = turnEntry(await askIceRoute(source, peer));
+  const expectRefusal = async (source: IceServers) => {
+    const { username, credential } = turnEntry(await askOverSocket(source));
     const result = await tryAllocate({ host: coturn.host, port: coturn.port, username, credential });
     assert(!result.ok, `allocation with bad credentials succeeded:\n${result.output}`);
     assert(result.output.includes("Cannot complete Allocation"), result.output);
     await coturn.waitForLog(`user <${username}>: incoming packet message processed, error 401: Unauthorized`);
   };
 
-  await t.step("fresh credentials allocate a relay over UDP", () => expectAllocation("udp-peer", false));
-  await t.step("fresh credentials allocate a relay over TCP", () => expectAllocation("tcp-peer", true));
+  await t.step("fresh credentials allocate a relay over UDP", () => expectAllocation(false));
+  await t.step("fresh credentials allocate a relay over TCP", () => expectAllocation(true));
 
   await t.step("credentials whose expiry has passed are refused with 401", async () => {
     const minted = Date.now() - 2 * 600 * 1000; // minted 20 min ago with a 10 min TTL
     const stale = new IceServers(parseIceConfig(env(coturn.secret)), { now: () => minted });
-    await expectRefusal(stale, "expired-peer");
+    await expectRefusal(stale);
   });
 
   await t.step("credentials signed with another secret are refused with 401", async () => {
     const forged = new IceServers(parseIceConfig(env("not-the-coturn-secret-0123456789")));
-    await expectRefusal(forged, "forged-peer");
+    await expectRefusal(forged);
   });
 });

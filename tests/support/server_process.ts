@@ -7,7 +7,7 @@
 
 /** Options of `startServer`. */
 export interface ServerProcessOptions {
-  /** The KV file; default: a new temp dir's `kv.sqlite3`. */
+  /** The KV file; default: a new temp dir's `kv.sqlite3`, removed when the test module ends. */
   kvPath?: string;
   /** Extra environment (limits, windows, BUS...). */
   env?: Record<string, string>;
@@ -21,6 +21,25 @@ export interface ServerProcessOptions {
 }
 
 const ROOT = new URL("../../", import.meta.url);
+
+/** Temporary KV directories made here, removed when the test module ends (a restart test reuses one). */
+const TEMP_DIRS = new Set<string>();
+globalThis.addEventListener("unload", () => {
+  for (const dir of TEMP_DIRS) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) console.error(`could not remove ${dir}:`, error);
+    }
+  }
+});
+
+/** A KV file in a new temporary directory that is removed when the test module ends. */
+export async function tempKvPath(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "parley_kv_" });
+  TEMP_DIRS.add(dir);
+  return `${dir}/kv.sqlite3`;
+}
 const DEFAULT_ENTRY = new URL("tests/support/signal_server_entry.ts", ROOT).pathname;
 const STARTUP_TIMEOUT_MS = 30_000;
 
@@ -49,6 +68,11 @@ export class ServerProcess {
     this.#drained = drained;
   }
 
+  /** The server's process id (e.g. for its `VmRSS` in `/proc/<pid>/status`). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** The signaling URL for a room, with `v=1`. */
   signalUrl(room: string, version = "1"): string {
     return `ws://127.0.0.1:${this.port}/api/signal?v=${version}&room=${room}`;
@@ -73,7 +97,7 @@ export class ServerProcess {
 
   /** Starts a server and waits until it listens. */
   static async start(options: ServerProcessOptions = {}): Promise<ServerProcess> {
-    const kvPath = options.kvPath ?? `${await Deno.makeTempDir({ prefix: "parley_kv_" })}/kv.sqlite3`;
+    const kvPath = options.kvPath ?? await tempKvPath();
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",

@@ -1,9 +1,11 @@
 /**
- * A WebSocket client for signaling integration tests: queues every frame it
- * receives, lets a test wait for the next frame matching a predicate, and
- * records how the socket closed.
+ * A WebSocket client for signaling integration tests: answers the server's
+ * challenge with a proof of its room key (registering a new room when asked),
+ * queues every frame it receives, lets a test wait for the next frame matching
+ * a predicate, and records how the socket closed.
  * @module
  */
+import { admissionKey, helloProof } from "../../lib/protocol/admission.ts";
 import type { ServerFrame, WelcomeFrame } from "../../lib/protocol/frames.ts";
 
 /** How long a test waits for a frame or a close before failing (a hang guard, not a timing assertion). */
@@ -11,6 +13,17 @@ const WAIT_MS = 10_000;
 
 /** A frame as received (any server frame; fields read loosely by tests). */
 export type Received = ServerFrame & Record<string, unknown>;
+
+/** The room key test clients use unless told otherwise: every default client of a room holds the same key. */
+export const TEST_ROOM_KEY: Uint8Array = new Uint8Array(32).fill(7);
+
+/** Options of `TestClient.connect`. */
+export interface TestClientOptions {
+  /** Request headers (e.g. Origin). */
+  headers?: Record<string, string>;
+  /** The room key this client proves; default {@link TEST_ROOM_KEY}. */
+  key?: Uint8Array;
+}
 
 /** How a socket closed. */
 export interface Closed {
@@ -30,11 +43,19 @@ export class TestClient {
   readonly closed: Promise<Closed>;
   /** The welcome, once `hello` succeeded. */
   welcome: WelcomeFrame | null = null;
+  /** The room id, from the URL. */
+  readonly room: string;
+  /** base64url(A): the admission key of the room key this client holds, which registers a new room. */
+  readonly verifier: string;
+  /** The challenge's nonce, once it arrived. */
+  nonce: string | null = null;
   #ws: WebSocket;
   #waiters: (() => void)[] = [];
 
-  private constructor(ws: WebSocket) {
+  private constructor(ws: WebSocket, room: string, verifier: string) {
     this.#ws = ws;
+    this.room = room;
+    this.verifier = verifier;
     this.closed = new Promise((resolve) => {
       ws.onclose = (event) => {
         resolve({ code: event.code, reason: event.reason });
@@ -43,6 +64,12 @@ export class TestClient {
     });
     ws.onmessage = (event) => {
       const frame = JSON.parse(event.data as string) as Received;
+      if (frame.type === "challenge" && this.nonce === null) {
+        this.nonce = frame.nonce as string;
+        this.all.push(frame);
+        this.#wake();
+        return;
+      }
       this.inbox.push(frame);
       this.all.push(frame);
       this.#wake();
@@ -50,10 +77,12 @@ export class TestClient {
   }
 
   /** Opens a socket to `url` and waits until it is open (or fails). */
-  static async connect(url: string, init?: { headers?: Record<string, string> }): Promise<TestClient> {
+  static async connect(url: string, init: TestClientOptions = {}): Promise<TestClient> {
+    const room = new URL(url).searchParams.get("room") ?? "";
+    const verifier = await admissionKey(init.key ?? TEST_ROOM_KEY, room);
     // Deno's WebSocket accepts headers (e.g. Origin) as a second-argument option.
-    const ws = new WebSocket(url, init as unknown as string[]);
-    const client = new TestClient(ws);
+    const ws = new WebSocket(url, (init.headers ? { headers: init.headers } : undefined) as unknown as string[]);
+    const client = new TestClient(ws, room, verifier);
     await new Promise<void>((resolve, reject) => {
       ws.onopen = () => resolve();
       ws.onerror = () => reject(new Error(`could not connect to ${url}`));
@@ -67,10 +96,35 @@ export class TestClient {
     this.#ws.send(typeof frame === "string" || frame instanceof Uint8Array ? frame : JSON.stringify(frame));
   }
 
-  /** Sends `hello` and waits for the welcome; throws on an error frame. */
+  /** Waits for the server's challenge; returns its nonce. */
+  async challenge(): Promise<string> {
+    await this.until(() => this.nonce !== null);
+    return this.nonce!;
+  }
+
+  /** The proof of this client's room key over `nonce` (default: this connection's). */
+  async proof(nonce?: string): Promise<string> {
+    return await helloProof(this.verifier, this.room, nonce ?? await this.challenge());
+  }
+
+  /** A `hello` with this client's proof over the challenge; `fields` add to it or override it. */
+  async helloFrame(fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    return { type: "hello", v: 1, proof: await this.proof(), ...fields };
+  }
+
+  /**
+   * Says `hello` (with a proof unless `fields` gives one) and waits for the
+   * welcome, sending it again with the verifier when the room is new; throws on
+   * any other error frame.
+   */
   async hello(fields: Record<string, unknown> = {}): Promise<WelcomeFrame> {
-    this.send({ type: "hello", v: 1, ...fields });
-    const frame = await this.next((f) => f.type === "welcome" || f.type === "error");
+    const hello = await this.helloFrame(fields);
+    this.send(hello);
+    let frame = await this.next((f) => f.type === "welcome" || f.type === "error");
+    if (frame.type === "error" && frame.code === "verifier_required" && !("verifier" in fields)) {
+      this.send({ ...hello, verifier: this.verifier });
+      frame = await this.next((f) => f.type === "welcome" || f.type === "error");
+    }
     if (frame.type !== "welcome") throw new Error(`hello refused: ${JSON.stringify(frame)}`);
     this.welcome = frame;
     return frame;

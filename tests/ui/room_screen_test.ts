@@ -53,7 +53,7 @@ Deno.test("messages sit in a log region, own ones marked and carrying Sending, S
   assertStringIncludes(html, ">Anna</span>", "the sender's chosen name");
   assertStringIncludes(html, ">Guest peer</span>", "a name for a sender who set none");
   assertStringIncludes(html, "I am in too.\nSecond line.", "line breaks kept (pre-wrap)");
-  assertMatch(html, /<time datetime="2026-11-24T09:21:00.000Z">\d\d:\d\d( [AP]M)?<\/time>/);
+  assertMatch(html, /<time datetime="2026-11-24T09:21:00.000Z" title="[^"]*2026[^"]*">\d\d:\d\d( [AP]M)?<\/time>/);
 });
 
 Deno.test("an empty room says so instead of showing an empty list", () => {

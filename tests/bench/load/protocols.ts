@@ -8,6 +8,7 @@
  * @module
  */
 
+import { admissionKey, helloProof } from "../../../lib/protocol/admission.ts";
 import { RawSocket } from "./raw_socket.ts";
 
 /** Names of the contenders' wire protocols. */
@@ -119,7 +120,7 @@ function bare(target: Target): ClientProtocol {
   return self;
 }
 
-/** Parley: `/api/signal?v=1&room=<id>`, a `hello`, then the `welcome` names this peer. */
+/** Parley: `/api/signal?v=1&room=<id>`, the server's challenge, a `hello` proving the room key, then the `welcome` names this peer. */
 function parley(target: Target, kind: "signal" | "chat"): ClientProtocol {
   let messageId = 0;
   const self: ClientProtocol = {
@@ -139,17 +140,42 @@ function parley(target: Target, kind: "signal" | "chat"): ClientProtocol {
     },
   };
   async function joinRoom(room: string, onText: (text: string) => void): Promise<Endpoint> {
-    const { socket, hello } = await openWithHello(
-      target,
-      `/api/signal?v=1&room=${room}`,
-      onText,
-      '{"type":"hello","v":1}',
+    let answered!: (text: string) => void;
+    const answer = new Promise<string>((resolve) => answered = resolve);
+    let first = true;
+    const { socket, hello: challenge } = await openWithHello(target, `/api/signal?v=1&room=${room}`, (text) => {
+      if (first) {
+        first = false;
+        answered(text);
+      } else {
+        onText(text);
+      }
+    });
+    const { nonce } = JSON.parse(challenge);
+    // The verifier goes with the first hello, so a new room costs no extra round trip.
+    const verifier = await verifierOf(room);
+    socket.sendText(
+      JSON.stringify({ type: "hello", v: 1, proof: await helloProof(verifier, room, nonce), verifier }),
     );
-    const welcome = JSON.parse(hello);
-    if (welcome.type !== "welcome") throw new Error(`Parley refused a join: ${hello}`);
+    const text = await answer;
+    const welcome = JSON.parse(text);
+    if (welcome.type !== "welcome") throw new Error(`Parley refused a join: ${text}`);
     return { socket, id: welcome.peer };
   }
   return self;
+}
+
+/** The room key every bench client holds. */
+const BENCH_ROOM_KEY = new Uint8Array(32).fill(3);
+const verifiers = new Map<string, Promise<string>>();
+/** The admission key (= verifier) of a bench room, derived once per room. */
+function verifierOf(room: string): Promise<string> {
+  let verifier = verifiers.get(room);
+  if (!verifier) {
+    verifier = admissionKey(BENCH_ROOM_KEY, room);
+    verifiers.set(room, verifier);
+  }
+  return verifier;
 }
 
 /** A room id per pair: 22+ base64url characters, distinct per run. */

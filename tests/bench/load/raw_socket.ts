@@ -89,6 +89,8 @@ export class RawSocket {
   #closeReason = "";
   #fragments: Uint8Array[] = [];
   #fragmentOpcode = 0;
+  /** Set while paused: the read loop waits for it before reading again. */
+  #resumed: PromiseWithResolvers<void> | null = null;
   /** Resolves when the read loop ends (connection closed either way). */
   readonly done: Promise<void>;
 
@@ -186,10 +188,26 @@ export class RawSocket {
     this.sendBytes(encodeFrame(OPCODE.CLOSE, payload));
   }
 
+  /**
+   * Stops reading the connection until `resume()`, like a phone that stops reading: what the
+   * server sends piles up in the kernel's buffers, then in the server. Pings go unanswered too.
+   */
+  pause(): void {
+    this.#resumed ??= Promise.withResolvers();
+  }
+
+  /** Reads again after `pause()`. */
+  resume(): void {
+    const resumed = this.#resumed;
+    this.#resumed = null;
+    resumed?.resolve();
+  }
+
   /** Drops the TCP connection without a close frame. */
   abort(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.resume();
     try {
       this.#conn.close();
     } catch { /* the read loop already closed it */ }
@@ -229,6 +247,7 @@ export class RawSocket {
       while (true) {
         const used = this.#parse(buf);
         buf = used === buf.length ? new Uint8Array(0) : buf.slice(used);
+        if (this.#resumed) await this.#resumed.promise;
         if (this.#closed) break;
         let n: number | null;
         try {

@@ -1,0 +1,107 @@
+/**
+ * History sync: a peer that appears gets our digest and we get its, then each
+ * side sends what the other lacks, so messages that only went over
+ * DataChannels (or whose author is gone) reach late joiners too. Answers are
+ * cut into `hist` batches that each fit one frame; a single message larger
+ * than a batch goes alone (and is split into parts by the transport layer).
+ * @module
+ */
+import { utf8Length } from "../../protocol/validate.ts";
+import { type Digest, digestCovers, digestHas, writerOf } from "../order_key.ts";
+import type { MessageBook } from "./book.ts";
+import { MAX_HIST_MESSAGES } from "./limits.ts";
+import { type Packet, toWire, type WireMessage } from "./packets.ts";
+import type { PeerState, PeerTable } from "./peers.ts";
+
+/** `{"t":"hist","ms":[]}`: a batch's bytes besides its messages. */
+const HIST_OVERHEAD = 20;
+/** `,"have":`: what the digest field adds besides the digest. */
+const HAVE_OVERHEAD = 8;
+
+/** Cuts the messages a peer lacks (per its digest `have`) into `hist` packets of at most `maxBytes` of JSON each. */
+export function historyAnswer(book: MessageBook, have: Digest, maxBytes: number): Packet[] {
+  const packets: Packet[] = [];
+  let batch: WireMessage[] = [];
+  let bytes = HIST_OVERHEAD;
+  for (const message of book.list) {
+    const parts = book.parts(message.id);
+    if (!parts || !book.offerable(message) || digestHas(have, writerOf(parts), parts.n)) continue;
+    const wire = toWire(message);
+    if (!wire) continue;
+    const size = utf8Length(JSON.stringify(wire)) + 1;
+    if (batch.length > 0 && (bytes + size > maxBytes || batch.length >= MAX_HIST_MESSAGES)) {
+      packets.push({ t: "hist", ms: batch });
+      batch = [];
+      bytes = HIST_OVERHEAD;
+    }
+    batch.push(wire);
+    bytes += size;
+  }
+  const digest = book.digest();
+  if (batch.length > 0 && bytes + HAVE_OVERHEAD + utf8Length(JSON.stringify(digest)) > maxBytes) {
+    packets.push({ t: "hist", ms: batch });
+    batch = [];
+  }
+  packets.push({ t: "hist", ms: batch, have: digest });
+  return packets;
+}
+
+/** What history sync needs from the courier. */
+export interface HistorySyncOptions {
+  /** The history. */
+  book: MessageBook;
+  /** The other sessions. */
+  peers: PeerTable;
+  /** Sends a packet to one session on its best path. */
+  toPeer: (peer: string, packet: Packet) => void;
+  /** Most bytes of JSON per `hist` packet. */
+  batchBytes: number;
+  /** Arms the courier's timer (a sync is owed). */
+  arm: () => void;
+}
+
+/** The sync exchange with each session. */
+export class HistorySync {
+  #o: HistorySyncOptions;
+
+  /** History sync over a book and a peer table. */
+  constructor(options: HistorySyncOptions) {
+    this.#o = options;
+  }
+
+  /** Sends our digest to a session that may differ from us, when it can be reached. */
+  offer(peer: string): void {
+    if (this.#o.peers.reachable(peer)) this.#o.toPeer(peer, { t: "sync", have: this.#o.book.digest() });
+  }
+
+  /** A `sync` from `from`: answer with what it lacks, and ask back when it holds what we lack. */
+  onSync(from: string, have: Digest): void {
+    for (const packet of historyAnswer(this.#o.book, have, this.#o.batchBytes)) this.#o.toPeer(from, packet);
+    const state = this.#o.peers.get(from);
+    if (!state) return;
+    state.theirs = have;
+    // It holds something we lack: ask it too (a sync pulls, so either side noticing is enough).
+    if (!state.needSync && !digestCovers(this.#o.book.digest(), have)) {
+      state.needSync = true;
+      this.offer(from);
+      this.#o.arm();
+    }
+    this.check(state);
+  }
+
+  /** The digest that ends a `hist` answer from `from`. */
+  onAnswer(from: string, have: Digest | undefined): void {
+    const state = this.#o.peers.get(from);
+    if (!state) return;
+    if (have) state.theirs = have;
+    this.check(state);
+  }
+
+  /** Sync with a session is complete once we hold everything its digest lists and it holds everything we may give. */
+  check(state: PeerState): void {
+    const theirs = state.theirs;
+    if (!state.needSync || !theirs) return;
+    const mine = this.#o.book.digest();
+    if (digestCovers(mine, theirs) && digestCovers(theirs, mine)) state.needSync = false;
+  }
+}

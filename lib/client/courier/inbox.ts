@@ -1,0 +1,297 @@
+/**
+ * The inbox: messages from peers. Each is checked against every bound,
+ * verified through the signer (author = the key's member id) before it is
+ * stored, dropped by id when already held (and acknowledged again, as the
+ * first ack may have been lost), and acknowledged only once stored: volatile
+ * while the store is not durable, durably again once it is.
+ * @module
+ */
+import { type HybridClock, writerOf } from "../order_key.ts";
+import type { Store, StoredMessage } from "../store.ts";
+import type { MessageBook } from "./book.ts";
+import type { Host } from "./events.ts";
+import { ACK_BATCH } from "./limits.ts";
+import { checkMessage, type Packet, sameMessage, type WireMessage } from "./packets.ts";
+import type { PeerTable } from "./peers.ts";
+import type { Persister } from "./persist.ts";
+import type { MessageSigner } from "./signer.ts";
+
+/** How a list of messages came. */
+export interface Delivery {
+  /** The sending session. */
+  from: string;
+  /** `msg`: the author's session sent its own (ack to `from`); `hist`: history sync (ack to the author's sessions). */
+  kind: "msg" | "hist";
+  /** The room log position, for a relayed chat frame. */
+  seq?: number;
+}
+
+/** What the inbox needs. */
+export interface InboxOptions {
+  /** The room id. */
+  room: string;
+  /** The store. */
+  store: Store;
+  /** History in memory. */
+  book: MessageBook;
+  /** The other sessions. */
+  peers: PeerTable;
+  /** Verifies authors. */
+  signer: MessageSigner;
+  /** The hybrid clock, moved past every message taken in. */
+  clock: HybridClock;
+  /** Writes to the store. */
+  persist: Persister;
+  /** Own peer id (the receiver of direct messages to us). */
+  self: () => string | undefined;
+  /** Sends a packet to one session. */
+  toPeer: (peer: string, packet: Packet) => void;
+  /** The room log accepted an own message (its frame came back in the log). */
+  ownLogged: (id: string, seq: number) => void;
+  /** Whether a message of the own member was written by this tab (in its outbox, or under its writer). */
+  mine: (id: string, writer: string) => boolean;
+  /** Every session but `except` should compare histories again. */
+  resync: (except: string) => void;
+  /** Reporting. */
+  host: Host;
+}
+
+/** The fate of a message's first copy: stored (true: durably) or refused (null), once `over`. */
+interface Arrival {
+  /** Decided. */
+  over: boolean;
+  /** The outcome, once over. */
+  result: boolean | null;
+  /** Told the outcome. */
+  waiters: ((result: boolean | null) => void)[];
+}
+
+/** What to acknowledge for one message, once stored. */
+interface Taken {
+  /** The message id. */
+  id: string;
+  /** The sessions to acknowledge it to. */
+  ackTo: string[];
+  /** Whether it is stored durably (else the ack is volatile). */
+  durable: boolean;
+}
+
+/** Takes in peers' messages. */
+export class Inbox {
+  #o: InboxOptions;
+  #arrivals = new Map<string, Arrival>();
+  #volatile = new Map<string, Set<string>>();
+
+  /** An inbox over the courier's parts. */
+  constructor(options: InboxOptions) {
+    this.#o = options;
+  }
+
+  /** Messages acknowledged as volatile, waiting for a durable store to be acknowledged again. */
+  get volatile(): number {
+    return this.#volatile.size;
+  }
+
+  /**
+   * Takes in messages; `done` is called once each is stored or refused (and
+   * its ack sent), so a relayed frame counts as dealt with only then.
+   */
+  take(list: unknown[], delivery: Delivery, done: () => void): void {
+    const now = this.#o.host.now();
+    const results: (Taken | null)[] = [];
+    let open = list.length;
+    const finish = () => {
+      if (!this.#o.host.closed) this.#acknowledge(results);
+      done();
+    };
+    if (open === 0) {
+      finish();
+      return;
+    }
+    list.forEach((raw, i) =>
+      this.#one(raw, delivery, now, (taken) => {
+        results[i] = taken;
+        if (--open === 0) finish();
+      })
+    );
+  }
+
+  /** Sends the acks of stored messages, batched per session, durable and volatile apart. */
+  #acknowledge(results: (Taken | null)[]): void {
+    const acks = new Map<string, { durable: string[]; volatile: string[] }>();
+    for (const result of results) {
+      if (!result) continue;
+      for (const peer of result.ackTo) {
+        let batch = acks.get(peer);
+        if (!batch) acks.set(peer, batch = { durable: [], volatile: [] });
+        (result.durable ? batch.durable : batch.volatile).push(result.id);
+        if (!result.durable) this.#rememberVolatile(result.id, peer);
+      }
+    }
+    for (const [peer, batch] of acks) {
+      this.#ack(peer, batch.durable, false);
+      this.#ack(peer, batch.volatile, true);
+    }
+  }
+
+  /**
+   * Once the store is durable again, acknowledges durably what was
+   * acknowledged as volatile, as soon as the persister has written it again
+   * (call before `Persister.recover`).
+   */
+  recover(): void {
+    const { persist, host } = this.#o;
+    if (this.#volatile.size === 0 || !persist.durable()) return;
+    const waiting = [...this.#volatile];
+    this.#volatile.clear();
+    for (const [id, peers] of waiting) {
+      persist.whenDurable("m:" + id, (durable) => {
+        if (host.closed) return;
+        if (!durable) {
+          this.#rememberVolatile(id);
+          for (const peer of peers) this.#rememberVolatile(id, peer);
+          return;
+        }
+        for (const peer of peers) this.#ack(peer, [id], false);
+      });
+    }
+  }
+
+  #rememberVolatile(id: string, peer?: string): void {
+    let peers = this.#volatile.get(id);
+    if (!peers) this.#volatile.set(id, peers = new Set());
+    if (peer !== undefined) peers.add(peer);
+  }
+
+  #ack(peer: string, ids: string[], volatile: boolean): void {
+    for (let i = 0; i < ids.length; i += ACK_BATCH) {
+      const batch = ids.slice(i, i + ACK_BATCH);
+      this.#o.toPeer(peer, volatile ? { t: "ack", ids: batch, volatile: true } : { t: "ack", ids: batch });
+    }
+  }
+
+  /** One message: checked, verified, stored; `settle` learns whom to acknowledge it to (null: nobody). */
+  #one(raw: unknown, delivery: Delivery, now: number, settle: (taken: Taken | null) => void): void {
+    const { book, signer, host } = this.#o;
+    const { from } = delivery;
+    const checked = checkMessage(raw, now);
+    if (!checked.ok) {
+      host.reject(from, checked.reason);
+      settle(null);
+      return;
+    }
+    const { wire, parts } = checked.message;
+    const own = wire.author === signer.member;
+    // A record we could not read is repaired by a verified copy of its message.
+    const held = book.get(wire.id);
+    const known = held?.unreadable ? undefined : held;
+    if (known) {
+      if (!sameMessage(known, wire)) {
+        host.reject(from, "conflict", wire.id);
+        settle(null);
+        return;
+      }
+      // Our own frame back from the log: the log holds it.
+      if (own && delivery.seq !== undefined && this.#o.mine(wire.id, writerOf(parts))) {
+        this.#o.ownLogged(wire.id, delivery.seq);
+      }
+    }
+    if (wire.to !== undefined && wire.to !== this.#o.self() && !own) {
+      host.reject(from, "not_for_us", wire.id);
+      settle(null);
+      return;
+    }
+    const answer = (result: boolean | null) => {
+      if (result === null) return settle(null);
+      const taken = book.get(wire.id);
+      if (!taken || !sameMessage(taken, wire)) return settle(null);
+      settle({ id: wire.id, ackTo: this.#ackTargets(wire.author, delivery), durable: result });
+    };
+    const arrival = this.#arrivals.get(wire.id);
+    if (known || arrival) {
+      host.count("duplicates");
+      if (arrival && !arrival.over) arrival.waiters.push(answer);
+      else answer(arrival ? arrival.result : !this.#volatile.has(wire.id));
+      return;
+    }
+    const first: Arrival = { over: false, result: null, waiters: [answer] };
+    this.#arrivals.set(wire.id, first);
+    this.#arrive(wire, parts.ms, parts.c, delivery, own, (result) => {
+      first.over = true;
+      first.result = result;
+      if (this.#arrivals.get(wire.id) === first) this.#arrivals.delete(wire.id);
+      if (result === false) this.#rememberVolatile(wire.id);
+      for (const waiter of first.waiters.splice(0)) waiter(result);
+    });
+  }
+
+  /**
+   * The author's own send is acknowledged to its sender; a copy from history
+   * sync to the author's sessions. Own messages too, from other tabs (whichever
+   * tab holds it in its outbox stops re-sending), never to this session itself.
+   */
+  #ackTargets(author: string, delivery: Delivery): string[] {
+    if (delivery.kind === "msg") return this.#o.peers.isOwnSession(delivery.from) ? [] : [delivery.from];
+    return this.#o.peers.sessionsOfMember(author);
+  }
+
+  /** A new message: verified, shown, stored; `then` gets the store's durability, or null when refused. */
+  #arrive(
+    wire: WireMessage,
+    ms: number,
+    c: number,
+    delivery: Delivery,
+    own: boolean,
+    then: (result: boolean | null) => void,
+  ): void {
+    const { book, peers, signer, host, clock, persist, store, room } = this.#o;
+    const verified = (authentic: boolean) => {
+      if (host.closed) return;
+      if (!authentic) {
+        host.reject(delivery.from, "forged", wire.id);
+        return then(null);
+      }
+      if (book.has(wire.id) && !book.get(wire.id)!.unreadable) return then(true);
+      clock.observe(ms, c);
+      const message: StoredMessage = {
+        id: wire.id,
+        author: wire.author,
+        order: wire.order,
+        body: wire.body,
+        status: own ? "sent" : "received",
+        time: wire.time,
+        pk: wire.pk,
+        sig: wire.sig,
+      };
+      if (wire.to !== undefined) message.to = wire.to;
+      if (delivery.seq !== undefined) message.seq = delivery.seq;
+      book.set(message);
+      if (!own) {
+        host.count("received");
+        host.emit({ type: "received", message });
+      }
+      host.emit({ type: "messages" });
+      if (message.to === undefined) {
+        const sessions = peers.sessionsOfMember(wire.author);
+        // Its author is gone or away: we may be the only one holding it, so offer it to the others.
+        if (sessions.every((id) => peers.get(id)?.presence === "away")) this.#o.resync(delivery.from);
+      }
+      void persist.write("m:" + message.id, "store message", () => store.putMessage(room, message), then);
+    };
+    let verifying: Promise<boolean>;
+    try {
+      verifying = signer.verify(wire);
+    } catch (error) {
+      host.fail("verify", error);
+      verified(false);
+      return;
+    }
+    host.track(
+      verifying.then(verified, (error) => {
+        host.fail("verify", error);
+        verified(false);
+      }),
+      "verify",
+    );
+  }
+}

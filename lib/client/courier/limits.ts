@@ -1,0 +1,98 @@
+/**
+ * Every bound the courier keeps, in one place, with the reason for each
+ * number. Senders stay within them; receivers refuse what exceeds them, so a
+ * member (or a tab, or a paste) can neither break the room nor grow a peer's
+ * memory without bound.
+ * @module
+ */
+import { MAX_FRAME_BYTES } from "../../protocol/validate.ts";
+export { MAX_CLOCK_LEAD_MS } from "../order_key.ts";
+
+/** Most UTF-16 code units in a message body (any script): ≈ 256 KiB of UTF-8 at most. */
+export const MAX_BODY_CHARS = 65_536;
+
+/** Ids (message ids, member ids, peer ids) are 1-64 base64url characters, like the protocol's short ids. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A public key or signature field: base64url, at most 128 characters (the contract's are 87 and 86). */
+export const KEY_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * How far ahead of the receiver's clock a message's `time` and its order
+ * key's milliseconds may be: 10 minutes. Honest clocks differ by seconds
+ * (NTP) to a few minutes (a device without time sync), and the sender's
+ * hybrid clock runs at most {@link MAX_CLOCK_LEAD_MS} (1 minute) ahead of its
+ * wall, so an honest message passes unless the two clocks are 9 minutes
+ * apart. A message beyond the bound is refused without an ack: its author
+ * re-sends it, and it is taken once the receiver's clock has caught up. A
+ * hostile member can thus push the room's order at most 10 minutes ahead,
+ * never to the end of time.
+ */
+export const MAX_FUTURE_SKEW_MS = 10 * 60_000;
+
+/** Bytes of frame JSON (type, id, to, envelope, server-added fields) kept free below the server's 64 KiB frames. */
+export const FRAME_MARGIN_BYTES = 4_096;
+
+/**
+ * Most bytes of one transport message (a whole payload or one part), as UTF-8
+ * of its JSON string form: 60 KiB, so the frame around it never reaches
+ * {@link MAX_FRAME_BYTES} (which closes the socket with 1009). DataChannel
+ * messages keep the same bound (every browser takes 64 KiB).
+ */
+export const MAX_TRANSPORT_BYTES = MAX_FRAME_BYTES - FRAME_MARGIN_BYTES;
+
+/**
+ * Most parts of one payload: 16 × 60 KiB ≈ 960 KiB. The largest message
+ * (65,536 control characters, each escaped to 6 JSON bytes, signed,
+ * encrypted and base64url-encoded) needs 9.
+ */
+export const MAX_PARTS = 16;
+
+/** A payload whose parts did not all arrive within 2 minutes is dropped (its sender re-sends it whole). */
+export const PART_TTL_MS = 120_000;
+
+/** Most characters of unfinished payloads held for one sender: two of the largest payloads. */
+export const MAX_ASSEMBLY_CHARS_PER_PEER = 2 * 1024 * 1024;
+
+/** Most characters of unfinished payloads held for all senders together. */
+export const MAX_ASSEMBLY_CHARS = 8 * 1024 * 1024;
+
+/** Most unfinished payloads held for one sender (a flood of tiny parts costs objects, not characters). */
+export const MAX_ASSEMBLIES_PER_PEER = 32;
+
+/** Most unfinished payloads held for all senders together. */
+export const MAX_ASSEMBLIES = 128;
+
+/** Finished payloads remembered, so a late duplicate part is not assembled a second time. */
+export const MAX_FINISHED_ASSEMBLIES = 1_024;
+
+/** Most message ids in one `ack` packet (about 10 KB), sent and accepted. */
+export const ACK_BATCH = 400;
+
+/** Most messages in one `hist` packet (batches are sized by bytes; 1,000 tiny messages still fit a frame). */
+export const MAX_HIST_MESSAGES = 1_000;
+
+/** Most writers in a digest: members × tabs that ever wrote in the room. */
+export const MAX_DIGEST_WRITERS = 4_096;
+
+/** Most numbers over all range lists of a digest (gaps cost two numbers each). */
+export const MAX_DIGEST_NUMBERS = 65_536;
+
+/**
+ * Default most bytes (UTF-8 of the JSON) of one `hist` packet: encrypted and
+ * base64url-encoded (× 4/3, plus a little), it fits one transport message, so
+ * a batch is one frame. A single message larger than this goes alone, in parts.
+ */
+export const DEFAULT_HISTORY_BATCH_BYTES = Math.floor((MAX_TRANSPORT_BYTES - 512) * 3 / 4);
+
+/** Default most frames (re-)sent per tick or path change: a big outbox drains below the server's rate limit (burst 200, 50/s). */
+export const DEFAULT_RESEND_BURST = 100;
+
+/** Random bytes in a message id: 128 bits, so ids never collide. */
+export const MESSAGE_ID_BYTES = 16;
+
+/** Random bytes in a tab tag (8 base64url characters) when the shell gives none. */
+export const TAB_TAG_BYTES = 6;
+
+/** Random bytes in a transfer id of a split payload (11 base64url characters). */
+export const TRANSFER_ID_BYTES = 8;

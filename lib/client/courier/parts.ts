@@ -1,0 +1,333 @@
+/**
+ * Split payloads: a payload larger than one transport message (see
+ * {@link MAX_TRANSPORT_BYTES}) travels as numbered parts, on every path alike
+ * (relay chat, relay signal, DataChannel), and is reassembled exactly once.
+ *
+ * A part is base64url text, so it is valid chat `data`:
+ * `_` + transfer id (11 chars) + index (2 base36) + count (2 base36) + chunk.
+ * A whole payload never starts with `_` (one that would is sent as a single
+ * part), so the first character tells them apart. Chunks never split a
+ * surrogate pair, so every part is well-formed UTF-16 on its own.
+ *
+ * The {@link Reassembler} keeps unfinished payloads within bounds on parts,
+ * characters (per sender and in total), count and age, so a stranger's
+ * garbage cannot grow memory; it remembers finished transfers, so a late
+ * duplicate part never assembles a payload twice.
+ * @module
+ */
+import {
+  MAX_ASSEMBLIES,
+  MAX_ASSEMBLIES_PER_PEER,
+  MAX_ASSEMBLY_CHARS,
+  MAX_ASSEMBLY_CHARS_PER_PEER,
+  MAX_FINISHED_ASSEMBLIES,
+  MAX_PARTS,
+  MAX_TRANSPORT_BYTES,
+  PART_TTL_MS,
+} from "./limits.ts";
+
+/** The first character of a part. */
+export const PART_MARK = "_";
+/** Characters of a transfer id. */
+export const TRANSFER_ID_CHARS = 11;
+/** Characters of a part's header: mark, transfer id, index, count. */
+export const PART_HEADER_CHARS = 1 + TRANSFER_ID_CHARS + 2 + 2;
+
+const PLAIN = /^[A-Za-z0-9_-]*$/;
+const TRANSFER_ID = /^[A-Za-z0-9_-]{11}$/;
+const BASE36_PAIR = /^[0-9a-z]{2}$/;
+
+/** One parsed part. */
+export interface Part {
+  /** The transfer id: one split of one payload. */
+  xfer: string;
+  /** This part's position, from 0. */
+  index: number;
+  /** How many parts the payload has. */
+  count: number;
+  /** This part's slice of the payload. */
+  chunk: string;
+}
+
+/** The bytes one UTF-16 unit (or pair) at `i` costs inside a JSON string, as UTF-8. */
+function costAt(text: string, i: number): number {
+  const code = text.charCodeAt(i);
+  if (code < 0x20) return code === 8 || code === 9 || code === 10 || code === 12 || code === 13 ? 2 : 6;
+  if (code === 0x22 || code === 0x5c) return 2;
+  if (code < 0x80) return 1;
+  if (code < 0x800) return 2;
+  if (code >= 0xd800 && code <= 0xdbff) {
+    const next = text.charCodeAt(i + 1);
+    return next >= 0xdc00 && next <= 0xdfff ? 4 : 6;
+  }
+  if (code >= 0xdc00 && code <= 0xdfff) return 6;
+  return 3;
+}
+
+/** Whether the unit at `i` starts a surrogate pair (so a cut must not fall after it). */
+function pairAt(text: string, i: number): boolean {
+  const code = text.charCodeAt(i);
+  if (code < 0xd800 || code > 0xdbff) return false;
+  const next = text.charCodeAt(i + 1);
+  return next >= 0xdc00 && next <= 0xdfff;
+}
+
+/** The UTF-8 size of `text` as a JSON string's contents (escapes included, quotes not). */
+export function transportBytes(text: string): number {
+  if (PLAIN.test(text)) return text.length;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    bytes += costAt(text, i);
+    if (pairAt(text, i)) i++;
+  }
+  return bytes;
+}
+
+/** Whether a payload must travel in parts: too big for one transport message, or shaped like a part. */
+export function needsParts(payload: string, maxBytes: number = MAX_TRANSPORT_BYTES): boolean {
+  return payload.startsWith(PART_MARK) || payload.length === 0 || transportBytes(payload) > maxBytes;
+}
+
+/**
+ * Splits a payload into parts of at most `maxBytes` each (header included);
+ * null when it would need more than {@link MAX_PARTS}.
+ */
+export function splitPayload(payload: string, xfer: string, maxBytes: number = MAX_TRANSPORT_BYTES): string[] | null {
+  if (!TRANSFER_ID.test(xfer)) throw new RangeError("a transfer id is 11 base64url characters");
+  const budget = maxBytes - PART_HEADER_CHARS;
+  const chunks: string[] = [];
+  if (PLAIN.test(payload)) {
+    for (let i = 0; i < payload.length; i += budget) chunks.push(payload.slice(i, i + budget));
+  } else {
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < payload.length; i++) {
+      const cost = costAt(payload, i);
+      if (bytes + cost > budget) {
+        chunks.push(payload.slice(start, i));
+        start = i;
+        bytes = 0;
+      }
+      bytes += cost;
+      if (pairAt(payload, i)) i++;
+    }
+    if (start < payload.length) chunks.push(payload.slice(start));
+  }
+  if (chunks.length === 0) chunks.push("");
+  if (chunks.length > MAX_PARTS) return null;
+  const count = chunks.length.toString(36).padStart(2, "0");
+  return chunks.map((chunk, i) => PART_MARK + xfer + i.toString(36).padStart(2, "0") + count + chunk);
+}
+
+/** The chat frame id of a part: its transfer id and index (13 base64url characters, unique per part). */
+export function partFrameId(part: string): string {
+  return part.slice(1, PART_HEADER_CHARS - 2);
+}
+
+/** Whether a transport message is a part (else it is a whole payload). */
+export function isPart(text: string): boolean {
+  return text.startsWith(PART_MARK);
+}
+
+/** Parses a part; null when malformed or beyond the bounds. */
+export function parsePart(text: string): Part | null {
+  if (typeof text !== "string" || !text.startsWith(PART_MARK) || text.length > MAX_TRANSPORT_BYTES) return null;
+  const xfer = text.slice(1, 1 + TRANSFER_ID_CHARS);
+  const index = text.slice(1 + TRANSFER_ID_CHARS, 3 + TRANSFER_ID_CHARS);
+  const count = text.slice(3 + TRANSFER_ID_CHARS, PART_HEADER_CHARS);
+  if (!TRANSFER_ID.test(xfer) || !BASE36_PAIR.test(index) || !BASE36_PAIR.test(count)) return null;
+  const part = { xfer, index: parseInt(index, 36), count: parseInt(count, 36), chunk: text.slice(PART_HEADER_CHARS) };
+  if (part.count < 1 || part.count > MAX_PARTS || part.index >= part.count) return null;
+  return part;
+}
+
+/** Bounds and clock of a {@link Reassembler}. */
+export interface ReassemblerOptions<T> {
+  /** Clock in ms, for the age bound. */
+  now: () => number;
+  /** Called with the tags of an unfinished payload that was dropped (too old, or evicted by a bound). */
+  onDrop: (tags: T[], reason: "expired" | "evicted") => void;
+  /** Called with the tags of duplicate parts of a payload that was assembled and dealt with. */
+  onDone: (tags: T[]) => void;
+  /** Age bound; default {@link PART_TTL_MS}. */
+  ttlMs?: number;
+  /** Characters held in total; default {@link MAX_ASSEMBLY_CHARS}. */
+  maxChars?: number;
+  /** Characters held per sender; default {@link MAX_ASSEMBLY_CHARS_PER_PEER}. */
+  maxCharsPerPeer?: number;
+  /** Unfinished payloads in total; default {@link MAX_ASSEMBLIES}. */
+  maxAssemblies?: number;
+  /** Unfinished payloads per sender; default {@link MAX_ASSEMBLIES_PER_PEER}. */
+  maxAssembliesPerPeer?: number;
+}
+
+/** What adding a part did. */
+export type AddResult<T> =
+  /** The last missing part: the payload, and the tags of every copy of its parts. */
+  | { status: "complete"; key: string; payload: string; tags: T[] }
+  /** Held, waiting for more parts. */
+  | { status: "partial" }
+  /** A part already held (its tag joins the payload's), or of a payload already assembled (its tag was released). */
+  | { status: "duplicate" }
+  /** Contradicts the parts held for the same transfer. */
+  | { status: "refused" };
+
+interface Assembly<T> {
+  /** The sender. */
+  from: string;
+  /** Parts expected. */
+  count: number;
+  /** Parts held, by index. */
+  chunks: (string | undefined)[];
+  /** How many are held. */
+  have: number;
+  /** Characters held. */
+  chars: number;
+  /** When its first part came. */
+  started: number;
+  /** Tags of every part copy taken in. */
+  tags: T[];
+}
+
+/** Reassembles split payloads, exactly once each, within bounds. `T` tags parts (e.g. log positions). */
+export class Reassembler<T> {
+  #o: Required<ReassemblerOptions<T>>;
+  #active = new Map<string, Assembly<T>>();
+  #finished = new Map<string, { done: boolean; tags: T[] }>();
+  #perPeer = new Map<string, { count: number; chars: number }>();
+  #chars = 0;
+
+  /** A reassembler with the given bounds. */
+  constructor(options: ReassemblerOptions<T>) {
+    this.#o = {
+      ttlMs: PART_TTL_MS,
+      maxChars: MAX_ASSEMBLY_CHARS,
+      maxCharsPerPeer: MAX_ASSEMBLY_CHARS_PER_PEER,
+      maxAssemblies: MAX_ASSEMBLIES,
+      maxAssembliesPerPeer: MAX_ASSEMBLIES_PER_PEER,
+      ...options,
+    };
+  }
+
+  /** Unfinished payloads held. */
+  get size(): number {
+    return this.#active.size;
+  }
+
+  /** Characters held in unfinished payloads. */
+  get chars(): number {
+    return this.#chars;
+  }
+
+  /** Adds a part from `from`; `tag` travels with it until the payload completes or is dropped. */
+  add(from: string, part: Part, tag?: T): AddResult<T> {
+    const key = from + " " + part.xfer;
+    const finished = this.#finished.get(key);
+    if (finished) {
+      // Its payload is assembled: the tag is dealt with once that payload is.
+      if (tag !== undefined) {
+        if (finished.done) this.#o.onDone([tag]);
+        else finished.tags.push(tag);
+      }
+      return { status: "duplicate" };
+    }
+    let assembly = this.#active.get(key);
+    if (assembly && assembly.count !== part.count) return { status: "refused" };
+    if (assembly?.chunks[part.index] !== undefined) {
+      if (tag !== undefined) assembly.tags.push(tag);
+      return { status: "duplicate" };
+    }
+    const size = part.chunk.length;
+    if (size > this.#o.maxCharsPerPeer || size > this.#o.maxChars) return { status: "refused" };
+    this.#makeRoom(from, size, assembly ? 0 : 1, key);
+    if (!assembly) {
+      assembly = {
+        from,
+        count: part.count,
+        chunks: new Array(part.count),
+        have: 0,
+        chars: 0,
+        started: this.#o.now(),
+        tags: [],
+      };
+      this.#active.set(key, assembly);
+      this.#peer(from).count++;
+    }
+    assembly.chunks[part.index] = part.chunk;
+    assembly.have++;
+    assembly.chars += size;
+    this.#peer(from).chars += size;
+    this.#chars += size;
+    if (tag !== undefined) assembly.tags.push(tag);
+    if (assembly.have < assembly.count) return { status: "partial" };
+    this.#remove(key, assembly);
+    this.#finished.set(key, { done: false, tags: [] });
+    if (this.#finished.size > MAX_FINISHED_ASSEMBLIES) {
+      const [oldest, entry] = this.#finished.entries().next().value!;
+      this.#finished.delete(oldest);
+      if (!entry.done) this.#o.onDone(entry.tags);
+    }
+    return { status: "complete", key, payload: assembly.chunks.join(""), tags: assembly.tags };
+  }
+
+  /** A completed payload is dealt with: tags of its late duplicate parts are handed to `onDone`. */
+  finish(key: string): void {
+    const entry = this.#finished.get(key);
+    if (!entry || entry.done) return;
+    entry.done = true;
+    this.#o.onDone(entry.tags.splice(0));
+  }
+
+  /** Drops unfinished payloads older than the age bound. */
+  sweep(): void {
+    const oldest = this.#o.now() - this.#o.ttlMs;
+    for (const [key, assembly] of this.#active) {
+      if (assembly.started > oldest) continue;
+      this.#remove(key, assembly);
+      this.#o.onDrop(assembly.tags, "expired");
+    }
+  }
+
+  /** Drops everything held (a reset); tags are handed back as evicted. */
+  clear(): void {
+    for (const [key, assembly] of this.#active) {
+      this.#remove(key, assembly);
+      this.#o.onDrop(assembly.tags, "evicted");
+    }
+  }
+
+  /** Evicts the oldest payloads (of `from` first) until `chars` more characters and `count` more payloads fit. */
+  #makeRoom(from: string, chars: number, count: number, keep: string): void {
+    const peer = this.#peer(from);
+    const over = () =>
+      peer.chars + chars > this.#o.maxCharsPerPeer || peer.count + count > this.#o.maxAssembliesPerPeer;
+    const overAll = () => this.#chars + chars > this.#o.maxChars || this.#active.size + count > this.#o.maxAssemblies;
+    for (const [key, assembly] of this.#active) {
+      if (!over()) break;
+      if (assembly.from !== from || key === keep) continue;
+      this.#remove(key, assembly);
+      this.#o.onDrop(assembly.tags, "evicted");
+    }
+    for (const [key, assembly] of this.#active) {
+      if (!overAll()) break;
+      if (key === keep) continue;
+      this.#remove(key, assembly);
+      this.#o.onDrop(assembly.tags, "evicted");
+    }
+  }
+
+  #peer(from: string): { count: number; chars: number } {
+    let peer = this.#perPeer.get(from);
+    if (!peer) this.#perPeer.set(from, peer = { count: 0, chars: 0 });
+    return peer;
+  }
+
+  #remove(key: string, assembly: Assembly<T>): void {
+    this.#active.delete(key);
+    const peer = this.#peer(assembly.from);
+    peer.count--;
+    peer.chars -= assembly.chars;
+    this.#chars -= assembly.chars;
+    if (peer.count === 0) this.#perPeer.delete(assembly.from);
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The courier's transport layer: packets become payloads (through the codec)
+ * and payloads become transport messages that fit a frame, split into parts
+ * when they do not; incoming transport messages are reassembled, decoded and
+ * checked into packets. Every path (relay chat, relay signal, DataChannel)
+ * goes through here, so no path ever carries a frame the server would close
+ * with 1009.
+ * @module
+ */
+import { encodeBase64Url } from "../../protocol/mod.ts";
+import { MAX_TRANSPORT_BYTES, TRANSFER_ID_BYTES } from "./limits.ts";
+import { type Packet, type ReceivedPacket, type RejectReason, toPacket } from "./packets.ts";
+import { isPart, needsParts, parsePart, partFrameId, Reassembler, splitPayload } from "./parts.ts";
+import type { DirectLink, PayloadCodec, RelayTransport } from "./transport.ts";
+
+/** A payload ready to go: whole, or as parts of one transfer. */
+export interface Outgoing {
+  /** The transport messages: one whole payload, or its parts in order. */
+  pieces: string[];
+  /** The transfer id when the payload is split. */
+  xfer?: string;
+}
+
+/** The path a transport message came by. */
+export type Via = "chat" | "signal" | "direct";
+
+/** Where a decoded packet came from. */
+export interface Arrival<T> {
+  /** The sending peer (session). */
+  from: string;
+  /** The path. */
+  via: Via;
+  /** For a whole relayed chat frame: its frame id (the message id it must carry). */
+  chatId?: string;
+  /** Tags of every transport message the packet was made of (e.g. log positions). */
+  tags: T[];
+}
+
+/** What the transport layer needs. */
+export interface WireOptions<T> {
+  /** Payload encryption. */
+  codec: PayloadCodec;
+  /** The server relay. */
+  relay: RelayTransport;
+  /** Own peer id, the sender a payload is sealed as. */
+  self: () => string | undefined;
+  /** Random bytes, for transfer ids. */
+  randomBytes: (count: number) => Uint8Array;
+  /** Clock, for the age of unfinished payloads. */
+  now: () => number;
+  /** Most bytes per transport message; default {@link MAX_TRANSPORT_BYTES}. */
+  maxTransportBytes?: number;
+  /** A packet arrived; call `done` once it has been dealt with (its messages stored or refused). */
+  onPacket: (packet: ReceivedPacket, arrival: Arrival<T>, done: () => void) => void;
+  /** Something arrived that is not a valid packet. */
+  onReject: (from: string, reason: RejectReason, detail?: string) => void;
+  /** The tags of transport messages that are dealt with (used, refused, or dropped). */
+  release: (tags: T[]) => void;
+  /** Counts an async step and reports its failure. */
+  track: (work: Promise<unknown>, context: string) => void;
+}
+
+/** Encodes, splits, sends; receives, reassembles, decodes. */
+export class Wire<T> {
+  #o: WireOptions<T>;
+  #max: number;
+  #parts: Reassembler<T>;
+
+  /** A transport layer over the given codec and relay. */
+  constructor(options: WireOptions<T>) {
+    this.#o = options;
+    this.#max = options.maxTransportBytes ?? MAX_TRANSPORT_BYTES;
+    this.#parts = new Reassembler<T>({
+      now: options.now,
+      onDrop: (tags) => options.release(tags),
+      onDone: (tags) => options.release(tags),
+    });
+  }
+
+  /** Unfinished split payloads held (the courier's timer sweeps them while any are held). */
+  get assembling(): number {
+    return this.#parts.size;
+  }
+
+  /** Drops unfinished payloads past their age bound. */
+  sweep(): void {
+    this.#parts.sweep();
+  }
+
+  /**
+   * Encodes a packet and cuts it to size, then calls `then` (at once when the
+   * codec is synchronous); `then` gets null when the payload exceeds every
+   * bound. Before the first `welcome` there is no session to seal it as: nothing goes.
+   */
+  prepare(packet: Packet, then: (out: Outgoing | null) => void): void {
+    const finish = (payload: string) => then(this.#cut(payload));
+    const self = this.#o.self();
+    if (self === undefined) return;
+    let encoded: string | Promise<string>;
+    try {
+      encoded = this.#o.codec.encode(packet, self);
+    } catch (error) {
+      this.#o.track(Promise.reject(error), "encode");
+      return;
+    }
+    if (typeof encoded === "string") finish(encoded);
+    else this.#o.track(encoded.then(finish), "encode");
+  }
+
+  #cut(payload: string): Outgoing | null {
+    if (!needsParts(payload, this.#max)) return { pieces: [payload] };
+    const xfer = encodeBase64Url(this.#o.randomBytes(TRANSFER_ID_BYTES));
+    const pieces = splitPayload(payload, xfer, this.#max);
+    return pieces ? { pieces, xfer } : null;
+  }
+
+  /** The relay chat frame ids of an outgoing payload: `id` when whole, else one per part. */
+  chatIds(out: Outgoing, id: string): string[] {
+    return out.xfer === undefined ? [id] : out.pieces.map(partFrameId);
+  }
+
+  /** Sends over a DataChannel; false when the channel refused (then nothing counts as sent). */
+  sendDirect(link: DirectLink, out: Outgoing): boolean {
+    for (const piece of out.pieces) if (!link.send(piece)) return false;
+    return true;
+  }
+
+  /** Sends as relay signals to one peer. */
+  sendSignal(peer: string, out: Outgoing): void {
+    for (const piece of out.pieces) this.#o.relay.sendSignal(peer, piece);
+  }
+
+  /** Sends as relay chat frames (logged), under the message id or, for parts, their own frame ids. */
+  sendChat(id: string, to: string | undefined, out: Outgoing): void {
+    const ids = this.chatIds(out, id);
+    out.pieces.forEach((piece, i) => this.#o.relay.sendChat(ids[i], to, piece));
+  }
+
+  /**
+   * Takes in one transport message. `chatId` is the relayed chat frame's id;
+   * `tag` (if any) is released once the packet it belongs to is dealt with.
+   */
+  receive(via: Via, from: string, text: unknown, tag?: T, chatId?: string): void {
+    const tags = tag === undefined ? [] : [tag];
+    if (typeof text !== "string" || text.length === 0) {
+      this.#refuse(from, "bad_part", tags, "empty or not text");
+      return;
+    }
+    if (!isPart(text)) {
+      this.#decode(text, { from, via, chatId, tags });
+      return;
+    }
+    const part = parsePart(text);
+    if (!part || (chatId !== undefined && chatId !== partFrameId(text))) {
+      this.#refuse(from, "bad_part", tags, part ? "chat frame id does not match the part" : "malformed part");
+      return;
+    }
+    const added = this.#parts.add(from, part, tag);
+    switch (added.status) {
+      case "partial":
+        return;
+      case "refused":
+        this.#refuse(from, "bad_part", tags, "part contradicts its transfer or exceeds the bounds");
+        return;
+      case "duplicate":
+        return;
+      case "complete":
+        this.#decode(added.payload, { from, via, tags: added.tags }, () => this.#parts.finish(added.key));
+        return;
+    }
+  }
+
+  #refuse(from: string, reason: RejectReason, tags: T[], detail?: string): void {
+    this.#o.onReject(from, reason, detail);
+    this.#o.release(tags);
+  }
+
+  /** Decodes a whole payload into a packet and hands it on; `finished` is called once it is dealt with. */
+  #decode(payload: string, arrival: Arrival<T>, finished?: () => void): void {
+    let over = false;
+    const done = () => {
+      if (over) return;
+      over = true;
+      this.#o.release(arrival.tags);
+      finished?.();
+    };
+    const handle = (value: unknown) => {
+      const packet = toPacket(value);
+      if (!packet) {
+        this.#o.onReject(arrival.from, "malformed_packet");
+        done();
+        return;
+      }
+      this.#o.onPacket(packet, arrival, done);
+    };
+    const refuse = (error: unknown) => {
+      this.#o.onReject(arrival.from, "undecodable", String(error));
+      done();
+    };
+    let out: unknown;
+    try {
+      out = this.#o.codec.decode(payload, arrival.from);
+    } catch (error) {
+      refuse(error);
+      return;
+    }
+    if (out instanceof Promise) this.#o.track(out.then(handle, refuse), "decode");
+    else handle(out);
+  }
+}

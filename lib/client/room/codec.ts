@@ -1,0 +1,41 @@
+/**
+ * The courier's payload codec: AES-GCM with room, sender and message id (or
+ * packet kind) as associated data, so a payload replayed under another
+ * sender, id or room fails to open.
+ * @module
+ */
+import type { Packet, PayloadCodec } from "../courier/mod.ts";
+import type { RoomCipher } from "../crypto.ts";
+
+/** Own-message payloads carry the message id in front, so the id can be authenticated as associated data. */
+const MESSAGE_ID_CHARS = 22;
+
+/** The payload codec: AES-GCM with room, sender and message id (or packet kind) as associated data. */
+export function cipherCodec(cipher: RoomCipher): PayloadCodec {
+  return {
+    async encode(packet: Packet, sender: string): Promise<string> {
+      const json = JSON.stringify(packet);
+      if (packet.t === "msg" && packet.m.id.length === MESSAGE_ID_CHARS) {
+        return "m" + packet.m.id + await cipher.seal(sender, packet.m.id, json);
+      }
+      return "x" + await cipher.seal(sender, "courier", json);
+    },
+    async decode(payload: string, from: string): Promise<unknown> {
+      const byId = payload[0] === "m";
+      const id = byId ? payload.slice(1, 1 + MESSAGE_ID_CHARS) : "courier";
+      const sealed = payload.slice(byId ? 1 + MESSAGE_ID_CHARS : 1);
+      const opened = await cipher.open(from, id, sealed);
+      if (!opened.ok) throw new Error(`rejected: ${opened.reason}`);
+      const packet = JSON.parse(opened.text) as Packet;
+      if (byId && (packet.t !== "msg" || packet.m.id !== id)) throw new Error("rejected: id mismatch");
+      return packet;
+    },
+  };
+}
+
+/** The message id of an own-message payload (one the codec made from a `msg` packet), or undefined for any other. */
+export function messageIdOfPayload(payload: string): string | undefined {
+  return payload[0] === "m" && payload.length > 1 + MESSAGE_ID_CHARS
+    ? payload.slice(1, 1 + MESSAGE_ID_CHARS)
+    : undefined;
+}

@@ -1,0 +1,517 @@
+/**
+ * A room client: the shell around the courier. It composes small parts, each
+ * with a narrow input:
+ * - the signal socket (session, admission) and the frame router;
+ * - signal envelopes, sealed and ordered per peer (`envelopes.ts`);
+ * - the link pool, one P2P link per other member's session (`link_pool.ts`);
+ * - the roster of people, names and own sessions (`roster.ts`);
+ * - the tabs' channel, so the tabs of one browser are sessions of one member (`tabs.ts`);
+ * - the UI's signals (`view.ts`);
+ * - the relay policy (relay at once; benchmarks inject the seed's hold).
+ * Every platform object (WebSocket, RTCPeerConnection, fetch, storage,
+ * BroadcastChannel, timers) is injected, so the same code runs in the page
+ * and in Deno tests against a real server.
+ * @module
+ */
+import { batch, computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
+import { CLOSE, encodeBase64Url, type PresenceFrame, type WelcomeFrame } from "../../protocol/mod.ts";
+import { Courier, type CourierOptions, type DirectLink } from "../courier/mod.ts";
+import { roomAdmission, RoomCipher } from "../crypto.ts";
+import { EventLog, EVENTS, type LogEvent } from "../event_log.ts";
+import { type IceAnswer, iceAnswerOf, IceConfig } from "../ice_config.ts";
+import { loadIdentity, type LockRunner, type MemberIdentity, type MessageSigner } from "../identity.ts";
+import {
+  type NetworkEnvironment,
+  type NetworkProfile,
+  type NetworkTimings,
+  profileFor,
+  watchNetwork,
+} from "../network_profile.ts";
+import type { PeerLinkSignal } from "../peer_link.ts";
+import type { PeerDiagnostics, RoomNotice, RoomView, StorageMode } from "../room_view.ts";
+import { SignalSocket, signalUrl, type SocketState } from "../signal_socket.ts";
+import type { Store } from "../store.ts";
+import { GLOBAL_TIMERS, type Timers } from "../timer_set.ts";
+import { cipherCodec, messageIdOfPayload } from "./codec.ts";
+import { withDeadline } from "./deadline.ts";
+import { createEnvelopes, type OpenedEnvelope } from "./envelopes.ts";
+import { createFrameRouter } from "./frame_router.ts";
+import { createLinkPool } from "./link_pool.ts";
+import { RELAY_AT_ONCE, type RelayPolicy } from "./relay_policy.ts";
+import { createRoster, MAX_NAME_LENGTH } from "./roster.ts";
+import { memorySessionSlot, type SessionSlot } from "./session.ts";
+import { createTabBus, type OpenTabChannel } from "./tabs.ts";
+import { createRoomSignals } from "./view.ts";
+
+export { cipherCodec } from "./codec.ts";
+export { MAX_NAME_LENGTH } from "./roster.ts";
+export type { RelayPolicy } from "./relay_policy.ts";
+export { memorySessionSlot, type SessionSlot, type SessionStorageLike, webSessionSlot } from "./session.ts";
+export type { OpenTabChannel, TabChannel } from "./tabs.ts";
+
+/** Everything a room client needs from its platform. */
+export interface RoomClientOptions {
+  /** The page's origin, e.g. `https://parley.example`. */
+  origin: string;
+  /** The room id. */
+  room: string;
+  /** The 32-byte room key from the link's fragment. */
+  keyBytes: Uint8Array;
+  /** History, outbox, room state and the member key pair. */
+  store: Store;
+  /** Where the store's writes go now, for the UI's notice; without it, `store.durable()` at open decides. */
+  storage?: ReadonlySignal<StorageMode>;
+  /** Creates a WebSocket (the browser's, or Deno's in tests). */
+  createWebSocket(url: string): WebSocket;
+  /** Creates an RTCPeerConnection; without it chat stays on the relay. */
+  createPeerConnection?(config: RTCConfiguration): RTCPeerConnection;
+  /** Fetches the ICE servers (bounded by the profile's connect timeout); default: over the signal socket (`ice` frame). */
+  fetchIce?(peer?: string): Promise<IceAnswer>;
+  /** This device's identity in the room; loaded from (or created in) the store when absent. */
+  identity?: MemberIdentity;
+  /** Serializes creating the identity across tabs (the Web Locks API in browsers). */
+  lock?: LockRunner;
+  /** Where this tab keeps its session token (`sessionStorage` in browsers); memory when absent. */
+  session?: SessionSlot;
+  /** Opens the channel between this member's tabs (BroadcastChannel in browsers); none when absent. */
+  openTabChannel?: OpenTabChannel;
+  /** When chat may use the relay: at once by default; benchmarks pass the seed's hold (`relay_hold.ts`). */
+  relayPolicy?: RelayPolicy;
+  /** The browser environment for the network profile and its events; empty under Deno. */
+  env?: NetworkEnvironment;
+  /** Timing overrides of the network profile. */
+  profileOverrides?: Partial<NetworkTimings>;
+  /** Print the event log to the console (`?debug=1`). */
+  debug?: boolean;
+  /** Timers; default to the global ones. */
+  timers?: Timers;
+  /** Wall clock. */
+  now?(): number;
+  /** Random source for backoff jitter. */
+  random?(): number;
+}
+
+/** A room client: a `RoomView` for the UI, plus what tests and benchmarks wait on. */
+export interface RoomClient extends RoomView {
+  /** The courier, for tests and benchmarks that wait on its state. */
+  readonly courier: Courier;
+  /** The network profile in force. */
+  readonly profile: NetworkProfile;
+  /** This device's identity in the room. */
+  readonly identity: MemberIdentity;
+  /** The peer ids of this member's other sessions (tabs) seen so far. */
+  readonly ownSessions: ReadonlySignal<ReadonlySet<string>>;
+}
+
+/** Display name and typing state, exchanged between peers, encrypted. */
+interface Meta {
+  /** The sender's display name. */
+  name?: string;
+  /** True while the sender types. */
+  typing?: boolean;
+}
+
+/** How often a typing signal is sent while the user types. */
+const TYPING_SEND_EVERY_MS = 2_000;
+/** Own message ids remembered as already shared with the other tabs. */
+const SHARED_IDS_KEPT = 1_000;
+
+/** Member ids the server stamps on sessions (CONTRACT "Member identity"); absent on servers that do not. */
+type Stamped = { member?: unknown };
+
+/** Whether an opened `rtc` envelope has the shape of a link signal. */
+function isLinkSignal(value: unknown): value is PeerLinkSignal {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return v.kind === "rtc" && Number.isSafeInteger(v.gen) && (v.gen as number) >= 0 &&
+    (v.description === undefined || (typeof v.description === "object" && v.description !== null)) &&
+    (v.candidate === undefined || (typeof v.candidate === "object" && v.candidate !== null));
+}
+
+/** A fresh tab tag for order keys: 6 random bytes, 8 base64url characters. */
+function randomTabTag(): string {
+  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(6)));
+}
+
+/** Opens a room: loads its state from the store and starts connecting. */
+export async function createRoomClient(options: RoomClientOptions): Promise<RoomClient> {
+  const { room, store } = options;
+  const env = options.env ?? {};
+  const now = options.now ?? Date.now;
+  const timers = options.timers ?? GLOBAL_TIMERS;
+  const overrides = options.profileOverrides ?? {};
+  const relayPolicy = options.relayPolicy ?? RELAY_AT_ONCE;
+  let profile = profileFor(env, overrides);
+  const log = new EventLog({ console: options.debug ?? false, now });
+  const note = (name: string, detail?: Record<string, unknown>) => void log.add(name, detail);
+  const events = signal<readonly LogEvent[]>([]);
+  log.subscribe(() => events.value = log.entries());
+  log.add(EVENTS.INITIALIZED, { room, relayHoldMs: relayPolicy.holdMs });
+
+  const cipher = await RoomCipher.create(options.keyBytes, room);
+  const admission = await roomAdmission(options.keyBytes, room);
+  const identity = options.identity ?? await loadIdentity({
+    room,
+    store,
+    lock: options.lock,
+    onStorageError: (error) => note("Member key kept in memory only", { error: String(error) }),
+  });
+  const saved = await store.getState(room);
+  if (saved.token !== undefined) {
+    // Sessions belong to tabs now: a token in the shared store would make every tab resume one session.
+    void store.patchState(room, { token: undefined }).catch((error) => note("Store failed", { error: String(error) }));
+  }
+  const session = options.session ?? memorySessionSlot();
+  let token = session.read().token;
+  // The tab's tag in order keys, kept with its session so a reload numbers its messages on the same lane.
+  const tab = session.read().tab ?? randomTabTag();
+  session.write({ ...session.read(), tab });
+  let closed = false;
+
+  const selfName = signal(saved.name ?? "");
+  const selfId = signal<string | undefined>(session.read().peer);
+  const rejectedBySignal = signal(0);
+  const notice = signal<RoomNotice | null>(null);
+
+  const envelopes = createEnvelopes({
+    cipher,
+    self: () => selfId.peek(),
+    send: (to, envelope) => void socket.send({ type: "signal", to, data: envelope }),
+    onRejected(from, kind, reason, detail) {
+      rejectedBySignal.value++;
+      log.add(EVENTS.MESSAGE_REJECTED, { from, kind, reason, detail });
+    },
+  });
+
+  const socket: SignalSocket = new SignalSocket({
+    url: signalUrl(options.origin, room),
+    createWebSocket: options.createWebSocket,
+    hello: async (nonce) => ({
+      token,
+      since: courier.since,
+      proof: await admission.proof(nonce),
+      verifier: admission.verifier,
+      member: await identity.memberProof(nonce),
+    }),
+    onFrame: (frame) => route(frame),
+    timings: profile,
+    isOnline: () => (env.navigator as { onLine?: boolean } | undefined)?.onLine !== false,
+    timers,
+    now,
+    random: options.random,
+    log: note,
+  });
+
+  // Own messages go to this member's other tabs as the courier sends them (first send only).
+  const sharedIds = new Set<string>();
+  function shareOwn(payload: string): void {
+    const id = messageIdOfPayload(payload);
+    const sender = courier.self;
+    if (!tabs || id === undefined || sender === undefined || sharedIds.has(id)) return;
+    sharedIds.add(id);
+    if (sharedIds.size > SHARED_IDS_KEPT) sharedIds.delete(sharedIds.values().next().value!);
+    tabs.shareMessage(sender, payload);
+  }
+
+  const signer: MessageSigner = identity.signer;
+  // The courier signs with the member key (CONTRACT "Signed messages"); couriers that predate signing ignore it.
+  const courierOptions: CourierOptions = {
+    room,
+    store,
+    tab,
+    signer,
+    codec: cipherCodec(cipher),
+    timing: { resendIntervalMs: profile.resendIntervalMs },
+    timers,
+    now,
+    relay: {
+      sendChat(id, to, data) {
+        shareOwn(data);
+        relayPolicy.relay(() => socket.send(to ? { type: "chat", id, to, data } : { type: "chat", id, data }));
+      },
+      sendSignal(to, payload) {
+        // Own tabs never take part in delivery (no acks, no sync): nothing for them on this path.
+        if (roster.isOwn(to)) return;
+        shareOwn(payload);
+        relayPolicy.relay(() => void envelopes.sendCourier(to, payload));
+      },
+    },
+  };
+  const courier = await Courier.load(courierOptions);
+
+  const tabs = options.openTabChannel
+    ? createTabBus({
+      open: options.openTabChannel,
+      room,
+      member: identity.member,
+      onMessage: (peer, payload) => courier.receiveDirect(peer, payload),
+      onName: (name) => selfName.value = name.slice(0, MAX_NAME_LENGTH),
+      onDelivered: (id) => courier.deliveredElsewhere(id),
+    })
+    : undefined;
+  const roster = createRoster({
+    member: identity.member,
+    siblings: tabs?.siblings ?? signal(new Set<string>()),
+    now,
+    timers,
+  });
+
+  const ice = new IceConfig({
+    fetchIce: () =>
+      withDeadline(
+        options.fetchIce
+          ? options.fetchIce(selfId.peek())
+          : socket.requestIce().then((answer) => iceAnswerOf(answer, now())),
+        profile.connectTimeoutMs,
+        timers,
+        "ICE servers",
+      ),
+    refreshMarginMs: profile.iceRefreshMarginMs,
+    timers,
+    now,
+  });
+
+  const links = createLinkPool({
+    createPeerConnection: options.createPeerConnection,
+    iceServers: () => ice.servers(),
+    timings: () => profile,
+    sendSignal: (peer, data) => void envelopes.sendSealed(peer, "rtc", data),
+    onMessage: (peer, payload) => courier.receiveDirect(peer, payload),
+    onStarting: () => relayPolicy.linkStarting(),
+    onDirect(peer, link) {
+      const direct: DirectLink = {
+        send(payload) {
+          const sent = link.send(payload);
+          if (sent) shareOwn(payload);
+          return sent;
+        },
+      };
+      courier.linkOpened(peer, direct);
+      relayPolicy.linkOpened();
+    },
+    onRelay(peer, why) {
+      courier.linkClosed(peer);
+      // ICE dropping is often the only sign that this device's address changed (no browser
+      // event fires then), and then the socket is likely dead too: probe it now.
+      if (why === "lost") socket.networkEvent("connection");
+    },
+    timers,
+    now,
+    random: options.random,
+    log: note,
+  });
+
+  const view = createRoomSignals({ courier, roster, self: selfId, paths: links.paths, rejectedBySignal, now });
+  courier.subscribe((event) => {
+    if (event.type === "rejected") log.add(EVENTS.MESSAGE_REJECTED, { from: event.from, reason: event.reason });
+    if (event.type === "error") log.add("Courier error", { context: event.context, error: String(event.error) });
+    // Acks reach the tab that sent: the member's other tabs learn "Delivered" from it (a raise is never repeated).
+    if (event.type === "status" && event.status === "delivered") tabs?.shareDelivered(event.id);
+  });
+
+  function announce(to: string): void {
+    if (selfName.peek()) void envelopes.sendSealed(to, "meta", { name: selfName.peek() } satisfies Meta);
+  }
+
+  function otherOnlinePeers(): string[] {
+    return [...roster.presence.peek()].filter(([peer, state]) => state === "online" && !roster.isOwn(peer))
+      .map(([peer]) => peer);
+  }
+
+  // A session found to be one of this member's tabs leaves the courier's peers and loses its link.
+  const handledOwn = new Set<string>();
+  const stopOwnWatch = effect(() => {
+    const own = roster.own.value;
+    untracked(() => {
+      const known = new Set(courier.snapshot().peers.map((p) => p.id));
+      for (const peer of own) {
+        if (handledOwn.has(peer)) continue;
+        handledOwn.add(peer);
+        links.drop(peer);
+        if (known.has(peer)) courier.presence(peer, "left");
+      }
+    });
+  });
+
+  function onEnvelope(from: string, envelope: OpenedEnvelope): void {
+    if (envelope.k === "courier") return courier.receiveSignal(from, envelope.payload);
+    if (envelope.k === "rtc") {
+      const self = selfId.peek();
+      if (!self || !isLinkSignal(envelope.value)) return void rejectedBySignal.value++;
+      links.ensure(self, from);
+      void links.get(from)?.handleSignal(envelope.value);
+      return;
+    }
+    const meta = envelope.value as Meta | null;
+    if (typeof meta !== "object" || meta === null) return void rejectedBySignal.value++;
+    if (typeof meta.name === "string") roster.setName(from, meta.name);
+    if (meta.typing === true) roster.typing(from);
+  }
+
+  const route = createFrameRouter({
+    welcome(frame: WelcomeFrame & Stamped) {
+      if (frame.member !== undefined && frame.member !== identity.member) {
+        note("Server stamped another member id", { stamped: String(frame.member), own: identity.member });
+      }
+      if (selfId.peek() && selfId.peek() !== frame.peer) {
+        // A new session (expired, or replaced): links were bound to the old peer id.
+        links.dropAll();
+      }
+      token = frame.token;
+      session.write({ token: frame.token, peer: frame.peer, tab });
+      batch(() => {
+        selfId.value = frame.peer;
+        roster.reset(frame.peers);
+      });
+      tabs?.announce(frame.peer);
+      // Roster entries go on as the server sent them (member stamps included), minus this member's tabs.
+      const others = frame.peers.filter((p) => !roster.isOwn(p.id));
+      courier.relayUp({ peer: frame.peer, peers: others, log: frame.log });
+      for (const peer of others) {
+        links.ensure(frame.peer, peer.id);
+        if (peer.presence === "online") announce(peer.id);
+      }
+    },
+    presence(frame: PresenceFrame & Stamped) {
+      roster.update(frame.peer, frame.state, frame.member);
+      // Own tabs are sessions of this member: no courier peer, no link, no announcements.
+      if (roster.isOwn(frame.peer)) return;
+      courier.presence(frame.peer, frame.state, typeof frame.member === "string" ? frame.member : undefined);
+      if (frame.state === "left") links.drop(frame.peer);
+      else if (frame.state === "joined" || frame.state === "online") {
+        const self = selfId.peek();
+        if (self) links.ensure(self, frame.peer);
+        announce(frame.peer);
+      }
+    },
+    chat: (frame) => courier.receiveChat(frame),
+    accepted: (frame) => courier.accepted(frame.id, frame.seq),
+    signal(frame) {
+      // Own tabs talk over the tabs' channel; what they send here is stale (sent before they knew us).
+      if (roster.isOwn(frame.from)) return;
+      envelopes.receive(frame.from, frame.data, (envelope) => onEnvelope(frame.from, envelope)).catch((error) =>
+        note("Signal handling failed", { from: frame.from, error: String(error) })
+      );
+    },
+    error(frame) {
+      if (frame.code === "unknown_peer") return;
+      log.add(EVENTS.SERVER_ERROR, { code: frame.code, message: frame.message });
+      if (frame.ref) courier.refused(frame.ref, frame.code);
+    },
+    log: note,
+  });
+
+  // The relay went away: the courier stops counting on it until the next welcome.
+  let wasConnected = false;
+  const stopSocketWatch = effect(() => {
+    const state = socket.state.value;
+    const connected = state.kind === "connected";
+    untracked(() => {
+      if (wasConnected && !connected) courier.relayDown();
+      // Back on signaling: links stuck on the relay start a fresh attempt, since their signals
+      // may have gone into the dead socket.
+      if (!wasConnected && connected) links.signalingRestored();
+      wasConnected = connected;
+      // Another socket took this tab's session (a duplicated tab copies its session storage):
+      // never a dead end. Forget the token and join again as a new session of the same member.
+      if (state.kind === "refused" && state.code === CLOSE.REPLACED) timers.setTimeout(rejoinAsNewSession, 0);
+    });
+  });
+
+  function rejoinAsNewSession(): void {
+    if (closed) return;
+    session.clear();
+    session.write({ tab });
+    token = undefined;
+    notice.value = { code: "session_replaced", at: now() };
+    note("Session replaced: rejoining as a new session", { peer: selfId.peek() });
+    socket.stop();
+    socket.start();
+  }
+
+  // The UI never sees the replaced state: this tab is already on its way back.
+  const connection = computed<SocketState>(() => {
+    const state = socket.state.value;
+    return state.kind === "refused" && state.code === CLOSE.REPLACED ? { kind: "connecting" } : state;
+  });
+
+  const stopWatching = watchNetwork(env, ({ reason, profile: next }) => {
+    profile = next;
+    log.add(EVENTS.NETWORK_CHANGED, { reason });
+    socket.networkEvent(reason);
+    if (reason === "online" || reason === "connection") links.networkChanged();
+  }, overrides);
+
+  socket.start();
+
+  let lastTypingSent = -Infinity;
+
+  return {
+    room,
+    courier,
+    identity,
+    ownSessions: roster.own,
+    get profile() {
+      return profile;
+    },
+    notice,
+    messages: view.messages,
+    peers: view.peers,
+    connection,
+    self: computed(() => ({ id: selfId.value, member: identity.member, name: selfName.value })),
+    counters: view.counters,
+    events,
+    storage: options.storage ?? signal<StorageMode>(store.durable() ? "durable" : "memory"),
+    async send(text: string) {
+      const body = text.trim();
+      if (!body) return;
+      await courier.send(body);
+    },
+    setName(name: string) {
+      const clean = name.trim().slice(0, MAX_NAME_LENGTH);
+      selfName.value = clean;
+      void store.patchState(room, { name: clean || undefined }).catch((error) =>
+        note("Store failed", { error: String(error) })
+      );
+      tabs?.shareName(clean);
+      for (const peer of otherOnlinePeers()) announce(peer);
+    },
+    typing() {
+      const t = now();
+      if (t - lastTypingSent < TYPING_SEND_EVERY_MS) return;
+      lastTypingSent = t;
+      for (const peer of otherOnlinePeers()) void envelopes.sendSealed(peer, "meta", { typing: true } satisfies Meta);
+    },
+    retryNow() {
+      socket.retryNow();
+    },
+    async diagnostics(): Promise<PeerDiagnostics[]> {
+      const others = [...roster.presence.peek().keys()].filter((peer) => !roster.isOwn(peer));
+      return await Promise.all(others.map(async (id) => {
+        const link = links.get(id);
+        const stats = link ? await link.stats() : {};
+        return {
+          id,
+          path: link?.path.value ?? "relay",
+          link: link?.state.value ?? "none",
+          ice: link?.iceState,
+          ...stats,
+        };
+      }));
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      stopWatching();
+      stopSocketWatch();
+      stopOwnWatch();
+      relayPolicy.close();
+      links.dropAll();
+      socket.stop();
+      courier.close();
+      tabs?.close();
+      roster.close();
+      view.close();
+    },
+  };
+}

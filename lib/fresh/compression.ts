@@ -1,0 +1,142 @@
+/**
+ * HTTP content coding: which encoding a request accepts, compressing bytes
+ * with it, and comparing entity tags the way `If-None-Match` must (RFC 9110
+ * §8.8.3.2 weak comparison, lists and `*`). Static files are compressed ahead
+ * of time by the build (see `precompress.ts`); pages are compressed on the fly.
+ * @module
+ */
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+
+/** A content coding this server produces. */
+export type Encoding = "br" | "gzip";
+
+/** File suffix of each coding's precompressed variant. */
+export const ENCODING_SUFFIX: Readonly<Record<Encoding, string>> = { br: ".br", gzip: ".gz" };
+
+/** Bodies below this many bytes go out as they are: the coding's framing would eat the gain (about one TCP segment's worth). */
+export const MIN_COMPRESS_BYTES = 512;
+
+/** Brotli quality for build-time compression: slowest and smallest, since it runs once per file. */
+export const BUILD_BROTLI_QUALITY = 11;
+/** Brotli quality for pages compressed per request: about gzip's speed at a smaller size (quality 4-5 is the usual pick). */
+export const LIVE_BROTLI_QUALITY = 5;
+
+const COMPRESSIBLE =
+  /^(text\/|application\/(json|javascript|xml|manifest\+json|[\w.+-]+\+json|[\w.+-]+\+xml)|image\/svg\+xml)/i;
+
+/** Whether a content type is text-like and worth compressing. */
+export function isCompressible(contentType: string | null): boolean {
+  return contentType !== null && COMPRESSIBLE.test(contentType) && !/^text\/event-stream/i.test(contentType);
+}
+
+/**
+ * The best coding `Accept-Encoding` allows: `br` before `gzip` at equal
+ * quality, none for a missing header, `identity` or `q=0` everywhere.
+ */
+export function pickEncoding(acceptEncoding: string | null): Encoding | null {
+  if (!acceptEncoding) return null;
+  const q = new Map<string, number>();
+  for (const part of acceptEncoding.split(",")) {
+    const [rawName, ...params] = part.trim().split(";");
+    const name = rawName.trim().toLowerCase();
+    if (!name) continue;
+    let quality = 1;
+    for (const param of params) {
+      const [key, value] = param.trim().split("=");
+      if (key?.trim().toLowerCase() === "q") {
+        const parsed = Number(value);
+        quality = Number.isFinite(parsed) ? Math.min(Math.max(parsed, 0), 1) : 0;
+      }
+    }
+    q.set(name, quality);
+  }
+  const star = q.get("*");
+  const score = (name: Encoding) => q.get(name) ?? (name === "gzip" ? q.get("x-gzip") : undefined) ?? star ?? 0;
+  const br = score("br");
+  const gzip = score("gzip");
+  if (br <= 0 && gzip <= 0) return null;
+  return br >= gzip ? "br" : "gzip";
+}
+
+/** Compresses bytes with a coding; `quality` is brotli's 0-11 (gzip uses its default level 6). */
+export function compress(
+  bytes: Uint8Array,
+  encoding: Encoding,
+  quality = LIVE_BROTLI_QUALITY,
+): Uint8Array<ArrayBuffer> {
+  const out = encoding === "br"
+    ? brotliCompressSync(bytes, {
+      params: {
+        [constants.BROTLI_PARAM_QUALITY]: quality,
+        [constants.BROTLI_PARAM_SIZE_HINT]: bytes.byteLength,
+      },
+    })
+    : gzipSync(bytes);
+  return new Uint8Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength)) as Uint8Array<ArrayBuffer>;
+}
+
+/** The opaque part of an entity tag, without `W/`: weak comparison ignores the prefix. */
+function opaque(tag: string): string {
+  const trimmed = tag.trim();
+  return trimmed.startsWith("W/") ? trimmed.slice(2) : trimmed;
+}
+
+/** Whether an `If-None-Match` value matches `etag` by weak comparison: any tag of the list, or `*`. */
+export function etagMatches(ifNoneMatch: string | null, etag: string | undefined): boolean {
+  if (ifNoneMatch === null || etag === undefined) return false;
+  if (ifNoneMatch.trim() === "*") return true;
+  const want = opaque(etag);
+  // Entity tags are quoted and cannot contain a quote, so splitting on commas between quotes is safe.
+  return (ifNoneMatch.match(/(?:W\/)?"[^"]*"/g) ?? []).some((tag) => opaque(tag) === want);
+}
+
+/** The entity tag of a coded variant: the identity tag with the coding appended inside the quotes. */
+export function variantEtag(etag: string, encoding: Encoding | null): string {
+  if (encoding === null) return etag;
+  const weak = etag.startsWith("W/");
+  const body = opaque(etag);
+  return `${weak ? "W/" : ""}${body.slice(0, -1)}-${encoding}"`;
+}
+
+/**
+ * Compresses a response on the fly when the request accepts a coding and the
+ * body is compressible text: sets `Content-Encoding`, adds `Vary:
+ * Accept-Encoding`, and weakens an entity tag (the bytes differ per coding).
+ * Responses that are streams of events, ranges, already coded, `no-transform`
+ * or upgrades pass through untouched.
+ */
+export async function compressResponse(req: Request, res: Response): Promise<Response> {
+  if (res.status === 101 || res.body === null || res.status === 204 || res.status === 304) return res;
+  const headers = res.headers;
+  if (!isCompressible(headers.get("content-type"))) return res;
+  if (headers.has("content-encoding") || headers.has("content-range")) return res;
+  if (/\bno-transform\b/i.test(headers.get("cache-control") ?? "")) return res;
+  const out = new Headers(headers);
+  appendVary(out, "Accept-Encoding");
+  const encoding = pickEncoding(req.headers.get("accept-encoding"));
+  if (encoding === null) {
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
+  }
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (bytes.byteLength < MIN_COMPRESS_BYTES) {
+    return new Response(bytes, { status: res.status, statusText: res.statusText, headers: out });
+  }
+  const body = compress(bytes, encoding);
+  out.set("content-encoding", encoding);
+  out.set("content-length", String(body.byteLength));
+  const etag = out.get("etag");
+  if (etag && !etag.startsWith("W/")) out.set("etag", "W/" + etag);
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: out });
+}
+
+/** Adds a field name to `Vary` unless it is already there (or `*`). */
+export function appendVary(headers: Headers, field: string): void {
+  const current = headers.get("vary");
+  if (!current) {
+    headers.set("vary", field);
+    return;
+  }
+  const names = current.split(",").map((name) => name.trim().toLowerCase());
+  if (names.includes("*") || names.includes(field.toLowerCase())) return;
+  headers.set("vary", `${current}, ${field}`);
+}

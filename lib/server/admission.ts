@@ -1,0 +1,106 @@
+/**
+ * Admission of a `hello`: challenge-response against the room's verifier, the
+ * registration of a new room's verifier, the squat check, and the optional
+ * member proof. It decides; the verifier is written only by the join's commit,
+ * which the hub runs once every limit has passed.
+ * @module
+ */
+import { checkHelloProof, checkMemberProof } from "../protocol/admission.ts";
+import { CLOSE } from "../protocol/codes.ts";
+import type { HelloFrame } from "../protocol/frames.ts";
+import type { JoinAdmission, JoinRefusal } from "./hub.ts";
+import { metrics } from "./metrics.ts";
+import type { RoomLog } from "./room_log.ts";
+import type { SessionStore } from "./session_store.ts";
+
+const refusals = metrics.counter("parley_admission_refused_total", "Hellos refused by admission, by reason.");
+
+/** Why admission refused a hello (typed, for metrics and tests; the client sees the error code). */
+export type AdmissionRefusalReason =
+  /** The hello carried no proof. */
+  | "no_proof"
+  /** The proof does not match the room's verifier (wrong key, or a proof replayed from another nonce). */
+  | "wrong_proof"
+  /** The room has log entries or presence but no verifier: registering one would be a squat. */
+  | "squat"
+  /** The member signature does not verify. */
+  | "bad_member"
+  /** Another verifier was registered between the check and the write. */
+  | "lost_race"
+  /** The check itself failed (e.g. KV unavailable): `internal`, close 1011, retry later. */
+  | "failed";
+
+/** What admission decided. */
+export type AdmissionDecision =
+  /** Admitted: join with this, whose commit writes (or refreshes) the verifier once every limit passed. */
+  | { kind: "admit"; admission: JoinAdmission }
+  /** A new room and no `verifier` in the hello: ask for it (the socket stays open, same nonce). */
+  | { kind: "verifier_required" }
+  /** Refused: send the error and close. */
+  | { kind: "refuse"; reason: AdmissionRefusalReason; refusal: JoinRefusal };
+
+function refused(reason: AdmissionRefusalReason, message: string): AdmissionDecision & { kind: "refuse" } {
+  refusals.inc({ reason });
+  const refusal: JoinRefusal = reason === "bad_member"
+    ? { ok: false, code: "bad_frame", message, close: CLOSE.BAD_REQUEST }
+    : { ok: false, code: "admission_refused", message, close: CLOSE.ADMISSION_REFUSED };
+  return { kind: "refuse", reason, refusal };
+}
+
+/** Decides whether a hello is admitted to its room. */
+export class Admission {
+  #store: SessionStore;
+  #log: RoomLog;
+
+  /** Reads verifiers and presence from `store`, log bounds from `log`. */
+  constructor(store: SessionStore, log: RoomLog) {
+    this.#store = store;
+    this.#log = log;
+  }
+
+  /** Checks `hello`, sent on the connection whose challenge was `nonce`, for `room`. */
+  async decide(room: string, nonce: string, hello: HelloFrame): Promise<AdmissionDecision> {
+    const proof = hello.proof;
+    if (proof === undefined) return refused("no_proof", "hello needs a proof of the room key");
+    const verifier = await this.#store.verifier(room);
+    if (verifier !== null) {
+      if (!await checkHelloProof(verifier, room, nonce, proof)) {
+        return refused("wrong_proof", "the proof does not match the room's verifier");
+      }
+      return await this.#admit(room, nonce, hello, async () => {
+        if (await this.#store.refreshVerifier(room, verifier)) return null;
+        return refused("lost_race", "the room's verifier changed; reconnect").refusal;
+      });
+    }
+    if (await this.#hasData(room)) return refused("squat", "the room has data but no verifier");
+    const mine = hello.verifier;
+    if (mine === undefined) return { kind: "verifier_required" };
+    if (!await checkHelloProof(mine, room, nonce, proof)) {
+      return refused("wrong_proof", "the proof does not match the verifier");
+    }
+    return await this.#admit(room, nonce, hello, async () => {
+      // Atomic: registers only if the room still has no verifier; of two creators racing, one wins.
+      if (await this.#store.registerVerifier(room, mine) === mine) return null;
+      return refused("lost_race", "another verifier was registered for this room").refusal;
+    }, true);
+  }
+
+  async #admit(
+    room: string,
+    nonce: string,
+    hello: HelloFrame,
+    commit: () => Promise<JoinRefusal | null>,
+    registers = false,
+  ): Promise<AdmissionDecision> {
+    if (hello.member === undefined) return { kind: "admit", admission: { commit, registers } };
+    const member = await checkMemberProof(hello.member, room, nonce);
+    if (member === null) return refused("bad_member", "the member signature does not verify");
+    return { kind: "admit", admission: { member, commit, registers } };
+  }
+
+  /** Whether the room holds anything: presence that still counts, or log entries still kept. */
+  async #hasData(room: string): Promise<boolean> {
+    if ((await this.#store.roster(room)).length > 0) return true;
+    return (await this.#log.readAfter(room, 0, 1)).entries.length > 0;
+  }
+}

@@ -1,0 +1,42 @@
+import { useEffect, useState } from "preact/hooks";
+import type { Strings } from "./i18n.ts";
+import { canNotify, type NotifyMode, notifyMode, setNotifyMode } from "./notify.ts";
+import { UI } from "./styles.ts";
+
+/** Props of the notification setting. */
+export interface NotifySettingProps {
+  /** The UI strings. */
+  t: Strings;
+}
+
+/**
+ * Off / sender only / sender and text. Choosing one of the last two asks for
+ * permission then and there (a user gesture), never on load; a refusal puts
+ * the setting back to off.
+ */
+export function NotifySetting({ t }: NotifySettingProps) {
+  const [mode, setMode] = useState<NotifyMode>("off");
+  const [supported, setSupported] = useState(false);
+  useEffect(() => {
+    setSupported(canNotify());
+    setMode(notifyMode());
+  }, []);
+  if (!supported) return null;
+  return (
+    <label class={UI.notifyLabel}>
+      <span>{t.notifications}</span>
+      <select
+        class={UI.notifySelect}
+        value={mode}
+        onChange={async (event) => {
+          const wanted = event.currentTarget.value as NotifyMode;
+          setMode(await setNotifyMode(wanted));
+        }}
+      >
+        <option value="off">{t.notifyOff}</option>
+        <option value="sender">{t.notifySender}</option>
+        <option value="text">{t.notifyText}</option>
+      </select>
+    </label>
+  );
+}

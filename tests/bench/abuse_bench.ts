@@ -1,0 +1,259 @@
+/**
+ * Hostile soak benchmark (`deno task bench:abuse`): honest pairs chat while
+ * attackers read slowly, flood within the limits, churn joins, flood hellos,
+ * walk through fresh rooms and send oversized frames. Three runs in one
+ * process, each on a fresh server in its own process: quiet (honest only),
+ * attackers x1, attackers x2. It prints, side by side: honest p50/p99 latency
+ * and messages lost, the server's peak RSS (VmRSS from /proc/<pid>/status),
+ * the KV files' bytes, and how RSS grows when the attackers double.
+ *
+ * Targets (reported, not asserted): peak RSS within 300 MB and not growing
+ * with the attackers, honest p99 at most 1.5x the quiet run's, no honest
+ * message lost. Only a broken harness exits non-zero.
+ *
+ * Options: `--quick` (10 s per run instead of 30), `--seconds=<n>`,
+ * `--attacks=slow,flood,churn,hello,fresh,oversized` (a subset), `--json=<file>`
+ * (raw results). Loopback only; every loop is bounded by the
+ * run's deadline; temp KV files are removed.
+ *
+ * All clients come from 127.0.0.1, so the per-address limits (rate, rooms)
+ * are raised as in the server bench: they would otherwise throttle the honest
+ * members together with the attackers, which a real attacker on other
+ * addresses would not. Per-connection limits stay at their defaults.
+ * @module
+ */
+import { detectAdmission } from "./abuse/admit.ts";
+import { ATTACK_KINDS, type AttackConfig, type AttackKind, type AttackResult } from "./abuse/attack_config.ts";
+import { type HonestResult, runHonest } from "./abuse/honest.ts";
+import { Wire } from "./abuse/wire.ts";
+import { newRoomId } from "../../lib/protocol/ids.ts";
+import { ServerProcess } from "../support/server_process.ts";
+
+const flags = new Map(Deno.args.map((arg) => {
+  const [name, value] = arg.replace(/^--/, "").split("=");
+  return [name, value ?? "true"] as const;
+}));
+const SECONDS = Number(flags.get("seconds") ?? (flags.has("quick") ? 10 : 30));
+const KINDS = (flags.get("attacks")?.split(",") ?? [...ATTACK_KINDS]) as AttackKind[];
+for (const kind of KINDS) if (!ATTACK_KINDS.includes(kind)) throw new Error(`unknown attack ${kind}: ${ATTACK_KINDS}`);
+const WARMUP_MS = 3_000;
+const DRAIN_MS = 5_000;
+/** Stops a run whose server passes this (the code before backpressure grows without bound). */
+const RSS_CAP = 3 * 2 ** 30;
+const MB = 2 ** 20;
+
+/** One run's numbers. */
+interface RunResult {
+  name: string;
+  scale: number;
+  honest: HonestResult;
+  attack: AttackResult | null;
+  peakRssBytes: number;
+  startRssBytes: number;
+  kvBytes: number;
+  slowConsumers: number;
+  capped: boolean;
+  /** CPU used by other processes on the machine during the run, in % of one core: interference. */
+  otherCpuPercent: number;
+}
+
+/** CPU time (clock ticks) of one process, or of the whole machine's busy time when `pid` is null. */
+function cpuTicks(pid: number | null): number {
+  try {
+    if (pid === null) {
+      const fields = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+      return fields.reduce((a, b) => a + b, 0) - fields[3] - fields[4]; // minus idle and iowait
+    }
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return 0; // the process is gone
+  }
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+function rss(pid: number): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+  } catch {
+    return 0; // the process is gone
+  }
+}
+
+async function filesBytes(dir: string): Promise<number> {
+  let total = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile) total += (await Deno.stat(`${dir}/${entry.name}`)).size;
+  }
+  return total;
+}
+
+async function slowConsumers(server: ServerProcess): Promise<number> {
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("parley_slow_consumers_total{")) total += Number(line.split(" ").pop());
+  }
+  return total;
+}
+
+async function run(name: string, scale: number): Promise<RunResult> {
+  const dir = await Deno.makeTempDir({ prefix: "parley_abuse_" });
+  const server = await ServerProcess.start({
+    kvPath: `${dir}/kv.sqlite3`,
+    env: { RATE_ADDR: "1000000", RATE_ADDR_BURST: "1000000", MAX_ROOMS_PER_ADDRESS: "1000000" },
+  });
+  let attackers: Deno.ChildProcess | null = null;
+  try {
+    const startRssBytes = rss(server.pid);
+    let peakRssBytes = startRssBytes;
+    let capped = false;
+    const sampler = setInterval(() => {
+      const now = rss(server.pid);
+      peakRssBytes = Math.max(peakRssBytes, now);
+      if (now > RSS_CAP && !capped) {
+        capped = true;
+        console.error(`${name}: server RSS passed ${RSS_CAP / MB} MB; stopping it`);
+        server.stop("SIGKILL");
+      }
+    }, 100);
+    const mode = await detectAdmission(() => Wire.open({ port: server.port, room: newRoomId() }));
+    let attack: Promise<AttackResult> | null = null;
+    if (scale > 0) {
+      const config: AttackConfig = {
+        port: server.port,
+        mode,
+        scale,
+        durationMs: WARMUP_MS + SECONDS * 1000 + DRAIN_MS,
+        kinds: KINDS,
+      };
+      attackers = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("./abuse/attackers.ts", import.meta.url).pathname, JSON.stringify(config)],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const child = attackers;
+      attack = child.output().then(({ stdout }) =>
+        JSON.parse(new TextDecoder().decode(stdout).trim().split("\n").pop()!)
+      );
+      await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
+    }
+    const ours = () => cpuTicks(server.pid) + cpuTicks(Deno.pid) + (attackers ? cpuTicks(attackers.pid) : 0);
+    const machineStart = cpuTicks(null);
+    const oursStart = ours();
+    const wallStart = performance.now();
+    const honest = await runHonest({
+      port: server.port,
+      mode,
+      pairs: 4,
+      perSecond: 5,
+      durationMs: SECONDS * 1000,
+      drainMs: DRAIN_MS,
+    });
+    const otherTicks = Math.max(0, cpuTicks(null) - machineStart - (ours() - oursStart));
+    const otherCpuPercent = 100 * otherTicks / TICKS_PER_SECOND / ((performance.now() - wallStart) / 1000);
+    const attackResult = attack ? await attack : null;
+    attackers = null;
+    clearInterval(sampler);
+    const slow = capped ? NaN : await slowConsumers(server);
+    await server.stop();
+    return {
+      name,
+      scale,
+      honest,
+      attack: attackResult,
+      peakRssBytes,
+      startRssBytes,
+      kvBytes: await filesBytes(dir),
+      slowConsumers: slow,
+      capped,
+      otherCpuPercent,
+    };
+  } finally {
+    if (attackers) {
+      try {
+        attackers.kill("SIGKILL");
+      } catch { /* already exited */ }
+      await attackers.status;
+    }
+    await server.stop("SIGKILL").catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const mb = (bytes: number) => (bytes / MB).toFixed(0);
+const ms = (value: number) => Number.isFinite(value) ? value.toFixed(1) : "-";
+
+const results: RunResult[] = [];
+for (const [name, scale] of [["quiet", 0], ["attack x1", 1], ["attack x2", 2]] as const) {
+  console.error(`run: ${name} (${SECONDS} s)...`);
+  results.push(await run(name, scale));
+}
+
+const quiet = results[0];
+const rows = [
+  [
+    "run",
+    "honest p50 ms",
+    "honest p99 ms",
+    "p99 / quiet",
+    "honest sent",
+    "lost",
+    "server RSS start MB",
+    "peak MB",
+    "KV MB",
+    "closed 4008",
+    "attack sockets",
+    "attack chat MB",
+    "other cpu%",
+  ],
+  ...results.map((r) => [
+    r.name + (r.capped ? " (RSS cap hit)" : ""),
+    ms(r.honest.p50Ms),
+    ms(r.honest.p99Ms),
+    (r.honest.p99Ms / quiet.honest.p99Ms).toFixed(2),
+    String(r.honest.sent),
+    String(r.honest.lost),
+    mb(r.startRssBytes),
+    mb(r.peakRssBytes),
+    (r.kvBytes / MB).toFixed(1),
+    String(r.slowConsumers),
+    String(r.attack?.sockets ?? 0),
+    r.attack ? mb(r.attack.chatBytes) : "0",
+    r.otherCpuPercent.toFixed(0),
+  ]),
+];
+const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+const line = (row: string[]) => "| " + row.map((cell, i) => cell.padEnd(widths[i])).join(" | ") + " |";
+console.log(
+  `\nAbuse soak: ${SECONDS} s of honest chat per run (4 pairs, 5 msgs/s each member), server in its own process;` +
+    ` attacks: ${KINDS.join(", ")}.\n`,
+);
+console.log(line(rows[0]));
+console.log("| " + widths.map((w) => "-".repeat(w)).join(" | ") + " |");
+for (const row of rows.slice(1)) console.log(line(row));
+const [x1, x2] = [results[1], results[2]];
+const growth1 = x1.peakRssBytes - quiet.peakRssBytes;
+const growth2 = x2.peakRssBytes - quiet.peakRssBytes;
+console.log(
+  `\nRSS over quiet: x1 +${mb(growth1)} MB, x2 +${mb(growth2)} MB (doubling the attackers: ${
+    growth1 > 0 ? (growth2 / growth1).toFixed(2) + "x" : "-"
+  }).`,
+);
+for (const r of results.slice(1)) {
+  console.log(`${r.name}: closes ${JSON.stringify(r.attack?.closes)} errors ${JSON.stringify(r.attack?.errors)}`);
+  console.log(`  honest reconnects ${JSON.stringify(r.honest.reconnects)}, fresh rooms ${r.attack?.freshRooms}`);
+}
+const verdict = (ok: boolean) => ok ? "met" : "MISSED";
+console.log(`\nTargets:`);
+console.log(
+  `- peak RSS <= 300 MB in every run: ${verdict(results.every((r) => r.peakRssBytes <= 300 * MB && !r.capped))}`,
+);
+console.log(`- honest p99 <= 1.5x quiet: ${verdict(results.every((r) => r.honest.p99Ms <= 1.5 * quiet.honest.p99Ms))}`);
+console.log(`- no honest message lost: ${verdict(results.every((r) => r.honest.lost === 0))}`);
+const json = flags.get("json");
+if (json) await Deno.writeTextFile(json, JSON.stringify(results, null, 2));

@@ -1,0 +1,240 @@
+/**
+ * Members are not trusted: every field a peer sends is checked against a
+ * range, times far in the future are refused and never drag the hybrid clock
+ * along, counts are bounded, and authorship is verified (author = the member
+ * id of the signing key), so no message ever appears as another member's,
+ * live, by history sync, from the log, or as the receiver's own.
+ * @module
+ */
+import { assert, assertEquals } from "@std/assert";
+import { MAX_FUTURE_SKEW_MS } from "../../lib/client/courier/mod.ts";
+import { COUNTER_MAX, formatOrderKey, HybridClock, MAX_ORDER_MS, parseOrderKey } from "../../lib/client/order_key.ts";
+import { MemoryStore } from "../../lib/client/store_memory.ts";
+import { FakeTime, payloadOf, pump, RESEND_MS, Rig, ROOM, rosterOf } from "./_sim/rig.ts";
+import { newMember, signed } from "./_sim/signers.ts";
+
+async function withBob() {
+  const rig = await Rig.create();
+  const bob = await newMember(ROOM);
+  const courier = await rig.load();
+  courier.relayUp({ peer: "me", peers: [{ id: "bob", presence: "online", member: bob.member }] });
+  rig.take();
+  return { rig, bob, courier };
+}
+
+function acked(rig: Rig): string[] {
+  return rig.take().flatMap((s) => s.packet?.t === "ack" ? s.packet.ids : []);
+}
+
+Deno.test("the hybrid clock is never pulled more than a minute ahead of the wall", () => {
+  let wall = 1_000_000;
+  const clock = new HybridClock(() => wall);
+  clock.observe(MAX_ORDER_MS, COUNTER_MAX);
+  const next = clock.tick();
+  assert(next.ms <= wall + 60_000 + 1, `${next.ms} stays near ${wall}`);
+  wall += 120_000;
+  assertEquals(clock.tick(), { ms: wall, c: 0 }, "the wall takes over again");
+  const other = new HybridClock(() => wall);
+  other.observe(wall + 30_000, COUNTER_MAX);
+  assertEquals(other.tick(), { ms: wall + 30_001, c: 0 }, "a maxed counter borrows the next millisecond");
+  assert(parseOrderKey(formatOrderKey({ ...other.tick(), author: "a", n: 1 })) !== null, "keys stay well-formed");
+});
+
+Deno.test("a message from too far in the future is refused, not acknowledged, and taken once believable", async () => {
+  const { rig, bob, courier } = await withBob();
+  const ahead = rig.time.now + MAX_FUTURE_SKEW_MS + 60_000;
+  const m = await signed(bob, { id: "soon", time: ahead, body: "from a fast clock" });
+  courier.receiveSignal("bob", payloadOf({ t: "msg", m }));
+  await rig.settle();
+  assertEquals([courier.messages.length, acked(rig), rig.rejections()], [0, [], ["future"]]);
+  const own = await courier.send("after it");
+  assert(parseOrderKey(own.order)!.ms <= rig.time.now + 60_000, "our clock did not follow it");
+  rig.time.now += 2 * 60_000;
+  courier.receiveSignal("bob", payloadOf({ t: "msg", m }));
+  await rig.settle();
+  assertEquals(courier.messages.find((x) => x.id === "soon")?.author, bob.member, "its author's re-send is taken");
+  assertEquals(acked(rig), ["soon"]);
+  courier.close();
+});
+
+Deno.test("an order key at the end of time is refused and leaves every later message intact", async () => {
+  const time = new FakeTime();
+  const rigs = { ann: await Rig.create({ time }), bob: await Rig.create({ time }) };
+  for (const rig of Object.values(rigs)) await rig.load();
+  const { ann, bob } = rigs;
+  ann.courier.relayUp({ peer: "ann", peers: [rosterOf("bob", bob)] });
+  bob.courier.relayUp({ peer: "bob", peers: [rosterOf("ann", ann)] });
+  await pump(rigs);
+  const eve = await newMember(ROOM);
+  const end = await signed(eve, { id: "end", time: time.now, ms: MAX_ORDER_MS, c: COUNTER_MAX, body: "last word" });
+  bob.courier.receiveSignal("ann", payloadOf({ t: "msg", m: end }));
+  const max = await signed(eve, { id: "max", time: time.now, ms: time.now, c: COUNTER_MAX, body: "maxed counter" });
+  bob.courier.receiveSignal("ann", payloadOf({ t: "msg", m: max }));
+  await bob.settle();
+  assertEquals(bob.courier.messages.map((m) => m.id), ["max"], "the maxed counter is odd but valid");
+  assertEquals(bob.rejections(), ["future"]);
+  const reply = await bob.courier.send("still works");
+  await pump(rigs);
+  assertEquals(ann.courier.messages.map((m) => m.id), [reply.id], "ann takes bob's next message");
+  assertEquals(bob.courier.status(reply.id), "delivered");
+  assert(reply.order > max.order, "and it sorts after what bob had seen");
+  ann.courier.close();
+  bob.courier.close();
+});
+
+Deno.test("a forged author is refused live, by history sync and from the log, and never shown", async () => {
+  const { rig, bob, courier } = await withBob();
+  const eve = await newMember(ROOM);
+  const asBob = await signed(eve, { id: "f1", time: rig.time.now, body: "I am bob", author: bob.member });
+  const borrowed = { ...(await signed(eve, { id: "f2", time: rig.time.now, body: "bob's key", author: bob.member })) };
+  const bobsKey = (await signed(bob, { id: "k", time: rig.time.now, body: "" })).pk;
+  borrowed.pk = bobsKey;
+  const asMe = await signed(eve, { id: "f3", time: rig.time.now, body: "I am you", author: rig.member });
+  courier.receiveDirect("bob", payloadOf({ t: "msg", m: asBob }));
+  courier.receiveSignal("bob", payloadOf({ t: "hist", ms: [borrowed, asMe] }));
+  courier.receiveChat({ from: "bob", id: "f1", seq: 8, data: payloadOf({ t: "msg", m: asBob }) });
+  await rig.settle();
+  assertEquals(courier.messages, []);
+  // The log's copy of f1 came while the live one was being verified: one refusal, and a duplicate.
+  assertEquals(rig.rejections(), ["forged", "forged", "forged"]);
+  assertEquals(acked(rig), []);
+  assertEquals(courier.since, 8, "a refused log frame is dealt with");
+  courier.close();
+});
+
+Deno.test("a peer cannot make a message appear as the receiver's own, but own messages from another tab are own", async () => {
+  const store = new MemoryStore();
+  const time = new FakeTime();
+  const tab1 = await Rig.create({ time, store, extra: { tab: "t1" } });
+  const tab2 = await Rig.create({ time, store, signer: tab1.signer, extra: { tab: "t2" } });
+  const bob = await Rig.create({ time });
+  const rigs = { tab1, tab2, bob };
+  for (const rig of Object.values(rigs)) await rig.load();
+  tab1.courier.relayUp({ peer: "tab1", peers: [rosterOf("tab2", tab2), rosterOf("bob", bob)] });
+  tab2.courier.relayUp({ peer: "tab2", peers: [rosterOf("tab1", tab1), rosterOf("bob", bob)] });
+  bob.courier.relayUp({ peer: "bob", peers: [rosterOf("tab1", tab1), rosterOf("tab2", tab2)] });
+  await pump(rigs);
+  const mine = await tab1.courier.send("from my other tab");
+  await pump(rigs);
+  const seen = tab2.courier.messages.find((m) => m.id === mine.id);
+  assertEquals([seen?.author, seen?.status], [tab1.member, "sent"], "shown as own in the other tab");
+  assertEquals(tab2.events.filter((e) => e.type === "received").length, 0, "never handed over as someone else's");
+  assertEquals(tab1.courier.status(mine.id), "delivered", "bob's ack alone delivers it: the other tab need not");
+  const other = await tab2.courier.send("and back");
+  await pump(rigs);
+  assert(tab1.courier.messages.some((m) => m.id === other.id && m.status !== "received"));
+  assertEquals(parseOrderKey(other.order)?.n, 1, "each tab numbers its own messages");
+  assert(parseOrderKey(other.order)?.tab === "t2" && parseOrderKey(mine.order)?.tab === "t1");
+  for (const rig of Object.values(rigs)) rig.courier.close();
+});
+
+Deno.test("delivery counts members: one tab of a member acknowledging is enough", async () => {
+  const rig = await Rig.create();
+  const bob = await newMember(ROOM);
+  const courier = await rig.load();
+  courier.relayUp({
+    peer: "me",
+    peers: [{ id: "bob1", presence: "online", member: bob.member }, {
+      id: "bob2",
+      presence: "online",
+      member: bob.member,
+    }],
+  });
+  const message = await courier.send("hi bob");
+  courier.accepted(message.id, 1);
+  courier.receiveSignal("bob2", payloadOf({ t: "ack", ids: [message.id] }));
+  assertEquals(courier.status(message.id), "delivered");
+  assertEquals(courier.outboxSize, 1, "bob's other tab still gets it");
+  rig.take();
+  rig.time.advance(RESEND_MS);
+  assertEquals(rig.take().filter((s) => s.packet?.t === "msg").map((s) => s.to), ["bob1"]);
+  courier.receiveSignal("bob1", payloadOf({ t: "ack", ids: [message.id] }));
+  assertEquals(courier.outboxSize, 0);
+  courier.close();
+});
+
+Deno.test("a message alone with its own other tab is not delivered by that tab's ack", async () => {
+  const rig = await Rig.create();
+  const courier = await rig.load();
+  courier.relayUp({ peer: "me", peers: [{ id: "me2", presence: "online", member: rig.member }] });
+  const message = await courier.send("anyone?");
+  courier.accepted(message.id, 1);
+  courier.receiveSignal("me2", payloadOf({ t: "ack", ids: [message.id] }));
+  assertEquals(courier.status(message.id), "sent");
+  courier.close();
+});
+
+Deno.test("a direct message to another tab of ours is delivered by that tab's ack", async () => {
+  const rig = await Rig.create();
+  const courier = await rig.load();
+  courier.relayUp({ peer: "me", peers: [{ id: "me2", presence: "online", member: rig.member }] });
+  const message = await courier.send("note to self", "me2");
+  courier.receiveSignal("me2", payloadOf({ t: "ack", ids: [message.id] }));
+  assertEquals([courier.status(message.id), courier.outboxSize], ["delivered", 0]);
+  courier.close();
+});
+
+Deno.test("acks given before a session's member was known count for that member", async () => {
+  const rig = await Rig.create();
+  const bob = await newMember(ROOM);
+  const courier = await rig.load();
+  courier.relayUp({ peer: "me", peers: [] });
+  courier.linkOpened("bob", rig.link("bob"));
+  const message = await courier.send("over the channel");
+  courier.receiveDirect("bob", payloadOf({ t: "ack", ids: [message.id] }));
+  courier.presence("bob", "joined", bob.member);
+  assertEquals(courier.status(message.id), "delivered");
+  courier.close();
+});
+
+Deno.test("own messages the store lost come back from peers as own, only when the signature verifies", async () => {
+  const first = await Rig.create();
+  const courier = await first.load();
+  courier.relayUp({ peer: "me", peers: [] });
+  const lost = await courier.send("before the wipe");
+  const wire = first.take().find((s) => s.packet?.t === "msg")!.packet!;
+  courier.close();
+  const fresh = await Rig.create({ signer: first.signer });
+  const bob = await newMember(ROOM);
+  const again = await fresh.load();
+  again.relayUp({ peer: "me", peers: [{ id: "bob", presence: "online", member: bob.member }] });
+  assert(wire.t === "msg");
+  const tampered = { ...wire.m, id: "other", body: "changed" };
+  again.receiveSignal("bob", payloadOf({ t: "hist", ms: [wire.m, tampered] }));
+  await fresh.settle();
+  assertEquals(again.messages.map((m) => [m.id, m.author, m.status]), [[lost.id, first.member, "sent"]]);
+  assertEquals(fresh.rejections(), ["forged"]);
+  again.close();
+});
+
+Deno.test("oversized counts, conflicting ids and direct messages for others are refused", async () => {
+  const { rig, bob, courier } = await withBob();
+  const ids = Array.from({ length: 401 }, (_, i) => "id" + i);
+  courier.receiveSignal("bob", payloadOf({ t: "ack", ids }));
+  const have: Record<string, number[]> = {};
+  for (let i = 0; i < 4_097; i++) have["w" + i] = [1, 1];
+  courier.receiveSignal("bob", payloadOf({ t: "sync", have }));
+  courier.receiveSignal("bob", payloadOf({ t: "sync", have: { w: Array.from({ length: 65_538 }, (_, i) => i + 1) } }));
+  courier.receiveSignal("bob", payloadOf({ t: "hist", ms: Array.from({ length: 1_001 }, () => ({})) }));
+  courier.receiveSignal("bob", payloadOf({ t: "ack", ids: ["ok", "not an id!"] }));
+  const first = await signed(bob, { id: "same", time: rig.time.now, body: "first" });
+  const eve = await newMember(ROOM);
+  const second = await signed(eve, { id: "same", time: rig.time.now, body: "second" });
+  const dm = await signed(bob, { id: "dm", time: rig.time.now, body: "for cat", to: "cat" });
+  courier.receiveSignal("bob", payloadOf({ t: "msg", m: first }));
+  await rig.settle();
+  courier.receiveSignal("bob", payloadOf({ t: "msg", m: second }));
+  courier.receiveSignal("bob", payloadOf({ t: "msg", m: dm }));
+  await rig.settle();
+  assertEquals(courier.messages.map((m) => [m.id, m.body]), [["same", "first"]]);
+  assertEquals(rig.rejections(), [
+    "malformed_packet",
+    "malformed_packet",
+    "malformed_packet",
+    "malformed_packet",
+    "malformed_packet",
+    "conflict",
+    "not_for_us",
+  ]);
+  courier.close();
+});

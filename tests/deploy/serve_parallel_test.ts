@@ -1,0 +1,95 @@
+/**
+ * `deno serve --parallel`: one process, several workers that BroadcastChannel
+ * connects, one KV file, the default configuration. Two Chromium browsers
+ * whose sockets land on different workers chat through the relay, and the
+ * workers never turn the KV bus on (they reach each other for free).
+ * @module
+ */
+import { assert, assertEquals, assertNotEquals } from "@std/assert";
+import type { Browser, Page } from "playwright-core";
+import { assertDelivery, createRoom, joinRoom, nameOf, pathOf, send, waitForMessages } from "../netlab/app.ts";
+import { launchChromium } from "../support/chromium.ts";
+import { freePort, Instance, relayOnly, waitFor } from "./_instances.ts";
+
+const WAIT_MS = 45_000;
+/** Reloads of B before its socket lands on the other worker (each try is about a coin toss). */
+const MAX_TRIES = 30;
+
+/** The instance (worker) that holds each peer's socket, from the presence records in KV. */
+async function workersOf(kv: Deno.Kv, room: string): Promise<Map<string, string>> {
+  const owners = new Map<string, string>();
+  for await (const entry of kv.list<{ inst: string; state: string }>({ prefix: ["signal", "p", room] })) {
+    if (entry.value.state === "online") owners.set(entry.key[3] as string, entry.value.inst);
+  }
+  return owners;
+}
+
+Deno.test({
+  name: "deno serve --parallel: browsers on two different workers chat, and the workers stay off the KV bus",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "parley_parallel_" });
+    const kvPath = `${dir}/kv.sqlite3`;
+    let server: Instance | undefined;
+    let kv: Deno.Kv | undefined;
+    const browsers: Browser[] = [];
+    try {
+      server = await Instance.start({ kvPath, port: freePort(), parallel: 2 });
+      kv = await Deno.openKv(kvPath);
+      for (let i = 0; i < 2; i++) browsers.push(await launchChromium());
+      const [pageA, pageB] = await Promise.all(browsers.map(async (browser, i) => {
+        const context = await browser.newContext();
+        await context.addInitScript(relayOnly);
+        return nameOf(await context.newPage(), i === 0 ? "A" : "B");
+      })) as [Page, Page];
+      const room = { id: "", link: "" };
+
+      await t.step("A opens a room; B joins and reloads until its socket is on the other worker", async () => {
+        room.link = await createRoom(pageA, server!.origin, WAIT_MS);
+        room.id = new URL(room.link).pathname.slice(1);
+        let workers = new Map<string, string>();
+        for (let attempt = 1;; attempt++) {
+          await joinRoom(pageB, room.link, WAIT_MS);
+          await waitFor(async () => (workers = await workersOf(kv!, room.id)).size === 2, "both peers online", WAIT_MS);
+          if (new Set(workers.values()).size === 2) break;
+          assert(attempt < MAX_TRIES, `B's socket landed on A's worker ${MAX_TRIES} times in a row`);
+          await pageB.goto("about:blank");
+          await waitFor(async () => (await workersOf(kv!, room.id)).size === 1, "B's old socket to go", WAIT_MS);
+        }
+        const [first, second] = [...workers.values()];
+        assertNotEquals(first, second, "two workers");
+      });
+
+      await t.step("they chat both ways over the relay, across workers, exactly once and in one order", async () => {
+        const sentA: string[] = [];
+        const sentB: string[] = [];
+        for (let i = 1; i <= 5; i++) {
+          sentA.push(`a${i}`);
+          await send(pageA, `a${i}`);
+          sentB.push(`b${i}`);
+          await send(pageB, `b${i}`);
+        }
+        await waitForMessages(pageA, [...sentA, ...sentB], WAIT_MS);
+        await waitForMessages(pageB, [...sentA, ...sentB], WAIT_MS);
+        assertEquals([await pathOf(pageA), await pathOf(pageB)], ["Relay", "Relay"], "no P2P: the bus carried it");
+        const sent = new Map([[pageA, sentA], [pageB, sentB]]);
+        await waitFor(() => assertDelivery([pageA, pageB], sent).then(() => true, () => false), "Delivered", WAIT_MS);
+        await assertDelivery([pageA, pageB], sent);
+      });
+
+      await t.step("no worker turned the KV bus on: BroadcastChannel reaches them all", async () => {
+        // Each answer comes from whichever worker took the connection: ask several times.
+        for (let i = 0; i < 8; i++) {
+          assertEquals(await server!.metric("parley_bus_kv_active"), 0);
+          assertEquals(await server!.metric("parley_bus_remote_instances"), 0);
+        }
+      });
+    } finally {
+      for (const browser of browsers) await browser.close();
+      kv?.close();
+      await server?.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,136 @@
+import { assert, assertEquals } from "@std/assert";
+import { FlowControl, type FlowSocket, type IntervalTimers, type SlowReason } from "../../lib/server/send_queue.ts";
+
+/** A socket whose buffered bytes the test sets, as Deno's would grow and drain. */
+class FakeSocket implements FlowSocket {
+  bufferedAmount = 0;
+  slow: SlowReason[] = [];
+  /** What a real socket does on send: the bytes wait until "written". */
+  send(flow: FlowControl, length: number): boolean {
+    if (!flow.admit(this, length)) return false;
+    this.bufferedAmount += length;
+    return true;
+  }
+  slowConsumer(reason: SlowReason): void {
+    this.slow.push(reason);
+  }
+}
+
+function setup() {
+  let now = 0;
+  let armed = 0;
+  const timers: IntervalTimers = {
+    set: () => ++armed,
+    clear: () => armed = 0,
+  };
+  const flow = new FlowControl({ maxBytes: 1000, stallMs: 500, tickMs: 100, now: () => now, timers });
+  return {
+    flow,
+    get armed() {
+      return armed !== 0;
+    },
+    /** Moves the clock and runs the checks the interval would. */
+    advance(ms: number) {
+      for (let t = 0; t < ms; t += 100) {
+        now += 100;
+        flow.check();
+      }
+    },
+  };
+}
+
+Deno.test("a socket with nothing waiting sends freely and costs no state", () => {
+  const { flow, armed } = setup();
+  const socket = new FakeSocket();
+  assert(flow.admit(socket, 900));
+  assertEquals(flow.congestedCount, 0);
+  assertEquals(armed, false);
+  flow.close();
+});
+
+Deno.test("a frame that would pass the bound makes the socket a slow consumer", () => {
+  const t = setup();
+  const socket = new FakeSocket();
+  assert(socket.send(t.flow, 600));
+  assert(socket.send(t.flow, 300), "900 of 1000 waiting");
+  assert(t.armed, "a congested socket is watched");
+  assertEquals(socket.send(t.flow, 200), false);
+  assertEquals(socket.slow, ["over_bound"]);
+  assertEquals(t.flow.congestedCount, 0, "a slow socket is forgotten");
+  t.flow.close();
+});
+
+Deno.test("bytes waiting with no write completing for the stall time make a slow consumer", () => {
+  const t = setup();
+  const socket = new FakeSocket();
+  socket.send(t.flow, 100);
+  socket.send(t.flow, 100);
+  t.advance(400);
+  assertEquals(socket.slow, [], "not yet");
+  // One write completes: the clock starts again, even though new frames keep the amount up.
+  socket.bufferedAmount -= 100;
+  socket.send(t.flow, 100);
+  t.advance(100);
+  t.advance(400);
+  assertEquals(socket.slow, [], "the check after the write saw progress");
+  t.advance(100);
+  assertEquals(socket.slow, ["stalled"]);
+  t.flow.close();
+});
+
+Deno.test("a socket that drains is forgotten and the interval stops", () => {
+  const t = setup();
+  const socket = new FakeSocket();
+  socket.send(t.flow, 100);
+  socket.send(t.flow, 100);
+  assertEquals(t.flow.congestedCount, 1);
+  assertEquals(t.flow.waitingBytes, 200);
+  socket.bufferedAmount = 0;
+  t.advance(100);
+  assertEquals(t.flow.congestedCount, 0);
+  assertEquals(t.armed, false);
+  t.advance(10_000);
+  assertEquals(socket.slow, []);
+  t.flow.close();
+});
+
+Deno.test("a sender waits for room in the window (half the bound), in order", async () => {
+  const t = setup();
+  const socket = new FakeSocket();
+  assertEquals(t.flow.ready(socket, 400), true, "an empty socket is ready at once");
+  socket.send(t.flow, 400);
+  const first = t.flow.ready(socket, 200);
+  const second = t.flow.ready(socket, 200);
+  assert(first instanceof Promise && second instanceof Promise, "400 + 200 > 500: wait");
+  const order: string[] = [];
+  first.then((ok) => order.push(`first ${ok}`));
+  second.then((ok) => order.push(`second ${ok}`));
+  socket.bufferedAmount = 250;
+  t.advance(100);
+  await Promise.resolve();
+  assertEquals(order, ["first true"], "250 + 200 fits the window; the next 200 does not");
+  socket.bufferedAmount = 0;
+  t.advance(100);
+  await Promise.resolve();
+  assertEquals(order, ["first true", "second true"]);
+  t.flow.close();
+});
+
+Deno.test("a waiting sender learns that its socket was dropped", async () => {
+  const t = setup();
+  const stalled = new FakeSocket();
+  stalled.send(t.flow, 600);
+  const waiting = t.flow.ready(stalled, 100);
+  assert(waiting instanceof Promise);
+  t.advance(500);
+  assertEquals(await waiting, false);
+  assertEquals(stalled.slow, ["stalled"]);
+
+  const closed = new FakeSocket();
+  closed.send(t.flow, 600);
+  const pending = t.flow.ready(closed, 100);
+  t.flow.forget(closed);
+  assertEquals(await pending, false);
+  assertEquals(closed.slow, [], "a closed socket is not a slow one");
+  t.flow.close();
+});
