@@ -189,6 +189,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     hello: async (nonce) => ({
       token,
       since: courier.since,
+      epoch: courier.epoch,
       proof: await admission.proof(nonce),
       verifier: admission.verifier,
       member: await identity.memberProof(nonce),
