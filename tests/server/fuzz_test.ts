@@ -588,7 +588,8 @@ async function runClosing(port: number, c: ClosingCase): Promise<void> {
     if (c.join) {
       socket.sendText(JSON.stringify(await provenHello(room, inbox, socket)));
       await inbox.atLeast(1, socket);
-      assertEquals(JSON.parse(inbox.frames.shift()!).type, "welcome", c.label);
+      const first = JSON.parse(inbox.frames.shift()!);
+      assertEquals(first.type, "welcome", `${c.label}: ${JSON.stringify(first)}`);
     }
     if (c.hello) socket.sendText(JSON.stringify({ ...await provenHello(room, inbox, socket), ...c.hello }));
     for (const bytes of c.send) socket.sendBytes(bytes);
