@@ -500,6 +500,14 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         };
       }));
     },
+    leave(this: RoomClient) {
+      if (closed) return;
+      // `bye` ends the session on the server at once (presence `left`), instead of `away` for the resume window.
+      socket.send({ type: "bye" });
+      session.clear();
+      session.write({ tab });
+      this.close();
+    },
     close() {
       if (closed) return;
       closed = true;

@@ -1,0 +1,88 @@
+/**
+ * What people expect from a messenger, on the real app and Chromium, driven
+ * through roles and labels: leaving a room, names remembered on the device,
+ * and the chats kept on the device listed on the landing page.
+ * @module
+ */
+import { assert, assertEquals } from "@std/assert";
+import type { Browser, Page } from "playwright-core";
+import { serveApp } from "../support/app.ts";
+import { launchChromium } from "../support/chromium.ts";
+import { seriousViolations } from "./_axe.ts";
+
+/** Far below the server's resume window (120 s), during which a dropped peer shows as "away". */
+const UNDER_RESUME = { timeout: 30_000 };
+/** Generous waits: nothing else here asserts time. */
+const SLOW = { timeout: 30_000 };
+
+async function connected(page: Page): Promise<void> {
+  await page.getByRole("status").filter({ hasText: "Connected" }).waitFor(SLOW);
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill(text);
+  await box.press("Enter");
+  await page.getByRole("log").getByText(text, { exact: true }).waitFor(SLOW);
+}
+
+async function setName(page: Page, name: string): Promise<void> {
+  await page.getByRole("button", { name: "Your name" }).click();
+  const box = page.getByRole("textbox", { name: /name/i }).first();
+  await box.fill(name);
+  await box.press("Enter");
+}
+
+/** A fresh room's link, from the landing page's "New chat". */
+async function newChat(page: Page, origin: string): Promise<string> {
+  await page.goto(origin + "/");
+  await page.waitForFunction(() => document.querySelector("island-root[data-island]") !== null);
+  await page.getByRole("button", { name: "New chat" }).click();
+  await page.waitForURL(/\/[A-Za-z0-9_-]{22}#/);
+  await connected(page);
+  return page.url();
+}
+
+async function withBrowser(fn: (browser: Browser, origin: string, errors: string[]) => Promise<void>): Promise<void> {
+  const app = await serveApp();
+  const browser = await launchChromium({ args: [`--unsafely-treat-insecure-origin-as-secure=${app.origin}`] });
+  const errors: string[] = [];
+  try {
+    await fn(browser, app.origin, errors);
+    assertEquals(errors, []);
+  } finally {
+    await browser.close();
+    await app.close();
+  }
+}
+
+async function page(browser: Browser, errors: string[]): Promise<Page> {
+  const opened = await (await browser.newContext()).newPage();
+  opened.on("pageerror", (error) => errors.push(error.message));
+  return opened;
+}
+
+Deno.test({
+  name: "Leave says bye: the other person sees them gone at once, and the leaver is back on the landing page",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withBrowser(async (browser, origin, errors) => {
+      const a = await page(browser, errors);
+      const b = await page(browser, errors);
+      const link = await newChat(a, origin);
+      await b.goto(link);
+      await connected(b);
+      const people = b.getByRole("region", { name: "People here" });
+      await people.getByRole("listitem").filter({ hasText: "online" }).waitFor(SLOW);
+
+      await a.getByRole("button", { name: "Leave", exact: true }).click();
+      await a.waitForURL(origin + "/", SLOW);
+      await a.getByRole("button", { name: "New chat" }).waitFor();
+      // Gone, not "away": well before the resume window would have ended an unannounced drop.
+      await people.getByText("Nobody else is here yet").waitFor(UNDER_RESUME);
+      assertEquals(await people.getByRole("listitem").count(), 0);
+      assert((await seriousViolations(b)).length === 0, (await seriousViolations(b)).join("\n"));
+    });
+  },
+});
