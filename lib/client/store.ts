@@ -94,6 +94,8 @@ export interface RoomState {
   identity?: CryptoKeyPair;
   /** The room log's epoch that `lastSeq` counts in (`welcome.log.epoch`), sent as `hello.epoch`. */
   epoch?: string;
+  /** Other members' display names as last told (member id → name), bounded (`room/names.ts`). */
+  names?: Record<string, string>;
 }
 
 /** Options for listing history. */

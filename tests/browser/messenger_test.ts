@@ -28,7 +28,7 @@ async function send(page: Page, text: string): Promise<void> {
 
 async function setName(page: Page, name: string): Promise<void> {
   await page.getByRole("button", { name: "Your name" }).click();
-  const box = page.getByRole("textbox", { name: /name/i }).first();
+  const box = page.getByRole("textbox", { name: "Your name" });
   await box.fill(name);
   await box.press("Enter");
 }
@@ -83,6 +83,36 @@ Deno.test({
       await people.getByText("Nobody else is here yet").waitFor(UNDER_RESUME);
       assertEquals(await people.getByRole("listitem").count(), 0);
       assert((await seriousViolations(b)).length === 0, (await seriousViolations(b)).join("\n"));
+    });
+  },
+});
+
+Deno.test({
+  name: "names are remembered on the device: after a reload they show for a peer who is offline and on their messages",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withBrowser(async (browser, origin, errors) => {
+      const a = await page(browser, errors);
+      const b = await page(browser, errors);
+      const link = await newChat(a, origin);
+      await b.goto(link);
+      await connected(b);
+      await setName(b, "Boris");
+      await send(b, "hello from Boris");
+      const people = a.getByRole("region", { name: "People here" });
+      await people.getByText("Boris").waitFor(SLOW);
+      await a.getByRole("log").getByText("hello from Boris").waitFor(SLOW);
+
+      await b.context().close();
+      await people.getByText("away").waitFor(SLOW);
+      await a.reload();
+      await connected(a);
+      // Boris is offline: nobody tells his name now, the device remembers it.
+      await people.getByRole("listitem").filter({ hasText: "Boris" }).filter({ hasText: "away" }).waitFor(SLOW);
+      await a.getByRole("log").getByRole("listitem").filter({ hasText: "hello from Boris" }).getByText("Boris", {
+        exact: true,
+      }).waitFor(SLOW);
     });
   },
 });
