@@ -116,3 +116,65 @@ Deno.test({
     });
   },
 });
+
+/** How many messages this browser keeps for `room` in IndexedDB. */
+function storedMessages(page: Page, room: string): Promise<number> {
+  return page.evaluate((id) =>
+    new Promise<number>((resolve, reject) => {
+      const open = indexedDB.open("parley");
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const db = open.result;
+        const count = db.transaction("messages").objectStore("messages").count(IDBKeyRange.bound([id], [id, []]));
+        count.onsuccess = () => {
+          db.close();
+          resolve(count.result);
+        };
+        count.onerror = () => reject(count.error);
+      };
+    }), room);
+}
+
+Deno.test({
+  name: "the landing page lists the chats kept on this device: open, rename locally, forget with its history",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withBrowser(async (browser, origin, errors) => {
+      const a = await page(browser, errors);
+      const link = await newChat(a, origin);
+      const room = new URL(link).pathname.slice(1);
+      await send(a, "see you at noon");
+
+      await a.goto(origin + "/");
+      const list = a.getByRole("region", { name: "Chats on this device" });
+      const chat = list.getByRole("listitem").filter({ hasText: "see you at noon" });
+      await chat.waitFor(SLOW);
+      assertEquals(await list.getByRole("listitem").count(), 1);
+      const violations = await seriousViolations(a);
+      assertEquals(violations, [], violations.join("\n"));
+
+      await chat.getByRole("button", { name: /^Rename/ }).click();
+      await list.getByRole("textbox", { name: "Name of this chat (only on this device)" }).fill("Lunch");
+      await list.getByRole("button", { name: "Save" }).click();
+      await list.getByRole("link", { name: /Lunch/ }).click();
+      await a.waitForURL(link, SLOW);
+      await connected(a);
+
+      await a.goto(origin + "/");
+      await list.getByRole("link", { name: /Lunch/ }).waitFor(SLOW);
+      let asked = "";
+      a.once("dialog", (dialog) => {
+        asked = dialog.message();
+        void dialog.accept();
+      });
+      await list.getByRole("button", { name: /^Forget/ }).click();
+      await list.waitFor({ state: "detached", ...SLOW });
+      assert(asked.includes("deleted from this device"), asked);
+      assertEquals(await storedMessages(a, room), 0);
+      await a.reload();
+      await a.getByRole("button", { name: "New chat" }).waitFor();
+      assertEquals(await a.getByRole("region", { name: "Chats on this device" }).count(), 0);
+    });
+  },
+});
