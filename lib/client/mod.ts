@@ -12,6 +12,7 @@ import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSession
 import type { RoomView } from "./room_view.ts";
 import { computed, effect, untracked } from "@preact/signals-core";
 import { openResilientStore } from "./store_resilient.ts";
+import { type PersistApi, persistOnce } from "./persist.ts";
 
 export type {
   CountersView,
@@ -77,6 +78,12 @@ export async function openRoom(
   void store.patchState(options.room, { key: options.fragment.replace(/^#/, ""), openedAt: Date.now() })
     .catch((error) => console.warn("Parley: remembering the chat failed", error));
   const stopMarking = markRead(view, (readId) => store.patchState(options.room, { readId }));
+  // After the first message sent, the user means to keep the chat: ask the browser once not to evict it.
+  const send = view.send.bind(view);
+  view.send = async (text) => {
+    await send(text);
+    void askPersist();
+  };
   // The store's reopen timer stops with the room.
   const closeView = view.close.bind(view);
   view.close = () => {
@@ -86,6 +93,9 @@ export async function openRoom(
   };
   return { ok: true, view, persistent: store.durable() };
 }
+
+/** Asks for persistent storage once per page; `navigator.storage` is missing in some browsers and insecure pages. */
+const askPersist = persistOnce(() => (globalThis.navigator as { storage?: PersistApi } | undefined)?.storage);
 
 /** Remembers the newest message shown while the page is visible (the landing page counts unread after it). */
 function markRead(view: RoomView, save: (readId: string) => Promise<unknown>): () => void {

@@ -117,6 +117,18 @@ Deno.test({
   },
 });
 
+/** Counts the page's calls of `navigator.storage.persist()`. */
+function countPersistRequests(): void {
+  const w = globalThis as unknown as { __persist: number };
+  w.__persist = 0;
+  const storage = navigator.storage;
+  const persist = storage.persist.bind(storage);
+  storage.persist = () => {
+    w.__persist++;
+    return persist();
+  };
+}
+
 /** How many messages this browser keeps for `room` in IndexedDB. */
 function storedMessages(page: Page, room: string): Promise<number> {
   return page.evaluate((id) =>
@@ -142,9 +154,13 @@ Deno.test({
   async fn() {
     await withBrowser(async (browser, origin, errors) => {
       const a = await page(browser, errors);
+      await a.addInitScript(countPersistRequests);
       const link = await newChat(a, origin);
       const room = new URL(link).pathname.slice(1);
+      assertEquals(await a.evaluate(() => (globalThis as unknown as { __persist: number }).__persist), 0);
       await send(a, "see you at noon");
+      // The first message sent asks the browser to keep the site's storage.
+      await a.waitForFunction(() => (globalThis as unknown as { __persist: number }).__persist === 1, undefined, SLOW);
 
       await a.goto(origin + "/");
       const list = a.getByRole("region", { name: "Chats on this device" });
