@@ -11,6 +11,7 @@ import * as $6 from "./routes/index.tsx";
 import * as $7 from "./routes/metrics.ts";
 import * as $$0 from "./islands/ChatRoom.tsx";
 import * as $$1 from "./islands/NewChat.tsx";
+import * as $$2 from "./islands/RecentChats.tsx";
 
 import type { Manifest } from "$fresh/server.ts";
 
@@ -28,6 +29,7 @@ const manifest: Manifest = {
   islands: {
     "./islands/ChatRoom.tsx": $$0,
     "./islands/NewChat.tsx": $$1,
+    "./islands/RecentChats.tsx": $$2,
   },
   baseUrl: import.meta.url,
 };

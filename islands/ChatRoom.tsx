@@ -87,6 +87,7 @@ export default function ChatRoom({ room, lang: serverLang, forcedLang, debug, re
         setLang(next);
       }}
       inviteLink={inviteLink}
+      onLeave={() => location.assign(forcedLang ? `/?lang=${lang}` : "/")}
     />
   );
 }
