@@ -36,7 +36,6 @@ const TOP = 112;
 const LEFT = 72;
 const RIGHT = 24;
 const GAP = 72;
-const BYTES_HEIGHT = 150;
 const FLOOR_MS = 100;
 const COLORS: Readonly<Record<Contender, string>> = {
   "parley": "#1d4ed8",
@@ -84,11 +83,13 @@ export function renderNetChart(cells: readonly Cell[], options: NetChartOptions)
       title: 'Time to "Connected" on the joining phone (from its page load)',
       contenders: (["parley", "minimal"] as const).filter(ran),
       value: (c) => summarize(c).connectedMs,
+      floorMs: 30,
     },
     {
       title: "First message visible on the joining phone (from its page load)",
       contenders: present,
       value: (c) => summarize(c).firstMessageMs,
+      floorMs: 30,
     },
     {
       title: "Time to P2P on the joining phone (from its page load)",
@@ -110,7 +111,7 @@ export function renderNetChart(cells: readonly Cell[], options: NetChartOptions)
   const visits = (["parley", "minimal"] as const).map((c) => ({ contender: c, bytes: firstVisit(cells, c) }))
     .filter((v) => v.bytes !== null);
   const bytesTop = TOP + panels.length * (PANEL_HEIGHT + GAP);
-  const height = bytesTop + (visits.length ? BYTES_HEIGHT : 0) + 20;
+  const height = bytesTop + (visits.length ? 30 + visits.length * 34 + 30 : 0) + 10;
   const plotWidth = WIDTH - LEFT - RIGHT;
   const groupWidth = plotWidth / Math.max(1, profiles.length);
   const logMax = Math.log10(capMs);
@@ -196,15 +197,18 @@ export function renderNetChart(cells: readonly Cell[], options: NetChartOptions)
         const cx = (x + barWidth / 2).toFixed(1);
         const note = panel.note?.(cell) ?? "";
         const labelY = value === null ? top + 16 : barTop - 6;
+        const labelSize = barWidth < 34 ? 9 : 11;
         out.push(
-          `<text x="${cx}" y="${labelY.toFixed(1)}" font-size="11" font-weight="600" text-anchor="middle" ` +
+          `<text x="${cx}" y="${labelY.toFixed(1)}" font-size="${labelSize}" font-weight="600" text-anchor="middle" ` +
             `fill="#111827">${barLabel(value)}</text>`,
         );
         if (note) {
           const noteY = value === null ? top + 30 : Math.min(bottom - 6, barTop + 16);
           const noteColor = value === null ? "#111827" : "#ffffff";
           out.push(
-            `<text x="${cx}" y="${noteY.toFixed(1)}" font-size="10" text-anchor="middle" fill="${noteColor}">` +
+            `<text x="${cx}" y="${noteY.toFixed(1)}" font-size="${
+              labelSize - 1
+            }" text-anchor="middle" fill="${noteColor}">` +
               `${note}</text>`,
           );
         }
