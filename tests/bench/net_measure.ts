@@ -13,16 +13,17 @@
  * Bytes: B's HTTP responses through CDP (`Network.loadingFinished`'s
  * `encodedDataLength`: compressed body plus headers, as received), its
  * service worker's fetches through Playwright's network events, and B's
- * link (its interface's byte and packet counters, both ways) from t0 until the
- * driver sees the first message. Then, optionally, A sends a burst and B
+ * link (link_meter.ts: its packets to and from the lab's addresses and their
+ * IP bytes, both ways) from t0 until the driver sees the first message. Then, optionally, A sends a burst and B
  * records when each message becomes visible (send-to-visible).
  * @module
  */
 import type { CDPSession, Page } from "playwright-core";
-import type { Lab, Phone } from "../netlab/lab.ts";
+import type { Lab } from "../netlab/lab.ts";
 import { nameOf, now, openPhone, send, waitForConnected } from "../netlab/app.ts";
 import { createRoomLink } from "../../lib/client/room_link.ts";
 import type { HttpBytes, LinkCount, P2pPath, Sample } from "./net_report.ts";
+import { installLinkMeter, readLinkMeter } from "./link_meter.ts";
 
 /** Options of {@link measureOnce}. */
 export interface MeasureOptions {
@@ -140,14 +141,6 @@ async function closePage(page: Page): Promise<void> {
   await page.context().browser()?.close();
 }
 
-/** A phone's interface counters, both directions added (what its radio moved). */
-export async function linkCounters(lab: Lab, phone: Phone): Promise<LinkCount> {
-  const { stdout } = await lab.exec(phone, ["ip", "-j", "-s", "link", "show", "dev", phone.iface]);
-  const [info] = JSON.parse(stdout) as { stats64: Record<"rx" | "tx", { bytes: number; packets: number }> }[];
-  const { rx, tx } = info.stats64;
-  return { bytes: rx.bytes + tx.bytes, packets: rx.packets + tx.packets };
-}
-
 function minus(a: LinkCount, b: LinkCount): LinkCount {
   return { bytes: a.bytes - b.bytes, packets: a.packets - b.packets };
 }
@@ -240,7 +233,8 @@ export async function measureOnce(lab: Lab, app: PageServer, options: MeasureOpt
       throw new SetupError(`A could not open the room: ${error}\nA's last events:\n  ${events.join("\n  ")}`);
     }
     const http = await countHttp(b);
-    const linkBefore = await linkCounters(lab, lab.phones[1]);
+    await installLinkMeter(lab, lab.phones[1]);
+    const linkBefore = await readLinkMeter(lab, lab.phones[1]);
     const started = performance.now();
     // B starts loading at t0; its own clock measures from there.
     const navigation = b.goto(link, { waitUntil: "commit", timeout: capMs }).then(() => null, (error) => error);
@@ -253,7 +247,7 @@ export async function measureOnce(lab: Lab, app: PageServer, options: MeasureOpt
     for (;;) {
       record = (await readRecord(b)) ?? record;
       if (linkToFirstMessage === null && record?.firstMessageMs != null) {
-        linkToFirstMessage = minus(await linkCounters(lab, lab.phones[1]), linkBefore);
+        linkToFirstMessage = minus(await readLinkMeter(lab, lab.phones[1]), linkBefore);
       }
       const done = record !== null && record.firstMessageMs !== null && (!options.p2p || record.p2pMs !== null);
       if (done || (record !== null && record.now >= capMs)) break;

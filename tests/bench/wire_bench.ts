@@ -1,7 +1,7 @@
 /**
  * `deno task bench:wire`: what Parley costs on the wire per delivered chat
  * message, and what keeping a room open costs per idle hour, next to a bare
- * JSON relay, on loopback.
+ * JSON relay, on loopback and then between two real browsers.
  *
  * - Parley: two real room clients (lib/client/room, the code the page runs:
  *   encryption, signatures, courier, acks) in this process against the real
@@ -26,9 +26,17 @@
  * said to be. A radio wake-up is a run of packets after at least
  * {@link WAKE_GAP_MS} of silence on that link.
  *
+ * Then, as root (`--no-lab` skips it), the same for a browser pair in the
+ * netlab (wire_lab.ts): real Chromium phones, Parley over its DataChannel next
+ * to the minimal page, counted on the phones' interfaces.
+ *
+ * Writes `wire_results.md` and `wire_results.json` next to this file (or
+ * `--out`). It never fails on a number; it prints whether the target held.
+ *
  * ```
- * deno task bench:wire                    # 50 messages per size, 120 s idle
- * deno task bench:wire --messages=20 --idle=40 --out=/tmp/wire
+ * deno task bench:wire                    # 50 messages per size, 120 s idle, then the browser pair (root)
+ * deno task bench:wire --messages=20 --idle=40 --lab-idle=30 --out=/tmp/wire
+ * deno task bench:wire --no-lab           # loopback only, no root needed
  * ```
  * @module
  */
@@ -38,6 +46,7 @@ import { DESKTOP_TIMINGS, MOBILE_TIMINGS, QUIET_FACTOR } from "../../lib/client/
 import { newRoomId } from "../../lib/protocol/mod.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { until } from "../support/until.ts";
+import { runLabWire } from "./wire_lab.ts";
 
 /** A radio that heard nothing for this long is counted as woken by the next packet. */
 export const WAKE_GAP_MS = 1_000;
@@ -46,7 +55,14 @@ export const HEADER_BYTES_PER_SEGMENT = 52;
 const SAMPLE_MS = 250;
 /** Time after a delivery for delayed ACKs (40 ms on Linux) and trailing frames to pass before the next message. */
 const SETTLE_MS = 120;
-const DEFAULTS = { messages: 50, idleS: 120, out: new URL(".", import.meta.url).pathname.replace(/\/$/, "") };
+const DEFAULTS = {
+  messages: 50,
+  idleS: 120,
+  labIdleS: 60,
+  out: new URL(".", import.meta.url).pathname.replace(/\/$/, ""),
+};
+/** Messages the browser pair sends (each one goes through Playwright: slower than the client core). */
+const LAB_MESSAGES = 20;
 const MINIMAL_SERVER = new URL("./minimal_page/server.ts", import.meta.url).pathname;
 /** The message bodies measured: a typical chat line and a long one. */
 const BODIES: Record<string, string> = {
@@ -512,35 +528,47 @@ function describeFrames(frames: Frames): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Main
 
-function parseArgs(args: string[]): { messages: number; idleMs: number; out: string } {
-  const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const unknown = args.filter((a) => !/^--(messages|idle|out)=/.test(a));
-  if (unknown.length) throw new Error(`unknown arguments: ${unknown.join(" ")} (known: --messages= --idle= --out=)`);
-  const messages = Number(value("messages") ?? DEFAULTS.messages);
-  const idleS = Number(value("idle") ?? DEFAULTS.idleS);
-  if (!Number.isInteger(messages) || messages < 1) throw new Error("--messages must be a positive integer");
-  if (!(idleS >= 10)) throw new Error("--idle must be at least 10 (seconds)");
-  return { messages, idleMs: idleS * 1000, out: value("out") ?? DEFAULTS.out };
+interface Args {
+  messages: number;
+  idleMs: number;
+  labIdleMs: number;
+  lab: boolean;
+  out: string;
 }
 
-if (import.meta.main) {
-  const { messages, idleMs, out } = parseArgs(Deno.args);
-  const began = performance.now();
+function parseArgs(args: string[]): Args {
+  const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const unknown = args.filter((a) => !/^--(messages|idle|lab-idle|out)=/.test(a) && a !== "--no-lab");
+  if (unknown.length) {
+    throw new Error(
+      `unknown arguments: ${unknown.join(" ")} (known: --messages= --idle= --lab-idle= --no-lab --out=)`,
+    );
+  }
+  const messages = Number(value("messages") ?? DEFAULTS.messages);
+  const idleS = Number(value("idle") ?? DEFAULTS.idleS);
+  const labIdleS = Number(value("lab-idle") ?? DEFAULTS.labIdleS);
+  if (!Number.isInteger(messages) || messages < 1) throw new Error("--messages must be a positive integer");
+  if (!(idleS >= 10) || !(labIdleS >= 10)) throw new Error("--idle and --lab-idle must be at least 10 (seconds)");
+  const lab = !args.includes("--no-lab");
+  if (lab && Deno.uid() !== 0) {
+    throw new Error("the browser pair runs in network namespaces and needs root: run as root, or pass --no-lab");
+  }
+  return { messages, idleMs: idleS * 1000, labIdleMs: labIdleS * 1000, lab, out: value("out") ?? DEFAULTS.out };
+}
+
+/** The loopback part: Parley's client core and the bare relay, per message and idle. */
+async function loopback(args: Args, say: (text?: string) => void): Promise<{ markdown: string[]; json: unknown }> {
+  const { messages, idleMs } = args;
   const kvDir = await Deno.makeTempDir({ prefix: "parley_wire_" });
   const parleyServer = await ServerProcess.start({ kvPath: `${kvDir}/kv.sqlite3` });
   const bareServer = await ServerProcess.start({ entry: MINIMAL_SERVER });
-  const lines: string[] = [];
-  const say = (text = "") => {
-    console.log(text);
-    lines.push(text);
-  };
-  const json: Record<string, unknown> = { measuredAt: new Date().toISOString(), messages, idleWindowS: idleMs / 1000 };
+  const markdown: string[] = [];
+  const json: Record<string, unknown> = {};
   try {
     const parley = await parleyPair(parleyServer);
     const bare = await barePair(bareServer);
     try {
       const perBody: Record<string, unknown> = {};
-      const markdown: string[] = [];
       for (const [label, body] of Object.entries(BODIES)) {
         console.error(`wire: ${messages} messages "${label}" each side...`);
         const p = await perMessage(parley, body, messages);
@@ -550,7 +578,7 @@ if (import.meta.main) {
         const target = p.cost.wireBytes <= WIRE_RATIO_TARGET * b.cost.wireBytes;
         const verdict = `${target ? "met" : "MISSED"}: Parley's bytes on the wire per message <= ` +
           `${WIRE_RATIO_TARGET}x the bare relay's (measured ${ratio(p.cost.wireBytes, b.cost.wireBytes)})`;
-        say(`\n## Per delivered message, body ${label}, ${messages} messages one at a time\n`);
+        say(`\n## Per delivered message, body ${label}, ${messages} messages one at a time (loopback)\n`);
         say(textTable(table));
         say(`\n${textTable(frames)}`);
         say(`\n${verdict}`);
@@ -596,15 +624,16 @@ if (import.meta.main) {
       const quiet = `With a hidden tab or save-data the client's heartbeat period is ${QUIET_FACTOR}x longer ` +
         `(phone ${timer(MOBILE_TIMINGS.heartbeatIntervalMs * QUIET_FACTOR)}, desktop ` +
         `${timer(DESKTOP_TIMINGS.heartbeatIntervalMs * QUIET_FACTOR)}).`;
-      const windowNote =
-        `Measured over ${idleMs / 1000} s of idle with the real timers, extrapolated x${fixed(scale, 0)} ` +
-        `to an hour. In the window: Parley phone ${describeFrames(phone.frames)}; desktop ` +
-        `${describeFrames(desktop.frames)}; bare relay ${describeFrames(bareA.frames)}. The servers' WebSocket ` +
-        `pings (Parley: WS_IDLE_TIMEOUT 20 s; the bare relay: Deno's default) are answered by the runtime and show ` +
-        `only in packets.`;
-      say(`\n## Idle: what keeping the room open costs\n`);
+      const windowNote = `Measured over ${idleMs / 1000} s of idle with the real timers, extrapolated ` +
+        `x${fixed(scale, 0)} to an hour. In the window: Parley phone ${describeFrames(phone.frames)}, radio woke ` +
+        `at ${phone.wakeAtS.join(", ")} s; desktop ${describeFrames(desktop.frames)}, woke at ` +
+        `${desktop.wakeAtS.join(", ")} s; bare relay ${describeFrames(bareA.frames)}, woke at ` +
+        `${bareA.wakeAtS.join(", ")} s. The servers' WebSocket pings (Parley: \`WS_IDLE_TIMEOUT\` 20 s; the bare ` +
+        "relay: Deno's default) are answered by the runtime and show only in packets.";
+      say(`\n## Idle on loopback: what keeping the room open costs\n`);
       say(textTable(table));
       say(`\n${windowNote}\n${quiet}`);
+      markdown.push("### Idle", "", markdownTable(table), "", windowNote, quiet, "");
       json.idle = {
         windowS: idleMs / 1000,
         extrapolation: scale,
@@ -612,38 +641,6 @@ if (import.meta.main) {
         desktop: { ...desktop, frames: Object.fromEntries(desktop.frames), perHour: columns[1].hour },
         bare: { ...bareA, frames: Object.fromEntries(bareA.frames), perHour: columns[2].hour },
       };
-      const runtime = `${((performance.now() - began) / 1000).toFixed(0)} s`;
-      say(`\n(runtime ${runtime})`);
-      json.runtimeS = Math.round((performance.now() - began) / 1000);
-      const md = [
-        "# Wire economy (`deno task bench:wire`)",
-        "",
-        `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on loopback; ` +
-        `${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}; runtime ${runtime}.`,
-        "",
-        "Parley: two real room clients (`lib/client/room`: encryption, signed messages, courier, end-to-end acks) " +
-        "against the real signaling server, relay only (no DataChannel). Bare JSON relay: the minimal page's " +
-        "server (`tests/bench/minimal_page/server.ts`): parse, stamp `from`, forward; no ack. Each message is sent " +
-        `alone and delivered (Parley: "Delivered" on the sender) before the next, ${SETTLE_MS} ms apart; ` +
-        "both clients' connections are counted (one phone's link each). Bytes on the wire are the kernel's TCP " +
-        `payload counts (\`ss -ti\`) plus ${HEADER_BYTES_PER_SEGMENT} bytes of IPv4 and TCP headers per segment.`,
-        "",
-        ...markdown,
-        "### Idle",
-        "",
-        markdownTable(table),
-        "",
-        windowNote,
-        quiet,
-        "",
-      ].join("\n");
-      await Deno.mkdir(out, { recursive: true });
-      await Deno.writeTextFile(`${out}/wire_results.md`, md);
-      await Deno.writeTextFile(`${out}/wire_results.json`, JSON.stringify(json, null, 2) + "\n");
-      const written = [`${out}/wire_results.md`, `${out}/wire_results.json`];
-      const fmt = await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", ...written], stdin: "null" }).output();
-      if (!fmt.success) throw new Error(`deno fmt failed: ${new TextDecoder().decode(fmt.stderr)}`);
-      console.log(`\nwrote ${written.join(", ")}`);
     } finally {
       parley.close();
       bare.close();
@@ -653,4 +650,93 @@ if (import.meta.main) {
     await bareServer.stop("SIGTERM");
     await Deno.remove(kvDir, { recursive: true });
   }
+  return { markdown, json };
+}
+
+/** The browser pair in the netlab: Parley over P2P and the minimal page, counted on the phones' interfaces. */
+async function browserPair(args: Args, say: (text?: string) => void): Promise<{ markdown: string[]; json: unknown }> {
+  const messages = Math.min(args.messages, LAB_MESSAGES);
+  console.error(`wire: browser pair in the lab, ${messages} messages and ${args.labIdleMs / 1000} s idle per page...`);
+  const [parley, minimal] = await runLabWire({
+    messages,
+    idleMs: args.labIdleMs,
+    body: Object.values(BODIES)[0],
+    wakeGapMs: WAKE_GAP_MS,
+  });
+  const row = (name: string, p: number, m: number, digits: number, unit = "") => [
+    name,
+    `${fixed(p, digits)}${unit}`,
+    `${fixed(m, digits)}${unit}`,
+    ratio(p, m),
+  ];
+  const table: Table = {
+    header: ["browser pair, lab LAN, phone timings", "Parley (P2P)", "minimal page", "Parley / minimal"],
+    rows: [
+      row("per message: bytes on both phones' links", parley.perMessage.bytes, minimal.perMessage.bytes, 0),
+      row("per message: packets", parley.perMessage.packets, minimal.perMessage.packets, 1),
+      row(
+        "idle, one phone, per hour: bytes",
+        parley.idlePerHour.bytes / 1000,
+        minimal.idlePerHour.bytes / 1000,
+        1,
+        " KB",
+      ),
+      row("idle, one phone, per hour: packets", parley.idlePerHour.packets, minimal.idlePerHour.packets, 0),
+      row("idle, one phone, per hour: radio wake-ups", parley.idlePerHour.wakeUps, minimal.idlePerHour.wakeUps, 0),
+    ],
+  };
+  const note = `Short body (${Object.keys(BODIES)[0]}), ${messages} messages one at a time; the background rate ` +
+    `measured while idle is subtracted per message. Idle: ${args.labIdleMs / 1000} s extrapolated ` +
+    `x${fixed(3_600_000 / args.labIdleMs, 0)}; phone A's radio woke at ${parley.wakeAtS.join(", ")} s (Parley) and ` +
+    `${minimal.wakeAtS.join(", ")} s (minimal page). Counted: every TCP and UDP packet between a phone and the ` +
+    "lab's addresses, as IP bytes (tests/bench/link_meter.ts; Chromium's own failing DNS lookups are left out). " +
+    "In Parley's window the DataChannel's ICE consent checks and SCTP heartbeats come on top of the WebSocket's.";
+  say(`\n## Browser pair in the netlab (real Chromium, LAN profile)\n`);
+  say(textTable(table));
+  say(`\n${note}`);
+  return {
+    markdown: ["### Browser pair (real Chromium phones in the netlab, LAN)", "", markdownTable(table), "", note, ""],
+    json: { parley, minimal },
+  };
+}
+
+if (import.meta.main) {
+  const args = parseArgs(Deno.args);
+  const began = performance.now();
+  const say = (text = "") => console.log(text);
+  const local = await loopback(args, say);
+  const lab = args.lab ? await browserPair(args, say) : null;
+  const runtime = `${((performance.now() - began) / 1000).toFixed(0)} s`;
+  say(`\n(runtime ${runtime})`);
+  const json = {
+    measuredAt: new Date().toISOString(),
+    messages: args.messages,
+    runtimeS: Math.round((performance.now() - began) / 1000),
+    loopback: local.json,
+    browserPair: lab?.json ?? null,
+  };
+  const md = [
+    "# Wire economy (`deno task bench:wire`)",
+    "",
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; ` +
+    `${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}; runtime ${runtime}.`,
+    "",
+    "Loopback: two real Parley room clients (`lib/client/room`: encryption, signed messages, courier, end-to-end " +
+    "acks) against the real signaling server, relay only (no DataChannel), next to two clients of a bare JSON " +
+    "relay (the minimal page's server, `tests/bench/minimal_page/server.ts`: parse, stamp `from`, forward; no ack). " +
+    `Each message is sent alone and delivered (Parley: "Delivered" on the sender) before the next, ${SETTLE_MS} ms ` +
+    "apart; both clients' connections are counted (one phone's link each). Bytes on the wire are the kernel's TCP " +
+    `payload counts (\`ss -ti\`) plus ${HEADER_BYTES_PER_SEGMENT} bytes of IPv4 and TCP headers per segment. A radio ` +
+    `wake-up is a run of packets after at least ${WAKE_GAP_MS / 1000} s of silence on that link.`,
+    "",
+    ...local.markdown,
+    ...(lab?.markdown ?? []),
+  ].join("\n");
+  await Deno.mkdir(args.out, { recursive: true });
+  await Deno.writeTextFile(`${args.out}/wire_results.md`, md);
+  await Deno.writeTextFile(`${args.out}/wire_results.json`, JSON.stringify(json, null, 2) + "\n");
+  const written = [`${args.out}/wire_results.md`, `${args.out}/wire_results.json`];
+  const fmt = await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", ...written], stdin: "null" }).output();
+  if (!fmt.success) throw new Error(`deno fmt failed: ${new TextDecoder().decode(fmt.stderr)}`);
+  console.log(`\nwrote ${written.join(", ")}`);
 }
