@@ -28,7 +28,7 @@
  *
  * Then, as root (`--no-lab` skips it), the same for a browser pair in the
  * netlab (wire_lab.ts): real Chromium phones, Parley over its DataChannel next
- * to the minimal page, counted on the phones' interfaces.
+ * to the minimal page, counted by the link meter (link_meter.ts).
  *
  * Writes `wire_results.md` and `wire_results.json` next to this file (or
  * `--out`). It never fails on a number; it prints whether the target held.
