@@ -4,8 +4,9 @@
  * JSON relay, on loopback and then between two real browsers.
  *
  * - Parley: two real room clients (lib/client/room, the code the page runs:
- *   encryption, signatures, courier, acks) in this process against the real
- *   signaling server (lib/server, in its own process); no RTCPeerConnection,
+ *   encryption, courier, acks, and signatures once the courier signs) in
+ *   this process against the real signaling server (lib/server, in its own
+ *   process); no RTCPeerConnection,
  *   so chat stays on the relay: the chat frame up, `accepted` back, the chat
  *   frame down, and the receiver's end-to-end ack up and down.
  * - The bare JSON relay: the minimal page's server (tests/bench/minimal_page/):
@@ -721,8 +722,8 @@ if (import.meta.main) {
     `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; ` +
     `${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}; runtime ${runtime}.`,
     "",
-    "Loopback: two real Parley room clients (`lib/client/room`: encryption, signed messages, courier, end-to-end " +
-    "acks) against the real signaling server, relay only (no DataChannel), next to two clients of a bare JSON " +
+    "Loopback: two real Parley room clients (`lib/client/room`, the code the page runs: encryption, courier, " +
+    "end-to-end acks) against the real signaling server, relay only (no DataChannel), next to two clients of a bare JSON " +
     "relay (the minimal page's server, `tests/bench/minimal_page/server.ts`: parse, stamp `from`, forward; no ack). " +
     `Each message is sent alone and delivered (Parley: "Delivered" on the sender) before the next, ${SETTLE_MS} ms ` +
     "apart; both clients' connections are counted (one phone's link each). Bytes on the wire are the kernel's TCP " +
