@@ -12,6 +12,7 @@ import * as $7 from "./routes/metrics.ts";
 import * as $8 from "./routes/strings/[lang].ts";
 import * as $$0 from "./islands/ChatRoom.tsx";
 import * as $$1 from "./islands/NewChat.tsx";
+import * as $$2 from "./islands/RecentChats.tsx";
 
 import type { Manifest } from "$fresh/server.ts";
 
@@ -30,6 +31,7 @@ const manifest: Manifest = {
   islands: {
     "./islands/ChatRoom.tsx": $$0,
     "./islands/NewChat.tsx": $$1,
+    "./islands/RecentChats.tsx": $$2,
   },
   baseUrl: import.meta.url,
 };

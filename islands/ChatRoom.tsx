@@ -123,6 +123,7 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
       t={words[lang] ?? words[serverLang]!}
       onLang={(next) => choose(next, true)}
       inviteLink={inviteLink}
+      onLeave={() => location.assign(forcedLang ? `/?lang=${lang}` : "/")}
     />
   );
 }

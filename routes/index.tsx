@@ -1,6 +1,7 @@
 import { Head } from "$fresh/runtime.ts";
 import type { Handlers, PageProps } from "$fresh/server.ts";
 import NewChat from "../islands/NewChat.tsx";
+import RecentChats from "../islands/RecentChats.tsx";
 import { LANG_NAMES, type LangData, langOfRequest, LANGS, STRINGS } from "../lib/ui/mod.ts";
 
 /** The landing speaks the browser's language unless `?lang=` says otherwise. */
@@ -38,6 +39,19 @@ export default function Landing({ data }: PageProps<LangData>) {
         <NewChat label={t.newChat} />
       </div>
       <p class="mt-6 text-sm text-slate-600 dark:text-slate-300">{t.landingHowTo}</p>
+      <RecentChats
+        t={{
+          recentChats: t.recentChats,
+          chatFallbackName: t.chatFallbackName,
+          lastMessageNone: t.lastMessageNone,
+          unreadCount: t.unreadCount,
+          renameChat: t.renameChat,
+          chatNameLabel: t.chatNameLabel,
+          saveName: t.saveName,
+          forgetChat: t.forgetChat,
+          forgetConfirm: t.forgetConfirm,
+        }}
+      />
     </main>
   );
 }

@@ -13,9 +13,10 @@ import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
 import type { RoomView } from "./room_view.ts";
-import { computed } from "@preact/signals-core";
+import { computed, effect, untracked } from "@preact/signals-core";
 import { openResilientStore } from "./store_resilient.ts";
 import { createRelayHold } from "./relay_hold.ts";
+import { type PersistApi, persistOnce } from "./persist.ts";
 
 export type {
   CountersView,
@@ -104,13 +105,48 @@ async function open(
     env: browserEnvironment(),
     debug: options.debug,
   });
+  // The key stays on this device (never sent anywhere), so the landing page can reopen the chat.
+  void store.patchState(options.room, { key: options.fragment.replace(/^#/, ""), openedAt: Date.now() })
+    .catch((error) => console.warn("Parley: remembering the chat failed", error));
+  const stopMarking = markRead(view, (readId) => store.patchState(options.room, { readId }));
+  // After the first message sent, the user means to keep the chat: ask the browser once not to evict it.
+  const send = view.send.bind(view);
+  view.send = async (text) => {
+    await send(text);
+    void askPersist();
+  };
   // The store's reopen timer stops with the room.
   const closeView = view.close.bind(view);
   view.close = () => {
+    stopMarking();
     closeView();
     store.close();
   };
   return { ok: true, view, persistent: store.durable() };
+}
+
+/** Asks for persistent storage once per page; `navigator.storage` is missing in some browsers and insecure pages. */
+const askPersist = persistOnce(() => (globalThis.navigator as { storage?: PersistApi } | undefined)?.storage);
+
+/** Remembers the newest message shown while the page is visible (the landing page counts unread after it). */
+function markRead(view: RoomView, save: (readId: string) => Promise<unknown>): () => void {
+  let saved: string | undefined;
+  const mark = () => {
+    if (typeof document !== "undefined" && document.visibilityState !== "visible") return;
+    const last = view.messages.peek().at(-1);
+    if (!last || last.id === saved) return;
+    saved = last.id;
+    save(last.id).catch((error) => console.warn("Parley: remembering what was read failed", error));
+  };
+  const stop = effect(() => {
+    void view.messages.value;
+    untracked(mark);
+  });
+  addEventListener("visibilitychange", mark);
+  return () => {
+    stop();
+    removeEventListener("visibilitychange", mark);
+  };
 }
 
 /** This tab's `sessionStorage`, or undefined where reading it is refused (sandboxed frames, some private modes). */

@@ -129,4 +129,6 @@ export interface RoomView {
   diagnostics(): Promise<PeerDiagnostics[]>;
   /** Leaves the page's connections (not the room). */
   close(): void;
+  /** Leaves the room: says `bye` (the others see this person gone at once), stops reconnecting, and closes. */
+  leave(): void;
 }

@@ -38,6 +38,8 @@ export interface HelloData {
   token?: string;
   /** The highest room log position this client has seen. */
   since?: number;
+  /** The log epoch `since` counts in (`welcome.log.epoch`): a reset log then serves from its start. */
+  epoch?: string;
   /** The admission proof over this connection's nonce. */
   proof: string;
   /** base64url(A): sent only when the server asks (`verifier_required`), to register a new room. */

@@ -94,6 +94,16 @@ export interface RoomState {
   identity?: CryptoKeyPair;
   /** The room log's epoch that `lastSeq` counts in (`welcome.log.epoch`), sent as `hello.epoch`. */
   epoch?: string;
+  /** Other members' display names as last told (member id → name), bounded (`room/names.ts`). */
+  names?: Record<string, string>;
+  /** The room key (the link's fragment), kept on this device only, to reopen the chat from the landing page. */
+  key?: string;
+  /** This user's own name for the chat, on this device only. */
+  title?: string;
+  /** The newest message this user has seen, for the landing page's unread count. */
+  readId?: string;
+  /** When this device last opened the chat, ms since the epoch, to list recent chats first. */
+  openedAt?: number;
 }
 
 /** Options for listing history. */

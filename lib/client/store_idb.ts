@@ -201,6 +201,11 @@ export class IdbStore implements Store {
     });
   }
 
+  /** Ids of the rooms that have a saved state, for the landing page's list of chats. */
+  async listRooms(): Promise<string[]> {
+    return await this.#db.getAllKeys("state");
+  }
+
   /** Forgets everything about a room. */
   async clearRoom(room: string): Promise<void> {
     const tx = this.#db.transaction(["messages", "outbox", "state"], "readwrite");

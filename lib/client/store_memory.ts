@@ -132,6 +132,11 @@ export class MemoryStore implements Store {
     });
   }
 
+  /** Ids of the rooms that have a saved state, for the landing page's list of chats. */
+  listRooms(): Promise<string[]> {
+    return this.#run(() => [...this.#rooms].filter(([, data]) => Object.keys(data.state).length > 0).map(([id]) => id));
+  }
+
   /** The room's small state. */
   getState(room: string): Promise<RoomState> {
     return this.#run(() => ({ ...this.#room(room).state }));

@@ -1,13 +1,14 @@
 /**
  * Bundles islands ahead of time with `deno bundle` (esbuild inside): one
- * bundle per island, whose entry also exports the boot function, with its
- * lazily imported parts split out into chunks; entry names content-hashed so
- * they can be cached forever. A bundle per island (rather than one bundle of
- * every island with shared chunks) keeps a page's first load to a few files:
- * code one island shares with another island never becomes a chunk of its
- * own, which on a slow link is a request and its headers saved per chunk.
- * Chunks with the same content in two bundles get the same name, so the
- * file is written (and cached by browsers) once. `deno bundle` has no target
+ * bundle per group of islands that some page renders together (see
+ * `island_groups.ts`), each island's entry also exporting the boot function,
+ * shared and lazily imported parts split out into chunks; entry names
+ * content-hashed so they can be cached forever. A bundle per page's islands
+ * (rather than one bundle of every island with shared chunks) keeps a page's
+ * first load to a few files: code it shares with another page's islands never
+ * becomes a chunk of its own, which on a slow link is a request and its
+ * headers saved per chunk. Chunks with the same content in two bundles get
+ * the same name, so the file is written (and cached by browsers) once. `deno bundle` has no target
  * option, so each output file is then lowered to {@link BROWSER_TARGETS} with
  * npm esbuild's `transform` (syntax only; APIs are guarded in the code).
  * @module
@@ -15,6 +16,7 @@
 import * as esbuild from "esbuild";
 import { type BuildMeta, readBuildMeta } from "./build_meta.ts";
 import { islandNameFromFile, listSourceFiles } from "./files.ts";
+import { islandGroups } from "./island_groups.ts";
 import { precompressBundles, precompressStatic } from "./precompress.ts";
 
 /** Options of `build`. */
@@ -34,7 +36,7 @@ export interface BuildOptions {
  */
 export const BROWSER_TARGETS: readonly string[] = ["chrome100", "edge100", "firefox115", "safari15.4", "ios15.4"];
 
-const DEFAULT_INPUTS = ["islands", "lib", "deno.json"];
+const DEFAULT_INPUTS = ["islands", "lib", "routes", "deno.json"];
 /** A static `import ... from "./x.js"` (or `import "./x.js"`) in esbuild's output; lazy `import()` is not one. */
 const STATIC_IMPORT = /(?:^|[;}\s])(?:import|export)\s*(?:[^"'()]*?from\s*)?"(\.\/[^"]+\.js)"/g;
 
@@ -73,28 +75,36 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
   await Deno.remove(work, { recursive: true }).catch(ignoreNotFound);
   await Deno.mkdir(`${work}/entries`, { recursive: true });
   const islandNames: string[] = [];
+  const groups: string[][] = [];
   const lowered = new Map<string, string>();
-  for (const file of islandFiles) {
-    const name = islandNameFromFile(file.slice(`${root}/islands/`.length));
-    islandNames.push(name);
-    const entry = `${work}/entries/${name}.ts`;
-    await Deno.writeTextFile(
-      entry,
-      `export { default } from "${new URL(`file://${file}`).href}";\n` +
-        `export { boot } from "${import.meta.resolve("./runtime/boot.ts")}";\n` +
-        // Boot revives signal props with the island's own signals core, which only islands using signals carry.
-        (await usesSignals(root, file) ? `export { signal } from "@preact/signals-core";\n` : ""),
-    );
-    const out = `${work}/out/${name}`;
+  for (const [index, files] of (await islandGroups(root, islandFiles)).entries()) {
+    const names = files.map((file) => islandNameFromFile(file.slice(`${root}/islands/`.length)));
+    islandNames.push(...names);
+    groups.push(names);
+    // Boot revives signal props with the bundle's own signals core, which only bundles using signals carry.
+    const signals = (await Promise.all(files.map((file) => usesSignals(root, file)))).some(Boolean);
+    const entries: string[] = [];
+    for (const [i, file] of files.entries()) {
+      const entry = `${work}/entries/${index}/${names[i]}.ts`;
+      await Deno.mkdir(`${work}/entries/${index}`, { recursive: true });
+      await Deno.writeTextFile(
+        entry,
+        `export { default } from "${new URL(`file://${file}`).href}";\n` +
+          `export { boot } from "${import.meta.resolve("./runtime/boot.ts")}";\n` +
+          (signals ? `export { signal } from "@preact/signals-core";\n` : ""),
+      );
+      entries.push(entry);
+    }
+    const out = `${work}/out/${index}`;
     const command = new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform=browser", "--code-splitting", "--minify", `--outdir=${out}`, entry],
+      args: ["bundle", "--quiet", "--platform=browser", "--code-splitting", "--minify", `--outdir=${out}`, ...entries],
       cwd: root,
       stdout: "inherit",
       stderr: "inherit",
     });
     const { success } = await command.output();
-    if (!success) throw new Error(`deno bundle failed for island ${name}; see its output above`);
-    for (const [file, code] of await lowerToTargets(out, new Set([name]))) {
+    if (!success) throw new Error(`deno bundle failed for islands ${names.join(", ")}; see its output above`);
+    for (const [file, code] of await lowerToTargets(out, new Set(names))) {
       // Chunk names are hashes of their content: the same name from two bundles must be the same code.
       if (lowered.has(file) && lowered.get(file) !== code) throw new Error(`Two bundles made different ${file}`);
       lowered.set(file, code);
@@ -104,7 +114,7 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
   const js = `${outDir}/js`;
   const staged = `${work}/js`;
   await Deno.mkdir(staged, { recursive: true });
-  const meta: BuildMeta = { inputsHash, islands: {}, files: [] };
+  const meta: BuildMeta = { inputsHash, islands: {}, groups, files: [] };
   const entryNames = new Set(islandNames);
   const renamed = new Map<string, string>();
   for (const [name, code] of lowered) {
@@ -134,8 +144,9 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
 }
 
 /**
- * Whether an island's module graph has `@preact/signals-core` (directly or through `@preact/signals`): then its entry
- * also exports `signal`, for boot to revive signal props with, at no cost, and no other island carries it.
+ * Whether an island's module graph has `@preact/signals-core` (directly or through `@preact/signals`): then the
+ * entries of its bundle also export `signal`, for boot to revive signal props with at no cost; other bundles do not
+ * carry it.
  */
 async function usesSignals(root: string, file: string): Promise<boolean> {
   const command = new Deno.Command(Deno.execPath(), {

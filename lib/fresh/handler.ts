@@ -57,6 +57,7 @@ export async function createHandler(manifest: Manifest, config: FreshConfig = {}
     if (missing.length) console.error(`Islands not in the last build (${missing.join(", ")}): run \`deno task build\``);
     assets = {
       islands: Object.fromEntries(Object.entries(meta.islands).map(([name, file]) => [name, BUNDLE_URL_PREFIX + file])),
+      groups: meta.groups,
       preload: Object.fromEntries(
         Object.entries(meta.islands).map(([name, file]) => [
           name,

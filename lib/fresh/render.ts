@@ -14,6 +14,8 @@ import type { AppProps, PageProps, Plugin, PluginStyle } from "./types.ts";
 export interface IslandAssets {
   /** URL of each island's entry module, by island name; each entry also exports `boot`. */
   islands: Record<string, string>;
+  /** The islands bundled together, by group; an island in none is a bundle of its own. */
+  groups?: string[][];
   /** Every module URL to preload for each island (its static import closure), by island name. */
   preload?: Record<string, string[]>;
 }
@@ -84,14 +86,24 @@ function styleTag(style: PluginStyle): string {
 }
 
 /**
- * Each island is its own bundle, with its own copy of Preact and its own `boot` (exported by its entry): every island
- * kind on the page is hydrated by the boot of its bundle.
+ * Islands are bundled in groups (those some route renders together), each bundle with its own copy of Preact and a
+ * `boot` that every island entry of it exports: the page's islands of one bundle are hydrated by one call to it.
  */
 function bootScript(assets: IslandAssets, names: string[]): string {
-  const imports = names.map((name, i) => `import{boot as b${i}}from${JSON.stringify(assets.islands[name])};`);
-  const calls = names.map((name, i) =>
-    `b${i}({${JSON.stringify(name)}:()=>import(${JSON.stringify(assets.islands[name])})});`
-  );
+  const bundleOf = new Map<string, number>();
+  for (const [index, group] of (assets.groups ?? []).entries()) for (const name of group) bundleOf.set(name, index);
+  const byBundle = new Map<string, string[]>();
+  for (const name of names) {
+    const key = bundleOf.has(name) ? `g${bundleOf.get(name)}` : `i${name}`;
+    byBundle.set(key, [...byBundle.get(key) ?? [], name]);
+  }
+  const imports: string[] = [];
+  const calls: string[] = [];
+  for (const [i, group] of [...byBundle.values()].entries()) {
+    imports.push(`import{boot as b${i}}from${JSON.stringify(assets.islands[group[0]])};`);
+    const loaders = group.map((name) => `${JSON.stringify(name)}:()=>import(${JSON.stringify(assets.islands[name])})`);
+    calls.push(`b${i}({${loaders.join(",")}});`);
+  }
   return `<script type="module">${imports.join("")}${calls.join("")}</script>`;
 }
 

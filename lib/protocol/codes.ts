@@ -43,7 +43,11 @@ export type ErrorCode =
   /** The server failed; the frame may be retried. */
   | "internal"
   /** The room is new: send `hello` again, on the same socket, with `verifier` to register it. */
-  | "verifier_required";
+  | "verifier_required"
+  /** The deployment's storage budget (rooms or bytes, over all clients) is spent: no new room, no new message. */
+  | "storage_full"
+  /** This client address (IPv4 address or IPv6 /64) spent its storage budget for the current window. */
+  | "budget_exceeded";
 
 /** Every error code, for validation and for tests that walk the list. */
 export const ERROR_CODES: readonly ErrorCode[] = [
@@ -66,6 +70,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "replaced",
   "internal",
   "verifier_required",
+  "storage_full",
+  "budget_exceeded",
 ];
 
 /** WebSocket close codes the server uses, with the client's expected reaction in the README. */
@@ -92,10 +98,12 @@ export const CLOSE = {
   ADMISSION_REFUSED: 4403,
   /** The room is full. */
   ROOM_FULL: 4409,
-  /** This address has too many rooms open. */
+  /** This address has too many rooms open, or spent its storage budget (`budget_exceeded`). Retry later. */
   TOO_MANY_ROOMS: 4429,
   /** The socket's send queue stayed over its bound: resume with `since` at once (nothing is lost). */
   SLOW_CONSUMER: 4008,
+  /** The deployment's storage is full (`storage_full`): the room cannot be created now. Retry later, with backoff. */
+  TRY_AGAIN_LATER: 1013,
 } as const;
 
 /** One of the close codes above. */

@@ -21,6 +21,11 @@ export interface HelloFrame {
    * room + "\n" + nonce)), 43 characters, where A is the room's admission key and nonce the `challenge`'s.
    */
   proof?: string;
+  /**
+   * The log epoch `since` belongs to (from an earlier `welcome.log.epoch`). When it differs from the
+   * log's current epoch, the log was reset and the server sends the backlog from the log's start.
+   */
+  epoch?: string;
   /** base64url(A), 43 characters: registers a new room's verifier. Send it when the server asks (`verifier_required`). */
   verifier?: string;
   /** Proof of a member key; the server stamps the member id it proves on this peer. Optional. */
@@ -109,8 +114,11 @@ export interface WelcomeFrame {
   resumeWindowMs: number;
   /** The other peers of the room. */
   peers: RosterEntry[];
-  /** The room log's bounds at join time: oldest kept `seq` and newest `seq` (0 when empty). */
-  log: { first: number; last: number };
+  /**
+   * The room log at join time: oldest kept `seq`, newest `seq` (0 when empty), and its epoch: the id of
+   * this incarnation of the log; `seq` values are only comparable within one epoch.
+   */
+  log: { first: number; last: number; epoch: string };
   /** This client's member id, when its hello carried a valid `member`. */
   member?: string;
 }

@@ -154,7 +154,7 @@ function checkHello(frame: Record<string, unknown>): ParseResult {
   for (const key in frame) {
     if (
       key !== "type" && key !== "v" && key !== "token" && key !== "since" && key !== "proof" && key !== "verifier" &&
-      key !== "member"
+      key !== "member" && key !== "epoch"
     ) {
       return bad(`unknown field ${key.slice(0, 32)}`);
     }
@@ -178,6 +178,7 @@ function checkHello(frame: Record<string, unknown>): ParseResult {
   ) {
     return bad("since must be a non-negative integer");
   }
+  if (frame.epoch !== undefined && !isShortId(frame.epoch)) return bad("epoch must be 1-64 base64url characters");
   return { ok: true, frame: frame as unknown as ClientFrame };
 }
 

@@ -82,7 +82,7 @@ export class Admission {
       // Atomic: registers only if the room still has no verifier; of two creators racing, one wins.
       if (await this.#store.registerVerifier(room, mine) === mine) return null;
       return refused("lost_race", "another verifier was registered for this room").refusal;
-    });
+    }, true);
   }
 
   async #admit(
@@ -90,11 +90,12 @@ export class Admission {
     nonce: string,
     hello: HelloFrame,
     commit: () => Promise<JoinRefusal | null>,
+    registers = false,
   ): Promise<AdmissionDecision> {
-    if (hello.member === undefined) return { kind: "admit", admission: { commit } };
+    if (hello.member === undefined) return { kind: "admit", admission: { commit, registers } };
     const member = await checkMemberProof(hello.member, room, nonce);
     if (member === null) return refused("bad_member", "the member signature does not verify");
-    return { kind: "admit", admission: { member, commit } };
+    return { kind: "admit", admission: { member, commit, registers } };
   }
 
   /** Whether the room holds anything: presence that still counts, or log entries still kept. */

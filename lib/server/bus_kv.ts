@@ -2,25 +2,45 @@
  * The bus over Deno KV (`BUS=kv`), for platforms where BroadcastChannel does
  * not cross instances, and for separate processes sharing one KV file.
  *
- * Messages go to an append-only log: `[ns, channel, "m", n]` with a short
- * `expireIn`, where `n` comes from the head `[ns, channel, "head"]`, bumped in
- * the same atomic under a versionstamp check, so numbers are unique, gapless
- * and in commit order. Each instance keeps a cursor, lists what lies after
- * it, and skips its own messages. A publisher commits its queued messages in
- * order, one group per atomic, so every instance sees them in publish order.
+ * Each instance publishes into its own stream, so no key is shared by
+ * writers and no write is ever compared-and-swapped:
+ * - `[ns, channel, "s", instance]` → `{ n, from }`: the stream's head: the
+ *   last number written, and the first number of its current run (a reader
+ *   meeting the stream for the first time starts there);
+ * - `[ns, channel, "m", instance, n]` → a message (`n` = 1, 2, 3... in publish
+ *   order), continued in `[..., n, part]` when bigger than a KV value;
+ * - `[ns, channel, "bell", k]` → rung (a blind write) by every commit of the
+ *   instances hashed to bell `k`, so `kv.watch` of the few bells wakes readers.
+ * Everything expires after `messageTtlMs`. A publisher commits its queued
+ * messages in order, one group per atomic (messages, head and bell together),
+ * so every instance sees each publisher's messages in publish order (there is
+ * no order between publishers, as with BroadcastChannel).
  *
- * Latency: `kv.watch` on the head wakes readers at once where it sees other
+ * Readers list the heads (one small list), then the messages of each stream
+ * that moved, from their cursor.
+ *
+ * Latency: `kv.watch` on the bells wakes readers at once where it sees other
  * writers (Deno Deploy). On local SQLite it does not see other processes'
  * writes, so readers also poll every `pollIntervalMs` (default 100 ms): a
  * message then waits half that on average, at the cost of one KV read per
  * interval per instance even when idle (on Deploy, reads are billed: raise the
  * interval there, watch carries the latency). BroadcastChannel, where it
  * works, is faster and free.
+ *
+ * Failures and bounds: a commit that fails is retried after an exponential,
+ * jittered pause. Meanwhile the outbox is bounded (`maxOutboxMessages`,
+ * `maxOutboxBytes`): when full, the **oldest** queued messages are dropped,
+ * counted in `parley_bus_dropped_total` and reported once per episode through
+ * `onError`. The hub survives a dropped message: chat frames are durable in the
+ * room log (other instances fill a missing position from it when the next one
+ * arrives), presence is re-read from KV on every join and by the lease sweep.
  * @module
  */
 import type { Bus, BusEnvelope } from "./bus.ts";
 import { DEFAULT_BUS_CHANNEL } from "./bus_broadcast.ts";
+import { jitteredPause } from "./jitter.ts";
 import { retryKvBusy } from "./kv_busy.ts";
+import { metrics } from "./metrics.ts";
 import { serializedLength } from "./text_size.ts";
 import { KV_GROUP_MAX_BYTES, KV_KEY_OVERHEAD, piece, pieceCount } from "./kv_limits.ts";
 
@@ -36,10 +56,22 @@ export interface KvBusOptions {
   pollIntervalMs?: number;
   /** How long a message stays in KV, in ms: an instance stalled longer than this misses messages. */
   messageTtlMs?: number;
-  /** Whether to also wake on `kv.watch` of the head, which is instant where it works. */
+  /** Whether to also wake on `kv.watch` of the bells, which is instant where it works. */
   watch?: boolean;
-  /** Where background errors go (KV failures while publishing or polling, throwing handlers). */
+  /** The most messages queued while KV is failing or slow; beyond it the oldest are dropped. */
+  maxOutboxMessages?: number;
+  /** The most bytes (of JSON) queued while KV is failing or slow; beyond it the oldest are dropped. */
+  maxOutboxBytes?: number;
+  /** Where background errors go (KV failures while publishing or polling, throwing handlers, drops). */
   onError?: (error: unknown, context: string) => void;
+  /** Random source in [0, 1) for retry jitter, injectable for tests. */
+  random?: () => number;
+  /** The clock (when a stream's run starts again), injectable for tests. */
+  now?: () => number;
+  /** Timer functions (polling, retry pauses), injectable for tests. */
+  setTimeout?: (fn: () => void, ms: number) => ReturnType<typeof setTimeout>;
+  /** Cancels a timer of `setTimeout`. */
+  clearTimeout?: (id: ReturnType<typeof setTimeout>) => void;
 }
 
 /** Defaults of every option. */
@@ -49,29 +81,53 @@ const DEFAULTS = {
   pollIntervalMs: 100,
   messageTtlMs: 60_000,
   watch: true,
+  maxOutboxMessages: 10_000,
+  maxOutboxBytes: 8 * 1024 * 1024,
   onError: (error: unknown, context: string) => console.error(`KV bus: ${context}:`, error),
 };
 
-/** KV allows 1000 mutations per atomic; keep a margin. */
+/** KV allows 1000 mutations per atomic; keep a margin for the head and the bell. */
 const GROUP_MAX_MUTATIONS = 900;
 /** Messages listed per KV round trip while polling. */
 const LIST_BATCH = 256;
-/** The longest pause between publish retries after a KV failure, in ms. */
-const MAX_RETRY_PAUSE_MS = 1_000;
+/** Bells readers watch (`kv.watch` takes at most 10 keys). */
+const BELLS = 8;
+/** Backoff between publish retries after a KV failure. */
+const RETRY_PAUSE = { firstMs: 20, maxMs: 2_000 };
 /** Publish attempts still made for the outbox once the bus is closing. */
 const CLOSING_ATTEMPTS = 3;
 
-/** A message as stored: origin, room, JSON of the body (first piece), number of pieces. */
+const dropped = metrics.counter("parley_bus_dropped_total", "KV bus messages dropped because the outbox was full.");
+
+/** A message as stored: room, JSON of the body (first piece), number of pieces. */
 interface StoredMessage {
-  o: string;
   r: string;
   j: string;
   p: number;
 }
 
+/** A stream's head: the last number written and the first of the current run. */
+interface StreamHead {
+  n: number;
+  from: number;
+}
+
 interface Outgoing {
   room: string;
   json: string;
+}
+
+/** Raised (through `onError`) when the outbox overflowed and messages were dropped. */
+export class BusOverflowError extends Error {
+  /** How many messages were dropped in this episode so far. */
+  readonly dropped: number;
+
+  /** Describes an overflow that dropped `dropped` messages. */
+  constructor(dropped: number) {
+    super(`outbox full: dropped ${dropped} oldest message(s)`);
+    this.name = "BusOverflowError";
+    this.dropped = dropped;
+  }
 }
 
 /** Opens the KV at `path` and a bus on it that closes the KV when it closes. */
@@ -85,18 +141,29 @@ export async function openKvBus(path: string | undefined, options: KvBusOptions 
   }
 }
 
-/** A bus whose messages travel through a log in Deno KV. */
+/** A bus whose messages travel through per-instance streams in Deno KV. */
 export class KvBus implements Bus {
   /** This instance's id, random per process or worker. */
   readonly instanceId: string;
   #kv: Deno.Kv;
   #ownsKv: boolean;
   #options: Required<Omit<KvBusOptions, "instanceId">>;
-  #headKey: Deno.KvKey;
+  #headPrefix: Deno.KvKey;
   #messagePrefix: Deno.KvKey;
+  #ownHead: Deno.KvKey;
+  #bells: Deno.KvKey[];
+  #bell: Deno.KvKey;
   #handlers = new Set<(envelope: BusEnvelope) => void>();
-  #cursor: number;
+  /** The last number read from each other instance's stream. */
+  #cursors: Map<string, number>;
+  /** The last number this instance wrote, and the first of its current run. */
+  #n = 0;
+  #from = 1;
+  #lastCommitAt = -Infinity;
   #outbox: Outgoing[] = [];
+  #outboxBytes = 0;
+  /** Messages dropped since the outbox last had room (reported once per episode). */
+  #dropping = 0;
   #flushing: Promise<void> | null = null;
   #polling: Promise<void> | null = null;
   #pollAgain = false;
@@ -105,15 +172,20 @@ export class KvBus implements Bus {
   #watching: Promise<void> | null = null;
   #closed = false;
 
-  /** Starts a bus on `kv` reading from its current head; closes `kv` on `close()` only when `ownsKv`. */
+  /** Starts a bus on `kv`, reading what other instances publish from now on; closes `kv` on `close()` only when `ownsKv`. */
   static async open(kv: Deno.Kv, options: KvBusOptions = {}, ownsKv = false): Promise<KvBus> {
     const channel = options.channel ?? DEFAULTS.channel;
     const namespace = options.namespace ?? DEFAULTS.namespace;
-    const head = await retryKvBusy(() => kv.get<number>([namespace, channel, "head"]));
-    return new KvBus(kv, options, ownsKv, head.value ?? 0);
+    const cursors = new Map<string, number>();
+    await retryKvBusy(async () => {
+      for await (const entry of kv.list<StreamHead>({ prefix: [namespace, channel, "s"] })) {
+        cursors.set(entry.key[3] as string, entry.value.n);
+      }
+    });
+    return new KvBus(kv, options, ownsKv, cursors);
   }
 
-  private constructor(kv: Deno.Kv, options: KvBusOptions, ownsKv: boolean, cursor: number) {
+  private constructor(kv: Deno.Kv, options: KvBusOptions, ownsKv: boolean, cursors: Map<string, number>) {
     this.#kv = kv;
     this.#ownsKv = ownsKv;
     this.instanceId = options.instanceId ?? crypto.randomUUID();
@@ -123,14 +195,29 @@ export class KvBus implements Bus {
       pollIntervalMs: options.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
       messageTtlMs: options.messageTtlMs ?? DEFAULTS.messageTtlMs,
       watch: options.watch ?? DEFAULTS.watch,
+      maxOutboxMessages: Math.max(1, options.maxOutboxMessages ?? DEFAULTS.maxOutboxMessages),
+      maxOutboxBytes: options.maxOutboxBytes ?? DEFAULTS.maxOutboxBytes,
       onError: options.onError ?? DEFAULTS.onError,
+      random: options.random ?? Math.random,
+      now: options.now ?? Date.now,
+      setTimeout: options.setTimeout ?? ((fn, ms) => setTimeout(fn, ms)),
+      clearTimeout: options.clearTimeout ?? ((id) => clearTimeout(id)),
     };
     const { namespace, channel } = this.#options;
-    this.#headKey = [namespace, channel, "head"];
+    this.#headPrefix = [namespace, channel, "s"];
     this.#messagePrefix = [namespace, channel, "m"];
-    this.#cursor = cursor;
+    this.#ownHead = [...this.#headPrefix, this.instanceId];
+    this.#bells = Array.from({ length: BELLS }, (_, k) => [namespace, channel, "bell", k]);
+    this.#bell = this.#bells[hash(this.instanceId) % BELLS];
+    this.#cursors = cursors;
+    this.#cursors.delete(this.instanceId);
     this.#schedule();
-    if (this.#options.watch) this.#watching = this.#watchHead();
+    if (this.#options.watch) this.#watching = this.#watchBells();
+  }
+
+  /** Messages queued and not yet committed. */
+  get outboxSize(): number {
+    return this.#outbox.length;
   }
 
   /** Queues `body` about `room` for every other instance; it is committed in order, soon. */
@@ -139,6 +226,8 @@ export class KvBus implements Bus {
     const json = JSON.stringify(body);
     if (json === undefined) throw new TypeError("bus message body is not JSON-serialisable");
     this.#outbox.push({ room, json });
+    this.#outboxBytes += json.length;
+    this.#bound();
     this.#flushing ??= this.#flush();
   }
 
@@ -152,7 +241,7 @@ export class KvBus implements Bus {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#options.clearTimeout(this.#timer);
     await this.#flushing;
     await this.#polling;
     this.#handlers.clear();
@@ -161,59 +250,96 @@ export class KvBus implements Bus {
     if (this.#ownsKv) this.#kv.close();
   }
 
-  /** Commits the outbox group by group, retrying KV failures so nothing published is lost. */
+  /** Drops the oldest queued messages while the outbox is over a bound. */
+  #bound(): void {
+    const { maxOutboxMessages, maxOutboxBytes } = this.#options;
+    let count = 0;
+    while (
+      this.#outbox.length - count > 1 &&
+      (this.#outbox.length - count > maxOutboxMessages || this.#outboxBytes > maxOutboxBytes)
+    ) {
+      this.#outboxBytes -= this.#outbox[count].json.length;
+      count++;
+    }
+    if (count === 0) {
+      if (this.#outbox.length <= maxOutboxMessages / 2) this.#dropping = 0;
+      return;
+    }
+    this.#outbox.splice(0, count);
+    dropped.inc(undefined, count);
+    if (this.#dropping === 0) this.#options.onError(new BusOverflowError(count), "publishing");
+    this.#dropping += count;
+  }
+
+  /** Commits the outbox group by group, retrying KV failures after a jittered pause. */
   async #flush(): Promise<void> {
     let failures = 0;
     while (this.#outbox.length) {
-      const count = groupSize(this.#outbox);
+      // Taken out while in flight: dropping the oldest queued ones never touches it.
+      const group = this.#outbox.splice(0, groupSize(this.#outbox));
+      let bytes = 0;
+      for (const message of group) bytes += message.json.length;
+      this.#outboxBytes -= bytes;
       try {
-        await retryKvBusy(() => this.#commit(this.#outbox, count));
-        this.#outbox.splice(0, count);
+        await retryKvBusy(() => this.#commit(group));
         failures = 0;
+        if (this.#outbox.length <= this.#options.maxOutboxMessages / 2) this.#dropping = 0;
       } catch (error) {
         failures++;
-        this.#options.onError(error, `publishing ${count} message(s), attempt ${failures}`);
+        this.#options.onError(error, `publishing ${group.length} message(s), attempt ${failures}`);
         if (this.#closed && failures > CLOSING_ATTEMPTS) {
-          this.#options.onError(error, `closing: gave up on ${this.#outbox.length} message(s)`);
+          this.#options.onError(error, `closing: gave up on ${group.length + this.#outbox.length} message(s)`);
           this.#outbox.length = 0;
+          this.#outboxBytes = 0;
           break;
         }
-        const pause = Math.min(MAX_RETRY_PAUSE_MS, 10 * 2 ** Math.min(failures, 7));
-        await new Promise((resolve) => setTimeout(resolve, pause));
+        this.#outbox.unshift(...group);
+        this.#outboxBytes += bytes;
+        this.#bound();
+        await new Promise((resolve) =>
+          this.#options.setTimeout(
+            () => resolve(undefined),
+            jitteredPause(failures - 1, RETRY_PAUSE, this.#options.random),
+          )
+        );
       }
     }
     this.#flushing = null;
   }
 
-  /** Commits the first `count` outgoing messages under the next numbers, retrying lost races. */
-  async #commit(outbox: Outgoing[], count: number): Promise<void> {
+  /** Commits one group under this stream's next numbers: a blind write, nobody else writes these keys. */
+  async #commit(group: Outgoing[]): Promise<void> {
     const { messageTtlMs } = this.#options;
-    for (;;) {
-      const head = await this.#kv.get<number>(this.#headKey);
-      const base = head.value ?? 0;
-      const atomic = this.#kv.atomic()
-        .check({ key: this.#headKey, versionstamp: head.versionstamp })
-        .set(this.#headKey, base + count);
-      for (let i = 0; i < count; i++) {
-        const { room, json } = outbox[i];
-        const key = [...this.#messagePrefix, base + 1 + i];
-        const pieces = pieceCount(json);
-        const value: StoredMessage = { o: this.instanceId, r: room, j: piece(json, 0), p: pieces };
-        atomic.set(key, value, { expireIn: messageTtlMs });
-        for (let part = 1; part < pieces; part++) {
-          atomic.set([...key, part], piece(json, part), {
-            expireIn: messageTtlMs,
-          });
-        }
+    const now = this.#options.now();
+    // A head idle for half its lifetime may be gone for readers: start a new run they can begin at.
+    const from = now - this.#lastCommitAt >= messageTtlMs / 2 ? this.#n + 1 : this.#from;
+    const base = this.#n;
+    const atomic = this.#kv.atomic();
+    for (let i = 0; i < group.length; i++) {
+      const { room, json } = group[i];
+      const key = [...this.#messagePrefix, this.instanceId, base + 1 + i];
+      const pieces = pieceCount(json);
+      const value: StoredMessage = { r: room, j: piece(json, 0), p: pieces };
+      atomic.set(key, value, { expireIn: messageTtlMs });
+      for (let part = 1; part < pieces; part++) {
+        atomic.set([...key, part], piece(json, part), { expireIn: messageTtlMs });
       }
-      if ((await atomic.commit()).ok) return;
     }
+    const head: StreamHead = { n: base + group.length, from };
+    atomic.set(this.#ownHead, head, { expireIn: messageTtlMs });
+    atomic.set(this.#bell, head.n, { expireIn: messageTtlMs });
+    const result = await atomic.commit();
+    // Unchecked atomics only fail by throwing; this narrows the type.
+    if (!result.ok) throw new Error("bus group was not committed");
+    this.#n = head.n;
+    this.#from = from;
+    this.#lastCommitAt = now;
   }
 
   #schedule(): void {
     if (this.#closed) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#wake(), this.#options.pollIntervalMs);
+    if (this.#timer !== undefined) this.#options.clearTimeout(this.#timer);
+    this.#timer = this.#options.setTimeout(() => this.#wake(), this.#options.pollIntervalMs);
   }
 
   /** Polls now, or right after the poll in flight. */
@@ -239,30 +365,48 @@ export class KvBus implements Bus {
     this.#schedule();
   }
 
-  /** Delivers every message after the cursor, in order, and moves the cursor past them. */
+  /** Reads the streams' heads, then delivers what each moved stream holds after its cursor. */
   async #readNew(): Promise<void> {
-    const iter = this.#kv.list<StoredMessage | string>({
-      prefix: this.#messagePrefix,
-      start: [...this.#messagePrefix, this.#cursor + 1],
-    }, { batchSize: LIST_BATCH });
-    let current: { n: number; message: StoredMessage; pieces: string[] } | null = null;
-    for await (const { key, value } of iter) {
-      if (this.#closed) return;
-      if (key.length === 5) {
-        if (current && key[3] === current.n) current.pieces.push(value as string);
-        continue;
-      }
-      if (current) this.#deliver(current.n, current.message, current.pieces);
-      current = { n: key[3] as number, message: value as StoredMessage, pieces: [] };
+    const heads = new Map<string, StreamHead>();
+    for await (const entry of this.#kv.list<StreamHead>({ prefix: this.#headPrefix })) {
+      const instance = entry.key[3] as string;
+      if (instance !== this.instanceId) heads.set(instance, entry.value);
     }
-    if (current && !this.#closed) this.#deliver(current.n, current.message, current.pieces);
+    // A stream whose head expired is gone; if it comes back, its new run says where to start.
+    for (const instance of this.#cursors.keys()) if (!heads.has(instance)) this.#cursors.delete(instance);
+    for (const [instance, head] of heads) {
+      if (this.#closed) return;
+      const cursor = this.#cursors.get(instance) ?? head.from - 1;
+      if (head.n > cursor) await this.#readStream(instance, cursor);
+      // Written with the head, so listed unless expired: what was not found is gone, do not look again.
+      this.#cursors.set(instance, Math.max(this.#cursors.get(instance) ?? cursor, head.n));
+    }
   }
 
-  #deliver(n: number, message: StoredMessage, pieces: string[]): void {
-    this.#cursor = n;
-    if (message.o === this.instanceId) return;
+  /** Delivers one stream's messages after `cursor`, in order. */
+  async #readStream(instance: string, cursor: number): Promise<void> {
+    const prefix = [...this.#messagePrefix, instance];
+    const iter = this.#kv.list<StoredMessage | string>({ prefix, start: [...prefix, cursor + 1] }, {
+      batchSize: LIST_BATCH,
+    });
+    let current: { n: number; message: StoredMessage; pieces: string[] } | null = null;
+    this.#cursors.set(instance, cursor);
+    for await (const { key, value } of iter) {
+      if (this.#closed) return;
+      if (key.length === 6) {
+        if (current && key[4] === current.n) current.pieces.push(value as string);
+        continue;
+      }
+      if (current) this.#deliver(instance, current.n, current.message, current.pieces);
+      current = { n: key[4] as number, message: value as StoredMessage, pieces: [] };
+    }
+    if (current && !this.#closed) this.#deliver(instance, current.n, current.message, current.pieces);
+  }
+
+  #deliver(instance: string, n: number, message: StoredMessage, pieces: string[]): void {
+    this.#cursors.set(instance, n);
     const json = pieces.length ? message.j + pieces.join("") : message.j;
-    const envelope: BusEnvelope = { room: message.r, origin: message.o, body: JSON.parse(json) };
+    const envelope: BusEnvelope = { room: message.r, origin: instance, body: JSON.parse(json) };
     for (const handler of this.#handlers) {
       try {
         handler(envelope);
@@ -272,24 +416,24 @@ export class KvBus implements Bus {
     }
   }
 
-  /** Wakes the poller whenever the head changes, where `kv.watch` sees the change. */
-  async #watchHead(): Promise<void> {
+  /** Wakes the poller whenever a bell rings, where `kv.watch` sees the change. */
+  async #watchBells(): Promise<void> {
     try {
-      this.#watch = this.#kv.watch([this.#headKey]).getReader();
+      this.#watch = this.#kv.watch(this.#bells).getReader();
       for (;;) {
         const { done } = await this.#watch.read();
         if (done || this.#closed) return;
         this.#wake();
       }
     } catch (error) {
-      if (!this.#closed) this.#options.onError(error, "watching the head");
+      if (!this.#closed) this.#options.onError(error, "watching the bells");
     }
   }
 }
 
-/** How many messages from the front of `outbox` fit one atomic. */
+/** How many messages from the front of `outbox` fit one atomic (with the head and the bell). */
 function groupSize(outbox: Outgoing[]): number {
-  let mutations = 1;
+  let mutations = 2;
   let bytes = 0;
   let count = 0;
   while (count < outbox.length) {
@@ -302,4 +446,11 @@ function groupSize(outbox: Outgoing[]): number {
     count++;
   }
   return count;
+}
+
+/** A small stable hash of a string (FNV-1a), to spread instances over the bells. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }

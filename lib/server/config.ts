@@ -76,6 +76,18 @@ export interface ServerConfig {
   forwardedHeader: ForwardedHeader;
   /** The bearer token `/metrics` requires (`METRICS_TOKEN`); null = `/metrics` is open. */
   metricsToken: string | null;
+  /** About the most bytes of log data read per backlog page (`BACKLOG_PAGE_BYTES`): bounds memory per join. */
+  backlogPageBytes: number;
+  /** The most rooms the deployment keeps in KV (`STORAGE_MAX_ROOMS`); more: `storage_full`. */
+  storageMaxRooms: number;
+  /** The most log bytes the deployment keeps in KV (`STORAGE_MAX_BYTES`); more: `storage_full`. */
+  storageMaxBytes: number;
+  /** The most rooms one address group (IPv4 address, IPv6 /64) may register per window (`BUDGET_ADDR_ROOMS`). */
+  budgetAddressRooms: number;
+  /** The most log bytes one address group may append per window (`BUDGET_ADDR_BYTES`). */
+  budgetAddressBytes: number;
+  /** The per-address budget window (`BUDGET_WINDOW`, s). */
+  budgetWindowMs: number;
 }
 
 /** The defaults, in one place. */
@@ -104,6 +116,13 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   trustedProxies: [],
   forwardedHeader: "x-forwarded-for",
   metricsToken: null,
+  backlogPageBytes: 256 * 1024,
+  storageMaxRooms: 100_000,
+  storageMaxBytes: 1024 * 1024 * 1024,
+  // Carrier-grade NAT puts many phones behind one IPv4 address: generous, the global budget is the backstop.
+  budgetAddressRooms: 1_000,
+  budgetAddressBytes: 256 * 1024 * 1024,
+  budgetWindowMs: 3600_000,
 });
 
 /** Reads an environment variable; injectable for tests. */
@@ -257,6 +276,12 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     metricsToken,
     sendQueueBytes: whole(env, "SEND_QUEUE_BYTES", d.sendQueueBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),
     sendStallMs: seconds("SEND_STALL_TIMEOUT", d.sendStallMs, 1, 3_600),
+    backlogPageBytes: whole(env, "BACKLOG_PAGE_BYTES", d.backlogPageBytes, 1, Number.MAX_SAFE_INTEGER),
+    storageMaxRooms: whole(env, "STORAGE_MAX_ROOMS", d.storageMaxRooms, 1, 1e12),
+    storageMaxBytes: whole(env, "STORAGE_MAX_BYTES", d.storageMaxBytes, 1, Number.MAX_SAFE_INTEGER),
+    budgetAddressRooms: whole(env, "BUDGET_ADDR_ROOMS", d.budgetAddressRooms, 1, 1e12),
+    budgetAddressBytes: whole(env, "BUDGET_ADDR_BYTES", d.budgetAddressBytes, 1, Number.MAX_SAFE_INTEGER),
+    budgetWindowMs: seconds("BUDGET_WINDOW", d.budgetWindowMs, 1, 366 * 86_400),
   };
   const merged = { ...config, ...overrides };
   if (merged.sendQueueBytes < 2 * merged.maxFrameBytes) {

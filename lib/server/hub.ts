@@ -15,7 +15,11 @@ import type { ServerConfig } from "./config.ts";
 import { metrics } from "./metrics.ts";
 import { Peer, type PeerSocket, Room, stamp } from "./room.ts";
 import type { RoomLog } from "./room_log.ts";
-import { hashToken, type SessionStore } from "./session_store.ts";
+import { hashToken, type RosterRecord, type SessionStore } from "./session_store.ts";
+import { addressGroup } from "./address_group.ts";
+import { NO_BUDGET, type StorageBudget } from "./kv_budget.ts";
+import { BacklogReader } from "./room_log_reader.ts";
+import { utf8Length } from "./text_size.ts";
 
 /** Random bytes in a peer id (72 bits: unique within a room, short on the wire). */
 const PEER_ID_BYTES = 9;
@@ -64,6 +68,8 @@ export interface HubOptions {
   log: RoomLog;
   /** The cross-instance bus. */
   bus: Bus;
+  /** The KV storage budget, asked before a room is registered and before each append (default: none). */
+  budget?: StorageBudget;
   /** The clock, injectable for tests. */
   now?: () => number;
   /** Answers a joined peer's `ice` frame (signal_service.ts); without it the frame is `unknown_type`. */
@@ -89,6 +95,8 @@ export type JoinResult = { ok: true; peer: Peer } | JoinRefusal;
 export interface JoinAdmission {
   /** The member id the hello proved, if any. */
   member?: string;
+  /** This join registers a new room: the storage budget must admit it before `commit` writes its verifier. */
+  registers?: boolean;
   /**
    * Runs once every limit of the join has passed, before the peer counts: writes a new room's
    * verifier (or refreshes the room's). A refusal ends the join.
@@ -106,6 +114,11 @@ function refuse(code: ErrorCode, message: string, close: CloseCode): JoinRefusal
   return { ok: false, code, message, close };
 }
 
+/** The close code of a storage budget refusal. */
+function budgetClose(code: "storage_full" | "budget_exceeded"): CloseCode {
+  return code === "storage_full" ? CLOSE.TRY_AGAIN_LATER : CLOSE.TOO_MANY_ROOMS;
+}
+
 /** Sends an `error` frame and counts it. */
 export function sendError(socket: PeerSocket, code: ErrorCode, message: string, ref?: string): void {
   errorsSent.inc({ code });
@@ -120,6 +133,7 @@ export class Hub {
   #store: SessionStore;
   #log: RoomLog;
   #bus: Bus;
+  #budget: StorageBudget;
   #now: () => number;
   #rooms = new Map<string, Room>();
   #addressRooms = new Map<string, Map<string, number>>();
@@ -129,6 +143,8 @@ export class Hub {
   #unsubscribe: () => void;
   #leaseTimer: ReturnType<typeof setInterval>;
   #leaseMs: number;
+  /** The lease renewal in flight: marking a peer away waits for it, so neither write undoes the other. */
+  #renewing: Promise<void> | null = null;
   #closing = false;
   #ice: ((peer: Peer) => void) | undefined;
 
@@ -138,11 +154,12 @@ export class Hub {
     this.#store = options.store;
     this.#log = options.log;
     this.#bus = options.bus;
+    this.#budget = options.budget ?? NO_BUDGET;
     this.#now = options.now ?? Date.now;
     this.#ice = options.ice;
     this.#leaseMs = Math.max(options.config.resumeWindowMs, 1_000);
     this.#unsubscribe = this.#bus.subscribe((envelope) => this.#onBus(envelope));
-    this.#leaseTimer = setInterval(() => this.#track(this.#renewLeases()), this.#leaseMs / 3);
+    this.#leaseTimer = setInterval(() => this.#track(this.renewLeases()), this.#leaseMs / 3);
     unrefTimer(this.#leaseTimer);
     LIVE_HUBS.add(this);
   }
@@ -190,15 +207,19 @@ export class Hub {
       else previous = null;
     }
     const resumed = peerId !== "";
-    const rooms = this.#addressRooms.get(address);
-    if (!rooms?.has(roomId) && (rooms?.size ?? 0) >= this.#config.maxRoomsPerAddress) {
+    // Refused early, before any KV work (and before the storage budget counts a room); checked again below.
+    if (this.#tooManyRooms(address, roomId)) {
       return refuse("too_many_rooms", "this address has too many rooms open", CLOSE.TOO_MANY_ROOMS);
     }
-    if (!isOpen() || this.#closing) return refuse("internal", "socket closed while joining", CLOSE.NORMAL);
     if (!resumed) {
       peerId = randomId(PEER_ID_BYTES);
       token = peerId + randomId(TOKEN_BYTES);
       tokenHash = await hashToken(token);
+    }
+    if (!isOpen() || this.#closing) return refuse("internal", "socket closed while joining", CLOSE.NORMAL);
+    // Checked again with no await before the count below: simultaneous joins cannot all pass it.
+    if (this.#tooManyRooms(address, roomId)) {
+      return refuse("too_many_rooms", "this address has too many rooms open", CLOSE.TOO_MANY_ROOMS);
     }
 
     // Register first (holding frames back), so nothing published from here on is missed.
@@ -215,7 +236,48 @@ export class Hub {
     room.local.set(peerId, peer);
     this.#countAddress(address, roomId, 1);
     try {
-      const roster = await store.roster(roomId);
+      // Read before any write, so a full room is refused before admission writes a verifier; the seat
+      // itself is claimed below, checked against this very read, so racing joins cannot all pass.
+      const seats = resumed ? null : await store.seats(roomId);
+      if (seats && seats.roster.filter((entry) => entry.peer !== peerId).length >= this.#config.maxPeersPerRoom) {
+        this.#unregister(peer);
+        return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
+      }
+      // The storage budget is the last limit before a new room's first write (its verifier).
+      if (admission.registers) {
+        const budget = await this.#budget.admitRoom(roomId, addressGroup(address));
+        if (!budget.ok) {
+          this.#unregister(peer);
+          return refuse(budget.code, budget.message, budgetClose(budget.code));
+        }
+      }
+      // Every limit has passed (a new limit goes above this line): only now may admission write the verifier.
+      const refusal = await admission.commit?.() ?? null;
+      if (refusal) {
+        this.#unregister(peer);
+        return refusal;
+      }
+      const record = {
+        state: "online" as const,
+        inst: this.#bus.instanceId,
+        until: this.#now() + this.#leaseMs,
+        h: tokenHash,
+        m: peer.member,
+      };
+      let roster: RosterRecord[];
+      if (resumed) {
+        roster = await store.roster(roomId);
+        peer.presenceVersion = await store.setPresence(roomId, peerId, record);
+      } else {
+        // The room-full check and the presence write are one KV atomic: racing joins cannot all pass.
+        const seat = await store.claimSeat(roomId, peerId, record, this.#config.maxPeersPerRoom, seats!);
+        if (!seat) {
+          this.#unregister(peer);
+          return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
+        }
+        roster = seat.roster;
+        peer.presenceVersion = seat.versionstamp;
+      }
       const peers: RosterEntry[] = [];
       for (const entry of roster) {
         if (entry.peer === peerId) continue;
@@ -229,28 +291,11 @@ export class Hub {
           peers.push({ id: local.id, presence: "online", member: local.member });
         }
       }
-      if (!resumed && peers.length >= this.#config.maxPeersPerRoom) {
-        this.#unregister(peer);
-        return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
-      }
-      // Every limit has passed (a new limit goes above this line): only now may admission write the verifier.
-      const refusal = await admission.commit?.() ?? null;
-      if (refusal) {
-        this.#unregister(peer);
-        return refusal;
-      }
-      peer.presenceVersion = await store.setPresence(roomId, peerId, {
-        state: "online",
-        inst: this.#bus.instanceId,
-        until: this.#now() + this.#leaseMs,
-        h: tokenHash,
-        m: peer.member,
-      });
       if (previous && previous.inst !== this.#bus.instanceId && previous.state === "online" && !old) {
         this.#bus.publish(roomId, { k: "r", peer: peerId } satisfies BusBody);
       }
       this.#presence(room, peerId, resumed ? "online" : "joined", peer, roomId, peer.member);
-      const bounds = await this.#log.readAfter(roomId, Number.MAX_SAFE_INTEGER, 0);
+      const bounds = await this.#log.bounds(roomId);
       this.#startDelivery(room, bounds.lastSeq);
       socket.send(JSON.stringify({
         type: "welcome",
@@ -260,14 +305,16 @@ export class Hub {
         resumed,
         resumeWindowMs: this.#config.resumeWindowMs,
         peers,
-        log: { first: bounds.firstSeq, last: bounds.lastSeq },
+        log: { first: bounds.firstSeq, last: bounds.lastSeq, epoch: bounds.epoch },
         member: peer.member,
       }));
       onWelcome(peer);
       let backlogEnd = 0;
-      // A since beyond the log (a log reset) would hide new frames: read from the log's end instead.
       if (hello.since !== undefined) {
-        backlogEnd = await this.#sendBacklog(peer, Math.min(hello.since, bounds.lastSeq), isOpen);
+        // A since of another epoch counts in a log that is gone: serve this log from its start.
+        const since = hello.epoch !== undefined && hello.epoch !== bounds.epoch ? 0 : hello.since;
+        // A since beyond the log (a reset the client cannot tell) would hide new frames: read from the log's end.
+        backlogEnd = await this.#sendBacklog(peer, Math.min(since, bounds.lastSeq), isOpen);
       }
       await this.#flushPending(peer, backlogEnd);
       if (hello.since !== undefined) socket.send('{"type":"synced","last":' + backlogEnd + "}");
@@ -283,35 +330,33 @@ export class Hub {
     }
   }
 
-  /** Streams the log after `since` to a joining peer; returns the last position covered. */
+  /** Streams the log after `since` to a joining peer, one bounded page at a time; returns the last position covered. */
   async #sendBacklog(peer: Peer, since: number, isOpen: () => boolean): Promise<number> {
-    let after = since;
-    // Pages start at one send window of the largest frames, then fit the largest entry seen: a page
-    // of big frames stays about one window in memory, a page of small ones stays one KV read.
-    const window = this.#config.sendQueueBytes / 2;
-    const most = this.#config.backlogPageSize;
-    let limit = Math.max(1, Math.min(most, Math.floor(window / this.#config.maxFrameBytes)));
+    // A page holds about one send window (or less): big frames come a few per read, small ones many.
+    const reader = new BacklogReader(this.#log, peer.room, since, {
+      entries: this.#config.backlogPageSize,
+      bytes: Math.min(this.#config.sendQueueBytes / 2, this.#config.backlogPageBytes),
+      largest: this.#config.maxFrameBytes,
+    });
     for (;;) {
-      const page = await this.#log.readAfter(peer.room, after, limit);
-      let largest = 1;
-      const first = page.entries.length ? page.entries[0].seq : page.lastSeq + 1;
-      if (first > after + 1 && page.lastSeq > after) {
-        peer.socket.send('{"type":"gap","from":' + (after + 1) + ',"to":' + Math.min(first - 1, page.lastSeq) + "}");
+      let covered = reader.position;
+      const page = await reader.next();
+      if (page.gap) {
+        peer.socket.send('{"type":"gap","from":' + page.gap.from + ',"to":' + page.gap.to + "}");
+        covered = page.gap.to;
       }
       for (const entry of page.entries) {
         if (this.#visibleTo(entry.data, peer.id)) {
           const text = entry.data.slice(0, -1) + ',"seq":' + entry.seq + ',"at":' + entry.at + "}";
           // In windows of the send bound, never the whole log at once.
           const ready = peer.socket.ready?.(text.length);
-          if (ready !== undefined && ready !== true && !await ready) return after;
+          if (ready !== undefined && ready !== true && !await ready) return covered;
           peer.socket.send(text);
         }
-        if (entry.data.length > largest) largest = entry.data.length;
-        after = entry.seq;
+        covered = entry.seq;
       }
-      // A short page means everything up to lastSeq (as of this read) was covered.
-      if (page.entries.length < limit || !isOpen()) return Math.max(after, page.lastSeq);
-      limit = Math.max(1, Math.min(most, Math.floor(window / largest)));
+      if (page.done) return page.through;
+      if (!isOpen()) return covered;
     }
   }
 
@@ -381,7 +426,14 @@ export class Hub {
     const id = frame.id;
     const to = frame.to ?? null;
     // The stamp adds only ASCII, so a plain client frame stays ASCII: the log need not measure it.
-    const append = this.#log.append(peer.room, stored, isPlainChat(text, frame)).then(
+    const ascii = isPlainChat(text, frame);
+    const budget = this.#budget.chargeBytes(addressGroup(peer.address), ascii ? stored.length : utf8Length(stored));
+    if (!budget.ok) {
+      sendError(peer.socket, budget.code, budget.message, id);
+      if (budget.code === "budget_exceeded") peer.socket.close(CLOSE.TOO_MANY_ROOMS, budget.code);
+      return;
+    }
+    const append = this.#log.append(peer.room, stored, ascii).then(
       (result) => {
         this.#appends.delete(append);
         this.#store.keepRoom(peer.room); // the room lives on: so does its verifier
@@ -559,6 +611,8 @@ export class Hub {
     const room = this.#rooms.get(roomId);
     if (room) this.#tellLocal(room, id, "away");
     try {
+      // A renewal that collected this peer before it dropped writes first; this write then checks against it.
+      await this.#renewing;
       if (peer.presenceVersion === null) return;
       const until = this.#now() + this.#config.resumeWindowMs;
       // Other instances hear it only if no resume replaced the entry meanwhile (here or elsewhere):
@@ -681,16 +735,23 @@ export class Hub {
     }
   }
 
+  /** Whether joining `room` would take the address group over its open rooms on this instance. */
+  #tooManyRooms(address: string, room: string): boolean {
+    const rooms = this.#addressRooms.get(addressGroup(address));
+    return !rooms?.has(room) && (rooms?.size ?? 0) >= this.#config.maxRoomsPerAddress;
+  }
+
   #countAddress(address: string, room: string, delta: number): void {
-    let rooms = this.#addressRooms.get(address);
+    const group = addressGroup(address);
+    let rooms = this.#addressRooms.get(group);
     if (!rooms) {
       rooms = new Map();
-      this.#addressRooms.set(address, rooms);
+      this.#addressRooms.set(group, rooms);
     }
     const count = (rooms.get(room) ?? 0) + delta;
     if (count > 0) rooms.set(room, count);
     else rooms.delete(room);
-    if (rooms.size === 0) this.#addressRooms.delete(address);
+    if (rooms.size === 0) this.#addressRooms.delete(group);
   }
 
   #setTimer(room: string, peer: string, ms: number, run: () => void | Promise<void>): void {
@@ -714,19 +775,34 @@ export class Hub {
     }
   }
 
-  async #renewLeases(): Promise<void> {
-    if (this.#closing) return;
+  /**
+   * Renews the presence lease of every peer connected here (the lease timer
+   * calls it every third of a lease). A renewal already in flight is returned,
+   * not doubled. Each entry is renewed only if it is still this socket's write,
+   * and a peer dropping meanwhile is marked away only after the renewal landed.
+   */
+  renewLeases(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    this.#renewing ??= this.#renew().finally(() => this.#renewing = null);
+    return this.#renewing;
+  }
+
+  async #renew(): Promise<void> {
     const until = this.#now() + this.#leaseMs;
     const inst = this.#bus.instanceId;
     const peers: Peer[] = [];
-    for (const room of this.#rooms.values()) peers.push(...room.local.values());
+    for (const room of this.#rooms.values()) {
+      for (const peer of room.local.values()) if (peer.presenceVersion !== null) peers.push(peer);
+    }
     try {
-      const versions = await this.#store.setPresences(peers.map((peer) => ({
+      const versions = await this.#store.renewPresences(peers.map((peer) => ({
         room: peer.room,
         peer: peer.id,
         record: { state: "online" as const, inst, until, h: peer.tokenHash, m: peer.member },
+        versionstamp: peer.presenceVersion!,
       })));
-      for (let i = 0; i < peers.length; i++) if (!peers[i].gone) peers[i].presenceVersion = versions[i];
+      // Gone peers too: their "away" waits for this renewal and checks against its write.
+      for (let i = 0; i < peers.length; i++) if (versions[i] !== null) peers[i].presenceVersion = versions[i];
       await this.#sweepRemote();
     } catch (error) {
       console.error("signal: renewing presence leases failed", error);

@@ -10,6 +10,7 @@ import { configFromEnv, type ServerConfig } from "./config.ts";
 import { type IceServers, iceServersFromEnv } from "./ice_servers.ts";
 import type { RoomLog } from "./room_log.ts";
 import { KvRoomLog } from "./room_log_kv.ts";
+import { KvBudget } from "./kv_budget.ts";
 import { SignalService } from "./signal_service.ts";
 
 export { ConfigError, configFromEnv, DEFAULT_CONFIG } from "./config.ts";
@@ -49,10 +50,19 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
   // Checked before anything opens: a bad ICE variable stops the server at start-up.
   const ice = options.ice ?? iceServersFromEnv();
   const kv = options.kv ?? await Deno.openKv(config.kvPath);
+  const budget = new KvBudget(kv, {
+    maxRooms: config.storageMaxRooms,
+    maxBytes: config.storageMaxBytes,
+    addressRooms: config.budgetAddressRooms,
+    addressBytes: config.budgetAddressBytes,
+    windowMs: config.budgetWindowMs,
+    retentionMs: config.roomTtlMs,
+  });
   const log = options.log ?? new KvRoomLog(kv, {
     ttlMs: config.roomTtlMs,
     maxEntries: config.logMaxEntries,
     maxBytes: config.logMaxBytes,
+    onStored: budget.recordStored,
   });
   let bus: Bus;
   try {
@@ -62,7 +72,7 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
     if (!options.kv) kv.close();
     throw error;
   }
-  const service = new SignalService({ config, kv, log, bus, ice });
+  const service = new SignalService({ config, kv, log, bus, ice, budget });
   const clientAddress = clientAddressResolver({
     trustedProxies: config.trustedProxies,
     header: config.forwardedHeader,
@@ -78,6 +88,7 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
     shutdown(reason) {
       stopping ??= (async () => {
         await service.shutdown(reason);
+        await budget.close().catch((error) => console.error("signal: writing the storage budget failed", error));
         if (!options.bus) await bus.close();
         if (!options.log) log.close();
         if (!options.kv) kv.close();

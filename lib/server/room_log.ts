@@ -35,6 +35,23 @@ export interface ReadResult {
   lastSeq: number;
 }
 
+/** Where a room's log stands: what a `welcome` tells a joining client. */
+export interface LogBounds {
+  /** The oldest position still kept (`lastSeq + 1` when nothing is kept). */
+  firstSeq: number;
+  /** The newest position appended so far (0 for a new log). */
+  lastSeq: number;
+  /**
+   * The log's incarnation: a random id made with the log's head. Positions are
+   * only comparable within one epoch: a log that expired and began again (or a
+   * wiped KV) has a new epoch, so clients re-read it from its start.
+   */
+  epoch: string;
+}
+
+/** Random bytes in a log epoch: 96 bits, 16 base64url characters. */
+export const LOG_EPOCH_BYTES = 12;
+
 /** Bounds and retention of every room's log. */
 export interface RoomLogOptions {
   /** How long an entry is kept, in ms (`ROOM_TTL`, default 24 h). */
@@ -45,6 +62,8 @@ export interface RoomLogOptions {
   maxBytes: number;
   /** The clock, injectable for tests. */
   now?: () => number;
+  /** Makes a new log epoch (default: `LOG_EPOCH_BYTES` random bytes, base64url); injectable for tests. */
+  newEpoch?: () => string;
 }
 
 /** Store-and-forward log of every room's relayed chat frames. */
@@ -60,8 +79,19 @@ export interface RoomLog {
    * results are in the order of `datas`, at increasing, usually consecutive, positions.
    */
   appendMany(room: string, datas: string[]): Promise<AppendResult[]>;
-  /** Reads up to `limit` entries after position `after`, oldest first. */
-  readAfter(room: string, after: number, limit: number): Promise<ReadResult>;
+  /**
+   * Reads up to `limit` entries after position `after`, oldest first, and
+   * stops early once the page holds `maxBytes` bytes of data (it always holds
+   * at least one entry when one is there), so a page's memory is bounded.
+   * Use `BacklogReader` (room_log_reader.ts) to walk a backlog page by page.
+   */
+  readAfter(room: string, after: number, limit: number, maxBytes?: number): Promise<ReadResult>;
+  /**
+   * The log's bounds and epoch, cheaply (no entry is listed). A room without a
+   * head gets one here, with a new epoch, so the epoch a client is told never
+   * changes under it while the log lives.
+   */
+  bounds(room: string): Promise<LogBounds>;
   /** Releases timers and handles; the log is unusable afterwards. */
   close(): void;
 }

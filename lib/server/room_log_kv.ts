@@ -4,7 +4,9 @@
  *
  * Layout, for a namespace `ns` (default `"log"`):
  * - `[ns, "h", room]` the head: last position, the oldest kept entry's
- *   position, time and byte offset, and the byte offset after the newest.
+ *   position, time and byte offset, the byte offset after the newest, and the
+ *   log's epoch (a random id made with the head: positions restart only with a
+ *   new head, so a client's `since` is meaningful only within its epoch).
  *   Every append reads it and commits with a versionstamp check, so two
  *   instances appending to one room never share a position and never skip one.
  * - `[ns, "e", room, seq]` an entry `{ at, start, size, data, parts }` with
@@ -17,10 +19,22 @@
  * atomic per group, within KV's limits), so concurrent appends from the hub
  * cost one round trip, not one each, and never conflict with each other.
  * Entries older than the window are never returned, even if KV has not yet
- * expired them (KV expiry is lazy).
+ * expired them (KV expiry is lazy). Expired entries are never listed to be
+ * skipped: entries' times grow with their positions, so the oldest one still
+ * in the window is found in a few `getMany` probes, and the head is moved past
+ * the expired ones (KV deletes them by their own `expireIn`).
  * @module
  */
-import type { AppendResult, ReadResult, RoomLog, RoomLogEntry, RoomLogOptions } from "./room_log.ts";
+import { randomId } from "../protocol/ids.ts";
+import {
+  type AppendResult,
+  LOG_EPOCH_BYTES,
+  type LogBounds,
+  type ReadResult,
+  type RoomLog,
+  type RoomLogEntry,
+  type RoomLogOptions,
+} from "./room_log.ts";
 import { retryKvBusy } from "./kv_busy.ts";
 import { serializedLength, utf8Length } from "./text_size.ts";
 import { KV_GROUP_MAX_BYTES, KV_KEY_OVERHEAD, piece, pieceCount } from "./kv_limits.ts";
@@ -37,6 +51,25 @@ export interface KvRoomLogOptions extends RoomLogOptions {
   headTtlMs?: number;
   /** Commit attempts before an append fails, when other instances keep winning the race. */
   maxAttempts?: number;
+  /**
+   * Told after every group commit how the room's kept bytes changed, so a
+   * storage budget can keep a global sum without scanning (see kv_budget.ts).
+   */
+  onStored?: (change: StoredChange) => void;
+}
+
+/** How one commit changed a room's kept bytes, and how long each state can last at most. */
+export interface StoredChange {
+  /** The room id. */
+  room: string;
+  /** Bytes the room kept before the commit (0 for a new or emptied log). */
+  beforeBytes: number;
+  /** When those bytes expire at the latest, ms since the epoch (0 when there were none). */
+  beforeUntil: number;
+  /** Bytes the room keeps after the commit. */
+  afterBytes: number;
+  /** When they expire at the latest: the commit's time plus the retention window. */
+  afterUntil: number;
 }
 
 /** Defaults of the options that have one. */
@@ -50,6 +83,10 @@ const DEFAULTS = {
 const GROUP_MAX_MUTATIONS = 800;
 /** Entries listed per KV round trip while pruning or reading. */
 const LIST_BATCH = 128;
+/** Entries probed per `getMany` while looking for the oldest one still in the window (KV allows 10). */
+const PROBES = 8;
+/** The epoch of a head written before heads had one. */
+const LEGACY_EPOCH = "0";
 /** Rooms whose head this instance last committed are remembered, up to this many (least recent go first). */
 const HEAD_CACHE_ROOMS = 1024;
 
@@ -60,6 +97,8 @@ interface Head {
   firstStart: number;
   end: number;
   lastAt: number;
+  /** The log's incarnation; absent on heads written before epochs existed. */
+  epoch?: string;
 }
 
 interface StoredEntry {
@@ -95,7 +134,10 @@ interface KnownHead {
   versionstamp: string;
 }
 
-const EMPTY_HEAD: Head = { last: 0, first: 1, firstAt: 0, firstStart: 0, end: 0, lastAt: 0 };
+/** The head of a log that has nothing yet. */
+function emptyHead(epoch: string): Head {
+  return { last: 0, first: 1, firstAt: 0, firstStart: 0, end: 0, lastAt: 0, epoch };
+}
 
 /** Opens (or creates) the KV at `path` and a room log that closes it when closed. */
 export async function openKvRoomLog(path: string | undefined, options: KvRoomLogOptions): Promise<KvRoomLog> {
@@ -107,7 +149,8 @@ export async function openKvRoomLog(path: string | undefined, options: KvRoomLog
 export class KvRoomLog implements RoomLog {
   #kv: Deno.Kv;
   #ownsKv: boolean;
-  #options: Required<KvRoomLogOptions>;
+  #options: Required<Omit<KvRoomLogOptions, "onStored">>;
+  #onStored: ((change: StoredChange) => void) | undefined;
   #queues = new Map<string, Pending[]>();
   /**
    * Heads this instance committed, by room: the next group commit checks
@@ -129,7 +172,9 @@ export class KvRoomLog implements RoomLog {
       namespace: options.namespace ?? DEFAULTS.namespace,
       headTtlMs: Math.max(options.headTtlMs ?? DEFAULTS.headTtlMs, options.ttlMs),
       maxAttempts: options.maxAttempts ?? DEFAULTS.maxAttempts,
+      newEpoch: options.newEpoch ?? (() => randomId(LOG_EPOCH_BYTES)),
     };
+    this.#onStored = options.onStored;
   }
 
   /** Appends one frame to a room's log and returns its position; `ascii` skips measuring it. */
@@ -158,53 +203,126 @@ export class KvRoomLog implements RoomLog {
     }
   }
 
-  /** Reads up to `limit` entries after position `after`, oldest first, skipping expired ones. */
-  readAfter(room: string, after: number, limit: number): Promise<ReadResult> {
+  /** Reads up to `limit` entries (and about `maxBytes` of data) after position `after`, oldest first. */
+  readAfter(room: string, after: number, limit: number, maxBytes = Infinity): Promise<ReadResult> {
     this.#checkOpen();
-    return retryKvBusy(() => this.#read(room, after, limit));
+    return retryKvBusy(() => this.#read(room, after, limit, maxBytes));
   }
 
-  async #read(room: string, after: number, limit: number): Promise<ReadResult> {
-    const head = (await this.#kv.get<Head>(this.#headKey(room))).value;
+  /** The log's bounds and epoch: one read (plus a few probes and one write when entries expired). */
+  bounds(room: string): Promise<LogBounds> {
+    this.#checkOpen();
+    return retryKvBusy(() => this.#bounds(room));
+  }
+
+  async #bounds(room: string): Promise<LogBounds> {
+    const key = this.#headKey(room);
+    for (;;) {
+      const entry = await this.#kv.get<Head>(key);
+      if (entry.value) {
+        const first = await this.#prune(room, entry as Deno.KvEntry<Head>);
+        return { firstSeq: first, lastSeq: entry.value.last, epoch: entry.value.epoch ?? LEGACY_EPOCH };
+      }
+      // A log without a head gets one now, so the epoch told to this client is the one its `since` will belong to.
+      // Until its first append it lives only as long as an entry would: joins alone cannot keep heads for a month.
+      const head = emptyHead(this.#options.newEpoch());
+      const commit = await this.#kv.atomic().check({ key, versionstamp: null })
+        .set(key, head, { expireIn: this.#options.ttlMs }).commit();
+      if (commit.ok) {
+        this.#rememberHead(room, { value: head, versionstamp: commit.versionstamp });
+        return { firstSeq: head.first, lastSeq: head.last, epoch: head.epoch! };
+      }
+    }
+  }
+
+  async #read(room: string, after: number, limit: number, maxBytes: number): Promise<ReadResult> {
+    const headEntry = await this.#kv.get<Head>(this.#headKey(room));
+    const head = headEntry.value;
     if (!head) return { entries: [], firstSeq: 1, lastSeq: 0 };
-    if (head.last < head.first) return { entries: [], firstSeq: head.last + 1, lastSeq: head.last };
-    const cutoff = this.#options.now() - this.#options.ttlMs;
-    const wanted = Math.max(after + 1, head.first);
-    // Entries' times grow with their positions, so expired ones are a prefix:
-    // only when the oldest kept one has expired must the scan start there.
-    const fresh = head.firstAt >= cutoff;
-    let firstSeq = fresh ? head.first : 0;
+    const first = await this.#prune(room, headEntry as Deno.KvEntry<Head>);
+    const wanted = Math.max(after + 1, first);
     const entries: RoomLogEntry[] = [];
-    if (fresh && (limit <= 0 || wanted > head.last)) return { entries, firstSeq, lastSeq: head.last };
+    if (limit <= 0 || wanted > head.last) return { entries, firstSeq: first, lastSeq: head.last };
+    const cutoff = this.#options.now() - this.#options.ttlMs;
     const iter = this.#kv.list<StoredEntry | string>({
-      start: this.#entryKey(room, fresh ? wanted : head.first),
+      start: this.#entryKey(room, wanted),
       end: this.#entryKey(room, head.last + 1),
-    }, { batchSize: Math.min(LIST_BATCH, limit + 2) });
+    }, { batchSize: Math.min(LIST_BATCH, limit + 1) });
+    let bytes = 0;
     let current: RoomLogEntry | null = null;
     let pieces: string[] = [];
+    const finish = () => {
+      if (!current) return;
+      if (pieces.length) current.data += pieces.join("");
+      entries.push(current);
+      current = null;
+      pieces = [];
+    };
     for await (const { key, value } of iter) {
       if (key.length === 5) {
         if (current) pieces.push(value as string);
         continue;
       }
-      if (current) {
-        if (pieces.length) current.data += pieces.join("");
-        entries.push(current);
-        current = null;
-        pieces = [];
-      }
-      const seq = key[3] as number;
+      finish();
       const stored = value as StoredEntry;
-      if (stored.at < cutoff) continue;
-      if (!firstSeq) firstSeq = seq;
-      if (entries.length >= limit) break;
-      if (seq >= wanted) current = { seq, at: stored.at, data: stored.data };
+      if (stored.at < cutoff) continue; // expired since the head was read: never returned
+      if (entries.length >= limit || (entries.length > 0 && bytes + stored.size > maxBytes)) break;
+      bytes += stored.size;
+      current = { seq: key[3] as number, at: stored.at, data: stored.data };
     }
-    if (current) {
-      if (pieces.length) current.data += pieces.join("");
-      entries.push(current);
+    finish();
+    return { entries, firstSeq: first, lastSeq: head.last };
+  }
+
+  /**
+   * The oldest position kept, once expired entries are skipped. When the head
+   * still points at expired entries, the first fresh one is found by probing
+   * and the head is moved past them (a checked write; losing that race to an
+   * append is fine, the append moved it too), so the next read is one `get`.
+   */
+  async #prune(room: string, entry: Deno.KvEntry<Head>): Promise<number> {
+    const head = entry.value;
+    const cutoff = this.#options.now() - this.#options.ttlMs;
+    if (head.last < head.first || head.firstAt >= cutoff) return head.first;
+    const fresh = await this.#firstFresh(room, head, cutoff);
+    const pruned: Head = fresh
+      ? { ...head, first: fresh.seq, firstAt: fresh.at, firstStart: fresh.start }
+      : { ...head, first: head.last + 1, firstAt: head.lastAt, firstStart: head.end };
+    const key = this.#headKey(room);
+    const commit = await this.#kv.atomic().check(entry).set(key, pruned, { expireIn: this.#options.headTtlMs })
+      .commit();
+    if (commit.ok) this.#rememberHead(room, { value: pruned, versionstamp: commit.versionstamp });
+    return pruned.first;
+  }
+
+  /**
+   * The oldest entry still in the window, or null when every kept one expired.
+   * Entries' times grow with their positions, so this is a search: each round
+   * probes `PROBES` positions in one `getMany` and narrows the range to one
+   * gap between them (2,000 entries take about four round trips). An entry KV
+   * already deleted counts as expired.
+   */
+  async #firstFresh(room: string, head: Head, cutoff: number): Promise<Oldest | null> {
+    if (head.last < head.first || head.lastAt < cutoff) return null;
+    let lo = head.first;
+    let hi = head.last; // the answer lies in [lo, hi]; hi is fresh (its time is head.lastAt)
+    let found: Oldest | null = null; // the entry at hi, once read
+    for (;;) {
+      const top = found ? hi - 1 : hi;
+      if (top < lo) return found;
+      const probes = spread(lo, top, PROBES);
+      const values = await this.#kv.getMany<StoredEntry[]>(probes.map((seq) => this.#entryKey(room, seq)));
+      const index = values.findIndex((value) => value.value !== null && value.value.at >= cutoff);
+      if (index < 0) {
+        if (!found) return null; // only if KV lost entries the head still counts: treat all as gone
+        lo = top + 1;
+        continue;
+      }
+      const value = values[index].value!;
+      if (index > 0) lo = probes[index - 1] + 1;
+      hi = probes[index];
+      found = { seq: hi, at: value.at, start: value.start, keys: [] };
     }
-    return { entries, firstSeq: firstSeq || head.last + 1, lastSeq: head.last };
   }
 
   /** Rejects appends still queued and, when it owns it, closes the KV. */
@@ -263,6 +381,7 @@ export class KvRoomLog implements RoomLog {
       this.#checkOpen();
       const done = await retryKvBusy(() => this.#tryCommit(room, group));
       if (done) {
+        this.#report(done.change);
         // After the commit, outside its retry: a failure here must not append twice.
         if (done.later.length) await this.#deleteLater(done.later);
         return done.results;
@@ -272,21 +391,37 @@ export class KvRoomLog implements RoomLog {
     throw new Error(`room log append to ${room} lost the race ${maxAttempts} times`);
   }
 
+  #report(change: StoredChange): void {
+    if (!this.#onStored) return;
+    try {
+      this.#onStored(change);
+    } catch (error) {
+      console.error(`room log: the onStored hook failed for room ${change.room}`, error);
+    }
+  }
+
   /** One attempt at committing a group: its results and deletes left over, or null when another append won the race. */
-  async #tryCommit(room: string, group: Pending[]): Promise<{ results: AppendResult[]; later: Deno.KvKey[] } | null> {
+  async #tryCommit(
+    room: string,
+    group: Pending[],
+  ): Promise<{ results: AppendResult[]; later: Deno.KvKey[]; change: StoredChange } | null> {
     const { ttlMs, maxEntries, maxBytes, headTtlMs } = this.#options;
     const headKey = this.#headKey(room);
     // Taken out while in use: only a successful commit puts a head back, so any failure re-reads it.
     const known = this.#heads.get(room);
     if (known) this.#heads.delete(room);
     const headEntry = known ?? await this.#kv.get<Head>(headKey);
-    const head = headEntry.value ?? EMPTY_HEAD;
+    const head = headEntry.value ?? emptyHead(this.#options.newEpoch());
     const at = Math.max(this.#options.now(), head.lastAt);
     const cutoff = at - ttlMs;
-    const pruner = new Pruner(this.#kv, this.#entryKey(room, head.first), this.#entryKey(room, head.last + 1));
-    let oldest: Oldest | null = head.last >= head.first
+    // Expired entries are skipped, not walked: KV deletes them by their own expiry.
+    let oldest: Oldest | null = head.last < head.first
+      ? null
+      : head.firstAt >= cutoff
       ? { seq: head.first, at: head.firstAt, start: head.firstStart, keys: [] }
-      : null;
+      : await this.#firstFresh(room, head, cutoff);
+    const firstKept = oldest ? oldest.seq : head.last + 1;
+    const pruner = new Pruner(this.#kv, this.#entryKey(room, firstKept), this.#entryKey(room, head.last + 1));
     let last = head.last;
     let end = head.end;
     const doomed: Deno.KvKey[] = [];
@@ -311,21 +446,22 @@ export class KvRoomLog implements RoomLog {
       if (!oldest) oldest = { seq, at, start, keys: [] };
       let dropped = 0;
       while (oldest && oldest.at < cutoff) {
-        if (oldest.seq === head.first && oldest.keys.length === 0) oldest.keys = await pruner.keysOf(oldest.seq);
+        if (oldest.seq === firstKept && oldest.keys.length === 0) oldest.keys = await pruner.keysOf(oldest.seq);
         doomed.push(...oldest.keys);
         oldest = await next(oldest);
       }
       while (oldest && (last - oldest.seq + 1 > maxEntries || end - oldest.start > maxBytes)) {
-        if (oldest.seq === head.first && oldest.keys.length === 0) oldest.keys = await pruner.keysOf(oldest.seq);
+        if (oldest.seq === firstKept && oldest.keys.length === 0) oldest.keys = await pruner.keysOf(oldest.seq);
         doomed.push(...oldest.keys);
         dropped++;
         oldest = await next(oldest);
       }
       results.push({ seq, at, dropped });
     }
+    const epoch = head.epoch ?? LEGACY_EPOCH;
     const newHead: Head = oldest
-      ? { last, first: oldest.seq, firstAt: oldest.at, firstStart: oldest.start, end, lastAt: at }
-      : { last, first: last + 1, firstAt: at, firstStart: end, end, lastAt: at };
+      ? { last, first: oldest.seq, firstAt: oldest.at, firstStart: oldest.start, end, lastAt: at, epoch }
+      : { last, first: last + 1, firstAt: at, firstStart: end, end, lastAt: at, epoch };
     const atomic = this.#kv.atomic()
       .check({ key: headKey, versionstamp: headEntry.versionstamp })
       .set(headKey, newHead, { expireIn: headTtlMs });
@@ -354,7 +490,15 @@ export class KvRoomLog implements RoomLog {
     const commit = await atomic.commit();
     if (!commit.ok) return null;
     this.#rememberHead(room, { value: newHead, versionstamp: commit.versionstamp });
-    return { results, later: doomed.slice(inline) };
+    const kept = head.last >= head.first;
+    const change: StoredChange = {
+      room,
+      beforeBytes: kept ? head.end - head.firstStart : 0,
+      beforeUntil: kept ? head.lastAt + ttlMs : 0,
+      afterBytes: newHead.end - newHead.firstStart,
+      afterUntil: at + ttlMs,
+    };
+    return { results, later: doomed.slice(inline), change };
   }
 
   #rememberHead(room: string, head: KnownHead): void {
@@ -382,6 +526,13 @@ export class KvRoomLog implements RoomLog {
   #checkOpen(): void {
     if (this.#closed) throw new Error("room log is closed");
   }
+}
+
+/** Up to `count` positions spread evenly over [lo, hi], ascending, the last being `hi`. */
+function spread(lo: number, hi: number, count: number): number[] {
+  const span = hi - lo + 1;
+  if (span <= count) return Array.from({ length: span }, (_, i) => lo + i);
+  return Array.from({ length: count }, (_, i) => lo + Math.floor(((i + 1) * span) / count) - 1);
 }
 
 /** Takes from the front of `queue` as many appends as fit one atomic. */

@@ -8,7 +8,16 @@
  * numbers per room ever used, fine for tests and small single instances.
  * @module
  */
-import type { AppendResult, ReadResult, RoomLog, RoomLogEntry, RoomLogOptions } from "./room_log.ts";
+import { randomId } from "../protocol/ids.ts";
+import {
+  type AppendResult,
+  LOG_EPOCH_BYTES,
+  type LogBounds,
+  type ReadResult,
+  type RoomLog,
+  type RoomLogEntry,
+  type RoomLogOptions,
+} from "./room_log.ts";
 import { utf8Length } from "./text_size.ts";
 
 interface StoredEntry extends RoomLogEntry {
@@ -22,6 +31,8 @@ interface Room {
   last: number;
   bytes: number;
   lastAt: number;
+  /** The log's incarnation, made with the room's state. */
+  epoch: string;
 }
 
 /** Compact a room's array once this many removed entries sit at its front. */
@@ -34,6 +45,7 @@ export class MemoryRoomLog implements RoomLog {
   #rooms = new Map<string, Room>();
   #options: RoomLogOptions;
   #now: () => number;
+  #newEpoch: () => string;
   #closed = false;
   #untilSweep = SWEEP_EVERY;
 
@@ -41,6 +53,7 @@ export class MemoryRoomLog implements RoomLog {
   constructor(options: RoomLogOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#newEpoch = options.newEpoch ?? (() => randomId(LOG_EPOCH_BYTES));
   }
 
   /** Appends one frame to a room's log and returns its position; `ascii` skips measuring it. */
@@ -62,22 +75,49 @@ export class MemoryRoomLog implements RoomLog {
     }
   }
 
-  /** Reads up to `limit` entries after position `after`, oldest first. */
-  readAfter(room: string, after: number, limit: number): Promise<ReadResult> {
+  /** Reads up to `limit` entries (and about `maxBytes` of data) after position `after`, oldest first. */
+  readAfter(room: string, after: number, limit: number, maxBytes = Infinity): Promise<ReadResult> {
     this.#checkOpen();
     const state = this.#rooms.get(room);
     if (!state) return Promise.resolve({ entries: [], firstSeq: 1, lastSeq: 0 });
-    const cutoff = this.#now() - this.#options.ttlMs;
-    let index = state.offset;
-    while (index < state.entries.length && state.entries[index].at < cutoff) index++;
+    let index = this.#firstFresh(state);
     const firstSeq = index < state.entries.length ? state.entries[index].seq : state.last + 1;
     index += Math.max(0, after + 1 - firstSeq);
     const entries: RoomLogEntry[] = [];
+    let bytes = 0;
     for (; index < state.entries.length && entries.length < limit; index++) {
-      const { seq, at, data } = state.entries[index];
+      const { seq, at, data, size } = state.entries[index];
+      if (entries.length > 0 && bytes + size > maxBytes) break;
       entries.push({ seq, at, data });
+      bytes += size;
     }
     return Promise.resolve({ entries, firstSeq, lastSeq: state.last });
+  }
+
+  /** The room's bounds and epoch; a room never seen gets its state (and epoch) here. */
+  bounds(room: string): Promise<LogBounds> {
+    this.#checkOpen();
+    const state = this.#state(room);
+    const index = this.#firstFresh(state);
+    const firstSeq = index < state.entries.length ? state.entries[index].seq : state.last + 1;
+    return Promise.resolve({ firstSeq, lastSeq: state.last, epoch: state.epoch });
+  }
+
+  /** Index of the oldest entry still within the retention window. */
+  #firstFresh(state: Room): number {
+    const cutoff = this.#now() - this.#options.ttlMs;
+    let index = state.offset;
+    while (index < state.entries.length && state.entries[index].at < cutoff) index++;
+    return index;
+  }
+
+  #state(room: string): Room {
+    let state = this.#rooms.get(room);
+    if (!state) {
+      state = { entries: [], offset: 0, last: 0, bytes: 0, lastAt: 0, epoch: this.#newEpoch() };
+      this.#rooms.set(room, state);
+    }
+    return state;
   }
 
   /** Forgets every room; the log is unusable afterwards. */
@@ -89,11 +129,7 @@ export class MemoryRoomLog implements RoomLog {
   #appendNow(room: string, data: string, ascii = false): AppendResult {
     this.#checkOpen();
     const size = this.#checkSize(data, ascii);
-    let state = this.#rooms.get(room);
-    if (!state) {
-      state = { entries: [], offset: 0, last: 0, bytes: 0, lastAt: 0 };
-      this.#rooms.set(room, state);
-    }
+    const state = this.#state(room);
     const { ttlMs, maxEntries, maxBytes } = this.#options;
     const at = Math.max(this.#now(), state.lastAt);
     if (--this.#untilSweep === 0) this.#sweep(at - ttlMs);

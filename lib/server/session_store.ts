@@ -8,6 +8,10 @@
  *   of the resume window), `h` the SHA-256 of the session token (the token itself is never
  *   stored). A token starts with its peer id, so resuming reads one key. One entry per peer
  *   keeps KV (and the memory its cache takes) small.
+ * - `[ns, "p", room, ""]` → the room's seat counter: every new peer's presence is written in one
+ *   atomic with a bump of it, checked against the version read with the roster, so simultaneous
+ *   joins (on any instances) cannot all see a free seat. It sorts first in the room's presence
+ *   list (peer ids are never empty), so reading the roster reads it too: no extra round trip.
  * - `[ns, "a", room]` → `{ v, until }`: the room's admission verifier `v` (= the admission key A,
  *   base64url; see lib/protocol/admission.ts) and when it stops counting. It lives as long as the
  *   room: every join and resume refreshes it, and so do appends and presence lease renewals
@@ -17,6 +21,7 @@
  */
 import { encodeBase64Url } from "../protocol/ids.ts";
 import type { Presence } from "../protocol/frames.ts";
+import { jitteredPause } from "./jitter.ts";
 import { retryKvBusy } from "./kv_busy.ts";
 
 /** A stored presence entry. */
@@ -49,10 +54,46 @@ export interface SessionStoreOptions {
   ttlMs: number;
   /** The clock, injectable for tests. */
   now?: () => number;
+  /** Random source in [0, 1) for backoff jitter, injectable for tests. */
+  random?: () => number;
+}
+
+/** A seat claimed in a room: the new presence's versionstamp and the roster it was checked against. */
+export interface SeatClaim {
+  /** Versionstamp of the presence written. */
+  versionstamp: string;
+  /** The room's other peers whose presence still counts, as read for the check. */
+  roster: RosterRecord[];
+}
+
+/** A room's peers and its seat counter, as read together (see `SessionStore.seats`). */
+export interface RoomSeats {
+  /** Every peer of the room whose presence still counts. */
+  roster: RosterRecord[];
+  /** The room's seat counter entry (value null when there is none yet). */
+  seat: Deno.KvEntryMaybe<number>;
+}
+
+/** A presence to renew, only if it is still the one this instance wrote. */
+export interface Renewal {
+  /** The room id. */
+  room: string;
+  /** The peer id. */
+  peer: string;
+  /** The renewed entry. */
+  record: PresenceRecord;
+  /** Versionstamp of this instance's last write of the entry. */
+  versionstamp: string;
 }
 
 /** KV allows 1000 mutations per atomic; presence batches stay far below. */
 const BATCH = 200;
+/** The key part of a room's seat counter, in place of a peer id. */
+const SEAT = "";
+/** Attempts at claiming a seat before giving up, when other joins keep winning the race. */
+const SEAT_ATTEMPTS = 32;
+/** Backoff between seat attempts. */
+const SEAT_PAUSE = { firstMs: 1, maxMs: 100 };
 /** Characters of the peer id a session token starts with (hub.ts makes tokens: `PEER_ID_CHARS`). */
 const TOKEN_PEER_CHARS = 12;
 /** Longest interval between two refreshes of a busy room's verifier: one KV write per room per 10 min at most. */
@@ -85,6 +126,7 @@ export class SessionStore {
   #ns: string;
   #ttlMs: number;
   #now: () => number;
+  #random: () => number;
   /** How often activity may refresh a room's verifier; also the margin it outlives the room's retention by. */
   #refreshMs: number;
   /** Rooms whose verifier activity refreshed lately: room → when. */
@@ -100,6 +142,7 @@ export class SessionStore {
     this.#ns = options.namespace ?? "signal";
     this.#ttlMs = options.ttlMs;
     this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
     this.#refreshMs = Math.max(1, Math.min(options.ttlMs / 8, MAX_VERIFIER_REFRESH_MS));
   }
 
@@ -112,16 +155,64 @@ export class SessionStore {
 
   /** Every peer of a room whose presence still counts. */
   async roster(room: string): Promise<RosterRecord[]> {
+    return (await retryKvBusy(() => this.#readRoom(room))).roster;
+  }
+
+  /**
+   * A room's peers whose presence counts and its seat counter, in one list: what the hub checks
+   * the room's limit against before a join's first write, then hands to `claimSeat`.
+   */
+  seats(room: string): Promise<RoomSeats> {
+    return retryKvBusy(() => this.#readRoom(room));
+  }
+
+  async #readRoom(room: string): Promise<RoomSeats> {
     const now = this.#now();
-    return await retryKvBusy(async () => {
-      const out: RosterRecord[] = [];
-      for await (const entry of this.#kv.list<PresenceRecord>({ prefix: [this.#ns, "p", room] })) {
-        if (entry.value.until > now) {
-          out.push({ ...entry.value, peer: entry.key[3] as string, versionstamp: entry.versionstamp });
-        }
+    const roster: RosterRecord[] = [];
+    const seatKey = [this.#ns, "p", room, SEAT];
+    let seat: Deno.KvEntryMaybe<number> = { key: seatKey, value: null, versionstamp: null };
+    for await (const entry of this.#kv.list<PresenceRecord | number>({ prefix: [this.#ns, "p", room] })) {
+      const peer = entry.key[3] as string;
+      if (peer === SEAT) {
+        seat = entry as Deno.KvEntry<number>;
+        continue;
       }
-      return out;
-    });
+      const value = entry.value as PresenceRecord;
+      if (value.until > now) roster.push({ ...value, peer, versionstamp: entry.versionstamp });
+    }
+    return { roster, seat };
+  }
+
+  /**
+   * Writes a new peer's presence if the room has fewer than `maxPeers` other
+   * peers whose presence counts; null when it is full. The write is checked
+   * against the room's seat counter as read with the roster, so joins racing
+   * on any instances are serialised by KV: at most `maxPeers` ever pass.
+   * `seen`: the room as `seats` just read it, so the first attempt reads nothing.
+   */
+  async claimSeat(
+    room: string,
+    peer: string,
+    record: PresenceRecord,
+    maxPeers: number,
+    seen?: RoomSeats,
+  ): Promise<SeatClaim | null> {
+    const key = [this.#ns, "p", room, peer];
+    for (let attempt = 0; attempt < SEAT_ATTEMPTS; attempt++) {
+      const { roster, seat } = attempt === 0 && seen ? seen : await this.seats(room);
+      const others = roster.filter((entry) => entry.peer !== peer);
+      if (others.length >= maxPeers) return null;
+      const result = await retryKvBusy(() =>
+        this.#kv.atomic()
+          .check(seat)
+          .set(seat.key, (seat.value ?? 0) + 1, { expireIn: this.#ttlMs })
+          .set(key, record, { expireIn: Math.max(1000, record.until - this.#now()) })
+          .commit()
+      );
+      if (result.ok) return { versionstamp: result.versionstamp, roster: others };
+      await new Promise((resolve) => setTimeout(resolve, jitteredPause(attempt, SEAT_PAUSE, this.#random)));
+    }
+    throw new Error(`claiming a seat in room ${room} lost the race ${SEAT_ATTEMPTS} times`);
   }
 
   /** Writes a peer's presence; returns the new versionstamp. */
@@ -167,6 +258,42 @@ export class SessionStore {
     // Peers still connected (or away) keep their rooms alive, verifiers included.
     for (const item of items) this.keepRoom(item.room);
     return versionstamps;
+  }
+
+  /**
+   * Renews presences in few atomics, each entry only if it is still the one
+   * this instance wrote (`versionstamp`): a renewal must not resurrect a peer
+   * marked away meanwhile, nor overwrite a resume on another instance. Returns
+   * each one's new versionstamp, or null for an entry that changed.
+   */
+  async renewPresences(items: Renewal[]): Promise<(string | null)[]> {
+    const out: (string | null)[] = [];
+    for (let i = 0; i < items.length; i += BATCH) {
+      const batch = items.slice(i, i + BATCH);
+      const now = this.#now();
+      const result = await retryKvBusy(() => {
+        const atomic = this.#kv.atomic();
+        for (const { room, peer, record, versionstamp } of batch) {
+          const key = [this.#ns, "p", room, peer];
+          atomic.check({ key, versionstamp }).set(key, record, { expireIn: Math.max(1000, record.until - now) });
+        }
+        return atomic.commit();
+      });
+      if (result.ok) {
+        for (let j = 0; j < batch.length; j++) out.push(result.versionstamp);
+        continue;
+      }
+      // Some entry changed (rare): renew the batch one by one to find which.
+      for (const { room, peer, record, versionstamp } of batch) {
+        const key = [this.#ns, "p", room, peer];
+        const one = await retryKvBusy(() =>
+          this.#kv.atomic().check({ key, versionstamp })
+            .set(key, record, { expireIn: Math.max(1000, record.until - this.#now()) }).commit()
+        );
+        out.push(one.ok ? one.versionstamp : null);
+      }
+    }
+    return out;
   }
 
   /** Deletes a presence only if unchanged since `versionstamp` (nobody resumed meanwhile). */

@@ -22,6 +22,7 @@ import { metrics } from "./metrics.ts";
 import type { Peer, PeerSocket } from "./room.ts";
 import type { RoomLog } from "./room_log.ts";
 import { SessionStore } from "./session_store.ts";
+import type { StorageBudget } from "./kv_budget.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { FlowControl, type FlowSocket, type SlowReason } from "./send_queue.ts";
 
@@ -55,6 +56,8 @@ export interface SignalServiceOptions {
   bus: Bus;
   /** KV key prefix of sessions and presence, so tests can share one KV. */
   namespace?: string;
+  /** The KV storage budget (default: none); the caller owns (and closes) it. */
+  budget?: StorageBudget;
   /** ICE servers for admitted sessions; default: none (no STUN, no TURN). */
   ice?: IceServers;
   /** The clock, injectable for tests. */
@@ -111,6 +114,7 @@ export class SignalService {
       store,
       log: options.log,
       bus: options.bus,
+      budget: options.budget,
       now: this.#now,
       ice: (peer) => this.#iceAccess.answerFrame(peer),
     });

@@ -32,7 +32,7 @@ export function PeerList({ peers, t }: PeerListProps) {
                 class={`${UI.dot} ${peer.presence === "online" ? UI.dotConnected : UI.dotOffline}`}
                 aria-hidden="true"
               />
-              <span>{displayName(peer.name, peer.id, t)}</span>
+              <span>{displayName(peer.name, peer.member ?? peer.id, t)}</span>
               <span class={UI.muted}>{peer.presence === "online" ? t.online : t.away}</span>
               <span class={UI.path} data-path={peer.path}>{pathLabel(peer.path, t)}</span>
             </li>
@@ -54,7 +54,7 @@ export interface TypingIndicatorProps {
 /** "Anna is typing…", announced politely; keeps its height so the layout does not jump. */
 export function TypingIndicator({ peers, t }: TypingIndicatorProps) {
   const names = peers.filter((peer) => peer.typing && peer.presence === "online")
-    .map((peer) => displayName(peer.name, peer.id, t));
+    .map((peer) => displayName(peer.name, peer.member ?? peer.id, t));
   const text = names.length === 0
     ? ""
     : names.length === 1

@@ -35,13 +35,15 @@ export interface RoomScreenProps {
   inviteLink: string;
   /** The reader's clock, for day separators (tests set it). */
   now?: () => number;
+  /** Called after the user left the room (the island goes back to the landing page). */
+  onLeave?: () => void;
 }
 
 /** The drawer shown under the header, if any. */
 type Panel = "invite" | "name" | "diagnostics" | null;
 
 /** The whole chat: header, connection, peers, an optional drawer, messages and the composer. */
-export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now }: RoomScreenProps) {
+export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLeave }: RoomScreenProps) {
   const [panel, setPanel] = useState<Panel>(null);
   const [atBottom, setAtBottom] = useState(true);
   const messages = useSignalValue(view?.messages, NONE);
@@ -87,6 +89,18 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now }: Ro
         <button type="button" class={UI.headerButton} lang={other} onClick={() => onLang(other)}>
           {LANG_NAMES[other]}
         </button>
+        {view && (
+          <button
+            type="button"
+            class={UI.headerButton}
+            onClick={() => {
+              view.leave();
+              onLeave?.();
+            }}
+          >
+            {t.leave}
+          </button>
+        )}
       </div>
       {!error && <StorageNotice mode={storage} t={t} />}
       {!error && notice?.code === "session_replaced" && <p class={UI.storageNotice}>{t.sessionReplaced}</p>}

@@ -107,6 +107,16 @@ const EN = {
   sessionReplaced: "This chat was opened again in another tab with this tab's session; this tab rejoined on its own.",
   storageMemory:
     "This device cannot save the chat right now (its storage is full or unavailable). The chat goes on, but new messages are kept only in this tab until saving works again.",
+  leave: "Leave",
+  recentChats: "Chats on this device",
+  chatFallbackName: "Chat {id}",
+  lastMessageNone: "No messages yet",
+  unreadCount: "{count} unread",
+  renameChat: "Rename",
+  chatNameLabel: "Name of this chat (only on this device)",
+  saveName: "Save",
+  forgetChat: "Forget",
+  forgetConfirm: "Forget this chat? Its messages, including unsent ones, are deleted from this device.",
 };
 
 /** The strings of one language. */
@@ -206,6 +216,16 @@ const RU: Strings = {
     "Этот чат открыли ещё раз в другой вкладке с сессией этой вкладки; эта вкладка подключилась заново сама.",
   storageMemory:
     "Это устройство сейчас не может сохранить чат (память переполнена или недоступна). Чат работает, но новые сообщения хранятся только в этой вкладке, пока сохранение снова не заработает.",
+  leave: "Выйти",
+  recentChats: "Чаты на этом устройстве",
+  chatFallbackName: "Чат {id}",
+  lastMessageNone: "Сообщений пока нет",
+  unreadCount: "непрочитанных: {count}",
+  renameChat: "Переименовать",
+  chatNameLabel: "Название чата (только на этом устройстве)",
+  saveName: "Сохранить",
+  forgetChat: "Забыть",
+  forgetConfirm: "Забыть этот чат? Его сообщения, в том числе неотправленные, удалятся с этого устройства.",
 };
 
 /** The strings of each language. */

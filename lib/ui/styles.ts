@@ -15,7 +15,8 @@ export const UI = {
   headerButton:
     "px-2.5 py-1.5 rounded-lg text-sm font-medium text-slate-800 bg-slate-100 hover:bg-slate-200 dark:text-slate-100 dark:bg-slate-700 dark:hover:bg-slate-600 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500",
   headerButtonActive: "ring-2 ring-emerald-600",
-  connectionRow: "flex items-center justify-between gap-2 px-3 py-1 border-b border-slate-200 dark:border-slate-700",
+  connectionRow:
+    "flex flex-wrap items-center justify-between gap-x-2 gap-y-1 px-3 py-1 border-b border-slate-200 dark:border-slate-700",
   connection: "flex flex-wrap items-center gap-2 text-sm",
   dot: "inline-block w-2.5 h-2.5 rounded-full",
   dotConnected: "bg-emerald-600",

@@ -2,7 +2,7 @@
  * The chat end to end: two phones (Chromium in network namespaces, see
  * tests/netlab), the real server, real RTCPeerConnections. Driven through
  * roles and labels only. Screenshots of the real pages go to
- * $PARLEY_SCREENSHOTS (default /tmp/parley-screenshots).
+ * $PARLEY_SCREENSHOTS (default `_screenshots/` in the checkout, ignored by git, so a test run leaves nothing in /tmp).
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
@@ -13,7 +13,7 @@ import { seriousViolations } from "./_axe.ts";
 const ROOT = new URL("../..", import.meta.url).pathname;
 const APP_PORT = 8_079;
 const PHONE = { width: 360, height: 640 };
-const SHOTS = Deno.env.get("PARLEY_SCREENSHOTS") ?? `${Deno.env.get("TMPDIR") ?? "/tmp"}/parley-screenshots`;
+const SHOTS = Deno.env.get("PARLEY_SCREENSHOTS") ?? new URL("../../_screenshots", import.meta.url).pathname;
 /** Each way, as the issue's acceptance asks. */
 const BURST = 20;
 /** Generous waits: P2P setup and reconnects take seconds on a loaded machine; nothing here asserts time. */

@@ -5,7 +5,7 @@ import { seriousViolations } from "./_axe.ts";
 import { serveUiHarness, type UiHarness } from "./_ui_harness_server.ts";
 
 /** Where screenshots go; the README's images are taken from here. */
-const SHOTS = Deno.env.get("PARLEY_SCREENSHOTS") ?? `${Deno.env.get("TMPDIR") ?? "/tmp"}/parley-screenshots`;
+const SHOTS = Deno.env.get("PARLEY_SCREENSHOTS") ?? new URL("../../_screenshots", import.meta.url).pathname;
 const PHONE = { width: 360, height: 640 };
 
 /** What the fake room recorded, read from the page. */

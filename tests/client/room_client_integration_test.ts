@@ -48,8 +48,9 @@ Deno.test("relay-only chat: every message once, same order, all delivered, acros
   const origin = server.httpUrl;
   const room = newRoomId();
   const key = crypto.getRandomValues(new Uint8Array(32));
-  const alice = await client(origin, room, key);
-  const bob = await client(origin, room, key);
+  let alice = await client(origin, room, key);
+  const bobStore = new MemoryStore();
+  let bob = await client(origin, room, key, bobStore);
   try {
     await t.step("both connect and see each other", async () => {
       await until(
@@ -95,6 +96,28 @@ Deno.test("relay-only chat: every message once, same order, all delivered, acros
         () => alice.messages.value.every((m) => !m.own || m.status === "delivered"),
       );
     });
+
+    await t.step(
+      "the room log restarts empty: a phone that was away reads the new log and misses nothing",
+      async () => {
+        bob.close();
+        await server.stop("SIGKILL");
+        // A new KV: the log starts over at seq 1 under a new epoch, far below bob's `since`.
+        server = await ServerProcess.start({ kvPath: `${kvDir}/fresh.sqlite3`, port });
+        const after = ["r0", "r1", "r2"];
+        for (const body of after) await alice.send(body);
+        await until(
+          "alice's new messages are in the new log",
+          () => alice.messages.value.filter((m) => after.includes(m.body)).every((m) => m.status !== "pending"),
+        );
+        // Alice leaves: only the log can tell bob what he missed.
+        alice.close();
+        bob = await client(origin, room, key, bobStore);
+        await until("bob has the messages written after the reset", () => after.every((b) => bodies(bob).includes(b)));
+        alice = await client(origin, room, key);
+        await until("alice is back", () => alice.connection.value.kind === "connected");
+      },
+    );
   } finally {
     alice.close();
     bob.close();

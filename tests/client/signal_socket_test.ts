@@ -88,7 +88,7 @@ function setup(options: { online?: () => boolean; random?: () => number } = {}) 
       resumed: false,
       resumeWindowMs: 120_000,
       peers: [],
-      log: { first: 1, last: 0 },
+      log: { first: 1, last: 0, epoch: "e1" },
     });
   };
   return { clock, sockets, frames, events, nonces, socket, challenge, welcome, last: () => sockets.at(-1)! };

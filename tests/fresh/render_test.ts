@@ -97,3 +97,15 @@ Deno.test("twind compiles the classes of a data-twind-only element, then drops t
   assertStringIncludes(html, ".underline{");
   assertStringIncludes(html, "<body><main><p>x</p></main></body>");
 });
+
+Deno.test("islands bundled together are hydrated by one boot call", () => {
+  const grouped = { ...assets, groups: [["Counter", "Other"]] };
+  const page = () => h("main", null, h(Counter, { start: 1 }), h(Other, null));
+  const html = renderPage(page, props, { plugins: [], assets: grouped });
+  const script = html.match(/<script type="module">(.*?)<\/script>/)?.[1];
+  assertEquals(
+    script,
+    'import{boot as b0}from"/_fresh/js/Counter-1.js";' +
+      'b0({"Counter":()=>import("/_fresh/js/Counter-1.js"),"Other":()=>import("/_fresh/js/Other-1.js")});',
+  );
+});

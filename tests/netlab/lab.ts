@@ -31,6 +31,7 @@ import {
   type ProfileInput,
   resolveProfile,
   routerNftScript,
+  shaperCommands,
 } from "./profiles.ts";
 import { inNs, killChild, run, type RunOptions, type RunResult, runSync, sleep } from "./shell.ts";
 
@@ -475,8 +476,23 @@ export class Lab implements AsyncDisposable {
     for (const rule of phoneIptablesRules(next, link)) await this.exec(state, ["iptables", ...rule]);
     await this.exec(state, ["nft", "-f", "-"], { stdin: phoneNftScript(next, link) });
     await this.exec("server", ["nft", "-f", "-"], { stdin: routerNftScript(next, link) });
+    await this.#shape(state, next);
     state.profile = next;
     if (next.flap) this.#startFlap(state, next.flap.upMs, next.flap.downMs);
+  }
+
+  /** Sets (or removes) the bandwidth limit of a phone's link: a `tbf` on the phone's and the router's egress. */
+  async #shape(phone: PhoneState, profile: NetworkProfile): Promise<void> {
+    const sides = [
+      { where: phone as Phone | "server", iface: phone.iface, kbit: profile.bandwidth?.upKbit },
+      { where: "server" as const, iface: phone.routerIface, kbit: profile.bandwidth?.downKbit },
+    ];
+    for (const { where, iface, kbit } of sides) {
+      const { reset, set } = shaperCommands(iface, kbit);
+      // A link without a limit has no root qdisc to delete: that failure is the expected "nothing to reset".
+      await this.exec(where, ["tc", ...reset], { allowFailure: true });
+      if (set) await this.exec(where, ["tc", ...set]);
+    }
   }
 
   #startFlap(phone: PhoneState, upMs: number, downMs: number): void {

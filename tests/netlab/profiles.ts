@@ -36,6 +36,16 @@ export interface NetworkProfile {
   blockPeers: boolean;
   /** Cut the link repeatedly while the profile is applied; null: never. */
   flap: FlapSchedule | null;
+  /** Bandwidth of the phone's link (a `tbf` on each side's egress); absent: unlimited. */
+  bandwidth?: Bandwidth;
+}
+
+/** A link's bandwidth in each direction, as Lighthouse's throttling presets give it. */
+export interface Bandwidth {
+  /** Toward the phone (the router's egress), kbit/s (1 kbit = 1000 bit). */
+  downKbit: number;
+  /** From the phone (the phone's egress), kbit/s. */
+  upKbit: number;
 }
 
 /** The names of the preset profiles. */
@@ -46,7 +56,9 @@ export type ProfileName =
   | "no-turn-udp-blocked"
   | "flaky"
   | "turn-only"
-  | "turn-only-udp-blocked";
+  | "turn-only-udp-blocked"
+  | "slow-4g"
+  | "regular-3g";
 
 const CLEAN: Omit<NetworkProfile, "name"> = {
   delayMs: 0,
@@ -73,6 +85,16 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<NetworkProfile>>> =
   "turn-only": { ...CLEAN, name: "turn-only", blockPeers: true },
   /** Phones cannot reach each other and UDP is dropped: only TURN over TCP connects. */
   "turn-only-udp-blocked": { ...CLEAN, name: "turn-only-udp-blocked", blockPeers: true, blockUdp: true },
+  /** Lighthouse's "Slow 4G": 150 ms RTT to the server, 1.6 Mbps down (1.6 x 1024 kbit), 750 kbps up. */
+  "slow-4g": { ...CLEAN, name: "slow-4g", delayMs: 75, bandwidth: { downKbit: 1_638, upKbit: 750 } },
+  /** Lighthouse's "Regular 3G" (300 ms RTT, 700 kbps both ways) with 3% loss of incoming packets. */
+  "regular-3g": {
+    ...CLEAN,
+    name: "regular-3g",
+    delayMs: 150,
+    lossRate: 0.03,
+    bandwidth: { downKbit: 700, upKbit: 700 },
+  },
 };
 
 /** A preset name or a full profile. */
@@ -176,4 +198,36 @@ export function phoneIptablesRules(profile: NetworkProfile, link: LinkContext): 
     rules.push(["-A", "OUTPUT", "-o", i, ...queue]);
   }
   return rules;
+}
+
+/**
+ * Bucket of a bandwidth limit: two full-size frames, so a packet never waits for tokens it could not
+ * get, and no burst of a page's worth of bytes passes at line rate (Lighthouse's throttling has none).
+ */
+export const SHAPER_BURST_BYTES = 3_028;
+/** Longest a packet may wait in a shaper's queue before it is dropped: a deep buffer, as carriers have. */
+export const SHAPER_LATENCY_MS = 2_000;
+
+/**
+ * The `tc` argument lists (without `tc`) that give `iface`'s egress `kbit` of bandwidth (a token bucket),
+ * or remove any limit when `kbit` is absent. The first list deletes what was there (it may fail: none).
+ */
+export function shaperCommands(iface: string, kbit: number | undefined): { reset: string[]; set: string[] | null } {
+  return {
+    reset: ["qdisc", "del", "dev", iface, "root"],
+    set: kbit === undefined ? null : [
+      "qdisc",
+      "add",
+      "dev",
+      iface,
+      "root",
+      "tbf",
+      "rate",
+      `${kbit}kbit`,
+      "burst",
+      String(SHAPER_BURST_BYTES),
+      "latency",
+      `${SHAPER_LATENCY_MS}ms`,
+    ],
+  };
 }

@@ -588,7 +588,8 @@ async function runClosing(port: number, c: ClosingCase): Promise<void> {
     if (c.join) {
       socket.sendText(JSON.stringify(await provenHello(room, inbox, socket)));
       await inbox.atLeast(1, socket);
-      assertEquals(JSON.parse(inbox.frames.shift()!).type, "welcome", c.label);
+      const first = JSON.parse(inbox.frames.shift()!);
+      assertEquals(first.type, "welcome", `${c.label}: ${JSON.stringify(first)}`);
     }
     if (c.hello) socket.sendText(JSON.stringify({ ...await provenHello(room, inbox, socket), ...c.hello }));
     for (const bytes of c.send) socket.sendBytes(bytes);
@@ -699,6 +700,7 @@ Deno.test("the signal server survives fuzzed frames and query strings, answers e
       RATE_ADDR: "1000000000",
       RATE_ADDR_BURST: "1000000000",
       MAX_ROOMS_PER_ADDRESS: "1000000",
+      BUDGET_ADDR_ROOMS: "1000000",
     },
   });
   const pair = new ChatPair(server.port, validRoom(g));

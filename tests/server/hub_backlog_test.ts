@@ -4,7 +4,7 @@ import { LocalBusNetwork } from "../../lib/server/bus_local.ts";
 import { configFromEnv } from "../../lib/server/config.ts";
 import { Hub } from "../../lib/server/hub.ts";
 import type { Peer, PeerSocket } from "../../lib/server/room.ts";
-import type { ReadResult, RoomLog } from "../../lib/server/room_log.ts";
+import type { LogBounds, ReadResult, RoomLog } from "../../lib/server/room_log.ts";
 import { MemoryRoomLog } from "../../lib/server/room_log_memory.ts";
 import { SessionStore } from "../../lib/server/session_store.ts";
 
@@ -34,12 +34,15 @@ class GatedLog implements RoomLog {
   appendMany(room: string, datas: string[]) {
     return this.#inner.appendMany(room, datas);
   }
-  async readAfter(room: string, after: number, limit: number): Promise<ReadResult> {
+  async readAfter(room: string, after: number, limit: number, maxBytes?: number): Promise<ReadResult> {
     if (limit > 0) {
       this.reads++;
       if (this.gate) await this.gate;
     }
-    return this.#inner.readAfter(room, after, limit);
+    return this.#inner.readAfter(room, after, limit, maxBytes);
+  }
+  bounds(room: string): Promise<LogBounds> {
+    return this.#inner.bounds(room);
   }
   close() {
     this.#inner.close();

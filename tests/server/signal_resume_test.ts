@@ -135,7 +135,7 @@ Deno.test("a joiner is told about entries the log's bounds dropped", async () =>
     await alice.hello();
     await sendAll(alice, "m", 5);
     const w = await bob.hello({ since: 0 });
-    assertEquals(w.log, { first: 3, last: 5 });
+    assertEquals([w.log.first, w.log.last], [3, 5]);
     assertEquals(await bob.next(), { type: "gap", from: 1, to: 2 });
     for (const seq of [3, 4, 5]) assertEquals((await bob.next()).seq, seq);
     assertEquals(await bob.next(), { type: "synced", last: 5 });

@@ -87,6 +87,9 @@ export function fakeRoomView(options: FakeRoomViewOptions = {}): FakeRoomView {
     close() {
       calls.push("close");
     },
+    leave() {
+      calls.push("leave");
+    },
   };
   return view;
 }

@@ -38,6 +38,7 @@ import { createEnvelopes, type OpenedEnvelope } from "./envelopes.ts";
 import { createFrameRouter } from "./frame_router.ts";
 import { createLazyLinkPool } from "./lazy_links.ts";
 import { RELAY_AT_ONCE, type RelayPolicy } from "./relay_policy.ts";
+import { rememberName, validNames } from "./names.ts";
 import { createRoster, MAX_NAME_LENGTH } from "./roster.ts";
 import { memorySessionSlot, type SessionSlot } from "./session.ts";
 import { createTabBus, type OpenTabChannel } from "./tabs.ts";
@@ -196,6 +197,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     hello: async (nonce) => ({
       token,
       since: courier.since,
+      epoch: courier.epoch,
       proof: await admission.proof(nonce),
       verifier: admission.verifier,
       member: await identity.memberProof(nonce),
@@ -309,7 +311,35 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     log: note,
   });
 
-  const view = createRoomSignals({ courier, roster, self: selfId, paths: links.paths, rejectedBySignal, now });
+  // Other members' names, remembered on this device so they show while those members are offline.
+  const remembered = signal<Readonly<Record<string, string>>>(validNames(saved.names, MAX_NAME_LENGTH));
+  const stopNamesWatch = effect(() => {
+    const names = roster.names.value;
+    const members = roster.members.value;
+    untracked(() => {
+      let next = remembered.peek();
+      for (const [peer, name] of names) {
+        const member = members.get(peer);
+        if (member !== undefined && !roster.isOwnAuthor(member)) {
+          next = rememberName(next, member, name, MAX_NAME_LENGTH);
+        }
+      }
+      if (next === remembered.peek()) return;
+      remembered.value = next;
+      void store.patchState(room, { names: { ...next } }).catch((error) =>
+        note("Store failed", { error: String(error) })
+      );
+    });
+  });
+  const view = createRoomSignals({
+    courier,
+    roster,
+    self: selfId,
+    paths: links.paths,
+    rejectedBySignal,
+    now,
+    remembered,
+  });
   courier.subscribe((event) => {
     if (event.type === "rejected") log.add(EVENTS.MESSAGE_REJECTED, { from: event.from, reason: event.reason });
     if (event.type === "error") log.add("Courier error", { context: event.context, error: String(event.error) });
@@ -507,12 +537,21 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         };
       }));
     },
+    leave(this: RoomClient) {
+      if (closed) return;
+      // `bye` ends the session on the server at once (presence `left`), instead of `away` for the resume window.
+      socket.send({ type: "bye" });
+      session.clear();
+      session.write({ tab });
+      this.close();
+    },
     close() {
       if (closed) return;
       closed = true;
       stopWatching();
       stopSocketWatch();
       stopOwnWatch();
+      stopNamesWatch();
       relayPolicy.close();
       links.dropAll();
       socket.stop();

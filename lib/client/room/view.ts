@@ -8,6 +8,7 @@ import { computed, type ReadonlySignal, signal } from "@preact/signals-core";
 import type { Courier } from "../courier/mod.ts";
 import type { PeerPath } from "../peer_link.ts";
 import type { CountersView, MessageView, PeerView } from "../room_view.ts";
+import { distinctNames } from "./names.ts";
 import type { Roster } from "./roster.ts";
 
 /** What the view reads. */
@@ -24,6 +25,8 @@ export interface RoomSignalsOptions {
   rejectedBySignal: ReadonlySignal<number>;
   /** Wall clock, for typing indicators. */
   now(): number;
+  /** Names of other members remembered on this device (member id → name), for those not telling theirs now. */
+  remembered?: ReadonlySignal<Readonly<Record<string, string>>>;
 }
 
 /** The UI's signals. */
@@ -51,6 +54,19 @@ export function createRoomSignals(options: RoomSignalsOptions): RoomSignals {
     if (event.type === "counters" || event.type === "status") tallies.value++;
   });
 
+  // Each other member's name to show: what its sessions tell now, else what this device remembers;
+  // members sharing a name get the start of their member id appended.
+  const memberNames = computed<Map<string, string>>(() => {
+    const named = new Map<string, string>(Object.entries(options.remembered?.value ?? {}));
+    const members = roster.members.value;
+    for (const [peer, name] of roster.names.value) {
+      const member = members.get(peer);
+      if (member !== undefined && name) named.set(member, name);
+    }
+    for (const own of [...named.keys()]) if (roster.isOwnAuthor(own)) named.delete(own);
+    return distinctNames(named);
+  });
+
   const messages = computed<MessageView[]>(() => {
     void history.value;
     void roster.own.value;
@@ -60,7 +76,7 @@ export function createRoomSignals(options: RoomSignalsOptions): RoomSignals {
       const view: MessageView = {
         id: m.id,
         author: m.author,
-        authorName: own ? undefined : roster.nameOf(m.author),
+        authorName: own ? undefined : memberNames.value.get(m.author) ?? roster.nameOf(m.author),
         own,
         body: m.body,
         time: m.time,
@@ -98,7 +114,7 @@ export function createRoomSignals(options: RoomSignalsOptions): RoomSignals {
       const member = members.get(id);
       const session: PeerView = {
         id,
-        name: names.get(id),
+        name: (member !== undefined ? memberNames.value.get(member) : undefined) ?? names.get(id),
         presence,
         path: paths.get(id) ?? "relay",
         typing: (until.get(id) ?? 0) > t,

@@ -1,0 +1,135 @@
+import { useEffect, useState } from "preact/hooks";
+import { forgetChat, listRecentChats, type RecentChat, renameChat } from "../lib/client/recent_chats.ts";
+import { type IdbStore, openIdbStore } from "../lib/client/store_idb.ts";
+
+/** The words of the list, localised by the page. */
+export interface RecentChatsStrings {
+  /** Heading of the list. */
+  recentChats: string;
+  /** A chat without a local name: "Chat {id}". */
+  chatFallbackName: string;
+  /** Shown for a chat without messages. */
+  lastMessageNone: string;
+  /** "{count} unread". */
+  unreadCount: string;
+  /** The rename button. */
+  renameChat: string;
+  /** Label of the name field. */
+  chatNameLabel: string;
+  /** The save button. */
+  saveName: string;
+  /** The forget button. */
+  forgetChat: string;
+  /** The question before forgetting. */
+  forgetConfirm: string;
+}
+
+/** Props of the list of chats kept on this device. */
+export interface RecentChatsProps {
+  /** The words, in the page's language. */
+  t: RecentChatsStrings;
+}
+
+function fill(template: string, values: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (all, key: string) => key in values ? String(values[key]) : all);
+}
+
+/** The chats kept in this browser's IndexedDB: open, rename locally, or forget (with their local history). */
+export default function RecentChats({ t }: RecentChatsProps) {
+  const [store, setStore] = useState<IdbStore | null>(null);
+  const [chats, setChats] = useState<RecentChat[]>([]);
+  const [editing, setEditing] = useState<string | null>(null);
+
+  useEffect(() => {
+    let opened: IdbStore | undefined;
+    let gone = false;
+    openIdbStore().then(async (db) => {
+      if (gone) return db.close();
+      opened = db;
+      setStore(db);
+      setChats(await listRecentChats(db));
+    }).catch((error) => console.warn("Parley: the chats on this device cannot be read", error));
+    return () => {
+      gone = true;
+      opened?.close();
+    };
+  }, []);
+
+  if (!store || chats.length === 0) return null;
+  const reload = async () => setChats(await listRecentChats(store));
+
+  return (
+    <section aria-labelledby="recent-chats" class="mt-12">
+      <h2 id="recent-chats" class="text-xl font-semibold">{t.recentChats}</h2>
+      <ul class="mt-4 divide-y divide-slate-200 dark:divide-slate-700">
+        {chats.map((chat) => {
+          const name = chat.title ?? fill(t.chatFallbackName, { id: chat.room.slice(0, 6) });
+          return (
+            <li key={chat.room} class="py-3" data-room={chat.room}>
+              {editing === chat.room
+                ? (
+                  <form
+                    class="flex gap-2 items-end"
+                    onSubmit={async (event) => {
+                      event.preventDefault();
+                      const field = (event.currentTarget as HTMLFormElement).elements.namedItem("title");
+                      await renameChat(store, chat.room, (field as HTMLInputElement).value);
+                      setEditing(null);
+                      await reload();
+                    }}
+                  >
+                    <label class="flex-1 text-sm">
+                      {t.chatNameLabel}
+                      <input
+                        name="title"
+                        maxLength={60}
+                        defaultValue={chat.title ?? ""}
+                        class="mt-1 block w-full rounded border border-slate-400 px-2 py-1 text-base text-slate-900"
+                        autoFocus
+                      />
+                    </label>
+                    <button type="submit" class="px-3 py-1 rounded bg-emerald-700 text-white">{t.saveName}</button>
+                  </form>
+                )
+                : (
+                  <div class="flex items-center gap-3">
+                    <a href={chat.href} class="flex-1 min-w-0 underline text-emerald-800 dark:text-emerald-300">
+                      <span class="font-semibold">{name}</span>
+                      {chat.unread > 0 && (
+                        <span class="ml-2 rounded-full bg-emerald-700 text-white text-xs px-2 py-0.5">
+                          {fill(t.unreadCount, { count: chat.unread })}
+                        </span>
+                      )}
+                      <span class="block truncate text-sm text-slate-700 dark:text-slate-200">
+                        {chat.lastMessage || t.lastMessageNone}
+                      </span>
+                    </a>
+                    <button
+                      type="button"
+                      class="text-sm underline text-slate-800 dark:text-slate-100"
+                      aria-label={`${t.renameChat}: ${name}`}
+                      onClick={() => setEditing(chat.room)}
+                    >
+                      {t.renameChat}
+                    </button>
+                    <button
+                      type="button"
+                      class="text-sm underline text-red-800 dark:text-red-300"
+                      aria-label={`${t.forgetChat}: ${name}`}
+                      onClick={async () => {
+                        if (!confirm(t.forgetConfirm)) return;
+                        await forgetChat(store, chat.room);
+                        await reload();
+                      }}
+                    >
+                      {t.forgetChat}
+                    </button>
+                  </div>
+                )}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}

@@ -1,0 +1,51 @@
+import { assert, assertEquals } from "@std/assert";
+import { newRoomId } from "../../lib/protocol/ids.ts";
+import { KvBudget } from "../../lib/server/kv_budget.ts";
+import { KvRoomLog } from "../../lib/server/room_log_kv.ts";
+import { FakeClock } from "../support/fake_clock.ts";
+import { join, openHubs } from "./_hub_harness.ts";
+import { countingKv } from "./_kv_counter.ts";
+
+Deno.test("a relayed message costs one KV write, storage budget included; the budget's counts are written per flush", async () => {
+  const raw = await Deno.openKv(":memory:");
+  const { kv, counts, reset } = countingKv(raw);
+  const clock = new FakeClock(Date.now());
+  const budget = new KvBudget(kv, {
+    maxRooms: 1_000,
+    maxBytes: 1 << 30,
+    addressRooms: 100,
+    addressBytes: 1 << 26,
+    windowMs: 3600_000,
+    retentionMs: 24 * 3600_000,
+    now: clock.now,
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
+  });
+  const log = new KvRoomLog(kv, {
+    ttlMs: 24 * 3600_000,
+    maxEntries: 2_000,
+    maxBytes: 1 << 23,
+    onStored: budget.recordStored,
+  });
+  const harness = await openHubs({ kv, log, budget });
+  try {
+    const { socket, result } = await join(harness.hubs[0], newRoomId(), "10.0.0.1", {}, { registers: true });
+    assert(result.ok);
+    reset();
+    for (let i = 0; i < 50; i++) {
+      harness.hubs[0].onFrame(result.peer, JSON.stringify({ type: "chat", id: `m${i}`, data: "ZGF0YQ" }));
+      while (socket.of("accepted").length <= i) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assertEquals([counts.lists, counts.writes], [0, 50], "one group commit per message");
+    // Reads: none of its own, only the room verifier's refresh (once per room per refresh interval).
+    assert(counts.gets <= 1, `${counts.gets} reads`);
+    reset();
+    await budget.flush();
+    assertEquals([counts.gets, counts.writes], [1, 1], "the group's bytes and the global change: one read, one write");
+  } finally {
+    await harness.close();
+    await budget.close();
+    log.close();
+    raw.close();
+  }
+});
