@@ -27,6 +27,17 @@ const FIRST_VISIT_CEILING = 48 * 1024;
 /** How long the module route holds each module, standing in for a slow phone link. */
 const MODULE_DELAY_MS = 1_500;
 
+/**
+ * Polls an async check in the page until it holds (Playwright's `waitForFunction` does not await a promise, so an
+ * async predicate would pass at once). The limit only stops a stuck test.
+ */
+async function untilInPage(page: Page, check: (arg: string) => Promise<boolean>, arg: string, what: string) {
+  for (const started = Date.now(); !await page.evaluate(check, arg);) {
+    if (Date.now() - started > SLOW.timeout) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(50);
+  }
+}
+
 /** Connected shows in the connection area. */
 function connected(page: Page) {
   return page.locator('[data-connection="connected"]').waitFor(SLOW);
@@ -176,14 +187,15 @@ Deno.test({
         await page.goto(origin + link.href);
         await connected(page);
         await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
-        await page.waitForFunction(
+        await untilInPage(
+          page,
           async (room) => {
             const cache = await caches.open((await caches.keys())[0] ?? "none");
             const keys = (await cache.keys()).map((request) => new URL(request.url).pathname);
             return keys.includes(`/${room}`) && keys.some((path) => path.startsWith("/_fresh/js/ChatRoom-"));
           },
           link.room,
-          SLOW,
+          "the room page and its module in the cache",
         );
       });
 
@@ -343,10 +355,11 @@ Deno.test({
         await page.goto(origin + link.href);
         await connected(page);
         await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
-        await page.waitForFunction(
+        await untilInPage(
+          page,
           async (room) => (await caches.match(`/${room}`, { ignoreVary: true })) !== undefined,
           link.room,
-          SLOW,
+          "the room page in the cache",
         );
       });
 
