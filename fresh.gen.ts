@@ -9,6 +9,7 @@ import * as $4 from "./routes/api/ice.ts";
 import * as $5 from "./routes/api/signal.ts";
 import * as $6 from "./routes/index.tsx";
 import * as $7 from "./routes/metrics.ts";
+import * as $8 from "./routes/strings/[lang].ts";
 import * as $$0 from "./islands/ChatRoom.tsx";
 import * as $$1 from "./islands/NewChat.tsx";
 import * as $$2 from "./islands/RecentChats.tsx";
@@ -25,6 +26,7 @@ const manifest: Manifest = {
     "./routes/api/signal.ts": $5,
     "./routes/index.tsx": $6,
     "./routes/metrics.ts": $7,
+    "./routes/strings/[lang].ts": $8,
   },
   islands: {
     "./islands/ChatRoom.tsx": $$0,

@@ -1,18 +1,11 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { openRoom, type RoomView } from "../lib/client/mod.ts";
-import {
-  type Lang,
-  type OpenError,
-  preferredLang,
-  registerServiceWorker,
-  RoomScreen,
-  type Strings,
-} from "../lib/ui/mod.ts";
+import { prefetchLazyParts, whenSettled } from "../lib/ui/after_connect.ts";
+import { type Lang, LANGS, type OpenError, preferredLang, RoomScreen, type Strings } from "../lib/ui/mod.ts";
+import { loadStrings } from "../lib/ui/strings_loader.ts";
 
 /** Props of the chat island, decided by the server. */
 export interface ChatRoomProps {
-  /** The room id from the path (the browser re-reads it, as an offline shell may be another room's). */
-  room: string;
   /** The language the server rendered. */
   lang: Lang;
   /** True when `?lang=` chose the language, so the browser's preference must not override it. */
@@ -21,8 +14,11 @@ export interface ChatRoomProps {
   debug: boolean;
   /** How long chat waits for P2P before the relay: 0 (relay first), ms (seed policy) or "never" (P2P only). */
   relayHold?: number | "never";
-  /** The UI strings of every language, as page data: words are data, so the bundle stays small. */
-  strings: Record<Lang, Strings>;
+  /**
+   * The UI strings of the rendered language, as page data: words are data, so the bundle stays small. Other
+   * languages are fetched when the reader switches (and once the room has settled, for offline use).
+   */
+  strings: Partial<Record<Lang, Strings>>;
 }
 
 function applyLang(lang: Lang, rememberInUrl: boolean): void {
@@ -33,28 +29,48 @@ function applyLang(lang: Lang, rememberInUrl: boolean): void {
   history.replaceState(history.state, "", url.href);
 }
 
-/** The chat: opens the room from the link's fragment and shows it; all transport lives in `lib/client`. */
-export default function ChatRoom({ room, lang: serverLang, forcedLang, debug, relayHold, strings }: ChatRoomProps) {
+/**
+ * The chat: opens the room from the link's fragment and shows it; all transport lives in `lib/client`. The room id
+ * comes from the path (an offline shell may be another room's page), the key from the fragment.
+ */
+export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHold, strings }: ChatRoomProps) {
   const [view, setView] = useState<RoomView | null>(null);
   const [error, setError] = useState<OpenError>();
   const [lang, setLang] = useState(serverLang);
+  const [words, setWords] = useState(strings);
   const [inviteLink, setInviteLink] = useState("");
+  const known = useRef(strings);
+
+  /** Switches to `next`, fetching its words first when the page did not carry them. */
+  const choose = (next: Lang, rememberInUrl: boolean) => {
+    const show = () => {
+      applyLang(next, rememberInUrl);
+      setLang(next);
+    };
+    if (known.current[next]) return show();
+    loadStrings(next).then((loaded) => {
+      known.current = { ...known.current, [next]: loaded };
+      setWords(known.current);
+      show();
+    }, (failure: unknown) => console.warn(`Parley: the ${next} words could not be loaded`, failure));
+  };
 
   useEffect(() => {
     if (!forcedLang) {
       const preferred = preferredLang(navigator.languages?.length ? navigator.languages : [navigator.language]);
-      if (preferred !== serverLang) {
-        applyLang(preferred, false);
-        setLang(preferred);
-      }
+      if (preferred !== serverLang) choose(preferred, false);
     }
-    const roomId = location.pathname.slice(1) || room;
     setInviteLink(location.origin + location.pathname + location.hash);
-    registerServiceWorker();
 
     let closed = false;
     let opened: RoomView | undefined;
-    openRoom({ origin: location.origin, room: roomId, fragment: location.hash.slice(1), debug, relayHold }).then(
+    openRoom({
+      origin: location.origin,
+      room: location.pathname.slice(1),
+      fragment: location.hash.slice(1),
+      debug,
+      relayHold,
+    }).then(
       (result) => {
         if (!result.ok) return setError(result.error);
         if (closed) return result.view.close();
@@ -76,16 +92,36 @@ export default function ChatRoom({ room, lang: serverLang, forcedLang, debug, re
     };
   }, []);
 
+  // Joining comes first; what most visits never open, and the offline cache, come once the room has settled.
+  useEffect(() => {
+    if (!view) return;
+    return whenSettled(view, () => {
+      const others = LANGS.filter((l) => !known.current[l]).map((l) => loadStrings(l));
+      void Promise.allSettled([prefetchLazyParts(), ...others]).then(() => import("../lib/ui/service_worker.ts"))
+        .then(({ registerServiceWorker }) => registerServiceWorker());
+    });
+  }, [view]);
+
+  // Refused: the page may be a cached version the server no longer speaks with. If a newer one exists, run it.
+  useEffect(() => {
+    if (!view) return;
+    let asked = false;
+    return view.connection.subscribe((state) => {
+      if (asked || state.kind !== "refused") return;
+      asked = true;
+      import("../lib/ui/service_worker.ts").then((worker) => worker.newerPageThanThis()).then((newer) => {
+        if (newer) location.reload();
+      }, (failure: unknown) => console.warn("Parley: could not look for a newer page", failure));
+    });
+  }, [view]);
+
   return (
     <RoomScreen
       view={view}
       error={error}
       lang={lang}
-      t={strings[lang]}
-      onLang={(next) => {
-        applyLang(next, true);
-        setLang(next);
-      }}
+      t={words[lang] ?? words[serverLang]!}
+      onLang={(next) => choose(next, true)}
       inviteLink={inviteLink}
       onLeave={() => location.assign(forcedLang ? `/?lang=${lang}` : "/")}
     />

@@ -1,6 +1,7 @@
 import { Head } from "$fresh/runtime.ts";
 import type { Handlers, PageProps } from "$fresh/server.ts";
 import ChatRoom from "../islands/ChatRoom.tsx";
+import { BOOTSTRAP_SCRIPT } from "../lib/client/bootstrap/mod.ts";
 import { isRoomId } from "../lib/protocol/mod.ts";
 import { type RelayHold, relayHoldFromEnv } from "../lib/server/client_policy.ts";
 import { type LangData, langOfRequest, SAFELIST, STRINGS } from "../lib/ui/mod.ts";
@@ -13,6 +14,15 @@ export interface RoomData extends LangData {
   relayHold: RelayHold;
 }
 
+/**
+ * The inline bootstrap: our own constant script (no request data in it), so markup from a string is safe here. It
+ * opens the socket and derives the keys while the page still loads (see lib/client/bootstrap/).
+ */
+function Bootstrap() {
+  // deno-lint-ignore react-no-danger
+  return <script dangerouslySetInnerHTML={{ __html: BOOTSTRAP_SCRIPT }} />;
+}
+
 // Read once at start-up, so a bad value stops the server instead of a page.
 const RELAY_HOLD = relayHoldFromEnv();
 
@@ -21,31 +31,37 @@ export const handler: Handlers<RoomData> = {
   GET(req, ctx) {
     if (!isRoomId(ctx.params.room)) return ctx.renderNotFound();
     const { lang, forced } = langOfRequest(req, ctx.url);
-    return ctx.render({ lang, forced, debug: ctx.url.searchParams.get("debug") === "1", relayHold: RELAY_HOLD });
+    const data = { lang, forced, debug: ctx.url.searchParams.get("debug") === "1", relayHold: RELAY_HOLD };
+    // The words follow Accept-Language unless `?lang=` forces them.
+    return ctx.render(data, { headers: { vary: "Accept-Language" } });
   },
 };
 
-/** The room page: a server-rendered shell that the chat island brings to life with the key from the fragment. */
-export default function Room({ params, data }: PageProps<RoomData>) {
+/**
+ * The room page: a server-rendered shell that the chat island brings to life with the key from the fragment. The
+ * same for every room (the browser reads the room from the path), so one cached shell opens any room offline. Its
+ * head starts the signaling socket and the key derivation before the modules arrive (the inline bootstrap).
+ */
+export default function Room({ data }: PageProps<RoomData>) {
   const t = STRINGS[data.lang];
   return (
     <>
       <Head>
         <title>{`${t.chatRoom} · Parley`}</title>
         <meta name="robots" content="noindex" />
+        <Bootstrap />
       </Head>
-      {/* Twind compiles only classes in this markup; the island adds most of its UI later. */}
-      <div hidden class={SAFELIST} />
+      {/* Twind compiles only classes in this markup (the island adds most of its UI later); the plugin then drops it. */}
+      <div hidden data-twind-only="" class={SAFELIST} />
       <noscript>
         <p class="p-4 text-center">{t.noScript}</p>
       </noscript>
       <ChatRoom
-        room={params.room}
         lang={data.lang}
         forcedLang={data.forced}
         debug={data.debug}
         relayHold={data.relayHold}
-        strings={STRINGS}
+        strings={{ [data.lang]: t }}
       />
     </>
   );

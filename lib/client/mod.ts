@@ -2,9 +2,12 @@
  * The client core's face: what islands import. `openRoom` wires the real
  * browser platform (WebSocket, RTCPeerConnection, IndexedDB, sessionStorage,
  * BroadcastChannel, Web Locks, fetch) into a room client; everything below it
- * also runs in Deno with fakes.
+ * also runs in Deno with fakes. It takes over what the page's inline bootstrap
+ * started (the signaling socket and the derived keys), so the socket that
+ * opened while the page loaded is the one that joins.
  * @module
  */
+import { type Bootstrap, type BootstrapScope, takeBootstrap } from "./bootstrap/handoff.ts";
 import { parseRoomKey } from "./crypto.ts";
 import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
@@ -12,6 +15,7 @@ import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSession
 import type { RoomView } from "./room_view.ts";
 import { computed, effect, untracked } from "@preact/signals-core";
 import { openResilientStore } from "./store_resilient.ts";
+import { createRelayHold } from "./relay_hold.ts";
 import { type PersistApi, persistOnce } from "./persist.ts";
 
 export type {
@@ -42,6 +46,8 @@ export interface OpenRoomOptions {
   debug?: boolean;
   /** How long chat waits for P2P before the relay: 0 (default, relay first), ms (seed policy), "never" (P2P only). */
   relayHold?: number | "never";
+  /** Where the page's bootstrap left its socket and keys (default: the global object). */
+  bootstrapScope?: BootstrapScope;
 }
 
 /** Why a room could not be opened. */
@@ -51,16 +57,41 @@ export type OpenRoomError = "missing_key" | "bad_key";
 export async function openRoom(
   options: OpenRoomOptions,
 ): Promise<{ ok: true; view: RoomView; persistent: boolean } | { ok: false; error: OpenRoomError }> {
+  // Taken before anything can fail, so an unusable link also closes the socket the bootstrap opened.
+  const boot = takeBootstrap(options.room, options.bootstrapScope);
   const key = parseRoomKey(options.fragment);
-  if (!key.ok) return { ok: false, error: key.error === "missing" ? "missing_key" : "bad_key" };
+  if (!key.ok) {
+    boot?.discard();
+    return { ok: false, error: key.error === "missing" ? "missing_key" : "bad_key" };
+  }
+  try {
+    return await open(options, key.bytes, boot);
+  } catch (error) {
+    boot?.discard();
+    throw error;
+  }
+}
+
+async function open(
+  options: OpenRoomOptions,
+  keyBytes: Uint8Array,
+  boot: Bootstrap | undefined,
+): Promise<{ ok: true; view: RoomView; persistent: boolean }> {
   // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not.
-  const store = await openResilientStore({
-    onFailure: (reason, error) => console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
-  });
+  const [store, keys] = await Promise.all([
+    openResilientStore({
+      onFailure: (reason, error) =>
+        console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
+    }),
+    boot?.keys(),
+  ]);
   const view = await createRoomClient({
     origin: options.origin,
     room: options.room,
-    keyBytes: key.bytes,
+    keyBytes,
+    cipher: keys?.cipher,
+    admission: keys?.admission,
+    adoptSocket: boot ? () => boot.takeSocket() : undefined,
     store,
     storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),
@@ -70,7 +101,7 @@ export async function openRoom(
     lock: webLocks(),
     session: webSessionSlot(tabStorage(), options.room),
     openTabChannel: typeof BroadcastChannel === "function" ? (name) => new BroadcastChannel(name) : undefined,
-    relayPolicy: options.relayHold ? await relayHold(options.relayHold) : undefined,
+    relayPolicy: options.relayHold ? relayHold(options.relayHold) : undefined,
     env: browserEnvironment(),
     debug: options.debug,
   });
@@ -128,8 +159,11 @@ function tabStorage(): SessionStorageLike | undefined {
   }
 }
 
-/** The seed's relay hold for the baseline benchmarks, loaded only when the server asks for it. */
-async function relayHold(hold: number | "never"): Promise<RelayPolicy> {
-  const { createRelayHold } = await import("./relay_hold.ts");
+/**
+ * The seed's relay hold for the baseline benchmarks, used only when the server asks for it. Imported statically: it
+ * is a few hundred bytes, and a lazy chunk of it would split the timers it shares with the room into a file of their
+ * own on every room's first load.
+ */
+function relayHold(hold: number | "never"): RelayPolicy {
   return createRelayHold({ holdMs: hold === "never" ? Infinity : hold });
 }

@@ -3,7 +3,8 @@
  * browsers never send to a server, so the server relays ciphertext it cannot read.
  * @module
  */
-import { newRoomId, randomId } from "../protocol/mod.ts";
+// ids.ts, not the protocol face: the landing's island imports this file, and should share only ids with the room.
+import { newRoomId, randomId } from "../protocol/ids.ts";
 
 /** Random bytes in a room key: 256 bits, an AES-256 key. */
 export const ROOM_KEY_BYTES = 32;

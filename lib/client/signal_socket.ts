@@ -5,7 +5,9 @@
  * ICE servers over the socket, reconnects forever with
  * full-jitter backoff, retries at once when the network comes back or the
  * tab becomes visible, and checks liveness after a network change so a dead
- * socket on a switched network is found in seconds.
+ * socket on a switched network is found in seconds. Its first connection may
+ * adopt a socket the page opened before the client core loaded (the room
+ * page's inline bootstrap), replaying the frames that socket received meanwhile.
  * @module
  */
 import { type ReadonlySignal, signal } from "@preact/signals-core";
@@ -46,6 +48,14 @@ export interface HelloData {
   member?: MemberProof;
 }
 
+/** A WebSocket opened before this class was loaded (the page's bootstrap), with the text frames it received since. */
+export interface AdoptedSocket {
+  /** The socket, connecting or open; one that is closing or closed is not adopted. */
+  ws: WebSocket;
+  /** Text frames received before adoption, oldest first (the server's `challenge` among them). */
+  frames: readonly string[];
+}
+
 /** The timing numbers the socket uses, from the network profile. */
 export type SignalSocketTimings = Pick<
   NetworkTimings,
@@ -65,6 +75,11 @@ export interface SignalSocketOptions {
   createWebSocket(url: string): WebSocket;
   /** Admission and resume data for the `hello` answering the challenge `nonce`; may be async (it signs). */
   hello(nonce: string): HelloData | Promise<HelloData>;
+  /**
+   * A socket already opened for this URL, taken at the first connect only: adopted when still connecting or open,
+   * else (or when absent) the socket opens its own.
+   */
+  adopt?(): AdoptedSocket | undefined;
   /** Called for every frame from the server, the `welcome` included. */
   onFrame(frame: ServerFrame): void;
   /** Timing numbers from the network profile. */
@@ -121,6 +136,8 @@ export class SignalSocket {
   /** The hello sent on the current socket, kept to send again with `verifier` when the server asks. */
   #hello: HelloData | null = null;
   #ice: IceRequest | null = null;
+  /** Whether the first connect has asked for a socket to adopt (only it may). */
+  #adoptAsked = false;
   #state = signal<SocketState>({ kind: "connecting" });
 
   /** Where the socket stands. */
@@ -232,13 +249,18 @@ export class SignalSocket {
     this.#welcomed = false;
     this.#state.value = { kind: "connecting" };
     this.#log("WebSocket connecting");
+    const adopted = this.#takeAdopted();
     let ws: WebSocket;
-    try {
-      ws = this.#options.createWebSocket(this.#options.url);
-    } catch (error) {
-      this.#log("WebSocket failed to start", { error: String(error) });
-      this.#scheduleReconnect();
-      return;
+    if (adopted) {
+      ws = adopted.ws;
+    } else {
+      try {
+        ws = this.#options.createWebSocket(this.#options.url);
+      } catch (error) {
+        this.#log("WebSocket failed to start", { error: String(error) });
+        this.#scheduleReconnect();
+        return;
+      }
     }
     this.#ws = ws;
     this.#timers.set("connect", this.#options.timings.connectTimeoutMs, () => {
@@ -248,7 +270,7 @@ export class SignalSocket {
 
     this.#hello = null;
     // The hello waits for the server's challenge: its proof is bound to the challenge's nonce.
-    ws.onmessage = (event: MessageEvent) => {
+    const onMessage = (event: Pick<MessageEvent, "data">) => {
       if (typeof event.data !== "string") return;
       let frame: ServerFrame;
       try {
@@ -280,6 +302,7 @@ export class SignalSocket {
       }
       this.#options.onFrame(frame);
     };
+    ws.onmessage = onMessage;
     ws.onclose = (event: CloseEvent) => {
       if (ws !== this.#ws) return;
       this.#log("WebSocket closed", { code: event.code, reason: event.reason });
@@ -303,6 +326,26 @@ export class SignalSocket {
     ws.onerror = () => {
       // A close event always follows; the reconnect is scheduled there.
     };
+    // Frames the adopted socket received before these handlers, in order; no newer one can come in between.
+    for (const data of adopted?.frames ?? []) {
+      if (this.#ws !== ws) break;
+      onMessage({ data });
+    }
+  }
+
+  /** The socket to adopt at the first connect, if one is still usable; it is asked once. */
+  #takeAdopted(): AdoptedSocket | undefined {
+    if (this.#adoptAsked) return undefined;
+    this.#adoptAsked = true;
+    const adopted = this.#options.adopt?.();
+    if (!adopted) return undefined;
+    // CONNECTING (0) or OPEN (1): ours now. CLOSING or CLOSED: it failed before we came; open our own.
+    if (adopted.ws.readyState > 1) {
+      this.#log("Bootstrap socket already closed", { readyState: adopted.ws.readyState });
+      return undefined;
+    }
+    this.#log("WebSocket adopted", { state: adopted.ws.readyState, frames: adopted.frames.length });
+    return adopted;
   }
 
   /** Answers the challenge: builds the hello for its nonce and sends it, unless this socket was left meanwhile. */

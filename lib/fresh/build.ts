@@ -1,7 +1,14 @@
 /**
- * Bundles islands ahead of time with `deno bundle` (esbuild inside): one entry
- * per island plus the boot module, shared chunks split out, entry names
- * content-hashed so they can be cached forever. `deno bundle` has no target
+ * Bundles islands ahead of time with `deno bundle` (esbuild inside): one
+ * bundle per group of islands that some page renders together (see
+ * `island_groups.ts`), each island's entry also exporting the boot function,
+ * shared and lazily imported parts split out into chunks; entry names
+ * content-hashed so they can be cached forever. A bundle per page's islands
+ * (rather than one bundle of every island with shared chunks) keeps a page's
+ * first load to a few files: code it shares with another page's islands never
+ * becomes a chunk of its own, which on a slow link is a request and its
+ * headers saved per chunk. Chunks with the same content in two bundles get
+ * the same name, so the file is written (and cached by browsers) once. `deno bundle` has no target
  * option, so each output file is then lowered to {@link BROWSER_TARGETS} with
  * npm esbuild's `transform` (syntax only; APIs are guarded in the code).
  * @module
@@ -9,6 +16,7 @@
 import * as esbuild from "esbuild";
 import { type BuildMeta, readBuildMeta } from "./build_meta.ts";
 import { islandNameFromFile, listSourceFiles } from "./files.ts";
+import { islandGroups } from "./island_groups.ts";
 import { precompressBundles, precompressStatic } from "./precompress.ts";
 
 /** Options of `build`. */
@@ -28,7 +36,7 @@ export interface BuildOptions {
  */
 export const BROWSER_TARGETS: readonly string[] = ["chrome100", "edge100", "firefox115", "safari15.4", "ios15.4"];
 
-const DEFAULT_INPUTS = ["islands", "lib", "deno.json"];
+const DEFAULT_INPUTS = ["islands", "lib", "routes", "deno.json"];
 /** A static `import ... from "./x.js"` (or `import "./x.js"`) in esbuild's output; lazy `import()` is not one. */
 const STATIC_IMPORT = /(?:^|[;}\s])(?:import|export)\s*(?:[^"'()]*?from\s*)?"(\.\/[^"]+\.js)"/g;
 
@@ -66,43 +74,49 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
   const work = `${outDir}/.work`;
   await Deno.remove(work, { recursive: true }).catch(ignoreNotFound);
   await Deno.mkdir(`${work}/entries`, { recursive: true });
-  const entries: string[] = [];
-  const bootEntry = `${work}/entries/boot.ts`;
-  await Deno.writeTextFile(bootEntry, `export { boot } from "${import.meta.resolve("./runtime/boot.ts")}";\n`);
-  entries.push(bootEntry);
   const islandNames: string[] = [];
-  for (const file of islandFiles) {
-    const name = islandNameFromFile(file.slice(`${root}/islands/`.length));
-    islandNames.push(name);
-    const entry = `${work}/entries/${name}.ts`;
-    await Deno.writeTextFile(entry, `export { default } from "${new URL(`file://${file}`).href}";\n`);
-    entries.push(entry);
+  const groups: string[][] = [];
+  const lowered = new Map<string, string>();
+  for (const [index, files] of (await islandGroups(root, islandFiles)).entries()) {
+    const names = files.map((file) => islandNameFromFile(file.slice(`${root}/islands/`.length)));
+    islandNames.push(...names);
+    groups.push(names);
+    // Boot revives signal props with the bundle's own signals core, which only bundles using signals carry.
+    const signals = (await Promise.all(files.map((file) => usesSignals(root, file)))).some(Boolean);
+    const entries: string[] = [];
+    for (const [i, file] of files.entries()) {
+      const entry = `${work}/entries/${index}/${names[i]}.ts`;
+      await Deno.mkdir(`${work}/entries/${index}`, { recursive: true });
+      await Deno.writeTextFile(
+        entry,
+        `export { default } from "${new URL(`file://${file}`).href}";\n` +
+          `export { boot } from "${import.meta.resolve("./runtime/boot.ts")}";\n` +
+          (signals ? `export { signal } from "@preact/signals-core";\n` : ""),
+      );
+      entries.push(entry);
+    }
+    const out = `${work}/out/${index}`;
+    const command = new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform=browser", "--code-splitting", "--minify", `--outdir=${out}`, ...entries],
+      cwd: root,
+      stdout: "inherit",
+      stderr: "inherit",
+    });
+    const { success } = await command.output();
+    if (!success) throw new Error(`deno bundle failed for islands ${names.join(", ")}; see its output above`);
+    for (const [file, code] of await lowerToTargets(out, new Set(names))) {
+      // Chunk names are hashes of their content: the same name from two bundles must be the same code.
+      if (lowered.has(file) && lowered.get(file) !== code) throw new Error(`Two bundles made different ${file}`);
+      lowered.set(file, code);
+    }
   }
-
-  const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform=browser",
-      "--code-splitting",
-      "--minify",
-      `--outdir=${work}/out`,
-      ...entries,
-    ],
-    cwd: root,
-    stdout: "inherit",
-    stderr: "inherit",
-  });
-  const { success } = await command.output();
-  if (!success) throw new Error("deno bundle failed; see its output above");
 
   const js = `${outDir}/js`;
   const staged = `${work}/js`;
   await Deno.mkdir(staged, { recursive: true });
-  const meta: BuildMeta = { inputsHash, boot: "", islands: {}, files: [] };
-  const entryNames = new Set(["boot", ...islandNames]);
+  const meta: BuildMeta = { inputsHash, islands: {}, groups, files: [] };
+  const entryNames = new Set(islandNames);
   const renamed = new Map<string, string>();
-  const lowered = await lowerToTargets(`${work}/out`, entryNames);
   for (const [name, code] of lowered) {
     const bytes = new TextEncoder().encode(code);
     const stem = name.slice(0, -3);
@@ -111,8 +125,7 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
     renamed.set(name, fileName);
     await Deno.writeFile(`${staged}/${fileName}`, bytes);
     meta.files.push(fileName);
-    if (stem === "boot") meta.boot = fileName;
-    else if (entryNames.has(stem)) meta.islands[stem] = fileName;
+    if (entryNames.has(stem)) meta.islands[stem] = fileName;
   }
   meta.files.sort();
   meta.imports = {};
@@ -128,6 +141,24 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
   await Deno.writeTextFile(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
   await Deno.remove(work, { recursive: true });
   return meta;
+}
+
+/**
+ * Whether an island's module graph has `@preact/signals-core` (directly or through `@preact/signals`): then the
+ * entries of its bundle also export `signal`, for boot to revive signal props with at no cost; other bundles do not
+ * carry it.
+ */
+async function usesSignals(root: string, file: string): Promise<boolean> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", file],
+    cwd: root,
+    stdout: "piped",
+    stderr: "inherit",
+  });
+  const { success, stdout } = await command.output();
+  if (!success) throw new Error(`deno info failed for ${file}; see its output above`);
+  const info = JSON.parse(new TextDecoder().decode(stdout)) as { modules?: { specifier?: string }[] };
+  return (info.modules ?? []).some((module) => /^npm:\/?@preact\/signals-core@/.test(module.specifier ?? ""));
 }
 
 /**

@@ -11,10 +11,10 @@ export const BUNDLE_URL_PREFIX = "/_fresh/js/";
 export interface BuildMeta {
   /** Hash of the sources the build read, to tell whether it is stale. */
   inputsHash: string;
-  /** File name of the boot module. */
-  boot: string;
-  /** File name of each island's entry module, by island name. */
+  /** File name of each island's entry module (which also exports `boot`), by island name. */
   islands: Record<string, string>;
+  /** The islands bundled together (rendered together by some route): one boot hydrates a page's islands of a group. */
+  groups?: string[][];
   /** Every file the build wrote, entries and shared chunks. */
   files: string[];
   /** The static imports of each file (file names), so pages can preload a whole island at once. */

@@ -5,7 +5,8 @@
  */
 import type { ComponentType } from "preact";
 import { BUNDLE_URL_PREFIX, readBuildMeta, staticClosure } from "./build_meta.ts";
-import { compressResponse } from "./compression.ts";
+import { CompressedBodies, compressResponse } from "./compression.ts";
+import { withEntityTag } from "./entity_tag.ts";
 import { islandNameFromFile } from "./files.ts";
 import { COMPRESSED_STATIC_DIR, COMPRESSED_STATIC_RECORD } from "./precompress.ts";
 import { type IslandAssets, registerIslands, renderPage } from "./render.ts";
@@ -55,10 +56,10 @@ export async function createHandler(manifest: Manifest, config: FreshConfig = {}
     const missing = islands.filter(([name]) => !meta.islands[name]).map(([name]) => name);
     if (missing.length) console.error(`Islands not in the last build (${missing.join(", ")}): run \`deno task build\``);
     assets = {
-      boot: BUNDLE_URL_PREFIX + meta.boot,
       islands: Object.fromEntries(Object.entries(meta.islands).map(([name, file]) => [name, BUNDLE_URL_PREFIX + file])),
+      groups: meta.groups,
       preload: Object.fromEntries(
-        [["", meta.boot], ...Object.entries(meta.islands)].map(([name, file]) => [
+        Object.entries(meta.islands).map(([name, file]) => [
           name,
           staticClosure(meta, [file]).map((dep) => BUNDLE_URL_PREFIX + dep),
         ]),
@@ -75,6 +76,7 @@ export async function createHandler(manifest: Manifest, config: FreshConfig = {}
   );
 
   const renderOptions = { app: table.app, plugins, assets };
+  const codedPages = new CompressedBodies();
 
   function makeContext(
     url: URL,
@@ -151,8 +153,11 @@ export async function createHandler(manifest: Manifest, config: FreshConfig = {}
       console.error(`Unhandled error answering ${req.method} ${req.url}:`, error);
       response = renderError(table, req, error);
     }
-    // Static files pick their own (precompressed) variant; pages and API answers are coded here.
-    return response.headers.has("content-encoding") ? response : await compressResponse(req, response);
+    // Static files pick their own (precompressed) variant; pages and API answers are coded here. Answers to be
+    // revalidated (pages) get an entity tag first, so a browser holding the page gets a 304.
+    if (response.headers.has("content-encoding")) return response;
+    response = await withEntityTag(req, response);
+    return await compressResponse(req, response, codedPages);
   };
 }
 
@@ -188,6 +193,8 @@ function allowedMethods(module: RouteModule): string[] {
 function htmlResponse(html: string, init?: ResponseInit): Response {
   const headers = new Headers(init?.headers);
   if (!headers.has("content-type")) headers.set("content-type", "text/html; charset=utf-8");
+  // A page may be kept but is checked on every use (cheaply: it gets an entity tag, see withEntityTag).
+  if ((init?.status ?? 200) === 200 && !headers.has("cache-control")) headers.set("cache-control", "no-cache");
   return new Response(html, { ...init, headers });
 }
 

@@ -12,11 +12,11 @@ import type { AppProps, PageProps, Plugin, PluginStyle } from "./types.ts";
 
 /** Where the browser finds the built island bundles. */
 export interface IslandAssets {
-  /** URL of the boot module. */
-  boot: string;
-  /** URL of each island's entry module, by island name. */
+  /** URL of each island's entry module, by island name; each entry also exports `boot`. */
   islands: Record<string, string>;
-  /** Every module URL to preload for the boot module and for each island, by island name ("" for boot). */
+  /** The islands bundled together, by group; an island in none is a bundle of its own. */
+  groups?: string[][];
+  /** Every module URL to preload for each island (its static import closure), by island name. */
   preload?: Record<string, string[]>;
 }
 
@@ -85,9 +85,26 @@ function styleTag(style: PluginStyle): string {
   return `<style${style.id ? ` id="${style.id}"` : ""}>${css}</style>`;
 }
 
+/**
+ * Islands are bundled in groups (those some route renders together), each bundle with its own copy of Preact and a
+ * `boot` that every island entry of it exports: the page's islands of one bundle are hydrated by one call to it.
+ */
 function bootScript(assets: IslandAssets, names: string[]): string {
-  const loaders = names.map((name) => `${JSON.stringify(name)}:()=>import(${JSON.stringify(assets.islands[name])})`);
-  return `<script type="module">import{boot}from${JSON.stringify(assets.boot)};boot({${loaders.join(",")}})</script>`;
+  const bundleOf = new Map<string, number>();
+  for (const [index, group] of (assets.groups ?? []).entries()) for (const name of group) bundleOf.set(name, index);
+  const byBundle = new Map<string, string[]>();
+  for (const name of names) {
+    const key = bundleOf.has(name) ? `g${bundleOf.get(name)}` : `i${name}`;
+    byBundle.set(key, [...byBundle.get(key) ?? [], name]);
+  }
+  const imports: string[] = [];
+  const calls: string[] = [];
+  for (const [i, group] of [...byBundle.values()].entries()) {
+    imports.push(`import{boot as b${i}}from${JSON.stringify(assets.islands[group[0]])};`);
+    const loaders = group.map((name) => `${JSON.stringify(name)}:()=>import(${JSON.stringify(assets.islands[name])})`);
+    calls.push(`b${i}({${loaders.join(",")}});`);
+  }
+  return `<script type="module">${imports.join("")}${calls.join("")}</script>`;
 }
 
 function insertBefore(html: string, closingTag: string, insert: string): string {
@@ -122,7 +139,7 @@ export function renderPage<Data>(
   if (state.islands.length > 0 && renderOptions.assets?.preload) {
     // One round trip fetches the whole import chain, instead of one per level on a slow link.
     const urls = new Set<string>();
-    for (const name of ["", ...islandNamesUsed]) {
+    for (const name of islandNamesUsed) {
       for (const url of renderOptions.assets.preload[name] ?? []) urls.add(url);
     }
     preloads = [...urls].map((url) => `<link rel="modulepreload" href="${url}">`).join("");

@@ -5,6 +5,7 @@ import { clockTime, dayLabel, displayName, fullDateTime, localDay } from "./form
 import type { Lang, Strings } from "./i18n.ts";
 import { linkFinder, loadLinkFinder, splitLinks } from "./links.ts";
 import { UI } from "./styles.ts";
+import { useSignalValue } from "./use_signal_value.ts";
 
 /** Props of the message list. */
 export interface MessageListProps {
@@ -187,7 +188,7 @@ interface MessageBodyProps {
 
 /** A body with its http(s) links clickable (once the linkifier has loaded), opened in a new tab without a referrer. */
 function MessageBody({ body }: MessageBodyProps) {
-  const find = linkFinder.value;
+  const find = useSignalValue(linkFinder, null);
   if (!find) return <>{body}</>;
   return (
     <>

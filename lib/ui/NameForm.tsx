@@ -1,5 +1,4 @@
 import { useState } from "preact/hooks";
-import { MAX_NAME_LENGTH } from "../client/mod.ts";
 import type { Strings } from "./i18n.ts";
 import { UI } from "./styles.ts";
 
@@ -9,12 +8,15 @@ export interface NameFormProps {
   name: string;
   /** Saves the name (the room remembers it on this device and tells the peers). */
   onSave(name: string): void;
+  /** The longest name the room keeps (the client core's `MAX_NAME_LENGTH`, passed in so this lazily loaded drawer
+   * does not pull the client core into a chunk of its own). */
+  maxLength: number;
   /** The UI strings. */
   t: Strings;
 }
 
 /** Sets the display name others see next to this device's messages. */
-export function NameForm({ name, onSave, t }: NameFormProps) {
+export function NameForm({ name, onSave, maxLength, t }: NameFormProps) {
   const [value, setValue] = useState(name);
   return (
     <form
@@ -30,7 +32,7 @@ export function NameForm({ name, onSave, t }: NameFormProps) {
           id="self-name"
           class={UI.field}
           value={value}
-          maxLength={MAX_NAME_LENGTH}
+          maxLength={maxLength}
           autocomplete="nickname"
           onInput={(event) => setValue(event.currentTarget.value)}
         />

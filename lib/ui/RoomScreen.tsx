@@ -1,13 +1,12 @@
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
+import { MAX_NAME_LENGTH } from "../client/room/roster.ts";
 import type { RoomView } from "../client/room_view.ts";
 import { Composer } from "./Composer.tsx";
 import { ConnectionBar } from "./ConnectionBar.tsx";
 import { format, type Lang, LANG_NAMES, LANGS, type Strings } from "./i18n.ts";
 import { displayName } from "./format.ts";
 import { MessageList } from "./MessageList.tsx";
-import { NotifySetting } from "./NotifySetting.tsx";
-import { notifyMessage } from "./notify.ts";
 import { PeerList, TypingIndicator } from "./PeerList.tsx";
 import { StorageNotice } from "./StorageNotice.tsx";
 import { UI } from "./styles.ts";
@@ -47,13 +46,15 @@ type Panel = "invite" | "name" | "diagnostics" | null;
 export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLeave }: RoomScreenProps) {
   const [panel, setPanel] = useState<Panel>(null);
   const [atBottom, setAtBottom] = useState(true);
-  const drawers = useLazy(() => import("./drawers.ts"), panel !== null);
   const messages = useSignalValue(view?.messages, NONE);
   const peers = useSignalValue(view?.peers, NONE);
   const self = useSignalValue(view?.self, undefined);
   const connection = useSignalValue(view?.connection, null);
+  // The drawers and the notifications load once the room has settled (or a drawer is opened before): joining first.
+  const settled = connection !== null && connection.kind !== "connecting";
+  const drawers = useLazy(() => import("./drawers.ts"), panel !== null || settled);
   const unread = useUnread(messages, atBottom, (message) => {
-    void notifyMessage({
+    void drawers?.notifyMessage({
       sender: displayName(message.authorName, message.author, t),
       body: message.body,
       hiddenBody: t.newMessage,
@@ -84,7 +85,7 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLe
       </header>
       <div class={UI.connectionRow}>
         {error ? <span /> : <ConnectionBar state={connection} onRetry={() => view?.retryNow()} t={t} />}
-        <NotifySetting t={t} />
+        {drawers && <drawers.NotifySetting t={t} />}
         <button type="button" class={UI.headerButton} lang={other} onClick={() => onLang(other)}>
           {LANG_NAMES[other]}
         </button>
@@ -109,6 +110,7 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLe
         {drawers && panel === "name" && view && (
           <drawers.NameForm
             name={self?.name ?? ""}
+            maxLength={MAX_NAME_LENGTH}
             onSave={(name) => {
               view.setName(name);
               close();

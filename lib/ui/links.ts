@@ -4,9 +4,11 @@
  * `https:` links come out: a `javascript:` or `data:` text stays text. The
  * linkifier (about 10 KB gzipped) loads after the chat is on screen, so a
  * first visit does not wait for it; until then bodies show as plain text.
+ * The signal is `@preact/signals-core`'s: components read it through
+ * `useSignalValue`, so the room page need not ship the Preact integration.
  * @module
  */
-import { signal } from "@preact/signals";
+import { signal } from "@preact/signals-core";
 
 /** A run of a message body: plain text, or a link with the URL it opens. */
 export interface TextPart {

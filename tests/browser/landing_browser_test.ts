@@ -28,7 +28,10 @@ Deno.test("the New chat island hydrates and opens a room whose fragment holds a 
     assertEquals(errors, []);
     const sentFragments = app.requests.filter((r) => r.url.includes("#") || r.url.includes(keys[0].slice(1)));
     assertEquals(sentFragments, [], "the key never reaches the server");
-    assert(app.requests.some((r) => r.url.includes("/_fresh/js/boot-")), "the boot module was loaded");
+    assert(
+      app.requests.some((r) => r.url.includes("/_fresh/js/NewChat-")),
+      "the island's bundle (with its boot) loaded",
+    );
   } finally {
     await browser.close();
     await app.close();

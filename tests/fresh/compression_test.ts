@@ -13,7 +13,7 @@ function decode(bytes: Uint8Array, encoding: string | null): string {
 
 async function bundleUrl(): Promise<string> {
   const html = await (await request("/")).text();
-  return html.match(/"(\/_fresh\/js\/boot-[^"]+\.js)"/)![1];
+  return html.match(/"(\/_fresh\/js\/NewChat-[^"]+\.js)"/)![1];
 }
 
 Deno.test("Accept-Encoding picks br before gzip and honours q-values", () => {

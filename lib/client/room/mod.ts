@@ -16,7 +16,7 @@
 import { batch, computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
 import { CLOSE, encodeBase64Url, type PresenceFrame, type WelcomeFrame } from "../../protocol/mod.ts";
 import { Courier, type CourierOptions, type DirectLink } from "../courier/mod.ts";
-import { roomAdmission, RoomCipher } from "../crypto.ts";
+import { type RoomAdmission, roomAdmission, RoomCipher } from "../crypto.ts";
 import { EventLog, EVENTS, type LogEvent } from "../event_log.ts";
 import { type IceAnswer, iceAnswerOf, IceConfig } from "../ice_config.ts";
 import { loadIdentity, type LockRunner, type MemberIdentity, type MessageSigner } from "../identity.ts";
@@ -29,14 +29,14 @@ import {
 } from "../network_profile.ts";
 import type { PeerLinkSignal } from "../peer_link.ts";
 import type { PeerDiagnostics, RoomNotice, RoomView, StorageMode } from "../room_view.ts";
-import { SignalSocket, signalUrl, type SocketState } from "../signal_socket.ts";
+import { type AdoptedSocket, SignalSocket, signalUrl, type SocketState } from "../signal_socket.ts";
 import type { Store } from "../store.ts";
 import { GLOBAL_TIMERS, type Timers } from "../timer_set.ts";
 import { cipherCodec, messageIdOfPayload } from "./codec.ts";
 import { withDeadline } from "./deadline.ts";
 import { createEnvelopes, type OpenedEnvelope } from "./envelopes.ts";
 import { createFrameRouter } from "./frame_router.ts";
-import { createLinkPool } from "./link_pool.ts";
+import { createLazyLinkPool } from "./lazy_links.ts";
 import { RELAY_AT_ONCE, type RelayPolicy } from "./relay_policy.ts";
 import { rememberName, validNames } from "./names.ts";
 import { createRoster, MAX_NAME_LENGTH } from "./roster.ts";
@@ -58,6 +58,12 @@ export interface RoomClientOptions {
   room: string;
   /** The 32-byte room key from the link's fragment. */
   keyBytes: Uint8Array;
+  /** The room cipher, when the page's bootstrap already imported the key; made from `keyBytes` otherwise. */
+  cipher?: RoomCipher;
+  /** The room's admission, when the page's bootstrap already derived A; derived from `keyBytes` otherwise. */
+  admission?: RoomAdmission;
+  /** A socket the page opened for this room before the client loaded (the bootstrap), for the first connect. */
+  adoptSocket?(): AdoptedSocket | undefined;
   /** History, outbox, room state and the member key pair. */
   store: Store;
   /** Where the store's writes go now, for the UI's notice; without it, `store.durable()` at open decides. */
@@ -149,8 +155,8 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   log.subscribe(() => events.value = log.entries());
   log.add(EVENTS.INITIALIZED, { room, relayHoldMs: relayPolicy.holdMs });
 
-  const cipher = await RoomCipher.create(options.keyBytes, room);
-  const admission = await roomAdmission(options.keyBytes, room);
+  const cipher = options.cipher ?? await RoomCipher.create(options.keyBytes, room);
+  const admission = options.admission ?? await roomAdmission(options.keyBytes, room);
   const identity = options.identity ?? await loadIdentity({
     room,
     store,
@@ -187,6 +193,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   const socket: SignalSocket = new SignalSocket({
     url: signalUrl(options.origin, room),
     createWebSocket: options.createWebSocket,
+    adopt: options.adoptSocket,
     hello: async (nonce) => ({
       token,
       since: courier.since,
@@ -273,7 +280,8 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     now,
   });
 
-  const links = createLinkPool({
+  // The WebRTC code loads when a link is first asked for: a room's first load carries only what joins it.
+  const links = createLazyLinkPool({
     createPeerConnection: options.createPeerConnection,
     iceServers: () => ice.servers(),
     timings: () => profile,
@@ -369,7 +377,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       const self = selfId.peek();
       if (!self || !isLinkSignal(envelope.value)) return void rejectedBySignal.value++;
       links.ensure(self, from);
-      void links.get(from)?.handleSignal(envelope.value);
+      links.deliver(from, envelope.value);
       return;
     }
     const meta = envelope.value as Meta | null;

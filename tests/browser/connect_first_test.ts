@@ -1,0 +1,366 @@
+/**
+ * Connected within a few round trips on a slow link: the room page's head
+ * opens the signaling socket before the module graph has arrived; a first
+ * visit moves little HTML, CSS and JavaScript before "Connected" (the goal is
+ * 40 KiB), and asks nothing the HTML did not name; a return visit is answered by the
+ * service worker without waiting for the server; and the key in the fragment
+ * reaches no request, URL or frame. Loopback server, headless Chromium, a
+ * fresh profile per test.
+ * @module
+ */
+import { assert, assertEquals } from "@std/assert";
+import type { Page } from "playwright-core";
+import { createRoomLink } from "../../lib/client/room_link.ts";
+import { appHandler, serveApp } from "../support/app.ts";
+import { launchChromium } from "../support/chromium.ts";
+import { byteTable, isPageCode, wireBytes, WireRecorder } from "./_wire.ts";
+
+const SLOW = { timeout: 30_000 };
+/** The goal for a first visit's HTML, CSS and JavaScript before "Connected": 40 KiB on the wire, headers included. */
+const FIRST_VISIT_TARGET = 40 * 1024;
+/**
+ * What the test holds the first visit to: the measured weight (46.4 KiB after the courier rewrite; 55.1 KiB before
+ * this work) with a little room, so any growth shows. The 40 KiB target needs the client core to shrink by about
+ * 5 KiB more (see the report printed by the test); lower this ceiling as it does.
+ */
+const FIRST_VISIT_CEILING = 48 * 1024;
+/** How long the module route holds each module, standing in for a slow phone link. */
+const MODULE_DELAY_MS = 1_500;
+
+/** Connected shows in the connection area. */
+function connected(page: Page) {
+  return page.locator('[data-connection="connected"]').waitFor(SLOW);
+}
+
+Deno.test({
+  name: "the socket opens from the head while the modules are still on their way, and that socket joins",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const app = await serveApp();
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      // When each WebSocket was made, on the page's own clock (module timings use the same one).
+      await page.addInitScript(() => {
+        const made: { url: string; at: number }[] = [];
+        (globalThis as { __sockets?: unknown }).__sockets = made;
+        const Native = WebSocket;
+        globalThis.WebSocket = class extends Native {
+          constructor(url: string | URL, protocols?: string | string[]) {
+            super(url, protocols);
+            made.push({ url: String(url), at: performance.now() });
+          }
+        };
+      });
+      await page.route("**/_fresh/js/**", async (route) => {
+        await new Promise((resolve) => setTimeout(resolve, MODULE_DELAY_MS));
+        await route.continue();
+      });
+      const link = createRoomLink();
+      await page.goto(app.origin + link.href, { waitUntil: "commit" });
+      await connected(page);
+
+      const seen = await page.evaluate(() => ({
+        sockets: (globalThis as unknown as { __sockets: { url: string; at: number }[] }).__sockets,
+        modules: performance.getEntriesByType("resource")
+          .filter((entry) => new URL(entry.name).pathname.startsWith("/_fresh/js/"))
+          .map((entry) => ({
+            path: new URL(entry.name).pathname,
+            end: (entry as PerformanceResourceTiming).responseEnd,
+          })),
+      }));
+      const lastModule = Math.max(...seen.modules.map((module) => module.end));
+      console.log(
+        `socket made at ${seen.sockets[0]?.at.toFixed(0)} ms; modules done at ` +
+          seen.modules.map((m) => `${m.path.slice(11, 30)} ${m.end.toFixed(0)}`).join(", ") + " (ms since navigation)",
+      );
+      assertEquals(seen.sockets.length, 1, "one socket: the bootstrap's, adopted by the client (no second one)");
+      assert(seen.modules.length > 0, "the page loaded its modules");
+      assert(seen.sockets[0].at < lastModule, "the socket was made before the last module had arrived");
+      assert(
+        seen.modules.every((module) => seen.sockets[0].at < module.end),
+        "in fact before any module had arrived",
+      );
+      assertEquals(new URL(seen.sockets[0].url).search, `?v=1&room=${link.room}`);
+      assertEquals(errors, []);
+    } finally {
+      await browser.close();
+      await app.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a first visit moves little HTML, CSS and JS before Connected (aiming at 40 KiB), all named by the HTML",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const app = await serveApp();
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const wire = await WireRecorder.attach(context, page);
+      const link = createRoomLink();
+      await page.goto(app.origin + link.href);
+      const connectedAt = await wire.connectedAt();
+      // After Connected the page fetches the parts most visits never open and sets up the offline cache.
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
+
+      const all = wire.entries();
+      const before = all.filter((entry) => entry.sentAt <= connectedAt);
+      const after = all.filter((entry) => entry.sentAt > connectedAt);
+      const code = before.filter(isPageCode);
+      console.log(`\nFirst visit, until Connected:\n${byteTable(before)}`);
+      const over = wireBytes(code) - FIRST_VISIT_TARGET;
+      console.log(
+        `HTML, CSS and JS: ${wireBytes(code)} B; target ${FIRST_VISIT_TARGET} B (${
+          over > 0 ? `${over} B over` : `${-over} B under`
+        }), ceiling ${FIRST_VISIT_CEILING} B`,
+      );
+      console.log(`\nFirst visit, after Connected (lazy parts, words, service worker):\n${byteTable(after)}`);
+
+      assert(wireBytes(code) <= FIRST_VISIT_CEILING, `${wireBytes(code)} B of HTML, CSS and JS before Connected`);
+      assertEquals(before.filter((entry) => entry.type === "Document").length, 1, "one page");
+      // Two requests stand between the HTML and the first message: the socket, and the modules the HTML preloads,
+      // side by side. Nothing before Connected is asked for by a script (no lazy import, no fetch).
+      const chained = before.filter((entry) => entry.by === "page" && entry.initiator === "script");
+      assertEquals(chained.map((entry) => entry.url), [], "nothing chained behind a script before Connected");
+      assertEquals(before.filter((entry) => entry.by === "worker"), [], "the service worker waits for Connected");
+      for (const lazy of ["/_fresh/js/drawers-", "/_fresh/js/qr-", "/_fresh/js/linkify-", "/strings/"]) {
+        assert(!before.some((entry) => entry.url.includes(lazy)), `${lazy} waits for Connected`);
+      }
+      assertEquals(wire.sockets().length, 1, "one signaling socket");
+    } finally {
+      await browser.close();
+      await app.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a return visit is answered from the service worker's cache: Connected while the server still holds the page",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const app = await appHandler();
+    const link = createRoomLink();
+    let pageMode: "serve" | "hold" | "fail" = "serve";
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => release = resolve);
+    const held: string[] = [];
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req, info) => {
+      const url = new URL(req.url);
+      if (url.pathname === `/${link.room}` && pageMode === "fail") {
+        return new Response("overloaded", { status: 503, headers: { "content-type": "text/plain" } });
+      }
+      if (url.pathname === `/${link.room}` && pageMode === "hold") {
+        held.push(req.url);
+        await released;
+      }
+      return app(req, info);
+    });
+    const origin = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+
+      await t.step("first visit: the room settles and the service worker keeps its shell", async () => {
+        await page.goto(origin + link.href);
+        await connected(page);
+        await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
+        await page.waitForFunction(
+          async (room) => {
+            const cache = await caches.open((await caches.keys())[0] ?? "none");
+            const keys = (await cache.keys()).map((request) => new URL(request.url).pathname);
+            return keys.includes(`/${room}`) && keys.some((path) => path.startsWith("/_fresh/js/ChatRoom-"));
+          },
+          link.room,
+          SLOW,
+        );
+      });
+
+      await t.step("return visit: the server holds the page, and the room connects anyway", async () => {
+        pageMode = "hold";
+        const wire = await WireRecorder.attach(context, page);
+        const document = page.waitForResponse((response) => new URL(response.url()).pathname === `/${link.room}`);
+        await page.reload({ waitUntil: "commit" });
+        assertEquals((await document).fromServiceWorker(), true, "the navigation came from the service worker");
+        await connected(page);
+        assertEquals(held.length, 1, "the worker's background refresh is still waiting on the server");
+        const fetched = wire.entries().filter((entry) => entry.by === "page" && !entry.cached);
+        assertEquals(fetched.map((entry) => entry.url), [], "the page itself fetched nothing over the network");
+        release();
+        await wire.detach();
+      });
+
+      await t.step("the cached room page wins even over a quick answer from the server", async () => {
+        pageMode = "fail";
+        const document = page.waitForResponse((response) => new URL(response.url()).pathname === `/${link.room}`);
+        await page.reload();
+        assertEquals((await document).status(), 200, "the cached page, not the server's 503");
+        await connected(page);
+      });
+      assertEquals(errors, []);
+    } finally {
+      release();
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "the key in the fragment reaches no request, URL, header or socket frame, first visit or return",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Every request the server receives, with its headers copied while they can still be read.
+    const handler = await appHandler();
+    const received: { url: string; headers: [string, string][] }[] = [];
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req, info) => {
+      received.push({ url: req.url, headers: [...req.headers] });
+      return handler(req, info);
+    });
+    const app = { origin: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`, close: () => server.shutdown() };
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const wire = await WireRecorder.attach(context, page);
+      const link = createRoomLink();
+      const urls: string[] = [];
+      context.on("request", (request) => urls.push(request.url()));
+      await page.goto(app.origin + link.href);
+      await connected(page);
+      const box = page.getByRole("textbox", { name: "Message" });
+      await box.fill("hello");
+      await box.press("Enter");
+      await page.getByRole("log").getByText(/^(Sent|Delivered)$/).waitFor(SLOW);
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
+      await page.reload();
+      await connected(page);
+
+      const key = link.key;
+      const standard = key.replaceAll("-", "+").replaceAll("_", "/");
+      const leaks = (text: string) => text.includes(key) || text.includes(standard) || text.includes(key.slice(0, 20));
+      const frames = wire.sockets().flatMap((socket) => socket.sent);
+      assert(frames.some((frame) => frame.includes('"hello"')), "the socket frames were recorded");
+      assertEquals(urls.filter(leaks), [], "browser requests (page and service worker)");
+      assertEquals(wire.sockets().map((socket) => socket.url).filter(leaks), [], "socket URLs");
+      assertEquals(frames.filter(leaks), [], "frames sent");
+      const seen = received.filter((r) => leaks(r.url) || r.headers.some(([, value]) => leaks(value)));
+      assertEquals(seen, [], "what the server received");
+      assert(received.some((r) => r.url.includes("/api/signal")), "the server saw the socket");
+    } finally {
+      await browser.close();
+      await app.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "words of another language are fetched when needed: the browser's preference, and the switch button",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const app = await serveApp();
+    const browser = await launchChromium();
+    try {
+      // The server hears English, the browser prefers Russian (a proxy rewrote the header, say).
+      const context = await browser.newContext({ locale: "ru-RU", extraHTTPHeaders: { "accept-language": "en" } });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      const link = createRoomLink();
+      await page.goto(app.origin + link.href);
+      await page.getByRole("button", { name: "Отправить" }).waitFor(SLOW);
+      assertEquals(await page.evaluate(() => document.documentElement.lang), "ru");
+      await page.getByRole("button", { name: "English" }).click();
+      await page.getByRole("button", { name: "Send" }).waitFor(SLOW);
+      await page.getByRole("button", { name: "Русский" }).click();
+      await page.getByRole("button", { name: "Отправить" }).waitFor(SLOW);
+      assertEquals(new URL(page.url()).searchParams.get("lang"), "ru", "a chosen language is kept in the address");
+      assertEquals(errors, []);
+    } finally {
+      await browser.close();
+      await app.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a cached page the server refuses after a deploy finds the new version and runs it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const app = await appHandler();
+    const link = createRoomLink();
+    const NEXT_MODULE = "/_fresh/js/next-build-000000000000.js";
+    let deployed = false;
+    let refuse = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req, info) => {
+      const url = new URL(req.url);
+      if (deployed && url.pathname === NEXT_MODULE) {
+        return new Response("export {};\n", { headers: { "content-type": "text/javascript; charset=utf-8" } });
+      }
+      if (url.pathname === "/api/signal" && refuse > 0) {
+        // The new server does not speak with the old page: it refuses it, as admission would.
+        refuse--;
+        const { socket, response } = Deno.upgradeWebSocket(req);
+        socket.onopen = () => socket.close(4403, "admission_refused");
+        return response;
+      }
+      if (deployed && url.pathname === `/${link.room}`) {
+        // The new version of the page: it names a module the old one did not.
+        const plain = await app(new Request(req.url, { headers: { "accept-language": "en" } }), info);
+        const html = (await plain.text()).replace("</head>", `<link rel="modulepreload" href="${NEXT_MODULE}"></head>`);
+        return new Response(html, {
+          headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", etag: '"next"' },
+        });
+      }
+      return app(req, info);
+    });
+    const origin = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      const next = page.locator(`link[rel="modulepreload"][href="${NEXT_MODULE}"]`);
+
+      await t.step("first visit: the old version settles and is kept", async () => {
+        await page.goto(origin + link.href);
+        await connected(page);
+        await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
+        await page.waitForFunction(
+          async (room) => (await caches.match(`/${room}`, { ignoreVary: true })) !== undefined,
+          link.room,
+          SLOW,
+        );
+      });
+
+      await t.step("after the deploy: the cached old page is refused, then the new one runs and connects", async () => {
+        deployed = true;
+        refuse = 1;
+        await page.reload();
+        await next.waitFor({ state: "attached", ...SLOW });
+        await connected(page);
+        assertEquals(refuse, 0, "the old page was refused first");
+        assertEquals(await next.count(), 1, "the page running now is the new version");
+      });
+      assertEquals(errors, []);
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});
