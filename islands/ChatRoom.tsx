@@ -98,7 +98,9 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
     return whenSettled(view, () => {
       const others = LANGS.filter((l) => !known.current[l]).map((l) => loadStrings(l));
       void Promise.allSettled([prefetchLazyParts(), ...others]).then(() => import("../lib/ui/service_worker.ts"))
-        .then(({ registerServiceWorker }) => registerServiceWorker());
+        .then(({ registerServiceWorker }) => registerServiceWorker())
+        // Offline the module may not be cached yet; the worker registered on an earlier visit goes on serving.
+        .catch((failure: unknown) => console.warn("Parley: the offline cache could not be set up now", failure));
     });
   }, [view]);
 

@@ -71,10 +71,12 @@ export async function launchFirefox(options: FirefoxOptions = {}): Promise<Firef
   if (options.secureHosts?.length) preferences["dom.securecontext.allowlist"] = options.secureHosts.join(",");
   await createProfile(BrowserKind.FIREFOX, { path: profile, preferences });
 
+  // Firefox writes some files to the system temp dir (a remote-settings bundle): keep them in the profile, removed at stop.
+  await Deno.mkdir(`${profile}/tmp`);
   const wrap = options.netns ? ["ip", "netns", "exec", options.netns] : [];
   const group = ProcessGroup.spawn(
     [...wrap, FIREFOX_PATH, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port=0"],
-    { env: { MOZ_CRASHREPORTER_DISABLE: "1" } },
+    { env: { MOZ_CRASHREPORTER_DISABLE: "1", TMPDIR: `${profile}/tmp` } },
   );
   let bridge: Deno.ChildProcess | undefined;
   let browser: Browser | undefined;
