@@ -36,15 +36,18 @@ Deno.test({
         await page.getByRole("log").getByText("kept for offline").waitFor(SLOW);
         await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
         // The worker caches what the page loaded before it took control; give it the message round trip.
-        await page.waitForFunction(
-          async () =>
+        // Polled with evaluate: waitForFunction does not await an async predicate (it would pass at once).
+        const cached = () =>
+          page.evaluate(async () =>
             (await caches.keys()).length > 0 &&
             (await (await caches.open((await caches.keys())[0])).keys()).some((r) =>
               r.url.includes("/_fresh/js/ChatRoom-")
-            ),
-          undefined,
-          SLOW,
-        );
+            )
+          );
+        for (const started = Date.now(); !await cached();) {
+          if (Date.now() - started > SLOW.timeout) throw new Error("timed out waiting for the offline cache");
+          await page.waitForTimeout(50);
+        }
       });
 
       await t.step("offline: reload shows the shell, the history and a non-connected state", async () => {
