@@ -160,6 +160,8 @@ export class KvBudget implements StorageBudget {
   #globalPending = new Map<number, Usage>();
   #groups = new Map<string, GroupState>();
   #admitted = new Map<string, number>();
+  /** The last registration queued per address group and window (see `admitRoom`). */
+  #turns = new Map<string, Promise<void>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> | null = null;
   /** Timers are the platform's (not injected): the flush timer must not keep the process alive. */
@@ -200,6 +202,21 @@ export class KvBudget implements StorageBudget {
     if (now - this.#globalReadAt >= this.#o.syncMs) await this.#refreshGlobal();
     const full = this.#globalRefusal(now);
     if (full) return full;
+    // Joins on this instance take turns per address group: they would only lose compare-and-swaps to each other.
+    const turn = `${group}\u0000${window}`;
+    const before = this.#turns.get(turn) ?? Promise.resolve();
+    const mine = before.then(() => this.#registerRoom(room, group, window, now));
+    const tail = mine.then(() => {}, () => {});
+    this.#turns.set(turn, tail);
+    tail.then(() => {
+      if (this.#turns.get(turn) === tail) this.#turns.delete(turn);
+    });
+    return await mine;
+  }
+
+  /** Counts a new room in its group's window with a compare-and-swap; one call per group at a time. */
+  async #registerRoom(room: string, group: string, window: number, now: number): Promise<BudgetVerdict> {
+    if (this.#admitted.get(room) === window) return OK;
     const key = this.#groupKey(group, window);
     const state = this.#group(group, window);
     for (let attempt = 0; attempt < this.#o.maxAttempts; attempt++) {

@@ -130,6 +130,22 @@ Deno.test("per-address rooms: simultaneous registrations on two instances never 
   }
 });
 
+Deno.test("per-address rooms: a burst of joins from one address on one instance all register, none loses a race", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const clock = new FakeClock(START);
+  // Real timers, and at most 2 compare-and-swap attempts: joins on one instance must take turns, not race.
+  const options = { ...limits(clock, { maxAttempts: 2 }), setTimeout: undefined, clearTimeout: undefined };
+  const budget = new KvBudget(kv, options);
+  try {
+    const verdicts = await Promise.all(Array.from({ length: 64 }, () => budget.admitRoom(newRoomId(), "192.0.2.7")));
+    assertEquals(verdicts.filter((v) => v.ok).length, 64);
+    assertEquals((await budget.usage()).rooms, 64);
+  } finally {
+    await budget.close();
+    kv.close();
+  }
+});
+
 Deno.test("per-address bytes: budget_exceeded past the window's bytes, seen by other instances after a flush, reset by the next window", async () => {
   const kv = await Deno.openKv(":memory:");
   const clock = new FakeClock(START);
