@@ -22,6 +22,10 @@ Deno.test({
       const page = await context.newPage();
       const errors: string[] = [];
       page.on("pageerror", (error) => errors.push(error.message));
+      // What the page said, to tell why a worker did not take control if it does not.
+      const said: string[] = [];
+      page.on("console", (message) => said.push(`${message.type()}: ${message.text()}`));
+      context.on("serviceworker", (worker) => said.push(`service worker started: ${worker.url()}`));
       let room = "";
 
       await t.step("online: create a room, write, and let the service worker take control", async () => {
@@ -34,7 +38,23 @@ Deno.test({
         await box.fill("kept for offline");
         await box.press("Enter");
         await page.getByRole("log").getByText("kept for offline").waitFor(SLOW);
-        await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
+        await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW).catch(
+          async (failure) => {
+            const state = await page.evaluate(async () => {
+              const registration = await navigator.serviceWorker.getRegistration();
+              return JSON.stringify({
+                registered: Boolean(registration),
+                installing: registration?.installing?.state ?? null,
+                waiting: registration?.waiting?.state ?? null,
+                active: registration?.active?.state ?? null,
+                connection: document.querySelector("[data-connection]")?.getAttribute("data-connection"),
+              });
+            });
+            throw new Error(`no service worker control: ${state}; the page said:\n${said.join("\n")}`, {
+              cause: failure,
+            });
+          },
+        );
         // The worker caches what the page loaded before it took control; give it the message round trip.
         // Polled with evaluate: waitForFunction does not await an async predicate (it would pass at once).
         const cached = () =>
