@@ -6,7 +6,9 @@
  * of a deployment share its database.
  * @module
  */
-import { buildIslands } from "../netlab/app.ts";
+import type { Browser, Page } from "playwright-core";
+import { assertDelivery, buildIslands, nameOf, send, waitForMessages } from "../netlab/app.ts";
+import { launchChromium } from "../support/chromium.ts";
 import { launch, ListeningProcess } from "../support/listening_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -120,4 +122,50 @@ export function relayOnly(): void {
       super.setConfiguration(force(config));
     }
   };
+}
+
+/** Launches two Chromium browsers (added to `browsers`, which the test closes), each with a relay-only page: A and B. */
+export async function relayPages(browsers: Browser[]): Promise<[Page, Page]> {
+  for (let i = 0; i < 2; i++) browsers.push(await launchChromium());
+  return await Promise.all(
+    browsers.slice(-2).map(async (browser, i) => {
+      const context = await browser.newContext();
+      await context.addInitScript(relayOnly);
+      return nameOf(await context.newPage(), i === 0 ? "A" : "B");
+    }),
+  ) as [Page, Page];
+}
+
+/** Two pages in one room and what each wrote so far. */
+export interface Pair {
+  /** Pages A and B. */
+  pages: [Page, Page];
+  /** What A and what B wrote, in order. */
+  sent: [string[], string[]];
+}
+
+/** A writes `a<i>` and B `b<i>`, in turn, for `i` from `from` to `to`. */
+export async function writeInTurn({ pages: [a, b], sent: [sentA, sentB] }: Pair, from: number, to: number) {
+  for (let i = from; i <= to; i++) {
+    sentA.push(`a${i}`);
+    await send(a, `a${i}`);
+    sentB.push(`b${i}`);
+    await send(b, `b${i}`);
+  }
+}
+
+/** Both pages show every message written. */
+export async function allArrived({ pages, sent }: Pair, timeoutMs: number): Promise<void> {
+  for (const page of pages) await waitForMessages(page, sent.flat(), timeoutMs);
+}
+
+/** Every message is shown once, in one order on both pages, and reads Delivered on its sender. */
+export async function allDelivered({ pages, sent }: Pair, timeoutMs: number): Promise<void> {
+  const written = new Map([[pages[0], sent[0]], [pages[1], sent[1]]]);
+  await waitFor(
+    () => assertDelivery(pages, written).then(() => true, () => false),
+    "every message Delivered",
+    timeoutMs,
+  );
+  await assertDelivery(pages, written);
 }
