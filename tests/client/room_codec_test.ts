@@ -4,7 +4,7 @@
  * to it, so a payload moved under another id or sender does not open.
  * @module
  */
-import { assertEquals, assertRejects } from "@std/assert";
+import { assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { createMemorySigner, type Packet } from "../../lib/client/courier/mod.ts";
 import { newMessageId } from "../../lib/client/courier/message_id.ts";
 import { RoomCipher } from "../../lib/client/crypto.ts";
@@ -30,6 +30,7 @@ Deno.test("own-message payloads name their id in front, legacy and author-bound 
   assertEquals(bound.length, 23);
   for (const id of ["L".repeat(22), bound, "x", "y".repeat(64)]) {
     const payload = await c.encode(msg(id), "ann") as string;
+    assertMatch(payload, /^[A-Za-z0-9_-]+$/, "base64url, as the server wants a chat frame's data");
     assertEquals(messageIdOfPayload(payload), id, `id of ${id.length} chars in front`);
     assertEquals(await c.decode(payload, "ann"), msg(id));
     await assertRejects(() => Promise.resolve(c.decode(payload, "bob")), Error, "rejected");

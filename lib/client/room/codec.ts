@@ -7,6 +7,7 @@
  * id (the legacy form), or `i` + one base64url character giving the id's
  * length (`A` = 1 … `_` = 64) + the id (every other id, e.g. the 23-character
  * author-bound ids of `courier/message_id.ts`). Any other packet is `x` + sealed.
+ * A payload is base64url throughout: the server takes a chat frame's `data` only in that form.
  * @module
  */
 import type { Packet, PayloadCodec } from "../courier/mod.ts";
