@@ -3,9 +3,11 @@
  * `manifest` writes fresh.gen.ts; `build` also bundles islands.
  * `--if-needed` skips an up-to-date build; `--keep-manifest` leaves fresh.gen.ts
  * alone, so the test task can check it is committed fresh.
+ *
+ * The bundler (`build.ts`, which loads esbuild) is imported only by `build`:
+ * `manifest` runs with read access and write access to fresh.gen.ts alone.
  * @module
  */
-import { BROWSER_TARGETS, build, needsBuild } from "./build.ts";
 import { writeManifest } from "./manifest.ts";
 import type { FreshConfig } from "./types.ts";
 
@@ -21,6 +23,7 @@ if (command === "manifest") {
   const changed = await writeManifest(root);
   console.log(changed ? "fresh.gen.ts written" : "fresh.gen.ts is up to date");
 } else if (command === "build") {
+  const { BROWSER_TARGETS, build, needsBuild } = await import("./build.ts");
   if (!flags.includes("--keep-manifest")) await writeManifest(root);
   const options = { root, outDir: (await loadConfig()).outDir ?? "_fresh" };
   if (flags.includes("--if-needed") && !await needsBuild(options)) {

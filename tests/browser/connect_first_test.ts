@@ -9,9 +9,9 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
-import type { Page } from "playwright-core";
+import type { BrowserContext, BrowserContextOptions, Page } from "playwright-core";
 import { createRoomLink } from "../../lib/client/room_link.ts";
-import { appHandler, serveApp } from "../support/app.ts";
+import { type Intercept, type RunningApp, serveApp } from "../support/app.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { byteTable, isPageCode, wireBytes, WireRecorder } from "./_wire.ts";
 
@@ -43,18 +43,68 @@ function connected(page: Page) {
   return page.locator('[data-connection="connected"]').waitFor(SLOW);
 }
 
+/** The service worker controls the page (it is set up after Connected). */
+function workerControls(page: Page) {
+  return page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
+}
+
+/**
+ * A visit that settles and is kept: the page connects, the service worker takes control, and `kept` (run in the
+ * page with the room id) finds what the worker must have cached.
+ */
+async function visitKept(
+  page: Page,
+  url: string,
+  kept: (room: string) => Promise<boolean>,
+  room: string,
+  what: string,
+) {
+  await page.goto(url);
+  await connected(page);
+  await workerControls(page);
+  await untilInPage(page, kept, room, what);
+}
+
+/** What {@link inChromium} hands a test: a fresh profile's page on the app, and the page's uncaught errors. */
+interface Visit {
+  /** The app server. */
+  app: RunningApp;
+  /** The browser context (a fresh profile). */
+  context: BrowserContext;
+  /** Its page. */
+  page: Page;
+  /** Uncaught page errors so far. */
+  errors: string[];
+}
+
+/**
+ * Serves the app (through `intercept` when given), opens a page in a fresh
+ * Chromium profile, runs `test`, then closes browser and server.
+ */
+async function inChromium(
+  test: (visit: Visit) => Promise<void>,
+  options: { intercept?: Intercept; context?: BrowserContextOptions } = {},
+): Promise<void> {
+  const app = await serveApp({ intercept: options.intercept });
+  const browser = await launchChromium();
+  try {
+    const context = await browser.newContext(options.context);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await test({ app, context, page, errors });
+  } finally {
+    await browser.close();
+    await app.close();
+  }
+}
+
 Deno.test({
   name: "the socket opens from the head while the modules are still on their way, and that socket joins",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const app = await serveApp();
-    const browser = await launchChromium();
-    try {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (error) => errors.push(error.message));
+  fn: () =>
+    inChromium(async ({ app, page, errors }) => {
       // When each WebSocket was made, on the page's own clock (module timings use the same one).
       await page.addInitScript(() => {
         const made: { url: string; at: number }[] = [];
@@ -98,29 +148,21 @@ Deno.test({
       );
       assertEquals(new URL(seen.sockets[0].url).search, `?v=1&room=${link.room}`);
       assertEquals(errors, []);
-    } finally {
-      await browser.close();
-      await app.close();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "a first visit moves little HTML, CSS and JS before Connected (aiming at 40 KiB), all named by the HTML",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const app = await serveApp();
-    const browser = await launchChromium();
-    try {
-      const context = await browser.newContext();
-      const page = await context.newPage();
+  fn: () =>
+    inChromium(async ({ app, context, page }) => {
       const wire = await WireRecorder.attach(context, page);
       const link = createRoomLink();
       await page.goto(app.origin + link.href);
       const connectedAt = await wire.connectedAt();
       // After Connected the page fetches the parts most visits never open and sets up the offline cache.
-      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
+      await workerControls(page);
 
       const all = wire.entries();
       const before = all.filter((entry) => entry.sentAt <= connectedAt);
@@ -146,11 +188,7 @@ Deno.test({
         assert(!before.some((entry) => entry.url.includes(lazy)), `${lazy} waits for Connected`);
       }
       assertEquals(wire.sockets().length, 1, "one signaling socket");
-    } finally {
-      await browser.close();
-      await app.close();
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -158,74 +196,64 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    const app = await appHandler();
     const link = createRoomLink();
     let pageMode: "serve" | "hold" | "fail" = "serve";
     let release!: () => void;
     const released = new Promise<void>((resolve) => release = resolve);
     const held: string[] = [];
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req, info) => {
-      const url = new URL(req.url);
-      if (url.pathname === `/${link.room}` && pageMode === "fail") {
+    const intercept: Intercept = async (req) => {
+      if (new URL(req.url).pathname !== `/${link.room}`) return undefined;
+      if (pageMode === "fail") {
         return new Response("overloaded", { status: 503, headers: { "content-type": "text/plain" } });
       }
-      if (url.pathname === `/${link.room}` && pageMode === "hold") {
+      if (pageMode === "hold") {
         held.push(req.url);
         await released;
       }
-      return app(req, info);
-    });
-    const origin = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
-    const browser = await launchChromium();
-    try {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (error) => errors.push(error.message));
+      return undefined;
+    };
+    await inChromium(async ({ app, context, page, errors }) => {
+      try {
+        await t.step("first visit: the room settles and the service worker keeps its shell", async () => {
+          await visitKept(
+            page,
+            app.origin + link.href,
+            async (room) => {
+              const cache = await caches.open((await caches.keys())[0] ?? "none");
+              const keys = (await cache.keys()).map((request) => new URL(request.url).pathname);
+              return keys.includes(`/${room}`) && keys.some((path) => path.startsWith("/_fresh/js/ChatRoom-"));
+            },
+            link.room,
+            "the room page and its module in the cache",
+          );
+        });
 
-      await t.step("first visit: the room settles and the service worker keeps its shell", async () => {
-        await page.goto(origin + link.href);
-        await connected(page);
-        await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
-        await untilInPage(
-          page,
-          async (room) => {
-            const cache = await caches.open((await caches.keys())[0] ?? "none");
-            const keys = (await cache.keys()).map((request) => new URL(request.url).pathname);
-            return keys.includes(`/${room}`) && keys.some((path) => path.startsWith("/_fresh/js/ChatRoom-"));
-          },
-          link.room,
-          "the room page and its module in the cache",
-        );
-      });
+        await t.step("return visit: the server holds the page, and the room connects anyway", async () => {
+          pageMode = "hold";
+          const wire = await WireRecorder.attach(context, page);
+          const document = page.waitForResponse((response) => new URL(response.url()).pathname === `/${link.room}`);
+          await page.reload({ waitUntil: "commit" });
+          assertEquals((await document).fromServiceWorker(), true, "the navigation came from the service worker");
+          await connected(page);
+          assertEquals(held.length, 1, "the worker's background refresh is still waiting on the server");
+          const fetched = wire.entries().filter((entry) => entry.by === "page" && !entry.cached);
+          assertEquals(fetched.map((entry) => entry.url), [], "the page itself fetched nothing over the network");
+          release();
+          await wire.detach();
+        });
 
-      await t.step("return visit: the server holds the page, and the room connects anyway", async () => {
-        pageMode = "hold";
-        const wire = await WireRecorder.attach(context, page);
-        const document = page.waitForResponse((response) => new URL(response.url()).pathname === `/${link.room}`);
-        await page.reload({ waitUntil: "commit" });
-        assertEquals((await document).fromServiceWorker(), true, "the navigation came from the service worker");
-        await connected(page);
-        assertEquals(held.length, 1, "the worker's background refresh is still waiting on the server");
-        const fetched = wire.entries().filter((entry) => entry.by === "page" && !entry.cached);
-        assertEquals(fetched.map((entry) => entry.url), [], "the page itself fetched nothing over the network");
+        await t.step("the cached room page wins even over a quick answer from the server", async () => {
+          pageMode = "fail";
+          const document = page.waitForResponse((response) => new URL(response.url()).pathname === `/${link.room}`);
+          await page.reload();
+          assertEquals((await document).status(), 200, "the cached page, not the server's 503");
+          await connected(page);
+        });
+        assertEquals(errors, []);
+      } finally {
         release();
-        await wire.detach();
-      });
-
-      await t.step("the cached room page wins even over a quick answer from the server", async () => {
-        pageMode = "fail";
-        const document = page.waitForResponse((response) => new URL(response.url()).pathname === `/${link.room}`);
-        await page.reload();
-        assertEquals((await document).status(), 200, "the cached page, not the server's 503");
-        await connected(page);
-      });
-      assertEquals(errors, []);
-    } finally {
-      release();
-      await browser.close();
-      await server.shutdown();
-    }
+      }
+    }, { intercept });
   },
 });
 
@@ -235,17 +263,9 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     // Every request the server receives, with its headers copied while they can still be read.
-    const handler = await appHandler();
     const received: { url: string; headers: [string, string][] }[] = [];
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req, info) => {
-      received.push({ url: req.url, headers: [...req.headers] });
-      return handler(req, info);
-    });
-    const app = { origin: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`, close: () => server.shutdown() };
-    const browser = await launchChromium();
-    try {
-      const context = await browser.newContext();
-      const page = await context.newPage();
+    const intercept: Intercept = (req) => void received.push({ url: req.url, headers: [...req.headers] });
+    await inChromium(async ({ app, context, page }) => {
       const wire = await WireRecorder.attach(context, page);
       const link = createRoomLink();
       const urls: string[] = [];
@@ -256,7 +276,7 @@ Deno.test({
       await box.fill("hello");
       await box.press("Enter");
       await page.getByRole("log").getByText(/^(Sent|Delivered)$/).waitFor(SLOW);
-      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
+      await workerControls(page);
       await page.reload();
       await connected(page);
 
@@ -271,10 +291,7 @@ Deno.test({
       const seen = received.filter((r) => leaks(r.url) || r.headers.some(([, value]) => leaks(value)));
       assertEquals(seen, [], "what the server received");
       assert(received.some((r) => r.url.includes("/api/signal")), "the server saw the socket");
-    } finally {
-      await browser.close();
-      await app.close();
-    }
+    }, { intercept });
   },
 });
 
@@ -282,15 +299,8 @@ Deno.test({
   name: "words of another language are fetched when needed: the browser's preference, and the switch button",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const app = await serveApp();
-    const browser = await launchChromium();
-    try {
-      // The server hears English, the browser prefers Russian (a proxy rewrote the header, say).
-      const context = await browser.newContext({ locale: "ru-RU", extraHTTPHeaders: { "accept-language": "en" } });
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (error) => errors.push(error.message));
+  fn: () =>
+    inChromium(async ({ app, page, errors }) => {
       const link = createRoomLink();
       await page.goto(app.origin + link.href);
       await page.getByRole("button", { name: "Отправить" }).waitFor(SLOW);
@@ -301,11 +311,10 @@ Deno.test({
       await page.getByRole("button", { name: "Отправить" }).waitFor(SLOW);
       assertEquals(new URL(page.url()).searchParams.get("lang"), "ru", "a chosen language is kept in the address");
       assertEquals(errors, []);
-    } finally {
-      await browser.close();
-      await app.close();
-    }
-  },
+    }, {
+      // The server hears English, the browser prefers Russian (a proxy rewrote the header, say).
+      context: { locale: "ru-RU", extraHTTPHeaders: { "accept-language": "en" } },
+    }),
 });
 
 Deno.test({
@@ -313,24 +322,24 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    const app = await appHandler();
     const link = createRoomLink();
     const NEXT_MODULE = "/_fresh/js/next-build-000000000000.js";
     let deployed = false;
     let refused = 0;
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req, info) => {
+    const intercept: Intercept = async (req, info, app) => {
       const url = new URL(req.url);
-      if (deployed && url.pathname === NEXT_MODULE) {
+      if (!deployed) return undefined;
+      if (url.pathname === NEXT_MODULE) {
         return new Response("export {};\n", { headers: { "content-type": "text/javascript; charset=utf-8" } });
       }
-      if (deployed && url.pathname === "/api/signal" && !url.searchParams.has("next")) {
+      if (url.pathname === "/api/signal" && !url.searchParams.has("next")) {
         // The new server does not speak with the old page (only the new page's socket says `next`): it refuses it.
         refused++;
         const { socket, response } = Deno.upgradeWebSocket(req);
         socket.onopen = () => socket.close(4403, "admission_refused");
         return response;
       }
-      if (deployed && url.pathname === `/${link.room}`) {
+      if (url.pathname === `/${link.room}`) {
         // The new version of the page: it names a module the old one did not, and its socket speaks the new way.
         const plain = await app(new Request(req.url, { headers: { "accept-language": "en" } }), info);
         const html = (await plain.text())
@@ -340,23 +349,15 @@ Deno.test({
           headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", etag: '"next"' },
         });
       }
-      return app(req, info);
-    });
-    const origin = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
-    const browser = await launchChromium();
-    try {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (error) => errors.push(error.message));
+      return undefined;
+    };
+    await inChromium(async ({ app, page, errors }) => {
       const next = page.locator(`link[rel="modulepreload"][href="${NEXT_MODULE}"]`);
 
       await t.step("first visit: the old version settles and is kept", async () => {
-        await page.goto(origin + link.href);
-        await connected(page);
-        await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
-        await untilInPage(
+        await visitKept(
           page,
+          app.origin + link.href,
           async (room) => (await caches.match(`/${room}`, { ignoreVary: true })) !== undefined,
           link.room,
           "the room page in the cache",
@@ -372,9 +373,6 @@ Deno.test({
         assertEquals(await next.count(), 1, "the page running now is the new version");
       });
       assertEquals(errors, []);
-    } finally {
-      await browser.close();
-      await server.shutdown();
-    }
+    }, { intercept });
   },
 });

@@ -10,7 +10,7 @@ import { assert, assertEquals } from "@std/assert";
 import { MAX_FUTURE_SKEW_MS } from "../../lib/client/courier/mod.ts";
 import { COUNTER_MAX, formatOrderKey, HybridClock, MAX_ORDER_MS, parseOrderKey } from "../../lib/client/order_key.ts";
 import { MemoryStore } from "../../lib/client/store_memory.ts";
-import { FakeTime, payloadOf, pump, RESEND_MS, Rig, ROOM, rosterOf } from "./_sim/rig.ts";
+import { FakeTime, msgs, payloadOf, pump, RESEND_MS, Rig, ROOM, rosterOf } from "./_sim/rig.ts";
 import { newMember, signed } from "./_sim/signers.ts";
 
 async function withBob() {
@@ -237,4 +237,59 @@ Deno.test("oversized counts, conflicting ids and direct messages for others are 
     "not_for_us",
   ]);
   courier.close();
+});
+
+/** Ann's courier sends one message to bob; returns it as bob's courier would receive it. */
+async function annSends(body: string) {
+  const { rig, bob, courier } = await withBob();
+  const ann = await Rig.create({ time: rig.time });
+  await ann.load();
+  ann.courier.relayUp({ peer: "ann", peers: [{ id: "me", presence: "online", member: rig.member }] });
+  courier.presence("ann", "joined", ann.member);
+  rig.take();
+  const sent = await ann.courier.send(body);
+  const packet = msgs(ann.take())[0].packet!;
+  assert(packet.t === "msg");
+  return { rig, bob, courier, ann, sent, honest: packet.m };
+}
+
+Deno.test("a member re-using an id it saw, with its own signed content, never costs the honest message", async (t) => {
+  for (const path of ["live", "history sync", "log"] as const) {
+    await t.step(`the squatter's copy first, by ${path}`, async () => {
+      const { rig, courier, ann, sent, honest } = await annSends("the honest words");
+      const eve = await newMember(ROOM);
+      const squat = await signed(eve, { id: honest.id, time: rig.time.now, body: "the squatter's words" });
+      const deliver = (from: string, m: unknown, seq: number) => {
+        if (path === "live") courier.receiveSignal(from, payloadOf({ t: "msg", m }));
+        else if (path === "history sync") courier.receiveSignal(from, payloadOf({ t: "hist", ms: [m] }));
+        else courier.receiveChat({ from, id: honest.id, seq, data: payloadOf({ t: "msg", m }) });
+      };
+      deliver("eve", squat, 5);
+      await rig.settle();
+      deliver("ann", honest, 6);
+      await rig.settle();
+      assertEquals(courier.messages.map((m) => [m.id, m.author, m.body]), [[sent.id, ann.member, "the honest words"]]);
+      assertEquals(acked(rig), [sent.id], "the honest copy is acknowledged to its author");
+      assertEquals(rig.rejections(), ["unbound_id"]);
+      courier.close();
+      ann.courier.close();
+    });
+  }
+});
+
+Deno.test("a forged copy still being verified does not take the honest copy down with it", async () => {
+  const { rig, courier, ann, sent, honest } = await annSends("the honest words");
+  const eve = await newMember(ROOM);
+  const forged = { ...honest, body: "words put in ann's mouth" };
+  const garbled = { ...honest, sig: (await signed(eve, { id: "x", time: rig.time.now, body: "" })).sig };
+  courier.receiveSignal("eve", payloadOf({ t: "msg", m: forged }));
+  courier.receiveSignal("eve", payloadOf({ t: "msg", m: garbled }));
+  courier.receiveChat({ from: "ann", id: honest.id, seq: 3, data: payloadOf({ t: "msg", m: honest }) });
+  await rig.settle();
+  assertEquals(courier.messages.map((m) => [m.id, m.author, m.body]), [[sent.id, ann.member, "the honest words"]]);
+  assertEquals(acked(rig), [sent.id]);
+  assertEquals(rig.rejections(), ["forged", "forged"]);
+  assertEquals(courier.since, 3);
+  courier.close();
+  ann.courier.close();
 });

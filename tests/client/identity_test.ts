@@ -7,11 +7,9 @@ import {
   loadIdentity,
   type LockRunner,
   type MemberIdentity,
-  MESSAGE_SIGNATURE_TAG,
-  type MessageSignature,
-  type SignedFields,
-  verifyMemberProof,
 } from "../../lib/client/identity.ts";
+import { MESSAGE_SIGNATURE_TAG, type Signature, type SignedFields } from "../../lib/client/courier/signer.ts";
+import { checkMemberProof } from "../../lib/protocol/admission.ts";
 import { fromBase64Url } from "../../lib/client/crypto.ts";
 import type { RoomState, Store } from "../../lib/client/store.ts";
 import { openIdbStore } from "../../lib/client/store_idb.ts";
@@ -124,7 +122,7 @@ Deno.test("any tampered field fails: id, body, time, order, recipient, room", as
   const alice = await fresh();
   const bob = await fresh();
   const m = await signed(alice);
-  const cases: [string, Partial<SignedFields & MessageSignature>][] = [
+  const cases: [string, Partial<SignedFields & Signature>][] = [
     ["id", { id: "m-2" }],
     ["body", { body: "hi!" }],
     ["time", { time: m.time + 1 }],
@@ -178,7 +176,7 @@ Deno.test("malformed signatures, keys and fields are refused without throwing", 
   ];
   for (const [what, value] of cases) {
     await t.step(what, async () => {
-      assertEquals(await bob.signer.verify(value as SignedFields & MessageSignature), false);
+      assertEquals(await bob.signer.verify(value as SignedFields & Signature), false);
     });
   }
 });
@@ -189,13 +187,13 @@ Deno.test("the member proof binds key, room and nonce", async () => {
   const proof = await alice.memberProof(nonce);
   assertEquals([proof.key.length, proof.sig.length], [87, 86]);
   assertEquals(proof.key, alice.publicKey);
-  assertEquals(await verifyMemberProof(ROOM, nonce, proof), alice.member);
-  assertEquals(await verifyMemberProof(ROOM, nonce.replace(/^./, nonce[0] === "A" ? "B" : "A"), proof), null);
-  assertEquals(await verifyMemberProof(OTHER_ROOM, nonce, proof), null);
+  // The server's check (lib/protocol/admission.ts) accepts it for this room and nonce only.
+  assertEquals(await checkMemberProof(proof, ROOM, nonce), alice.member);
+  assertEquals(await checkMemberProof(proof, ROOM, nonce.replace(/^./, nonce[0] === "A" ? "B" : "A")), null);
+  assertEquals(await checkMemberProof(proof, OTHER_ROOM, nonce), null);
   const mallory = await fresh();
-  assertEquals(await verifyMemberProof(ROOM, nonce, { key: mallory.publicKey, sig: proof.sig }), null);
-  assertEquals(await verifyMemberProof(ROOM, nonce, { key: "nope", sig: proof.sig }), null);
-  assertEquals(await verifyMemberProof(ROOM, nonce, null as unknown as { key: string; sig: string }), null);
+  assertEquals(await checkMemberProof({ key: mallory.publicKey, sig: proof.sig }, ROOM, nonce), null);
+  assertEquals(await checkMemberProof({ key: "nope", sig: proof.sig }, ROOM, nonce), null);
 });
 
 Deno.test("the identity is stored once per room and shared by every load (the tabs of one browser)", async () => {

@@ -6,10 +6,12 @@
  * of a deployment share its database.
  * @module
  */
-import { buildIslands } from "../netlab/app.ts";
+import type { Browser, Page } from "playwright-core";
+import { assertDelivery, buildIslands, nameOf, send, waitForMessages } from "../netlab/app.ts";
+import { launchChromium } from "../support/chromium.ts";
+import { launch, ListeningProcess } from "../support/listening_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-const STARTUP_TIMEOUT_MS = 30_000;
 
 /** Options of `startInstance`. */
 export interface InstanceOptions {
@@ -41,21 +43,7 @@ export function freePort(): number {
 }
 
 /** One `deno serve` process. */
-export class Instance {
-  /** Its port. */
-  readonly port: number;
-  /** Everything it printed. */
-  readonly output: string[];
-  #child: Deno.ChildProcess;
-  #drained: Promise<void>;
-
-  private constructor(child: Deno.ChildProcess, port: number, output: string[], drained: Promise<void>) {
-    this.#child = child;
-    this.port = port;
-    this.output = output;
-    this.#drained = drained;
-  }
-
+export class Instance extends ListeningProcess {
   /** `http://127.0.0.1:<port>`. */
   get origin(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -68,95 +56,39 @@ export class Instance {
     return line ? Number(line.slice(name.length + 1)) : NaN;
   }
 
-  /** Sends `signal` (default SIGTERM) and waits for the exit. */
-  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
-    try {
-      this.#child.kill(signal);
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error; // already exited
-    }
-    const status = await this.#child.status;
-    await this.#drained;
-    return status;
-  }
-
   /** Starts `deno serve main.ts` (building the islands first if needed) and waits until it listens. */
   static async start(options: InstanceOptions): Promise<Instance> {
     await buildIslands();
     const kvDir = options.kvPath.slice(0, options.kvPath.lastIndexOf("/"));
     const port = options.port ?? 0;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "serve",
-        ...(options.parallel ? ["--parallel"] : []),
-        "--host=127.0.0.1",
-        `--port=${port}`,
-        "--allow-net=127.0.0.1",
-        `--allow-read=${ROOT},${kvDir}`,
-        "--allow-env",
-        `--allow-write=${options.kvPath}`,
-        "--no-prompt",
-        "main.ts",
-      ],
-      cwd: ROOT,
-      env: {
-        // Only what Deno itself needs from the test's environment: no Parley setting leaks in.
-        ...pick(["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]),
-        KV_PATH: options.kvPath,
-        NO_COLOR: "1",
-        ...(options.parallel ? { DENO_JOBS: String(options.parallel) } : {}),
-        ...options.env,
-      },
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const output: string[] = [];
-    let listening: (port: number) => void;
-    const portPromise = new Promise<number>((resolve) => listening = resolve);
-    const pump = async (stream: ReadableStream<Uint8Array>) => {
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for await (const bytes of stream) {
-        buffer += decoder.decode(bytes, { stream: true });
-        let newline;
-        while ((newline = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, newline);
-          buffer = buffer.slice(newline + 1);
-          output.push(line);
-          if (Deno.env.get("SERVER_LOG")) console.error(`[${port || "serve"}] ${line}`);
-          const match = /Listening on https?:\/\/[^\s]*:(\d+)\//.exec(line);
-          if (match) listening(Number(match[1]));
-        }
-      }
-      if (buffer) output.push(buffer);
-    };
-    const drained = Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => {});
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const failed = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`deno serve did not start:\n${output.join("\n")}`)),
-        STARTUP_TIMEOUT_MS,
-      );
-      child.status.then(async (status) => {
-        await drained; // everything it printed, not only what arrived before the exit
-        reject(new Error(`deno serve exited (${status.code}):\n${output.join("\n")}`));
-      });
-    });
-    failed.catch(() => {});
-    try {
-      return new Instance(child, await Promise.race([portPromise, failed]), output, drained);
-    } catch (error) {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already exited */ }
-      await child.status;
-      await drained;
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
+    return new Instance(
+      await launch({
+        args: [
+          "serve",
+          ...(options.parallel ? ["--parallel"] : []),
+          "--host=127.0.0.1",
+          `--port=${port}`,
+          "--allow-net=127.0.0.1",
+          `--allow-read=${ROOT},${kvDir}`,
+          "--allow-env",
+          `--allow-write=${options.kvPath}`,
+          "--no-prompt",
+          "main.ts",
+        ],
+        cwd: ROOT,
+        env: {
+          // Only what Deno itself needs from the test's environment: no Parley setting leaks in.
+          ...pick(["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]),
+          KV_PATH: options.kvPath,
+          NO_COLOR: "1",
+          ...(options.parallel ? { DENO_JOBS: String(options.parallel) } : {}),
+          ...options.env,
+        },
+        clearEnv: true,
+        name: "deno serve",
+        logTag: String(port || "serve"),
+      }),
+    );
   }
 }
 
@@ -190,4 +122,50 @@ export function relayOnly(): void {
       super.setConfiguration(force(config));
     }
   };
+}
+
+/** Launches two Chromium browsers (added to `browsers`, which the test closes), each with a relay-only page: A and B. */
+export async function relayPages(browsers: Browser[]): Promise<[Page, Page]> {
+  for (let i = 0; i < 2; i++) browsers.push(await launchChromium());
+  return await Promise.all(
+    browsers.slice(-2).map(async (browser, i) => {
+      const context = await browser.newContext();
+      await context.addInitScript(relayOnly);
+      return nameOf(await context.newPage(), i === 0 ? "A" : "B");
+    }),
+  ) as [Page, Page];
+}
+
+/** Two pages in one room and what each wrote so far. */
+export interface Pair {
+  /** Pages A and B. */
+  pages: [Page, Page];
+  /** What A and what B wrote, in order. */
+  sent: [string[], string[]];
+}
+
+/** A writes `a<i>` and B `b<i>`, in turn, for `i` from `from` to `to`. */
+export async function writeInTurn({ pages: [a, b], sent: [sentA, sentB] }: Pair, from: number, to: number) {
+  for (let i = from; i <= to; i++) {
+    sentA.push(`a${i}`);
+    await send(a, `a${i}`);
+    sentB.push(`b${i}`);
+    await send(b, `b${i}`);
+  }
+}
+
+/** Both pages show every message written. */
+export async function allArrived({ pages, sent }: Pair, timeoutMs: number): Promise<void> {
+  for (const page of pages) await waitForMessages(page, sent.flat(), timeoutMs);
+}
+
+/** Every message is shown once, in one order on both pages, and reads Delivered on its sender. */
+export async function allDelivered({ pages, sent }: Pair, timeoutMs: number): Promise<void> {
+  const written = new Map([[pages[0], sent[0]], [pages[1], sent[1]]]);
+  await waitFor(
+    () => assertDelivery(pages, written).then(() => true, () => false),
+    "every message Delivered",
+    timeoutMs,
+  );
+  await assertDelivery(pages, written);
 }

@@ -9,10 +9,9 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
-import type { Browser, Page } from "playwright-core";
-import { assertDelivery, createRoom, joinRoom, nameOf, pathOf, send, waitForMessages } from "../netlab/app.ts";
-import { launchChromium } from "../support/chromium.ts";
-import { Instance, relayOnly, waitFor } from "./_instances.ts";
+import type { Browser } from "playwright-core";
+import { createRoom, joinRoom, pathOf } from "../netlab/app.ts";
+import { allArrived, allDelivered, Instance, type Pair, relayPages, waitFor, writeInTurn } from "./_instances.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
 
 /** A hang guard for discovery (the first instance finds later ones within its scan interval). */
@@ -52,20 +51,11 @@ Deno.test({
       const proxyA = TcpProxy.start(one.port);
       const proxyB = TcpProxy.start(two.port);
       proxies.push(proxyA, proxyB);
-      let pageA!: Page;
-      let pageB!: Page;
-      const sentA: string[] = [];
-      const sentB: string[] = [];
+      let pair!: Pair;
 
       await t.step("A (through instance one) opens a room, B (through instance two) joins", async () => {
-        for (let i = 0; i < 2; i++) browsers.push(await launchChromium());
-        const pages = await Promise.all(browsers.map(async (browser) => {
-          const context = await browser.newContext();
-          await context.addInitScript(relayOnly);
-          return await context.newPage();
-        }));
-        pageA = nameOf(pages[0], "A");
-        pageB = nameOf(pages[1], "B");
+        pair = { pages: await relayPages(browsers), sent: [[], []] };
+        const [pageA, pageB] = pair.pages;
         const link = new URL(await createRoom(pageA, proxyA.origin, WAIT_MS));
         await joinRoom(pageB, `${proxyB.origin}${link.pathname}${link.hash}`, WAIT_MS);
         await waitFor(
@@ -77,38 +67,21 @@ Deno.test({
       });
 
       await t.step("they chat both ways over the relay, across instances", async () => {
-        for (let i = 1; i <= 5; i++) {
-          sentA.push(`a${i}`);
-          await send(pageA, `a${i}`);
-          sentB.push(`b${i}`);
-          await send(pageB, `b${i}`);
-        }
-        await waitForMessages(pageA, [...sentA, ...sentB], WAIT_MS);
-        await waitForMessages(pageB, [...sentA, ...sentB], WAIT_MS);
-        assertEquals([await pathOf(pageA), await pathOf(pageB)], ["Relay", "Relay"], "no P2P: the bus carried it");
+        await writeInTurn(pair, 1, 5);
+        await allArrived(pair, WAIT_MS);
+        assertEquals(await Promise.all(pair.pages.map(pathOf)), ["Relay", "Relay"], "no P2P: the bus carried it");
       });
 
       await t.step("instance one is killed; A lands on instance three and both keep writing", async () => {
         await one.stop("SIGKILL");
         proxyA.target = three.port; // the platform routes A's reconnect elsewhere
-        for (let i = 6; i <= 10; i++) {
-          sentA.push(`a${i}`);
-          await send(pageA, `a${i}`);
-          sentB.push(`b${i}`);
-          await send(pageB, `b${i}`);
-        }
+        await writeInTurn(pair, 6, 10);
         await waitFor(async () => await three.metric("parley_peers") === 1, "A on instance three", WAIT_MS);
       });
 
       await t.step("every message arrives once, in one order on both sides, and reads Delivered", async () => {
-        await waitForMessages(pageA, [...sentA, ...sentB], WAIT_MS);
-        await waitForMessages(pageB, [...sentA, ...sentB], WAIT_MS);
-        await waitFor(
-          () => assertDelivery([pageA, pageB], new Map([[pageA, sentA], [pageB, sentB]])).then(() => true, () => false),
-          "every message Delivered on both sides",
-          WAIT_MS,
-        );
-        await assertDelivery([pageA, pageB], new Map([[pageA, sentA], [pageB, sentB]]));
+        await allArrived(pair, WAIT_MS);
+        await allDelivered(pair, WAIT_MS);
       });
     } finally {
       for (const browser of browsers) await browser.close();

@@ -6,10 +6,18 @@
  * @module
  */
 import { assert, assertEquals, assertNotEquals } from "@std/assert";
-import type { Browser, Page } from "playwright-core";
-import { assertDelivery, createRoom, joinRoom, nameOf, pathOf, send, waitForMessages } from "../netlab/app.ts";
-import { launchChromium } from "../support/chromium.ts";
-import { freePort, Instance, relayOnly, waitFor } from "./_instances.ts";
+import type { Browser } from "playwright-core";
+import { createRoom, joinRoom, pathOf } from "../netlab/app.ts";
+import {
+  allArrived,
+  allDelivered,
+  freePort,
+  Instance,
+  type Pair,
+  relayPages,
+  waitFor,
+  writeInTurn,
+} from "./_instances.ts";
 
 const WAIT_MS = 45_000;
 /** Reloads of B before its socket lands on the other worker (each try is about a coin toss). */
@@ -37,12 +45,7 @@ Deno.test({
     try {
       server = await Instance.start({ kvPath, port: freePort(), parallel: 2 });
       kv = await Deno.openKv(kvPath);
-      for (let i = 0; i < 2; i++) browsers.push(await launchChromium());
-      const [pageA, pageB] = await Promise.all(browsers.map(async (browser, i) => {
-        const context = await browser.newContext();
-        await context.addInitScript(relayOnly);
-        return nameOf(await context.newPage(), i === 0 ? "A" : "B");
-      })) as [Page, Page];
+      const [pageA, pageB] = await relayPages(browsers);
       const room = { id: "", link: "" };
 
       await t.step("A opens a room; B joins and reloads until its socket is on the other worker", async () => {
@@ -62,20 +65,11 @@ Deno.test({
       });
 
       await t.step("they chat both ways over the relay, across workers, exactly once and in one order", async () => {
-        const sentA: string[] = [];
-        const sentB: string[] = [];
-        for (let i = 1; i <= 5; i++) {
-          sentA.push(`a${i}`);
-          await send(pageA, `a${i}`);
-          sentB.push(`b${i}`);
-          await send(pageB, `b${i}`);
-        }
-        await waitForMessages(pageA, [...sentA, ...sentB], WAIT_MS);
-        await waitForMessages(pageB, [...sentA, ...sentB], WAIT_MS);
+        const pair: Pair = { pages: [pageA, pageB], sent: [[], []] };
+        await writeInTurn(pair, 1, 5);
+        await allArrived(pair, WAIT_MS);
         assertEquals([await pathOf(pageA), await pathOf(pageB)], ["Relay", "Relay"], "no P2P: the bus carried it");
-        const sent = new Map([[pageA, sentA], [pageB, sentB]]);
-        await waitFor(() => assertDelivery([pageA, pageB], sent).then(() => true, () => false), "Delivered", WAIT_MS);
-        await assertDelivery([pageA, pageB], sent);
+        await allDelivered(pair, WAIT_MS);
       });
 
       await t.step("no worker turned the KV bus on: BroadcastChannel reaches them all", async () => {

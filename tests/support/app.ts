@@ -32,18 +32,34 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
+/** Answers a request before the app does (a test's stand-in for a slow, failing or newer server); undefined: the app answers. */
+export type Intercept = (
+  req: Request,
+  info: Deno.ServeHandlerInfo,
+  app: AppHandler,
+) => Response | undefined | Promise<Response | undefined>;
+
+/** Options of {@link serveApp}. */
+export interface ServeAppOptions {
+  /** The address to listen on; default 127.0.0.1. */
+  hostname?: string;
+  /** Sees every request first and may answer it. */
+  intercept?: Intercept;
+}
+
 /**
  * Serves the app on `hostname` (default 127.0.0.1) and a free port. The signaling server is started
  * first, as `main.ts` does at start-up: `/api/signal` then upgrades without waiting. An upgrade
  * answered after waiting, to a client that left meanwhile, keeps `Deno.serve` from ever shutting down.
  */
-export async function serveApp(hostname = "127.0.0.1"): Promise<RunningApp> {
+export async function serveApp(options: ServeAppOptions = {}): Promise<RunningApp> {
+  const hostname = options.hostname ?? "127.0.0.1";
   const app = await appHandler();
   await getServer();
   const requests: RunningApp["requests"] = [];
-  const server = Deno.serve({ hostname, port: 0, onListen() {} }, (req, info) => {
+  const server = Deno.serve({ hostname, port: 0, onListen() {} }, async (req, info) => {
     requests.push({ url: req.url, headers: req.headers });
-    return app(req, info);
+    return (await options.intercept?.(req, info, app)) ?? await app(req, info);
   });
   const { port } = server.addr as Deno.NetAddr;
   return {

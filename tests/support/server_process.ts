@@ -4,6 +4,7 @@
  * can kill it (SIGKILL) and restart it on the same KV.
  * @module
  */
+import { launch, type Launched, ListeningProcess } from "./listening_process.ts";
 
 /** Options of `startServer`. */
 export interface ServerProcessOptions {
@@ -41,36 +42,15 @@ export async function tempKvPath(): Promise<string> {
   return `${dir}/kv.sqlite3`;
 }
 const DEFAULT_ENTRY = new URL("tests/support/signal_server_entry.ts", ROOT).pathname;
-const STARTUP_TIMEOUT_MS = 30_000;
 
 /** A running server subprocess. */
-export class ServerProcess {
-  /** The port it listens on. */
-  readonly port: number;
+export class ServerProcess extends ListeningProcess {
   /** The KV file it uses. */
   readonly kvPath: string;
-  /** Everything it printed, for failure messages. */
-  readonly output: string[];
-  #child: Deno.ChildProcess;
-  #drained: Promise<void>;
 
-  private constructor(
-    child: Deno.ChildProcess,
-    port: number,
-    kvPath: string,
-    output: string[],
-    drained: Promise<void>,
-  ) {
-    this.#child = child;
-    this.port = port;
+  private constructor(launched: Launched, kvPath: string) {
+    super(launched);
     this.kvPath = kvPath;
-    this.output = output;
-    this.#drained = drained;
-  }
-
-  /** The server's process id (e.g. for its `VmRSS` in `/proc/<pid>/status`). */
-  get pid(): number {
-    return this.#child.pid;
   }
 
   /** The signaling URL for a room, with `v=1`. */
@@ -83,22 +63,10 @@ export class ServerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Sends a signal and waits for the process to exit; returns its status. */
-  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
-    try {
-      this.#child.kill(signal);
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error; // already exited
-    }
-    const status = await this.#child.status;
-    await this.#drained;
-    return status;
-  }
-
   /** Starts a server and waits until it listens. */
   static async start(options: ServerProcessOptions = {}): Promise<ServerProcess> {
     const kvPath = options.kvPath ?? await tempKvPath();
-    const child = new Deno.Command(Deno.execPath(), {
+    const launched = await launch({
       args: [
         "run",
         "-A",
@@ -107,50 +75,9 @@ export class ServerProcess {
       ],
       cwd: ROOT.pathname,
       env: { PORT: String(options.port ?? 0), HOSTNAME: "127.0.0.1", KV_PATH: kvPath, NO_COLOR: "1", ...options.env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const output: string[] = [];
-    let resolvePort: (port: number) => void;
-    const portPromise = new Promise<number>((resolve) => resolvePort = resolve);
-    const pump = async (stream: ReadableStream<Uint8Array>) => {
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for await (const bytes of stream) {
-        buffer += decoder.decode(bytes, { stream: true });
-        let newline;
-        while ((newline = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, newline);
-          buffer = buffer.slice(newline + 1);
-          output.push(line);
-          if (Deno.env.get("SERVER_LOG")) console.error(`[server] ${line}`);
-          const match = /^listening (\d+)$/.exec(line) ?? /^Listening on https?:\/\/[^\s]*:(\d+)\//.exec(line);
-          if (match) resolvePort(Number(match[1]));
-        }
-      }
-      if (buffer) output.push(buffer);
-    };
-    const drained = Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => {});
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const failed = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`server did not start:\n${output.join("\n")}`)), STARTUP_TIMEOUT_MS);
-      child.status.then((status) => reject(new Error(`server exited (${status.code}):\n${output.join("\n")}`)));
+      name: "server",
+      logTag: "server",
     });
-    // After a successful start the child's exit is expected, not a failure.
-    failed.catch(() => {});
-    try {
-      const port = await Promise.race([portPromise, failed]);
-      return new ServerProcess(child, port, kvPath, output, drained);
-    } catch (error) {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already exited */ }
-      await child.status;
-      await drained;
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
+    return new ServerProcess(launched, kvPath);
   }
 }

@@ -33,9 +33,9 @@ import {
   DEFAULT_RESEND_BURST,
   ID_PATTERN,
   MAX_BODY_CHARS,
-  MESSAGE_ID_BYTES,
   TAB_TAG_BYTES,
 } from "./limits.ts";
+import { newMessageId } from "./message_id.ts";
 import { type LogBounds, LogPosition, type LogTicket } from "./log_position.ts";
 import { Outbox, type Pending } from "./outbox.ts";
 import type { Packet, ReceivedPacket, RejectReason } from "./packets.ts";
@@ -473,7 +473,7 @@ export class Courier {
     const { ms, c } = this.#clock.tick();
     const order = formatOrderKey({ ms, c, author, tab: this.#tab, n: ++this.#n });
     const message: StoredMessage = {
-      id: encodeBase64Url(this.#s.randomBytes(MESSAGE_ID_BYTES)),
+      id: newMessageId(author, this.#s.randomBytes),
       author,
       order,
       body,

@@ -1,9 +1,11 @@
 /**
- * The inbox: messages from peers. Each is checked against every bound,
- * verified through the signer (author = the key's member id) before it is
- * stored, dropped by id when already held (and acknowledged again, as the
- * first ack may have been lost), and acknowledged only once stored: volatile
- * while the store is not durable, durably again once it is.
+ * The inbox: messages from peers. Each is checked against every bound (its id
+ * must name its author: `message_id.ts`), verified through the signer (author
+ * = the key's member id) before it is stored, dropped by id when already held
+ * (and acknowledged again, as the first ack may have been lost), and
+ * acknowledged only once stored: volatile while the store is not durable,
+ * durably again once it is. A copy that fails verification never takes
+ * another copy of the same id down with it.
  * @module
  */
 import { type HybridClock, writerOf } from "../order_key.ts";
@@ -58,6 +60,8 @@ export interface InboxOptions {
 
 /** The fate of a message's first copy: stored (true: durably) or refused (null), once `over`. */
 interface Arrival {
+  /** The first copy, being verified. */
+  wire: WireMessage;
   /** Decided. */
   over: boolean;
   /** The outcome, once over. */
@@ -74,6 +78,12 @@ interface Taken {
   ackTo: string[];
   /** Whether it is stored durably (else the ack is volatile). */
   durable: boolean;
+}
+
+/** Whether two copies of a message are identical, signature included. */
+function sameCopy(a: WireMessage, b: WireMessage): boolean {
+  return a.id === b.id && a.author === b.author && a.order === b.order && a.time === b.time && a.body === b.body &&
+    a.to === b.to && a.pk === b.pk && a.sig === b.sig;
 }
 
 /** Takes in peers' messages. */
@@ -210,11 +220,16 @@ export class Inbox {
     const arrival = this.#arrivals.get(wire.id);
     if (known || arrival) {
       host.count("duplicates");
-      if (arrival && !arrival.over) arrival.waiters.push(answer);
-      else answer(arrival ? arrival.result : !this.#volatile.has(wire.id));
+      if (arrival && !arrival.over) {
+        // A refused first copy (a forgery) refuses only its exact twins: another copy gets its own turn.
+        arrival.waiters.push((result) => {
+          if (result === null && !sameCopy(arrival.wire, wire)) this.#one(raw, delivery, host.now(), settle);
+          else answer(result);
+        });
+      } else answer(arrival ? arrival.result : !this.#volatile.has(wire.id));
       return;
     }
-    const first: Arrival = { over: false, result: null, waiters: [answer] };
+    const first: Arrival = { wire, over: false, result: null, waiters: [answer] };
     this.#arrivals.set(wire.id, first);
     this.#arrive(wire, parts.ms, parts.c, delivery, own, (result) => {
       first.over = true;

@@ -88,8 +88,11 @@ export const DEFAULT_HISTORY_BATCH_BYTES = Math.floor((MAX_TRANSPORT_BYTES - 512
 /** Default most frames (re-)sent per tick or path change: a big outbox drains below the server's rate limit (burst 200, 50/s). */
 export const DEFAULT_RESEND_BURST = 100;
 
-/** Random bytes in a message id: 128 bits, so ids never collide. */
-export const MESSAGE_ID_BYTES = 16;
+/**
+ * Random bytes in a message id, after its author's prefix (see `message_id.ts`): 64 bits (11 characters), so one
+ * member's ids never collide (4 billion messages give even odds of one pair); ids of other members differ by prefix.
+ */
+export const MESSAGE_ID_BYTES = 8;
 
 /** Random bytes in a tab tag (8 base64url characters) when the shell gives none. */
 export const TAB_TAG_BYTES = 6;

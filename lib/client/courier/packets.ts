@@ -22,6 +22,7 @@ import {
   MAX_FUTURE_SKEW_MS,
   MAX_HIST_MESSAGES,
 } from "./limits.ts";
+import { idFitsAuthor } from "./message_id.ts";
 
 /** A message as it travels between peers (inside the encrypted payload). */
 export interface WireMessage {
@@ -77,6 +78,8 @@ export type RejectReason =
   | "forged"
   /** An id already held for another message. */
   | "conflict"
+  /** An id that names another member as its author (a re-used id: see `message_id.ts`). */
+  | "unbound_id"
   /** A direct message for another peer. */
   | "not_for_us";
 
@@ -124,9 +127,9 @@ export type CheckResult = { ok: true; message: CheckedMessage } | { ok: false; r
 
 /**
  * Checks one message from a peer against every bound, with `now` the
- * receiver's clock: ids, lengths, a signature's form, an order key whose
- * author is the message's author, and times no further ahead than
- * {@link MAX_FUTURE_SKEW_MS}. The signature itself is verified later (async).
+ * receiver's clock: ids (an id bound to the message's author), lengths, a
+ * signature's form, an order key whose author is the message's author, and
+ * times no further ahead than {@link MAX_FUTURE_SKEW_MS}. The signature itself is verified later (async).
  */
 export function checkMessage(value: unknown, now: number): CheckResult {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -140,6 +143,7 @@ export function checkMessage(value: unknown, now: number): CheckResult {
     return { ok: false, reason: "malformed_message" };
   }
   if (m.to !== undefined && !isId(m.to)) return { ok: false, reason: "malformed_message" };
+  if (!idFitsAuthor(m.id, m.author)) return { ok: false, reason: "unbound_id" };
   if (typeof m.time !== "number" || !Number.isSafeInteger(m.time) || m.time < 0) {
     return { ok: false, reason: "malformed_message" };
   }

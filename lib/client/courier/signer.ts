@@ -1,17 +1,41 @@
 /**
- * Message authorship: the contract's `MessageSigner` (implemented with the
- * member's persisted key in `lib/client/identity.ts`), the exact text that is
- * signed, and a signer over an in-memory key for tests and for a shell that
- * has no persisted identity yet.
+ * Message authorship, in one place: the contract's `MessageSigner`, the exact
+ * bytes a message signature covers, the verifier every signer shares, and the
+ * signer over a key pair (the member's persisted one in
+ * `lib/client/identity.ts`, or one held in memory by tests).
  *
- * `author` = member id = base64url(first 16 bytes of SHA-256(raw public key));
+ * `author` = member id = base64url(first 16 bytes of SHA-256(raw public key))
+ * (`memberIdOf` of `lib/protocol/admission.ts`, which the server uses too);
  * `pk` = base64url(raw 65-byte P-256 public key); `sig` = base64url(raw
  * 64-byte ECDSA P-256/SHA-256 signature) over UTF-8(JSON.stringify(
  * ["parley-msg-v1", room, id, author, order, time, body, to ?? null])).
+ * Verification never throws: anything malformed is simply not authentic.
  * @module
  */
-import { encodeBase64Url } from "../../protocol/mod.ts";
+import { encodeBase64Url, memberIdOf } from "../../protocol/mod.ts";
 import { fromBase64Url } from "../crypto.ts";
+
+export { memberIdOf };
+
+/** Characters of a member id (base64url of 16 bytes). */
+export const MEMBER_ID_CHARS = 22;
+/** Bytes of a raw uncompressed P-256 public key (0x04 ‖ x ‖ y). */
+export const PUBLIC_KEY_BYTES = 65;
+/** Characters of a raw public key in base64url. */
+export const PUBLIC_KEY_CHARS = 87;
+/** Bytes of a raw (IEEE P1363) ECDSA P-256 signature, as WebCrypto makes it. */
+export const SIGNATURE_BYTES = 64;
+/** Characters of a signature in base64url. */
+export const SIGNATURE_CHARS = 86;
+/** Domain tag of message signatures; bump to change the signed bytes. */
+export const MESSAGE_SIGNATURE_TAG = "parley-msg-v1";
+/** Public keys kept imported for verification, the least recently used dropped first. */
+export const VERIFY_KEY_CACHE = 256;
+
+const ECDSA_KEY = { name: "ECDSA", namedCurve: "P-256" } as const;
+const ECDSA_SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
+const MEMBER_ID = /^[A-Za-z0-9_-]{22}$/;
+const encoder = new TextEncoder();
 
 /** The signed fields of a message. */
 export interface SignedFields {
@@ -21,11 +45,11 @@ export interface SignedFields {
   author: string;
   /** Order key. */
   order: string;
-  /** Author's wall-clock time of writing. */
+  /** Author's wall-clock time of writing, ms since the epoch. */
   time: number;
   /** Plaintext body. */
   body: string;
-  /** The one receiving peer of a direct message. */
+  /** The one receiving peer of a direct message; absent for the whole room. */
   to?: string;
 }
 
@@ -47,93 +71,120 @@ export interface MessageSigner {
   verify(m: SignedFields & Signature): Promise<boolean>;
 }
 
-/** Bytes of a member id: the first 16 bytes of SHA-256 of the raw public key. */
-const MEMBER_ID_BYTES = 16;
-/** A raw uncompressed P-256 public key. */
-const RAW_PUBLIC_KEY_BYTES = 65;
-/** A raw P-256 signature (r ‖ s). */
-const RAW_SIGNATURE_BYTES = 64;
-/** Imported public keys kept for verification, so a busy room does not re-import them. */
-const KEY_CACHE_SIZE = 256;
-
-const ECDSA_KEY = { name: "ECDSA", namedCurve: "P-256" } as const;
-const ECDSA_SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
-const encoder = new TextEncoder();
+/** A {@link MessageSigner} over a key pair, with the public key it signs with. */
+export interface KeySigner extends MessageSigner {
+  /** base64url raw public key (87 characters): the `pk` of every signature. */
+  readonly publicKey: string;
+}
 
 /** The exact text a message signature covers (the contract's canonical form). */
 export function signingText(room: string, m: SignedFields): string {
-  return JSON.stringify(["parley-msg-v1", room, m.id, m.author, m.order, m.time, m.body, m.to ?? null]);
+  return JSON.stringify([MESSAGE_SIGNATURE_TAG, room, m.id, m.author, m.order, m.time, m.body, m.to ?? null]);
 }
 
-/** The member id of a raw public key. */
-export async function memberIdOf(rawPublicKey: Uint8Array): Promise<string> {
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", rawPublicKey as Uint8Array<ArrayBuffer>));
-  return encodeBase64Url(hash.subarray(0, MEMBER_ID_BYTES));
+/** The exact bytes a message signature covers: UTF-8 of {@link signingText}. */
+export function messageSigningBytes(room: string, m: SignedFields): Uint8Array<ArrayBuffer> {
+  return encoder.encode(signingText(room, m));
 }
 
-/** A verifier shared by signers: checks key hash and signature, caching imported keys. */
+/** A new ECDSA P-256 key pair whose private key can sign but never be exported. */
+export async function generateMemberKeys(): Promise<CryptoKeyPair> {
+  return await crypto.subtle.generateKey(ECDSA_KEY, false, ["sign", "verify"]);
+}
+
+/** Verifies signed messages of one room, keeping recently seen public keys imported. */
 export class SignatureVerifier {
   #room: string;
-  #keys = new Map<string, Promise<{ member: string; key: CryptoKey } | null>>();
+  /** pk text → imported key and the member id it hashes to; insertion order is recency. */
+  #keys = new Map<string, Promise<{ key: CryptoKey; member: string } | null>>();
 
-  /** A verifier for one room's messages. */
+  /** A verifier for messages of `room`. */
   constructor(room: string) {
     this.#room = room;
   }
 
-  /** Whether `m` is authentic: `pk` hashes to `author` and `sig` verifies. Never throws. */
+  /** Whether `m` is authentic: well-formed, `pk` hashes to `author`, and `sig` verifies over its fields. Never throws. */
   async verify(m: SignedFields & Signature): Promise<boolean> {
     try {
-      const imported = await this.#key(m.pk);
-      if (!imported || imported.member !== m.author) return false;
+      if (!isSignedShape(m)) return false;
       const sig = fromBase64Url(m.sig);
-      if (!sig || sig.length !== RAW_SIGNATURE_BYTES) return false;
-      return await crypto.subtle.verify(ECDSA_SIGN, imported.key, sig, encoder.encode(signingText(this.#room, m)));
+      if (!sig || sig.length !== SIGNATURE_BYTES) return false;
+      const known = await this.#publicKey(m.pk);
+      if (!known || known.member !== m.author) return false;
+      return await crypto.subtle.verify(ECDSA_SIGN, known.key, sig, messageSigningBytes(this.#room, m));
     } catch {
+      // A peer's bytes made WebCrypto throw: by definition not an authentic message.
       return false;
     }
   }
 
-  #key(pk: string): Promise<{ member: string; key: CryptoKey } | null> {
-    let found = this.#keys.get(pk);
-    if (!found) {
-      found = importPublic(pk);
-      if (this.#keys.size >= KEY_CACHE_SIZE) this.#keys.delete(this.#keys.keys().next().value!);
-      this.#keys.set(pk, found);
+  #publicKey(pk: string): Promise<{ key: CryptoKey; member: string } | null> {
+    let entry = this.#keys.get(pk);
+    if (entry) {
+      this.#keys.delete(pk);
+    } else {
+      entry = importPublicKey(pk);
+      if (this.#keys.size >= VERIFY_KEY_CACHE) this.#keys.delete(this.#keys.keys().next().value!);
     }
-    return found;
+    this.#keys.set(pk, entry);
+    return entry;
   }
 }
 
-async function importPublic(pk: string): Promise<{ member: string; key: CryptoKey } | null> {
-  const raw = typeof pk === "string" ? fromBase64Url(pk) : undefined;
-  if (!raw || raw.length !== RAW_PUBLIC_KEY_BYTES) return null;
+/** Imports a raw public key and derives its member id; null when it is not a P-256 point. */
+async function importPublicKey(pk: string): Promise<{ key: CryptoKey; member: string } | null> {
+  const raw = pk.length === PUBLIC_KEY_CHARS ? fromBase64Url(pk) : undefined;
+  if (!raw || raw.length !== PUBLIC_KEY_BYTES || raw[0] !== 0x04) return null;
   try {
-    const key = await crypto.subtle.importKey("raw", raw, ECDSA_KEY, false, ["verify"]);
-    return { member: await memberIdOf(raw), key };
+    const key = await crypto.subtle.importKey("raw", raw, ECDSA_KEY, true, ["verify"]);
+    return { key, member: await memberIdOf(raw) };
   } catch {
+    // Not a point on the curve.
     return null;
   }
 }
 
+/** Whether every signed field has the type and form the contract gives it. */
+function isSignedShape(m: unknown): m is SignedFields & Signature {
+  if (typeof m !== "object" || m === null) return false;
+  const r = m as Record<string, unknown>;
+  return typeof r.id === "string" && typeof r.author === "string" && MEMBER_ID.test(r.author) &&
+    typeof r.order === "string" && typeof r.time === "number" && Number.isFinite(r.time) &&
+    typeof r.body === "string" && (r.to === undefined || typeof r.to === "string") &&
+    typeof r.pk === "string" && r.pk.length === PUBLIC_KEY_CHARS &&
+    typeof r.sig === "string" && r.sig.length === SIGNATURE_CHARS;
+}
+
 /**
- * A {@link MessageSigner} over a key pair held in memory (generated when not
- * given): the member id lasts as long as the key. For tests, and for a shell
- * without a persisted identity (own messages then stay own through their
- * stored status, but another tab is another member).
+ * The {@link MessageSigner} of a key pair in `room`. It signs only as its own
+ * member (signing as someone else is a bug in the caller, never a peer's
+ * doing: it throws), unless `anyAuthor` is set, which only tests do to write
+ * forgeries.
  */
-export async function createMemorySigner(room: string, keys?: CryptoKeyPair): Promise<MessageSigner> {
-  const pair = keys ?? await crypto.subtle.generateKey(ECDSA_KEY, false, ["sign", "verify"]);
-  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  const pk = encodeBase64Url(raw);
+export async function keySigner(room: string, keys: CryptoKeyPair, anyAuthor = false): Promise<KeySigner> {
+  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey));
   const member = await memberIdOf(raw);
+  const publicKey = encodeBase64Url(raw);
   const verifier = new SignatureVerifier(room);
   return {
     member,
+    publicKey,
     async sign(m) {
-      const sig = await crypto.subtle.sign(ECDSA_SIGN, pair.privateKey, encoder.encode(signingText(room, m)));
-      return { pk, sig: encodeBase64Url(new Uint8Array(sig)) };
+      if (!anyAuthor && m.author !== member) {
+        throw new Error(`cannot sign for author ${m.author}: own member is ${member}`);
+      }
+      const sig = await crypto.subtle.sign(ECDSA_SIGN, keys.privateKey, messageSigningBytes(room, m));
+      return { pk: publicKey, sig: encodeBase64Url(new Uint8Array(sig)) };
     },
     verify: (m) => verifier.verify(m),
   };
+}
+
+/**
+ * A {@link MessageSigner} over a key pair held in memory (generated when not
+ * given) that signs whatever author it is told: for tests, which write
+ * forgeries with it. The member id lasts as long as the key.
+ */
+export async function createMemorySigner(room: string, keys?: CryptoKeyPair): Promise<MessageSigner> {
+  return await keySigner(room, keys ?? await generateMemberKeys(), true);
 }

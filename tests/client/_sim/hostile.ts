@@ -1,7 +1,7 @@
 /**
  * What a hostile member of a room can send: forged authors, times from the
  * future, a maxed-out clock counter, oversized counts, bodies over the limit,
- * part floods and plain garbage. Each crafted packet says whether a correct
+ * part floods, plain garbage, and ids of others' messages re-used for its own. Each crafted packet says whether a correct
  * receiver must refuse it, or may take it (a strange but valid message).
  * @module
  */
@@ -40,6 +40,7 @@ export const ATTACKS = [
   "part_flood",
   "unsigned",
   "bad_part",
+  "id_squat",
 ] as const;
 
 function id(rng: Prng): string {
@@ -50,7 +51,7 @@ function id(rng: Prng): string {
 export async function craft(
   kind: (typeof ATTACKS)[number],
   hostile: MessageSigner,
-  victim: { member: string; pk?: string },
+  victim: { member: string; pk?: string; seen?: string },
   now: number,
   rng: Prng,
 ): Promise<Attack> {
@@ -118,6 +119,13 @@ export async function craft(
         packets: [{ t: "msg", m: { id: mid, author: hostile.member, order, time: now, body: "no signature" } }],
         forbidden: [mid],
       };
+    }
+    case "id_squat": {
+      // The id of a message someone else wrote, which the hostile member holds, re-used for its own signed words:
+      // the honest message must still reach everyone, as its author's.
+      if (victim.seen === undefined) return { kind };
+      const m = await signed(hostile, { id: victim.seen, time: now, body: "words under a borrowed id" });
+      return { kind, packets: [{ t: "msg", m }] };
     }
     case "bad_part":
       return {

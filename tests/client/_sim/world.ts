@@ -8,7 +8,7 @@
  *
  * Schedules also bring: a second tab of one member (two couriers sharing a
  * store and a key), a hostile member (forged authors, future times, a maxed
- * clock counter, huge counts, part floods, garbage), stores whose writes
+ * clock counter, huge counts, part floods, garbage, re-used ids), stores whose writes
  * throw or that go non-durable for a while, and messages far larger than a
  * frame. One seed gives one schedule; the same seed replays it exactly.
  * @module
@@ -770,7 +770,9 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
         const target = targets[rng.int(0, targets.length - 1)];
         const victim = peers[rng.int(0, honestCount - 1)];
         const kind = ATTACKS[rng.int(0, ATTACKS.length - 1)];
-        const attack: Attack = await craft(kind, hostile.signer, { member: victim.member }, agenda.now, rng);
+        const others = hostile.courier?.messages.filter((m) => m.author !== hostile.member) ?? [];
+        const seen = others.length ? others[rng.int(0, others.length - 1)].id : undefined;
+        const attack: Attack = await craft(kind, hostile.signer, { member: victim.member, seen }, agenda.now, rng);
         tally.attacks++;
         if (attack.valid) optional.set(attack.valid.id, attack.valid.author);
         for (const id of attack.forbidden ?? []) forbidden.add(id);
