@@ -4,7 +4,7 @@ import ChatRoom from "../islands/ChatRoom.tsx";
 import { BOOTSTRAP_SCRIPT } from "../lib/client/bootstrap/mod.ts";
 import { isRoomId } from "../lib/protocol/mod.ts";
 import { type RelayHold, relayHoldFromEnv } from "../lib/server/client_policy.ts";
-import { type LangData, langOfRequest, SAFELIST, STRINGS } from "../lib/ui/mod.ts";
+import { firstWords, type LangData, langOfRequest, SAFELIST, STRINGS } from "../lib/ui/mod.ts";
 
 /** What the room page renders with. */
 export interface RoomData extends LangData {
@@ -61,7 +61,7 @@ export default function Room({ data }: PageProps<RoomData>) {
         forcedLang={data.forced}
         debug={data.debug}
         relayHold={data.relayHold}
-        strings={{ [data.lang]: t }}
+        strings={{ [data.lang]: firstWords(t) }}
       />
     </>
   );

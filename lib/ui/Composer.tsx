@@ -1,7 +1,7 @@
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { MAX_BODY_CHARS } from "../client/courier/limits.ts";
-import { format, type Strings } from "./i18n.ts";
+import { type FirstWords, format } from "./i18n.ts";
 import { UI } from "./styles.ts";
 
 /** Props of the composer. */
@@ -13,7 +13,7 @@ export interface ComposerProps {
   /** True until the room is open; typing is allowed, sending waits. */
   disabled?: boolean;
   /** The UI strings. */
-  t: Strings;
+  t: FirstWords;
 }
 
 /** Most UTF-16 code units in one message body: the courier's limit (`send()` and receivers refuse more). */

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { SocketState } from "../client/signal_socket.ts";
-import { format, type Strings } from "./i18n.ts";
+import { type FirstWords, format } from "./i18n.ts";
 import { UI } from "./styles.ts";
 
 /** Props of the connection area. */
@@ -10,7 +10,7 @@ export interface ConnectionBarProps {
   /** Reconnects now instead of waiting. */
   onRetry(): void;
   /** The UI strings. */
-  t: Strings;
+  t: FirstWords;
   /** The clock, for the countdown; injectable for tests. */
   now?: () => number;
 }
