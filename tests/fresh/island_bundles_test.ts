@@ -57,3 +57,11 @@ Deno.test("the room's lazy parts import what they share with the room from its e
     }
   }
 });
+
+Deno.test("the room's bundle names its parts by short classes: the utility lists stay on the server", async () => {
+  const built = await meta();
+  const code = await Deno.readTextFile(`${ROOT}/_fresh/js/${built.islands.ChatRoom}`);
+  for (const utility of ["focus-visible:ring-emerald-500", "dark:border-slate-700", "whitespace-pre-wrap"]) {
+    assert(!code.includes(utility), `${utility} is not in the room's bundle`);
+  }
+});
