@@ -54,6 +54,10 @@ Deno.test("the room page's CSS covers classes only the browser renders (messages
     assert(styled(part, declaration), `${part} (${UI[part as keyof typeof UI]}) has ${declaration}`);
   }
   assertMatch(css, /@media \(prefers-color-scheme:dark\)/, "dark mode follows the system");
+  assertStringIncludes(css, "button,input,optgroup,select,textarea{font-family:inherit;", "the preflight's resets");
+  for (const unused of ["sub,sup{", "abbr:where", "progress{", "summary{"]) {
+    assert(!css.includes(unused), `${unused}: no rule for what no page has`);
+  }
   assert(
     !/class="[^"]*\bpx-/.test(html.slice(html.indexOf("<island-root"))),
     "the room's markup names parts, not utilities",
