@@ -2,7 +2,7 @@ import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { MAX_BODY_CHARS } from "../client/courier/limits.ts";
 import { type FirstWords, format } from "./i18n.ts";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the composer. */
 export interface ComposerProps {

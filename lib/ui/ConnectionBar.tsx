@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { SocketState } from "../client/signal_socket.ts";
 import { type FirstWords, format } from "./i18n.ts";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the connection area. */
 export interface ConnectionBarProps {

@@ -3,7 +3,7 @@ import type { PeerDiagnostics, RoomView } from "../client/room_view.ts";
 import { copyText } from "./copy_text.ts";
 import type { RoomWords } from "./i18n.ts";
 import { pathLabel } from "./PeerList.tsx";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 import { useSignalValue } from "./use_signal_value.ts";
 
 /** Props of the diagnostics drawer. */

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { copyText } from "./copy_text.ts";
 import type { RoomWords } from "./i18n.ts";
 import type { QrPath } from "./qr.ts";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the invite panel. */
 export interface InvitePanelProps {

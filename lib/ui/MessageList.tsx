@@ -4,7 +4,7 @@ import type { MessageView } from "../client/room_view.ts";
 import { clockTime, dayLabel, displayName, fullDateTime, localDay } from "./format.ts";
 import type { FirstWords, Lang } from "./i18n.ts";
 import { linkFinder, loadLinkFinder, splitLinks } from "./links.ts";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 import { useSignalValue } from "./use_signal_value.ts";
 
 /** Props of the message list. */

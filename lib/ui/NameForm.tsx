@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { RoomWords } from "./i18n.ts";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the name form. */
 export interface NameFormProps {

@@ -1,7 +1,7 @@
 import type { PeerView } from "../client/room_view.ts";
 import { displayName } from "./format.ts";
 import { type FirstWords, format } from "./i18n.ts";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the peer list. */
 export interface PeerListProps {

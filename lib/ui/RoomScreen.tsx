@@ -9,7 +9,7 @@ import { displayName } from "./format.ts";
 import { MessageList } from "./MessageList.tsx";
 import { PeerList, TypingIndicator } from "./PeerList.tsx";
 import { StorageNotice } from "./StorageNotice.tsx";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 import { useUnread } from "./unread.ts";
 import { useLazy } from "./use_lazy.ts";
 import { useSignalValue } from "./use_signal_value.ts";

@@ -1,6 +1,6 @@
 import type { StorageMode } from "../client/room_view.ts";
 import type { FirstWords } from "./i18n.ts";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the storage notice. */
 export interface StorageNoticeProps {

@@ -1,6 +1,6 @@
 /**
  * The utility classes of each part of the room screen, compiled by twind on
- * the server only: the browser gets a short class per part (`UI` in
+ * the server only: the browser gets a short class per part (the exports of
  * `styles.ts`), and the twind plugin gives that class the CSS of the part's
  * utilities (see `aliases` in `lib/fresh/plugins/twind.ts`). So the room's
  * bundle and markup carry one short name per part instead of its utility
@@ -8,7 +8,10 @@
  * islands.
  * @module
  */
-import { type Part, UI } from "./styles.ts";
+import * as UI from "./styles.ts";
+
+/** A part of the room screen. */
+export type Part = keyof typeof UI;
 
 /** The utility classes of each part of the room screen. */
 export const STYLES: Readonly<Record<Part, string>> = {

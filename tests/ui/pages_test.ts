@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { UI } from "../../lib/ui/styles.ts";
+import * as UI from "../../lib/ui/styles.ts";
 import { request } from "../support/app.ts";
 
 const ROOM = "/AAAAAAAAAAAAAAAAAAAAAA";
