@@ -11,6 +11,7 @@ import { type Bootstrap, type BootstrapScope, takeBootstrap } from "./bootstrap/
 import { parseRoomKey } from "./crypto.ts";
 import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
+import { loadParts } from "./courier/wire.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
 import type { RoomView } from "./room_view.ts";
 import { computed, effect, untracked } from "@preact/signals-core";
@@ -32,6 +33,14 @@ export type { PeerPath } from "./peer_link.ts";
 export type { LogEvent } from "./event_log.ts";
 export { createRoomLink } from "./room_link.ts";
 export { MAX_NAME_LENGTH } from "./room/mod.ts";
+
+/**
+ * Loads the client code a room needs only now and then (reassembling a message that came in parts), so it is at
+ * hand later, and cached for offline use: the page calls it once the room has settled.
+ */
+export function prefetchRareParts(): Promise<unknown> {
+  return loadParts();
+}
 
 /** Options of `openRoom`. */
 export interface OpenRoomOptions {
