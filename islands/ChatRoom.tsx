@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { openRoom, type RoomView } from "../lib/client/mod.ts";
 import { prefetchLazyParts, whenSettled } from "../lib/ui/after_connect.ts";
 import {
-  hasDrawerWords,
+  hasLaterWords,
   type HeldWords,
   type Lang,
   LANGS,
@@ -24,8 +24,9 @@ export interface ChatRoomProps {
   relayHold?: number | "never";
   /**
    * The UI strings of the rendered language, as page data: words are data, so the bundle stays small. The page
-   * carries the words the room shows before its drawers (`FirstWords`); all words of every language are fetched once
-   * the room has settled (for the drawers, a switch of language, and offline use), or when the reader switches.
+   * carries the words the room shows before its drawers, in its usual states (`FirstWords`); all words of every
+   * language are fetched once the room has settled (for the drawers, rare states, a switch of language, and offline
+   * use), or when the reader switches, opens a drawer first, or the room fails to open.
    */
   strings: Partial<Record<Lang, HeldWords>>;
 }
@@ -70,9 +71,9 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
     );
   };
 
-  /** Fetches the drawers' words of the languages held without them (and every language not held at all). */
+  /** Fetches the later words of the languages held without them (and every language not held at all). */
   const completeAll = () =>
-    Promise.allSettled(LANGS.filter((l) => !known.current[l] || !hasDrawerWords(known.current[l]!)).map(complete));
+    Promise.allSettled(LANGS.filter((l) => !known.current[l] || !hasLaterWords(known.current[l]!)).map(complete));
 
   useEffect(() => {
     if (!forcedLang) {

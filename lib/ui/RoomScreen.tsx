@@ -4,7 +4,7 @@ import { MAX_NAME_LENGTH } from "../client/room/roster.ts";
 import type { RoomView } from "../client/room_view.ts";
 import { Composer } from "./Composer.tsx";
 import { ConnectionBar } from "./ConnectionBar.tsx";
-import { type FirstWords, format, hasDrawerWords, type HeldWords, type Lang, LANG_NAMES, LANGS } from "./i18n.ts";
+import { format, hasLaterWords, type HeldWords, type Lang, LANG_NAMES, LANGS } from "./i18n.ts";
 import { displayName } from "./format.ts";
 import { MessageList } from "./MessageList.tsx";
 import { PeerList, TypingIndicator } from "./PeerList.tsx";
@@ -29,10 +29,13 @@ export interface RoomScreenProps {
   lang: Lang;
   /**
    * The UI strings in that language (passed in, so the bundle need not carry every language): those the page carried,
-   * or all of them. The drawers show once their words are there.
+   * and the later ones once fetched. The drawers show once their words are there.
    */
   t: HeldWords;
-  /** Asked when a drawer opens before its words are there (they come once the room has settled otherwise). */
+  /**
+   * Asked when a drawer opens, or the room fails to open, before the later words are there (otherwise they come once
+   * the room has settled).
+   */
   onNeedWords?: () => void;
   /** Switches the UI language. */
   onLang(lang: Lang): void;
@@ -58,10 +61,10 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLe
   // The drawers and the notifications load once the room has settled (or a drawer is opened before): joining first.
   const settled = connection !== null && connection.kind !== "connecting";
   const drawers = useLazy(() => import("./drawers.ts"), panel !== null || settled);
-  const words = hasDrawerWords(t) ? t : undefined;
+  const words = hasLaterWords(t) ? t : undefined;
   useEffect(() => {
-    if (panel !== null && !words) onNeedWords?.();
-  }, [panel, words]);
+    if ((panel !== null || error) && !words) onNeedWords?.();
+  }, [panel, words, error]);
   const unread = useUnread(messages, atBottom, (message) => {
     void drawers?.notifyMessage({
       sender: displayName(message.authorName, message.author, t),
@@ -112,7 +115,9 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLe
         )}
       </div>
       {!error && <StorageNotice mode={storage} t={t} />}
-      {!error && notice?.code === "session_replaced" && <p class={UI.storageNotice}>{t.sessionReplaced}</p>}
+      {!error && notice?.code === "session_replaced" && t.sessionReplaced && (
+        <p class={UI.storageNotice}>{t.sessionReplaced}</p>
+      )}
       {!error && <PeerList peers={peers} t={t} />}
       <div id="room-panel" onKeyDown={(event) => event.key === "Escape" && close()}>
         {drawers && words && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={words} />}
@@ -189,8 +194,8 @@ function PanelButton({ panel, open, onToggle, disabled, children }: PanelButtonP
 interface OpenFailureProps {
   /** The error code from `openRoom`. */
   error: OpenError;
-  /** The UI strings. */
-  t: FirstWords;
+  /** The UI strings (without the later ones, the failure shows once they have come). */
+  t: HeldWords;
 }
 
 function OpenFailure({ error, t }: OpenFailureProps) {
@@ -200,7 +205,7 @@ function OpenFailure({ error, t }: OpenFailureProps) {
     ? t.errorBadKey
     : error === "storage"
     ? t.errorStorage
-    : format(t.errorOther, { error });
+    : t.errorOther && format(t.errorOther, { error });
   return (
     <div class={UI.center}>
       <p role="alert" class={UI.error}>{text}</p>

@@ -1,5 +1,5 @@
 import type { StorageMode } from "../client/room_view.ts";
-import type { FirstWords } from "./i18n.ts";
+import type { HeldWords } from "./i18n.ts";
 import * as UI from "./styles.ts";
 
 /** Props of the storage notice. */
@@ -7,7 +7,7 @@ export interface StorageNoticeProps {
   /** Where the room's writes go now; the notice shows only while they live in memory. */
   mode: StorageMode;
   /** The UI strings. */
-  t: FirstWords;
+  t: HeldWords;
 }
 
 /**

@@ -11,7 +11,7 @@ export {
   DEFAULT_LANG,
   type FirstWords,
   firstWords,
-  hasDrawerWords,
+  hasLaterWords,
   type HeldWords,
   type Lang,
   LANG_NAMES,

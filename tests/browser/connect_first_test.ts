@@ -11,6 +11,7 @@
 import { assert, assertEquals } from "@std/assert";
 import type { Page } from "playwright-core";
 import { createRoomLink } from "../../lib/client/room_link.ts";
+import { STRINGS } from "../../lib/ui/i18n.ts";
 import { appHandler, serveApp } from "../support/app.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { byteTable, isPageCode, wireBytes, WireRecorder } from "./_wire.ts";
@@ -271,6 +272,31 @@ Deno.test({
       const seen = received.filter((r) => leaks(r.url) || r.headers.some(([, value]) => leaks(value)));
       assertEquals(seen, [], "what the server received");
       assert(received.some((r) => r.url.includes("/api/signal")), "the server saw the socket");
+    } finally {
+      await browser.close();
+      await app.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a link without its key says why, with words the page did not carry (fetched when the room cannot open)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const app = await serveApp();
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext()).newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      const link = createRoomLink();
+      const html = await (await fetch(app.origin + `/${link.room}`)).text();
+      assert(!html.includes(STRINGS.en.errorMissingKey), "the page does not carry the words of a broken link");
+      await page.goto(app.origin + `/${link.room}`);
+      await page.getByRole("alert").getByText(STRINGS.en.errorMissingKey).waitFor(SLOW);
+      await page.getByRole("link", { name: STRINGS.en.newChatInstead }).waitFor(SLOW);
+      assertEquals(errors, []);
     } finally {
       await browser.close();
       await app.close();

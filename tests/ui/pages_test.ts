@@ -28,8 +28,8 @@ Deno.test("the room page is a server-rendered shell with the ChatRoom island", a
   assertEquals(strings.en.send, "Send", "the words travel as data");
   assertEquals(Object.keys(strings), ["en"], "only the page's language: another is fetched when the reader switches");
   assertEquals(strings.en.chatRoom, "Chat room");
-  for (const later of ["copyLink", "countSent", "notifications", "inviteHint"]) {
-    assert(!(later in strings.en), `${later}: the drawers' words come after Connected, with /strings/en`);
+  for (const later of ["copyLink", "countSent", "notifications", "inviteHint", "storageMemory", "errorBadKey"]) {
+    assert(!(later in strings.en), `${later}: the drawers' and rare states' words come after Connected`);
   }
   for (const elsewhere of ["landingLead", "forgetConfirm", "notFoundText"]) {
     assert(!(elsewhere in strings.en), `${elsewhere}: words of other pages are not on the room page`);
