@@ -61,25 +61,6 @@ export interface WireOptions<T> {
   track: (work: Promise<unknown>, context: string) => void;
 }
 
-/** Parsing and reassembling parts of payloads over a frame (`parts.ts`). */
-type PartsModule = typeof import("./parts.ts");
-
-let partsModule: PartsModule | undefined;
-let partsLoading: Promise<PartsModule> | undefined;
-
-/**
- * Loads `parts.ts`, which only a page that receives a payload over a frame needs: a lazy chunk in the browser, so a
- * first visit does not wait for it (the page prefetches it once the room has settled, for offline use). Once loaded,
- * parts are handled at once; a failed load is tried again on the next part.
- */
-export function loadParts(): Promise<PartsModule> {
-  partsLoading ??= import("./parts.ts").then((parts) => partsModule = parts, (error) => {
-    partsLoading = undefined;
-    throw error;
-  });
-  return partsLoading;
-}
-
 /** Encodes, splits, sends; receives, reassembles, decodes. */
 export class Wire<T> {
   #o: WireOptions<T>;
@@ -250,4 +231,23 @@ export class Wire<T> {
     if (out instanceof Promise) this.#o.track(out.then(handle, refuse), "decode");
     else handle(out);
   }
+}
+
+/** Parsing and reassembling parts of payloads over a frame (`parts.ts`). */
+type PartsModule = typeof import("./parts.ts");
+
+let partsModule: PartsModule | undefined;
+let partsLoading: Promise<PartsModule> | undefined;
+
+/**
+ * Loads `parts.ts`, which only a page that receives a payload over a frame needs: a lazy chunk in the browser, so a
+ * first visit does not wait for it (the page prefetches it once the room has settled, for offline use). Once loaded,
+ * parts are handled at once; a failed load is tried again on the next part.
+ */
+export function loadParts(): Promise<PartsModule> {
+  partsLoading ??= import("./parts.ts").then((parts) => partsModule = parts, (error) => {
+    partsLoading = undefined;
+    throw error;
+  });
+  return partsLoading;
 }
