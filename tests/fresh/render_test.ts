@@ -3,7 +3,7 @@ import { type ComponentType, h } from "preact";
 import { signal } from "@preact/signals";
 import { Head } from "$fresh/runtime.ts";
 import { registerIslands, renderPage } from "$fresh/render.ts";
-import type { PageProps } from "$fresh/server.ts";
+import type { AppProps, PageProps } from "$fresh/server.ts";
 
 const props: PageProps = { url: new URL("http://x/"), params: {}, data: undefined, state: {}, route: "/" };
 const assets = { islands: { Counter: "/_fresh/js/Counter-1.js", Other: "/_fresh/js/Other-1.js" } };
@@ -129,6 +129,16 @@ Deno.test("aliasRule repeats a selector per alias, inside lists and at-rules, an
     "*,::before,::after{box-sizing:border-box}",
   );
   assertEquals(aliasRule(".gap-1{gap:0.25rem}", served, new Set()), ".gap-1{gap:0.25rem}");
+});
+
+Deno.test("a page's <Head> title replaces the document's, which stays for pages without one", () => {
+  const app = ({ Component }: AppProps) =>
+    h("html", null, h("head", null, h("title", null, "App")), h("body", null, h(Component, null)));
+  const titled = () => h("main", null, h(Head, null, h("title", null, "Room · App")), h("p", null, "x"));
+  const html = renderPage(titled, props, { plugins: [], assets, app });
+  assertEquals(html.match(/<title>[^<]*<\/title>/g), ["<title>Room · App</title>"]);
+  const plain = renderPage(() => h("p", null, "x"), props, { plugins: [], assets, app });
+  assertEquals(plain.match(/<title>[^<]*<\/title>/g), ["<title>App</title>"]);
 });
 
 Deno.test("islands bundled together are hydrated by one boot call", () => {
