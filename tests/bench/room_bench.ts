@@ -1,14 +1,18 @@
 /**
- * Room page benchmark: the JavaScript the chat page ships (gzip) before it is
- * interactive, against its 30 KB budget and against the landing page measured
- * the same way, plus the lazy chunks (drawers, QR code) loaded when a drawer
- * first opens, reported as a second total.
+ * Room page benchmark: what a first visit of the chat page moves before it is
+ * interactive, as served (brotli: the HTML with its inline CSS, and the
+ * modules it loads), against the 40 KiB first-visit budget of issue 11
+ * (bodies only here; `tests/browser/connect_first_test.ts` measures the same
+ * in Chromium with headers). The JavaScript's gzip size is printed too, next
+ * to the landing page measured the same way, and the lazy chunks (drawers,
+ * QR code, ...) as a second total.
  * @module
  */
 import { appHandler } from "../support/app.ts";
 import { gzipSize, type LoadedModule, pageModules } from "./page_weight.ts";
 
-const ROOM_BUDGET_GZIP = 30 * 1024;
+/** The first visit's budget: HTML, CSS and JS as served (issue 11). */
+const FIRST_VISIT_BUDGET = 40 * 1024;
 const ROOM_PATH = "/AAAAAAAAAAAAAAAAAAAAAA";
 const DYNAMIC_IMPORT = /import\(\s*["']([^"']+)["']\s*\)/g;
 
@@ -71,13 +75,28 @@ export async function runRoomBench(): Promise<{ ok: boolean }> {
   console.log(`  ${"before interactive".padEnd(52)} ${String(sum(firstLoad)).padStart(6)} B`);
   console.log(`  ${"total, lazy chunks included".padEnd(52)} ${String(total).padStart(6)} B`);
   const eagerTotal = sum(firstLoad);
-  console.log(
-    `  budget ${ROOM_BUDGET_GZIP} B: ${(eagerTotal / ROOM_BUDGET_GZIP).toFixed(2)}x before interactive, ` +
-      `${(total / ROOM_BUDGET_GZIP).toFixed(2)}x with every drawer opened`,
-  );
   console.log(`  room/landing = ${(eagerTotal / landingTotal).toFixed(2)}x (landing ${landingTotal} B)`);
-  const ok = eagerTotal <= ROOM_BUDGET_GZIP;
-  console.log(ok ? "  room JS within budget" : `  ROOM JS OVER BUDGET: ${eagerTotal} > ${ROOM_BUDGET_GZIP}`);
+
+  // As served: the page and its first-load modules with Accept-Encoding: br.
+  const served = async (path: string) => {
+    const res = await app(new Request(new URL(path, "http://bench.local"), { headers: { "accept-encoding": "br" } }));
+    return (await res.arrayBuffer()).byteLength;
+  };
+  const html = await served(ROOM_PATH);
+  let js = 0;
+  for (const m of firstLoad) js += await served(m.path);
+  const firstVisit = html + js;
+  console.log("\n## Room page first visit, as served (brotli, bodies)");
+  console.log(`  HTML with its CSS ${String(html).padStart(6)} B`);
+  console.log(`  JavaScript        ${String(js).padStart(6)} B`);
+  console.log(
+    `  total             ${String(firstVisit).padStart(6)} B: ${(firstVisit / FIRST_VISIT_BUDGET).toFixed(2)}x ` +
+      `of the ${FIRST_VISIT_BUDGET} B budget`,
+  );
+  const ok = firstVisit <= FIRST_VISIT_BUDGET;
+  console.log(
+    ok ? "  room first visit within budget" : `  ROOM FIRST VISIT OVER BUDGET: ${firstVisit} > ${FIRST_VISIT_BUDGET}`,
+  );
   return { ok };
 }
 
