@@ -20,7 +20,8 @@ import { byteTable, isPageCode, wireBytes, WireRecorder } from "./_wire.ts";
 const SLOW = { timeout: 30_000 };
 /**
  * What a first visit may move before "Connected": 40 KiB of HTML, CSS and JavaScript on the wire, headers included
- * (issue 11). Measured: 40,703 B (47,323 B before the work that met it, 56.0 KiB before the socket opened from the head).
+ * (issue 11). Measured: 40,703 B (47,323 B before the work that met it; 56.0 KiB before the socket opened from the
+ * head).
  */
 const FIRST_VISIT_BUDGET = 40 * 1024;
 /** How long the module route holds each module, standing in for a slow phone link. */
