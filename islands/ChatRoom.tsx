@@ -1,7 +1,15 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { openRoom, type RoomView } from "../lib/client/mod.ts";
 import { prefetchLazyParts, whenSettled } from "../lib/ui/after_connect.ts";
-import { type Lang, LANGS, type OpenError, preferredLang, RoomScreen, type Strings } from "../lib/ui/mod.ts";
+import {
+  hasLaterWords,
+  type HeldWords,
+  type Lang,
+  LANGS,
+  type OpenError,
+  preferredLang,
+  RoomScreen,
+} from "../lib/ui/mod.ts";
 import { loadStrings } from "../lib/ui/strings_loader.ts";
 
 /** Props of the chat island, decided by the server. */
@@ -15,10 +23,12 @@ export interface ChatRoomProps {
   /** How long chat waits for P2P before the relay: 0 (relay first), ms (seed policy) or "never" (P2P only). */
   relayHold?: number | "never";
   /**
-   * The UI strings of the rendered language, as page data: words are data, so the bundle stays small. Other
-   * languages are fetched when the reader switches (and once the room has settled, for offline use).
+   * The UI strings of the rendered language, as page data: words are data, so the bundle stays small. The page
+   * carries the words the room shows before its drawers, in its usual states (`FirstWords`); all words of every
+   * language are fetched once the room has settled (for the drawers, rare states, a switch of language, and offline
+   * use), or when the reader switches, opens a drawer first, or the room fails to open.
    */
-  strings: Partial<Record<Lang, Strings>>;
+  strings: Partial<Record<Lang, HeldWords>>;
 }
 
 function applyLang(lang: Lang, rememberInUrl: boolean): void {
@@ -41,6 +51,13 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
   const [inviteLink, setInviteLink] = useState("");
   const known = useRef(strings);
 
+  /** Fetches all of a language's words (once), and keeps them. */
+  const complete = (next: Lang) =>
+    loadStrings(next).then((loaded) => {
+      known.current = { ...known.current, [next]: loaded };
+      setWords(known.current);
+    });
+
   /** Switches to `next`, fetching its words first when the page did not carry them. */
   const choose = (next: Lang, rememberInUrl: boolean) => {
     const show = () => {
@@ -48,12 +65,15 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
       setLang(next);
     };
     if (known.current[next]) return show();
-    loadStrings(next).then((loaded) => {
-      known.current = { ...known.current, [next]: loaded };
-      setWords(known.current);
-      show();
-    }, (failure: unknown) => console.warn(`Parley: the ${next} words could not be loaded`, failure));
+    complete(next).then(
+      show,
+      (failure: unknown) => console.warn(`Parley: the ${next} words could not be loaded`, failure),
+    );
   };
+
+  /** Fetches the later words of the languages held without them (and every language not held at all). */
+  const completeAll = () =>
+    Promise.allSettled(LANGS.filter((l) => !known.current[l] || !hasLaterWords(known.current[l]!)).map(complete));
 
   useEffect(() => {
     if (!forcedLang) {
@@ -96,8 +116,7 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
   useEffect(() => {
     if (!view) return;
     return whenSettled(view, () => {
-      const others = LANGS.filter((l) => !known.current[l]).map((l) => loadStrings(l));
-      void Promise.allSettled([prefetchLazyParts(), ...others]).then(() => import("../lib/ui/service_worker.ts"))
+      void Promise.allSettled([prefetchLazyParts(), completeAll()]).then(() => import("../lib/ui/service_worker.ts"))
         .then(({ registerServiceWorker }) => registerServiceWorker())
         // Offline the module may not be cached yet; the worker registered on an earlier visit goes on serving.
         .catch((failure: unknown) => console.warn("Parley: the offline cache could not be set up now", failure));
@@ -124,6 +143,7 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
       lang={lang}
       t={words[lang] ?? words[serverLang]!}
       onLang={(next) => choose(next, true)}
+      onNeedWords={() => void completeAll()}
       inviteLink={inviteLink}
       onLeave={() => location.assign(forcedLang ? `/?lang=${lang}` : "/")}
     />

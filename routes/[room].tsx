@@ -4,7 +4,8 @@ import ChatRoom from "../islands/ChatRoom.tsx";
 import { BOOTSTRAP_SCRIPT } from "../lib/client/bootstrap/mod.ts";
 import { isRoomId } from "../lib/protocol/mod.ts";
 import { type RelayHold, relayHoldFromEnv } from "../lib/server/client_policy.ts";
-import { type LangData, langOfRequest, SAFELIST, STRINGS } from "../lib/ui/mod.ts";
+import { firstWords, type LangData, langOfRequest, STRINGS } from "../lib/ui/mod.ts";
+import { safelist } from "../lib/ui/styles_css.ts";
 
 /** What the room page renders with. */
 export interface RoomData extends LangData {
@@ -22,6 +23,9 @@ function Bootstrap() {
   // deno-lint-ignore react-no-danger
   return <script dangerouslySetInnerHTML={{ __html: BOOTSTRAP_SCRIPT }} />;
 }
+
+/** Every part's class of the room screen, for the safelist element. */
+const SAFELIST = safelist();
 
 // Read once at start-up, so a bad value stops the server instead of a page.
 const RELAY_HOLD = relayHoldFromEnv();
@@ -61,7 +65,7 @@ export default function Room({ data }: PageProps<RoomData>) {
         forcedLang={data.forced}
         debug={data.debug}
         relayHold={data.relayHold}
-        strings={{ [data.lang]: t }}
+        strings={{ [data.lang]: firstWords(t) }}
       />
     </>
   );

@@ -11,11 +11,11 @@ import { type Bootstrap, type BootstrapScope, takeBootstrap } from "./bootstrap/
 import { parseRoomKey } from "./crypto.ts";
 import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
+import { loadParts } from "./courier/wire.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
 import type { RoomView } from "./room_view.ts";
 import { computed, effect, untracked } from "@preact/signals-core";
 import { openResilientStore } from "./store_resilient.ts";
-import { createRelayHold } from "./relay_hold.ts";
 import { type PersistApi, persistOnce } from "./persist.ts";
 
 export type {
@@ -33,6 +33,14 @@ export type { PeerPath } from "./peer_link.ts";
 export type { LogEvent } from "./event_log.ts";
 export { createRoomLink } from "./room_link.ts";
 export { MAX_NAME_LENGTH } from "./room/mod.ts";
+
+/**
+ * Loads the client code a room needs only now and then (reassembling a message that came in parts), so it is at
+ * hand later, and cached for offline use: the page calls it once the room has settled.
+ */
+export function prefetchRareParts(): Promise<unknown> {
+  return loadParts();
+}
 
 /** Options of `openRoom`. */
 export interface OpenRoomOptions {
@@ -78,12 +86,13 @@ async function open(
   boot: Bootstrap | undefined,
 ): Promise<{ ok: true; view: RoomView; persistent: boolean }> {
   // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not.
-  const [store, keys] = await Promise.all([
+  const [store, keys, relayPolicy] = await Promise.all([
     openResilientStore({
       onFailure: (reason, error) =>
         console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
     }),
     boot?.keys(),
+    options.relayHold ? relayHold(options.relayHold) : undefined,
   ]);
   const view = await createRoomClient({
     origin: options.origin,
@@ -101,7 +110,7 @@ async function open(
     lock: webLocks(),
     session: webSessionSlot(tabStorage(), options.room),
     openTabChannel: typeof BroadcastChannel === "function" ? (name) => new BroadcastChannel(name) : undefined,
-    relayPolicy: options.relayHold ? relayHold(options.relayHold) : undefined,
+    relayPolicy,
     env: browserEnvironment(),
     debug: options.debug,
   });
@@ -160,10 +169,10 @@ function tabStorage(): SessionStorageLike | undefined {
 }
 
 /**
- * The seed's relay hold for the baseline benchmarks, used only when the server asks for it. Imported statically: it
- * is a few hundred bytes, and a lazy chunk of it would split the timers it shares with the room into a file of their
- * own on every room's first load.
+ * The seed's relay hold for the baseline benchmarks, loaded only when the server asks for it (a lazy chunk: the
+ * timers it shares with the room come from the room's own module).
  */
-function relayHold(hold: number | "never"): RelayPolicy {
+async function relayHold(hold: number | "never"): Promise<RelayPolicy> {
+  const { createRelayHold } = await import("./relay_hold.ts");
   return createRelayHold({ holdMs: hold === "never" ? Infinity : hold });
 }

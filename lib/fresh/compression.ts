@@ -20,6 +20,14 @@ export const MIN_COMPRESS_BYTES = 512;
 export const BUILD_BROTLI_QUALITY = 11;
 /** Brotli quality for pages compressed per request: about gzip's speed at a smaller size (quality 4-5 is the usual pick). */
 export const LIVE_BROTLI_QUALITY = 5;
+/**
+ * Brotli quality for page bodies compressed once and kept (see {@link CompressedBodies}): the best, as the build
+ * uses. It takes tens of milliseconds for a room page (about 20 KB), paid once per page body and coding while the
+ * process lives; it saves about a tenth of the page's bytes on every visit after.
+ */
+export const KEPT_BROTLI_QUALITY = 11;
+/** Bodies larger than this are kept at {@link LIVE_BROTLI_QUALITY}: the best quality's time grows with the size. */
+export const KEPT_BEST_MAX_BYTES = 64 * 1024;
 
 const COMPRESSIBLE =
   /^(text\/|application\/(json|javascript|xml|manifest\+json|[\w.+-]+\+json|[\w.+-]+\+xml)|image\/svg\+xml)/i;
@@ -144,9 +152,10 @@ export async function compressResponse(req: Request, res: Response, cache?: Comp
 
 /**
  * Coded bodies of answers with a strong entity tag (pages, see `entity_tag.ts`), by tag and coding: a page many
- * people load (the room shell is the same for every room) is compressed once, not on every request. Least recently
- * used entries go first. (Brotli's best quality would save about a tenth more, but takes about 90 ms for a page and
- * blocks the event loop while it runs, even through zlib's callback API: only the build can afford it.)
+ * people load (the room shell is the same for every room) is compressed once, not on every request, and so can afford
+ * brotli's best quality ({@link KEPT_BROTLI_QUALITY}). Which bodies exist is fixed by the deploy (a page per language,
+ * `?lang=` and `?debug=`; the words per language), so the best quality's cost is paid a few times per process; least
+ * recently used entries go first.
  */
 export class CompressedBodies {
   #entries = new Map<string, Uint8Array<ArrayBuffer>>();
@@ -160,7 +169,8 @@ export class CompressedBodies {
   /** `body` (whose entity tag is `etag`) coded with `encoding`. */
   get(etag: string, encoding: Encoding, body: Uint8Array): Uint8Array<ArrayBuffer> {
     const key = `${etag} ${encoding}`;
-    const bytes = this.#entries.get(key) ?? compress(body, encoding);
+    const quality = body.byteLength <= KEPT_BEST_MAX_BYTES ? KEPT_BROTLI_QUALITY : LIVE_BROTLI_QUALITY;
+    const bytes = this.#entries.get(key) ?? compress(body, encoding, quality);
     this.#entries.delete(key);
     this.#entries.set(key, bytes);
     if (this.#entries.size > this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value!);

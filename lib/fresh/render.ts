@@ -135,6 +135,8 @@ export function renderPage<Data>(
   }
 
   const head = renderToString(h(Fragment, null, state.head));
+  // A page's own <title> (through <Head>) replaces the document's: browsers show the first title of a document.
+  if (/<title[\s>]/.test(head)) html = html.replace(/<title[\s>][\s\S]*?<\/title>/, "");
   let preloads = "";
   if (state.islands.length > 0 && renderOptions.assets?.preload) {
     // One round trip fetches the whole import chain, instead of one per level on a slow link.

@@ -1,8 +1,8 @@
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { MAX_BODY_CHARS } from "../client/courier/limits.ts";
-import { format, type Strings } from "./i18n.ts";
-import { UI } from "./styles.ts";
+import { format, type HeldWords } from "./i18n.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the composer. */
 export interface ComposerProps {
@@ -13,7 +13,7 @@ export interface ComposerProps {
   /** True until the room is open; typing is allowed, sending waits. */
   disabled?: boolean;
   /** The UI strings. */
-  t: Strings;
+  t: HeldWords;
 }
 
 /** Most UTF-16 code units in one message body: the courier's limit (`send()` and receivers refuse more). */
@@ -114,11 +114,11 @@ export function Composer({ onSend, onTyping, disabled, t }: ComposerProps) {
       {tooLong
         ? (
           <p id="composer-count" role="alert" class={UI.error} style={FULL_LINE}>
-            {format(t.messageTooLong, counts)}
+            {t.messageTooLong && format(t.messageTooLong, counts)}
           </p>
         )
         : body.length >= COUNTER_FROM_CHARS && (
-          <p id="composer-count" class={UI.hint} style={FULL_LINE}>{format(t.charCount, counts)}</p>
+          <p id="composer-count" class={UI.hint} style={FULL_LINE}>{t.charCount && format(t.charCount, counts)}</p>
         )}
       {failed && <p role="alert" class={UI.error} style={FULL_LINE}>{t.sendFailed}</p>}
     </form>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { SocketState } from "../client/signal_socket.ts";
-import { format, type Strings } from "./i18n.ts";
-import { UI } from "./styles.ts";
+import { format, type HeldWords } from "./i18n.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the connection area. */
 export interface ConnectionBarProps {
@@ -10,7 +10,7 @@ export interface ConnectionBarProps {
   /** Reconnects now instead of waiting. */
   onRetry(): void;
   /** The UI strings. */
-  t: Strings;
+  t: HeldWords;
   /** The clock, for the countdown; injectable for tests. */
   now?: () => number;
 }
@@ -50,7 +50,9 @@ export function ConnectionBar({ state, onRetry, t, now = Date.now }: ConnectionB
         <button type="button" class={UI.retry} onClick={onRetry}>{t.retryNow}</button>
       )}
       {state?.kind === "refused" && <span class={UI.muted}>{state.reason}</span>}
-      {kind !== "connected" && state !== null && <span class={`${UI.muted} ${UI.small}`}>{t.queuedHint}</span>}
+      {kind !== "connected" && state !== null && t.queuedHint && (
+        <span class={`${UI.muted} ${UI.small}`}>{t.queuedHint}</span>
+      )}
     </section>
   );
 }

@@ -1,9 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import type { PeerDiagnostics, RoomView } from "../client/room_view.ts";
 import { copyText } from "./copy_text.ts";
-import type { Strings } from "./i18n.ts";
+import type { RoomWords } from "./i18n.ts";
 import { pathLabel } from "./PeerList.tsx";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 import { useSignalValue } from "./use_signal_value.ts";
 
 /** Props of the diagnostics drawer. */
@@ -11,7 +11,7 @@ export interface DiagnosticsProps {
   /** The room to inspect. */
   view: RoomView;
   /** The UI strings. */
-  t: Strings;
+  t: RoomWords;
 }
 
 /** How often per-peer transport details refresh while the drawer is open. */

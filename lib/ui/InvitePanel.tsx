@@ -1,15 +1,15 @@
 import { useEffect, useState } from "preact/hooks";
 import { copyText } from "./copy_text.ts";
-import type { Strings } from "./i18n.ts";
+import type { RoomWords } from "./i18n.ts";
 import type { QrPath } from "./qr.ts";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the invite panel. */
 export interface InvitePanelProps {
   /** The full invite link, fragment (key) included. */
   link: string;
   /** The UI strings. */
-  t: Strings;
+  t: RoomWords;
 }
 
 /** The invite link to copy, share (Web Share, where the browser has it) or scan as a QR code. */

@@ -2,9 +2,9 @@ import { Component, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { MessageView } from "../client/room_view.ts";
 import { clockTime, dayLabel, displayName, fullDateTime, localDay } from "./format.ts";
-import type { Lang, Strings } from "./i18n.ts";
+import type { HeldWords, Lang } from "./i18n.ts";
 import { linkFinder, loadLinkFinder, splitLinks } from "./links.ts";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 import { useSignalValue } from "./use_signal_value.ts";
 
 /** Props of the message list. */
@@ -12,7 +12,7 @@ export interface MessageListProps {
   /** Messages in display order. */
   messages: readonly MessageView[];
   /** The UI strings. */
-  t: Strings;
+  t: HeldWords;
   /** The language, for times. */
   lang: Lang;
   /** Where the "new messages" marker stands: before this message id. */
@@ -98,7 +98,7 @@ interface MessageItemProps {
   /** Whether to print the sender's name (first of a run by the same sender). */
   showAuthor: boolean;
   /** The UI strings. */
-  t: Strings;
+  t: HeldWords;
   /** The language, for the time. */
   lang: Lang;
 }
@@ -144,7 +144,7 @@ function safeDay(time: number): number {
 /** Props of an unreadable message. */
 interface UnreadableProps {
   /** The UI strings. */
-  t: Strings;
+  t: HeldWords;
   /** Whether it was this device's own. */
   own?: boolean;
 }
@@ -212,7 +212,7 @@ export interface MessageStatusProps {
   /** Why it failed, for "failed". */
   failure?: MessageView["failure"];
   /** The UI strings. */
-  t: Strings;
+  t: HeldWords;
 }
 
 /** "Sending", "Sent", "Delivered" or "Not sent" (with why) as words, with ticks that screen readers skip. */

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
-import type { Strings } from "./i18n.ts";
-import { UI } from "./styles.ts";
+import type { RoomWords } from "./i18n.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the name form. */
 export interface NameFormProps {
@@ -12,7 +12,7 @@ export interface NameFormProps {
    * does not pull the client core into a chunk of its own). */
   maxLength: number;
   /** The UI strings. */
-  t: Strings;
+  t: RoomWords;
 }
 
 /** Sets the display name others see next to this device's messages. */

@@ -1,12 +1,12 @@
 import { useEffect, useState } from "preact/hooks";
-import type { Strings } from "./i18n.ts";
+import type { RoomWords } from "./i18n.ts";
 import { canNotify, type NotifyMode, notifyMode, setNotifyMode } from "./notify.ts";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the notification setting. */
 export interface NotifySettingProps {
   /** The UI strings. */
-  t: Strings;
+  t: RoomWords;
 }
 
 /**

@@ -1,18 +1,18 @@
 import type { PeerView } from "../client/room_view.ts";
 import { displayName } from "./format.ts";
-import { format, type Strings } from "./i18n.ts";
-import { UI } from "./styles.ts";
+import { type FirstWords, format } from "./i18n.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the peer list. */
 export interface PeerListProps {
   /** The other peers of the room. */
   peers: readonly PeerView[];
   /** The UI strings. */
-  t: Strings;
+  t: FirstWords;
 }
 
 /** The words for a path, exactly as the tests and users read them. */
-export function pathLabel(path: PeerView["path"], t: Strings): string {
+export function pathLabel(path: PeerView["path"], t: FirstWords): string {
   return path === "p2p" ? t.p2p : path === "p2p-turn" ? t.p2pTurn : t.relay;
 }
 
@@ -48,7 +48,7 @@ export interface TypingIndicatorProps {
   /** The other peers; those typing are named. */
   peers: readonly PeerView[];
   /** The UI strings. */
-  t: Strings;
+  t: FirstWords;
 }
 
 /** "Anna is typing…", announced politely; keeps its height so the layout does not jump. */

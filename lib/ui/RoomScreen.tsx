@@ -1,15 +1,15 @@
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { MAX_NAME_LENGTH } from "../client/room/roster.ts";
 import type { RoomView } from "../client/room_view.ts";
 import { Composer } from "./Composer.tsx";
 import { ConnectionBar } from "./ConnectionBar.tsx";
-import { format, type Lang, LANG_NAMES, LANGS, type Strings } from "./i18n.ts";
+import { format, hasLaterWords, type HeldWords, type Lang, LANG_NAMES, LANGS } from "./i18n.ts";
 import { displayName } from "./format.ts";
 import { MessageList } from "./MessageList.tsx";
 import { PeerList, TypingIndicator } from "./PeerList.tsx";
 import { StorageNotice } from "./StorageNotice.tsx";
-import { UI } from "./styles.ts";
+import * as UI from "./styles.ts";
 import { useUnread } from "./unread.ts";
 import { useLazy } from "./use_lazy.ts";
 import { useSignalValue } from "./use_signal_value.ts";
@@ -27,8 +27,16 @@ export interface RoomScreenProps {
   error?: OpenError;
   /** The UI language. */
   lang: Lang;
-  /** The UI strings in that language (passed in, so the bundle need not carry every language). */
-  t: Strings;
+  /**
+   * The UI strings in that language (passed in, so the bundle need not carry every language): those the page carried,
+   * and the later ones once fetched. The drawers show once their words are there.
+   */
+  t: HeldWords;
+  /**
+   * Asked when a drawer opens, or the room fails to open, before the later words are there (otherwise they come once
+   * the room has settled).
+   */
+  onNeedWords?: () => void;
   /** Switches the UI language. */
   onLang(lang: Lang): void;
   /** The full invite link (with the key); empty until known in the browser. */
@@ -43,7 +51,7 @@ export interface RoomScreenProps {
 type Panel = "invite" | "name" | "diagnostics" | null;
 
 /** The whole chat: header, connection, peers, an optional drawer, messages and the composer. */
-export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLeave }: RoomScreenProps) {
+export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLeave, onNeedWords }: RoomScreenProps) {
   const [panel, setPanel] = useState<Panel>(null);
   const [atBottom, setAtBottom] = useState(true);
   const messages = useSignalValue(view?.messages, NONE);
@@ -53,6 +61,10 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLe
   // The drawers and the notifications load once the room has settled (or a drawer is opened before): joining first.
   const settled = connection !== null && connection.kind !== "connecting";
   const drawers = useLazy(() => import("./drawers.ts"), panel !== null || settled);
+  const words = hasLaterWords(t) ? t : undefined;
+  useEffect(() => {
+    if ((panel !== null || error) && !words) onNeedWords?.();
+  }, [panel, words, error]);
   const unread = useUnread(messages, atBottom, (message) => {
     void drawers?.notifyMessage({
       sender: displayName(message.authorName, message.author, t),
@@ -85,7 +97,7 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLe
       </header>
       <div class={UI.connectionRow}>
         {error ? <span /> : <ConnectionBar state={connection} onRetry={() => view?.retryNow()} t={t} />}
-        {drawers && <drawers.NotifySetting t={t} />}
+        {drawers && words && <drawers.NotifySetting t={words} />}
         <button type="button" class={UI.headerButton} lang={other} onClick={() => onLang(other)}>
           {LANG_NAMES[other]}
         </button>
@@ -103,11 +115,13 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLe
         )}
       </div>
       {!error && <StorageNotice mode={storage} t={t} />}
-      {!error && notice?.code === "session_replaced" && <p class={UI.storageNotice}>{t.sessionReplaced}</p>}
+      {!error && notice?.code === "session_replaced" && t.sessionReplaced && (
+        <p class={UI.storageNotice}>{t.sessionReplaced}</p>
+      )}
       {!error && <PeerList peers={peers} t={t} />}
       <div id="room-panel" onKeyDown={(event) => event.key === "Escape" && close()}>
-        {drawers && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={t} />}
-        {drawers && panel === "name" && view && (
+        {drawers && words && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={words} />}
+        {drawers && words && panel === "name" && view && (
           <drawers.NameForm
             name={self?.name ?? ""}
             maxLength={MAX_NAME_LENGTH}
@@ -115,10 +129,10 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLe
               view.setName(name);
               close();
             }}
-            t={t}
+            t={words}
           />
         )}
-        {drawers && panel === "diagnostics" && view && <drawers.Diagnostics view={view} t={t} />}
+        {drawers && words && panel === "diagnostics" && view && <drawers.Diagnostics view={view} t={words} />}
       </div>
       {error ? <OpenFailure error={error} t={t} /> : view
         ? (
@@ -180,8 +194,8 @@ function PanelButton({ panel, open, onToggle, disabled, children }: PanelButtonP
 interface OpenFailureProps {
   /** The error code from `openRoom`. */
   error: OpenError;
-  /** The UI strings. */
-  t: Strings;
+  /** The UI strings (without the later ones, the failure shows once they have come). */
+  t: HeldWords;
 }
 
 function OpenFailure({ error, t }: OpenFailureProps) {
@@ -191,7 +205,7 @@ function OpenFailure({ error, t }: OpenFailureProps) {
     ? t.errorBadKey
     : error === "storage"
     ? t.errorStorage
-    : format(t.errorOther, { error });
+    : t.errorOther && format(t.errorOther, { error });
   return (
     <div class={UI.center}>
       <p role="alert" class={UI.error}>{text}</p>

@@ -1,13 +1,13 @@
 import type { StorageMode } from "../client/room_view.ts";
-import type { Strings } from "./i18n.ts";
-import { UI } from "./styles.ts";
+import type { HeldWords } from "./i18n.ts";
+import * as UI from "./styles.ts";
 
 /** Props of the storage notice. */
 export interface StorageNoticeProps {
   /** Where the room's writes go now; the notice shows only while they live in memory. */
   mode: StorageMode;
   /** The UI strings. */
-  t: Strings;
+  t: HeldWords;
 }
 
 /**

@@ -4,10 +4,11 @@
  * offline visit still gets it from the service worker's cache). Until then
  * the page's bytes and round trips go to joining the room; after it, the parts
  * most visits never open (drawers, QR code, diagnostics, the linkifier, the
- * other language) are fetched, and the service worker is set up, so they are
+ * other language, the reassembly of long messages) are fetched, and the service worker is set up, so they are
  * at hand later and offline.
  * @module
  */
+import { prefetchRareParts } from "../client/mod.ts";
 import type { RoomView } from "../client/room_view.ts";
 import { loadLinkFinder } from "./links.ts";
 
@@ -48,5 +49,6 @@ export function prefetchLazyParts(): Promise<unknown> {
     import("./drawers.ts"),
     import("./qr.ts"),
     loadLinkFinder(),
+    prefetchRareParts(),
   ]);
 }

@@ -4,7 +4,7 @@
  * peers who have not set one.
  * @module
  */
-import type { Lang, Strings } from "./i18n.ts";
+import type { FirstWords, Lang } from "./i18n.ts";
 
 const timeFormats = new Map<Lang, Intl.DateTimeFormat>();
 
@@ -19,7 +19,7 @@ export function clockTime(time: number, lang: Lang): string {
 }
 
 /** A display name, or "Guest" plus a short id so two guests can be told apart. */
-export function displayName(name: string | undefined, id: string, t: Strings): string {
+export function displayName(name: string | undefined, id: string, t: FirstWords): string {
   const trimmed = name?.trim();
   return trimmed ? trimmed : `${t.guest} ${id.slice(0, 4)}`;
 }

@@ -231,6 +231,104 @@ const RU: Strings = {
 /** The strings of each language. */
 export const STRINGS: Record<Lang, Strings> = { en: EN, ru: RU };
 
+/** Words of other pages (the landing, the 404) and of the server's markup only: the room's island never shows them. */
+const NOT_IN_ROOM = [
+  "tagline",
+  "landingLead",
+  "landingHowTo",
+  "newChat",
+  "noScript",
+  "notFound",
+  "notFoundText",
+  "recentChats",
+  "chatFallbackName",
+  "lastMessageNone",
+  "unreadCount",
+  "renameChat",
+  "chatNameLabel",
+  "saveName",
+  "forgetChat",
+  "forgetConfirm",
+  "editName",
+  "close",
+  "language",
+] as const satisfies readonly (keyof Strings)[];
+
+/**
+ * Words the room shows only in its drawers (invite, name, diagnostics, the notification setting) or in rare states
+ * (storage failing, a message too long or refused, a link that cannot open): the room page does not carry them; they
+ * come with `/strings/<lang>` once the room has settled (as the drawers do), or when such a state needs them first.
+ * Until then those states show without their words.
+ */
+const LATER_WORDS = [
+  "appName",
+  "notifications",
+  "notifyOff",
+  "notifySender",
+  "notifyText",
+  "save",
+  "inviteLink",
+  "inviteHint",
+  "copyLink",
+  "linkCopied",
+  "share",
+  "qrCode",
+  "copyReport",
+  "reportCopied",
+  "copyFailed",
+  "counters",
+  "countSent",
+  "countDelivered",
+  "countResent",
+  "countRejected",
+  "countDuplicates",
+  "peerLinks",
+  "noPeerLinks",
+  "colPeer",
+  "colPath",
+  "colLink",
+  "colIce",
+  "colCandidates",
+  "colRtt",
+  "events",
+  "noEvents",
+  "sendFailed",
+  "unreadable",
+  "failed",
+  "failedTooBig",
+  "errorMissingKey",
+  "errorBadKey",
+  "errorStorage",
+  "errorOther",
+  "newChatInstead",
+  "charCount",
+  "messageTooLong",
+  "sessionReplaced",
+  "storageMemory",
+  "queuedHint",
+] as const satisfies readonly (keyof Strings)[];
+
+/** The words the room's components show, the drawers' and rare states' included. */
+export type RoomWords = Omit<Strings, typeof NOT_IN_ROOM[number]>;
+
+/** The words a room page carries as island data: what the room shows before its drawers, in its usual states. */
+export type FirstWords = Omit<RoomWords, typeof LATER_WORDS[number]>;
+
+/** A language's words as the room island holds them: those its page carried, and the later ones once fetched. */
+export type HeldWords = FirstWords & Partial<Pick<Strings, typeof LATER_WORDS[number]>>;
+
+/** The words a room page carries for a language (see {@link FirstWords}). */
+export function firstWords(t: Strings): FirstWords {
+  const left: Partial<Strings> = { ...t };
+  for (const key of [...NOT_IN_ROOM, ...LATER_WORDS]) delete left[key];
+  return left as FirstWords;
+}
+
+/** Whether held words include the later ones (fetched, or a whole language such as a test passes). */
+export function hasLaterWords(t: HeldWords): t is RoomWords {
+  return "copyLink" in t;
+}
+
 /** Each language's own name, for the switcher. */
 export const LANG_NAMES: Record<Lang, string> = { en: "English", ru: "Русский" };
 

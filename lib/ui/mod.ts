@@ -9,15 +9,20 @@ export {
   asLang,
   chooseLang,
   DEFAULT_LANG,
+  type FirstWords,
+  firstWords,
+  hasLaterWords,
+  type HeldWords,
   type Lang,
   LANG_NAMES,
   type LangChoice,
   LANGS,
   preferredLang,
+  type RoomWords,
   STRINGS,
   type Strings,
 } from "./i18n.ts";
 export { type LangData, langOfPage, langOfRequest } from "./page_lang.ts";
-export { SAFELIST, UI } from "./styles.ts";
+export * as UI from "./styles.ts";
 // The service worker's module is imported on its own (`service_worker.ts`): the room loads it once settled, and a
 // re-export here would put it on the room's first load.

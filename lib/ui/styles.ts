@@ -1,94 +1,148 @@
 /**
- * Every class the chat UI uses, in one place. Twind compiles only classes it
- * finds in server-rendered markup, and most of the room appears only in the
- * browser (messages, peers, drawers), so the room page renders
- * {@link SAFELIST} once in a hidden element.
+ * The class of each part of the room screen: a short name per part, which
+ * the twind plugin compiles on the server into the CSS of the part's utility
+ * classes (listed in `styles_css.ts`, which the browser never loads). Twind
+ * compiles only classes it finds in server-rendered markup, and most of the
+ * room appears only in the browser (messages, peers, drawers), so the room
+ * page renders every part's class once in a hidden element.
+ *
+ * Each part is an export of its own, imported as a namespace
+ * (`import * as UI`), so the bundler puts the short strings in place of
+ * `UI.screen` and the part names never reach the browser. A class is `_` and
+ * a short name: no twind utility starts with `_`, so these never mean
+ * anything but the part.
  * @module
  */
 
-/** Class strings of the room screen, by part. */
-export const UI = {
-  screen: "flex flex-col h-[100dvh] max-w-3xl mx-auto bg-slate-50 dark:bg-slate-900",
-  header:
-    "flex flex-wrap items-center justify-end gap-1.5 px-2 py-2 border-b border-slate-200 dark:border-slate-700 bg-white dark:bg-slate-800",
-  title: "sr-only sm:not-sr-only sm:text-lg sm:font-bold sm:mr-auto",
-  headerButton:
-    "px-2.5 py-1.5 rounded-lg text-sm font-medium text-slate-800 bg-slate-100 hover:bg-slate-200 dark:text-slate-100 dark:bg-slate-700 dark:hover:bg-slate-600 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500",
-  headerButtonActive: "ring-2 ring-emerald-600",
-  connectionRow:
-    "flex flex-wrap items-center justify-between gap-x-2 gap-y-1 px-3 py-1 border-b border-slate-200 dark:border-slate-700",
-  connection: "flex flex-wrap items-center gap-2 text-sm",
-  dot: "inline-block w-2.5 h-2.5 rounded-full",
-  dotConnected: "bg-emerald-600",
-  dotReconnecting: "bg-amber-500",
-  dotOffline: "bg-slate-500",
-  dotRefused: "bg-red-600",
-  muted: "text-slate-600 dark:text-slate-300",
-  small: "text-xs",
-  retry:
-    "px-2 py-1 rounded-md text-sm font-medium bg-amber-100 text-amber-900 hover:bg-amber-200 dark:bg-amber-900 dark:text-amber-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500",
-  peers: "flex gap-2 overflow-x-auto px-3 py-2 text-sm border-b border-slate-200 dark:border-slate-700",
-  peer:
-    "flex items-center gap-1 shrink-0 px-2 py-1 rounded-full bg-white border border-slate-200 dark:bg-slate-800 dark:border-slate-700",
-  peerAway: "opacity-70",
-  path: "px-1.5 rounded bg-slate-100 text-slate-800 dark:bg-slate-700 dark:text-slate-100 font-mono text-xs",
-  log: "flex-1 overflow-y-auto px-3 py-3",
-  list: "flex flex-col gap-2",
-  empty: "text-center text-slate-600 dark:text-slate-300 py-8",
-  item: "flex flex-col max-w-[85%]",
-  itemOwn: "self-end items-end",
-  itemOther: "self-start items-start",
-  author: "text-xs font-semibold text-slate-700 dark:text-slate-200 px-1",
-  bubble: "px-3 py-2 rounded-2xl whitespace-pre-wrap break-words shadow-sm",
-  bubbleOwn: "bg-emerald-700 text-white rounded-br-md dark:bg-emerald-800",
-  bubbleOther:
-    "bg-white text-slate-900 border border-slate-200 rounded-bl-md dark:bg-slate-800 dark:text-slate-100 dark:border-slate-700",
-  daySeparator:
-    "self-center my-1 px-2 py-0.5 rounded-full text-xs bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-100",
-  newMarker:
-    "self-stretch text-center text-xs font-semibold text-rose-700 dark:text-rose-300 border-t border-rose-400 pt-1",
-  bodyLink: "underline break-all",
-  notifyLabel: "ml-auto flex items-center gap-1 text-xs text-slate-700 dark:text-slate-200",
-  notifySelect: "rounded border border-slate-300 bg-white px-1 py-0.5 text-xs dark:border-slate-600 dark:bg-slate-800",
-  meta: "flex items-center gap-1 mt-0.5 px-1 text-xs text-slate-600 dark:text-slate-300",
-  status: "inline-flex items-center gap-0.5",
-  statusPending: "text-slate-600 dark:text-slate-300",
-  statusFailed: "text-rose-700 dark:text-rose-300 font-medium",
-  statusSent: "text-slate-700 dark:text-slate-200",
-  statusDelivered: "text-emerald-700 dark:text-emerald-400 font-medium",
-  typing: "min-h-[1.25rem] px-3 text-xs italic text-slate-600 dark:text-slate-300",
-  composer: "flex items-end gap-2 px-3 py-2 border-t border-slate-200 dark:border-slate-700 bg-white dark:bg-slate-800",
-  textarea:
-    "flex-1 resize-none rounded-xl border border-slate-300 bg-white text-slate-900 px-3 py-2 text-base dark:bg-slate-900 dark:text-slate-100 dark:border-slate-600 focus:outline-none focus:ring-2 focus:ring-emerald-500",
-  primary:
-    "px-4 py-2 rounded-xl bg-emerald-700 text-white font-semibold hover:bg-emerald-800 focus:outline-none focus-visible:ring-4 focus-visible:ring-emerald-300 disabled:opacity-60",
-  secondary:
-    "px-3 py-2 rounded-lg border border-slate-300 text-slate-800 bg-white hover:bg-slate-100 dark:border-slate-600 dark:text-slate-100 dark:bg-slate-800 dark:hover:bg-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500",
-  panel:
-    "px-3 py-3 border-b border-slate-200 dark:border-slate-700 bg-white dark:bg-slate-800 max-h-[60vh] overflow-y-auto",
-  panelTitle: "text-base font-semibold mb-2",
-  row: "flex flex-wrap items-center gap-2",
-  actions: "flex flex-wrap items-center gap-2 mt-2",
-  hint: "text-xs text-slate-600 dark:text-slate-300 mt-1",
-  section: "mt-3",
-  field:
-    "flex-1 w-full rounded-lg border border-slate-300 bg-white text-slate-900 px-3 py-2 text-sm dark:bg-slate-900 dark:text-slate-100 dark:border-slate-600 focus:outline-none focus:ring-2 focus:ring-emerald-500",
-  label: "block text-sm font-medium mb-1",
-  qr: "w-40 h-40 sm:w-48 sm:h-48 mt-3 bg-white p-2 rounded-lg",
-  notice: "text-sm text-emerald-800 dark:text-emerald-300",
-  error: "text-sm text-red-700 dark:text-red-300",
-  table: "w-full text-xs text-left border-collapse",
-  cell: "border-b border-slate-200 dark:border-slate-700 py-1 pr-2 align-top",
-  events: "font-mono text-xs max-h-64 overflow-y-auto bg-slate-100 dark:bg-slate-900 rounded p-2",
-  counters: "grid grid-cols-3 sm:grid-cols-5 gap-2 text-sm",
-  counter: "flex flex-col items-center rounded bg-slate-100 dark:bg-slate-900 py-1",
-  counterValue: "text-lg font-bold",
-  srOnly: "sr-only",
-  center: "flex-1 flex flex-col items-center justify-center gap-4 px-6 text-center",
-  link: "text-emerald-700 dark:text-emerald-400 underline",
-  storageNotice:
-    "px-3 py-2 text-sm border-b border-amber-300 bg-amber-50 text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100",
-} as const;
-
-/** All the classes above, for the server-rendered safelist element. */
-export const SAFELIST: string = Object.values(UI).join(" ");
+/** The class of the screen part. */
+export const screen = "_0";
+/** The class of the header part. */
+export const header = "_1";
+/** The class of the title part. */
+export const title = "_2";
+/** The class of the headerButton part. */
+export const headerButton = "_3";
+/** The class of the headerButtonActive part. */
+export const headerButtonActive = "_4";
+/** The class of the connectionRow part. */
+export const connectionRow = "_5";
+/** The class of the connection part. */
+export const connection = "_6";
+/** The class of the dot part. */
+export const dot = "_7";
+/** The class of the dotConnected part. */
+export const dotConnected = "_8";
+/** The class of the dotReconnecting part. */
+export const dotReconnecting = "_9";
+/** The class of the dotOffline part. */
+export const dotOffline = "_a";
+/** The class of the dotRefused part. */
+export const dotRefused = "_b";
+/** The class of the muted part. */
+export const muted = "_c";
+/** The class of the small part. */
+export const small = "_d";
+/** The class of the retry part. */
+export const retry = "_e";
+/** The class of the peers part. */
+export const peers = "_f";
+/** The class of the peer part. */
+export const peer = "_g";
+/** The class of the peerAway part. */
+export const peerAway = "_h";
+/** The class of the path part. */
+export const path = "_i";
+/** The class of the log part. */
+export const log = "_j";
+/** The class of the list part. */
+export const list = "_k";
+/** The class of the empty part. */
+export const empty = "_l";
+/** The class of the item part. */
+export const item = "_m";
+/** The class of the itemOwn part. */
+export const itemOwn = "_n";
+/** The class of the itemOther part. */
+export const itemOther = "_o";
+/** The class of the author part. */
+export const author = "_p";
+/** The class of the bubble part. */
+export const bubble = "_q";
+/** The class of the bubbleOwn part. */
+export const bubbleOwn = "_r";
+/** The class of the bubbleOther part. */
+export const bubbleOther = "_s";
+/** The class of the daySeparator part. */
+export const daySeparator = "_t";
+/** The class of the newMarker part. */
+export const newMarker = "_u";
+/** The class of the bodyLink part. */
+export const bodyLink = "_v";
+/** The class of the notifyLabel part. */
+export const notifyLabel = "_w";
+/** The class of the notifySelect part. */
+export const notifySelect = "_x";
+/** The class of the meta part. */
+export const meta = "_y";
+/** The class of the status part. */
+export const status = "_z";
+/** The class of the statusPending part. */
+export const statusPending = "_10";
+/** The class of the statusFailed part. */
+export const statusFailed = "_11";
+/** The class of the statusSent part. */
+export const statusSent = "_12";
+/** The class of the statusDelivered part. */
+export const statusDelivered = "_13";
+/** The class of the typing part. */
+export const typing = "_14";
+/** The class of the composer part. */
+export const composer = "_15";
+/** The class of the textarea part. */
+export const textarea = "_16";
+/** The class of the primary part. */
+export const primary = "_17";
+/** The class of the secondary part. */
+export const secondary = "_18";
+/** The class of the panel part. */
+export const panel = "_19";
+/** The class of the panelTitle part. */
+export const panelTitle = "_1a";
+/** The class of the row part. */
+export const row = "_1b";
+/** The class of the actions part. */
+export const actions = "_1c";
+/** The class of the hint part. */
+export const hint = "_1d";
+/** The class of the section part. */
+export const section = "_1e";
+/** The class of the field part. */
+export const field = "_1f";
+/** The class of the label part. */
+export const label = "_1g";
+/** The class of the qr part. */
+export const qr = "_1h";
+/** The class of the notice part. */
+export const notice = "_1i";
+/** The class of the error part. */
+export const error = "_1j";
+/** The class of the table part. */
+export const table = "_1k";
+/** The class of the cell part. */
+export const cell = "_1l";
+/** The class of the events part. */
+export const events = "_1m";
+/** The class of the counters part. */
+export const counters = "_1n";
+/** The class of the counter part. */
+export const counter = "_1o";
+/** The class of the counterValue part. */
+export const counterValue = "_1p";
+/** The class of the srOnly part. */
+export const srOnly = "_1q";
+/** The class of the center part. */
+export const center = "_1r";
+/** The class of the link part. */
+export const link = "_1s";
+/** The class of the storageNotice part. */
+export const storageNotice = "_1t";

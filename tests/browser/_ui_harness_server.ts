@@ -7,7 +7,7 @@ import { h } from "preact";
 import { renderToString } from "preact-render-to-string";
 import config from "../../fresh.config.ts";
 import { RoomScreen } from "../../lib/ui/RoomScreen.tsx";
-import { SAFELIST } from "../../lib/ui/styles.ts";
+import { safelist } from "../../lib/ui/styles_css.ts";
 import { STRINGS } from "../../lib/ui/i18n.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -41,7 +41,7 @@ function styles(): string {
   const shell = renderToString(
     h(RoomScreen, { view: null, lang: "en", t: STRINGS.en, onLang: () => {}, inviteLink: "" }),
   );
-  const html = `<body class="${BODY_CLASS}"><div class="${SAFELIST}"></div>${shell}</body>`;
+  const html = `<body class="${BODY_CLASS}"><div class="${safelist()}"></div>${shell}</body>`;
   const out = config.plugins?.map((plugin) => plugin.render?.({ html, islands: [] })) ?? [];
   return out.flatMap((result) => result?.styles ?? []).map((style) => style.cssText).join("\n");
 }

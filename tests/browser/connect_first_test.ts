@@ -1,8 +1,9 @@
 /**
  * Connected within a few round trips on a slow link: the room page's head
  * opens the signaling socket before the module graph has arrived; a first
- * visit moves little HTML, CSS and JavaScript before "Connected" (the goal is
- * 40 KiB), and asks nothing the HTML did not name; a return visit is answered by the
+ * visit moves at most 40 KiB of HTML, CSS and JavaScript before "Connected",
+ * and asks nothing the HTML did not name; the rest (drawers, QR code,
+ * linkifier, parts reassembly, other words) comes after; a return visit is answered by the
  * service worker without waiting for the server; and the key in the fragment
  * reaches no request, URL or frame. Loopback server, headless Chromium, a
  * fresh profile per test.
@@ -12,18 +13,17 @@ import { assert, assertEquals } from "@std/assert";
 import type { BrowserContext, BrowserContextOptions, Page } from "playwright-core";
 import { createRoomLink } from "../../lib/client/room_link.ts";
 import { type Intercept, type RunningApp, serveApp } from "../support/app.ts";
+import { STRINGS } from "../../lib/ui/i18n.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { byteTable, isPageCode, wireBytes, WireRecorder } from "./_wire.ts";
 
 const SLOW = { timeout: 30_000 };
-/** The goal for a first visit's HTML, CSS and JavaScript before "Connected": 40 KiB on the wire, headers included. */
-const FIRST_VISIT_TARGET = 40 * 1024;
 /**
- * What the test holds the first visit to: the measured weight (46.2 KiB with the rewritten courier; 56.0 KiB before
- * this work) with a little room, so any growth shows. The 40 KiB target needs the client core to shrink by about
- * 5 KiB more (see the report printed by the test); lower this ceiling as it does.
+ * What a first visit may move before "Connected": 40 KiB of HTML, CSS and JavaScript on the wire, headers included
+ * (issue 11). Measured: 40,703 B (47,323 B before the work that met it; 56.0 KiB before the socket opened from the
+ * head).
  */
-const FIRST_VISIT_CEILING = 48 * 1024;
+const FIRST_VISIT_BUDGET = 40 * 1024;
 /** How long the module route holds each module, standing in for a slow phone link. */
 const MODULE_DELAY_MS = 1_500;
 
@@ -152,7 +152,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a first visit moves little HTML, CSS and JS before Connected (aiming at 40 KiB), all named by the HTML",
+  name: "a first visit moves at most 40 KiB of HTML, CSS and JS before Connected, all named by the HTML",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
@@ -169,22 +169,24 @@ Deno.test({
       const after = all.filter((entry) => entry.sentAt > connectedAt);
       const code = before.filter(isPageCode);
       console.log(`\nFirst visit, until Connected:\n${byteTable(before)}`);
-      const over = wireBytes(code) - FIRST_VISIT_TARGET;
+      const left = FIRST_VISIT_BUDGET - wireBytes(code);
       console.log(
-        `HTML, CSS and JS: ${wireBytes(code)} B; target ${FIRST_VISIT_TARGET} B (${
-          over > 0 ? `${over} B over` : `${-over} B under`
-        }), ceiling ${FIRST_VISIT_CEILING} B`,
+        `HTML, CSS and JS: ${wireBytes(code)} B; budget ${FIRST_VISIT_BUDGET} B (${
+          left >= 0 ? `${left} B to spare` : `${-left} B over`
+        })`,
       );
       console.log(`\nFirst visit, after Connected (lazy parts, words, service worker):\n${byteTable(after)}`);
 
-      assert(wireBytes(code) <= FIRST_VISIT_CEILING, `${wireBytes(code)} B of HTML, CSS and JS before Connected`);
+      assert(wireBytes(code) <= FIRST_VISIT_BUDGET, `${wireBytes(code)} B of HTML, CSS and JS before Connected`);
       assertEquals(before.filter((entry) => entry.type === "Document").length, 1, "one page");
       // Two requests stand between the HTML and the first message: the socket, and the modules the HTML preloads,
       // side by side. Nothing before Connected is asked for by a script (no lazy import, no fetch).
       const chained = before.filter((entry) => entry.by === "page" && entry.initiator === "script");
       assertEquals(chained.map((entry) => entry.url), [], "nothing chained behind a script before Connected");
       assertEquals(before.filter((entry) => entry.by === "worker"), [], "the service worker waits for Connected");
-      for (const lazy of ["/_fresh/js/drawers-", "/_fresh/js/qr-", "/_fresh/js/linkify-", "/strings/"]) {
+      for (
+        const lazy of ["/_fresh/js/drawers-", "/_fresh/js/qr-", "/_fresh/js/linkify-", "/_fresh/js/parts-", "/strings/"]
+      ) {
         assert(!before.some((entry) => entry.url.includes(lazy)), `${lazy} waits for Connected`);
       }
       assertEquals(wire.sockets().length, 1, "one signaling socket");
@@ -292,6 +294,31 @@ Deno.test({
       assertEquals(seen, [], "what the server received");
       assert(received.some((r) => r.url.includes("/api/signal")), "the server saw the socket");
     }, { intercept });
+  },
+});
+
+Deno.test({
+  name: "a link without its key says why, with words the page did not carry (fetched when the room cannot open)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const app = await serveApp();
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext()).newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      const link = createRoomLink();
+      const html = await (await fetch(app.origin + `/${link.room}`)).text();
+      assert(!html.includes(STRINGS.en.errorMissingKey), "the page does not carry the words of a broken link");
+      await page.goto(app.origin + `/${link.room}`);
+      await page.getByRole("alert").getByText(STRINGS.en.errorMissingKey).waitFor(SLOW);
+      await page.getByRole("link", { name: STRINGS.en.newChatInstead }).waitFor(SLOW);
+      assertEquals(errors, []);
+    } finally {
+      await browser.close();
+      await app.close();
+    }
   },
 });
 

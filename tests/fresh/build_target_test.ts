@@ -9,44 +9,36 @@
  */
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import * as esbuild from "esbuild";
-import { BROWSER_TARGETS, build, lowerToTargets, needsBuild } from "../../lib/fresh/build.ts";
+import { BROWSER_TARGETS, build, needsBuild } from "../../lib/fresh/build.ts";
+import { finishModule, stopMinifier } from "../../lib/fresh/minify.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
-async function withDir(files: Record<string, string>, fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "parley-lower-" });
+Deno.test("lowering: newer syntax is rewritten for the targets, and the module is minified", async () => {
   try {
-    for (const [name, code] of Object.entries(files)) await Deno.writeTextFile(`${dir}/${name}`, code);
-    await fn(dir);
+    const code = await finishModule(
+      "lazy.js",
+      'export class A{static{this.x=1}}\nexport function f(r){using handle=r;return handle?.y??"";}',
+    );
+    assert(!/static\s*\{/.test(code), `no class static block for Safari 15.4: ${code}`);
+    assert(!/\busing\b/.test(code), `no \`using\` declaration: ${code}`);
+    assert(!code.includes("handle"), `local names are mangled: ${code}`);
+    assertMatch(
+      code,
+      /export\{[^}]*\bA\b[^}]*\bf\b[^}]*\}|export\{[^}]*\bf\b[^}]*\bA\b[^}]*\}/,
+      "exports keep their names",
+    );
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await stopMinifier();
   }
-}
-
-Deno.test("lowering: newer syntax is rewritten for the targets, and chunk names follow", async () => {
-  await withDir({
-    "entry.js": 'import{A}from"./chunk-ABC.js";export default()=>import("./lazy-DEF.js").then(()=>A.x);',
-    "chunk-ABC.js": "export class A{static{this.x=1}}",
-    "lazy-DEF.js": 'export function f(r){using h=r;return h?.y??"";}',
-  }, async (dir) => {
-    const out = await lowerToTargets(dir, new Set(["entry"]));
-    const names = [...out.keys()].sort();
-    assertEquals(names.length, 3);
-    const chunk = names.find((name) => name.startsWith("chunk-ABC-"))!;
-    const lazy = names.find((name) => name.startsWith("lazy-DEF-"))!;
-    assertMatch(chunk, /^chunk-ABC-[0-9a-f]{8}\.js$/, "a chunk's name gains the target tag");
-    assert(out.has("entry.js"), "entries keep their names (the build hashes them after)");
-    const entry = out.get("entry.js")!;
-    assert(entry.includes(`"./${chunk}"`) && entry.includes(`"./${lazy}"`), `references follow: ${entry}`);
-    assert(!/static\s*\{/.test(out.get(chunk)!), `no class static block for Safari 15.4: ${out.get(chunk)}`);
-    assert(!/\busing\b/.test(out.get(lazy)!), "no `using` declaration");
-  });
 });
 
 Deno.test("lowering: a regular expression the targets cannot parse fails the build", async () => {
-  await withDir({ "entry.js": "export const r = /(?<=a)b/;" }, async (dir) => {
-    await assertRejects(() => lowerToTargets(dir, new Set(["entry"])), Error, "regular expression");
-  });
+  try {
+    await assertRejects(() => finishModule("entry.js", "export const r = /(?<=a)b/;"), Error, "regular expression");
+  } finally {
+    await stopMinifier();
+  }
 });
 
 Deno.test("the built bundles and the service worker have nothing left to lower for the targets", async () => {

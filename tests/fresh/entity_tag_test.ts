@@ -1,5 +1,11 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { CompressedBodies } from "$fresh/compression.ts";
+import {
+  compress,
+  CompressedBodies,
+  KEPT_BEST_MAX_BYTES,
+  KEPT_BROTLI_QUALITY,
+  LIVE_BROTLI_QUALITY,
+} from "$fresh/compression.ts";
 import { withEntityTag } from "$fresh/entity_tag.ts";
 import { request } from "../support/app.ts";
 
@@ -70,4 +76,15 @@ Deno.test("a page's compressed bytes are made once per tag and coding", () => {
   assert(gzip !== first);
   cache.get('"b"', "br", body);
   assert(cache.get('"a"', "br", body) !== first, "the least recently used went first");
+});
+
+Deno.test("a kept page body gets brotli's best quality, as the build's files do; a huge one the quick quality", () => {
+  const cache = new CompressedBodies();
+  const page = new TextEncoder().encode(
+    Array.from({ length: 400 }, (_, i) => `<li class="item-${i % 37}">message ${i * 7919 % 1009}</li>`).join(""),
+  );
+  assertEquals(cache.get('"page"', "br", page), compress(page, "br", KEPT_BROTLI_QUALITY));
+  assert(compress(page, "br", KEPT_BROTLI_QUALITY).byteLength < compress(page, "br", LIVE_BROTLI_QUALITY).byteLength);
+  const huge = new Uint8Array(KEPT_BEST_MAX_BYTES + 1).fill(97);
+  assertEquals(cache.get('"huge"', "br", huge), compress(huge, "br", LIVE_BROTLI_QUALITY));
 });

@@ -18,12 +18,15 @@ function exportsOf(code: string): string[] {
   return list.split(",").map((item) => item.trim().split(/\s+as\s+/).at(-1)!).filter(Boolean).sort();
 }
 
+/** The names of an entry that boot and the page use (an entry also exports minified names to its lazy chunks). */
+const PUBLIC = new Set(["boot", "default", "signal"]);
+
 Deno.test("islands a route renders together are one bundle; every entry exports boot, signal only where used", async () => {
   const built = await meta();
   assertEquals(built.groups, [["ChatRoom"], ["NewChat", "RecentChats"]], "by the routes that import them");
   const exported: Record<string, string[]> = {};
   for (const [name, file] of Object.entries(built.islands)) {
-    exported[name] = exportsOf(await Deno.readTextFile(`${ROOT}/_fresh/js/${file}`));
+    exported[name] = exportsOf(await Deno.readTextFile(`${ROOT}/_fresh/js/${file}`)).filter((n) => PUBLIC.has(n));
   }
   assertEquals(exported.NewChat, ["boot", "default"]);
   assertEquals(exported.RecentChats, ["boot", "default"]);
@@ -31,12 +34,34 @@ Deno.test("islands a route renders together are one bundle; every entry exports 
   assert(!built.files.some((file) => file.startsWith("boot-")), "no boot module of its own");
 });
 
-Deno.test("the room's first load is a few files: code shared with the landing's islands is not split into chunks", async () => {
+Deno.test("the room's first load is one file: code shared with its lazy parts or the landing is not split out", async () => {
   const built = await meta();
   const room = staticClosure(built, [built.islands.ChatRoom]);
   const landing = staticClosure(built, [built.islands.NewChat, built.islands.RecentChats]);
   assertMatch(room[0], /^ChatRoom-[0-9a-f]{12}\.js$/);
-  assert(room.length <= 3, `the room loads ${room.join(", ")}`);
+  assertEquals(room, [built.islands.ChatRoom], "the room loads its entry alone");
   assert(landing.length <= 3, `the landing loads ${landing.join(", ")}`);
   assertEquals(room.filter((file) => landing.includes(file)), [], "nothing split out for the other page");
+});
+
+Deno.test("the room's lazy parts import what they share with the room from its entry, which is loaded already", async () => {
+  const built = await meta();
+  const lazy = built.files.filter((file) => /^(drawers|link_pool)-[0-9a-f]{12}\.js$/.test(file));
+  assertEquals(lazy.length, 2, `the drawers and the link pool are lazy chunks: ${built.files.join(", ")}`);
+  for (const file of lazy) assertEquals(built.imports?.[file], [built.islands.ChatRoom], file);
+  for (const file of built.files) {
+    const code = await Deno.readTextFile(`${ROOT}/_fresh/js/${file}`);
+    for (const found of code.matchAll(/from"\.\/([^"]+)"|import\("\.\/([^"]+)"\)/g)) {
+      const target = found[1] ?? found[2];
+      assert(built.files.includes(target), `${file} names ${target}, a file the build wrote`);
+    }
+  }
+});
+
+Deno.test("the room's bundle names its parts by short classes: the utility lists stay on the server", async () => {
+  const built = await meta();
+  const code = await Deno.readTextFile(`${ROOT}/_fresh/js/${built.islands.ChatRoom}`);
+  for (const utility of ["focus-visible:ring-emerald-500", "dark:border-slate-700", "whitespace-pre-wrap"]) {
+    assert(!code.includes(utility), `${utility} is not in the room's bundle`);
+  }
 });

@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import * as UI from "../../lib/ui/styles.ts";
 import { request } from "../support/app.ts";
 
 const ROOM = "/AAAAAAAAAAAAAAAAAAAAAA";
@@ -26,15 +27,41 @@ Deno.test("the room page is a server-rendered shell with the ChatRoom island", a
   assertEquals(props, { lang: "en", forcedLang: false, debug: false, relayHold: 0 });
   assertEquals(strings.en.send, "Send", "the words travel as data");
   assertEquals(Object.keys(strings), ["en"], "only the page's language: another is fetched when the reader switches");
+  assertEquals(strings.en.chatRoom, "Chat room");
+  for (const later of ["copyLink", "countSent", "notifications", "inviteHint", "storageMemory", "errorBadKey"]) {
+    assert(!(later in strings.en), `${later}: the drawers' and rare states' words come after Connected`);
+  }
+  for (const elsewhere of ["landingLead", "forgetConfirm", "notFoundText"]) {
+    assert(!(elsewhere in strings.en), `${elsewhere}: words of other pages are not on the room page`);
+  }
 });
 
-Deno.test("the room page's CSS covers classes only the browser renders (messages, drawers)", async () => {
+Deno.test("the room page's CSS covers classes only the browser renders (messages, drawers), by short part classes", async () => {
   const html = await (await request(ROOM)).text();
   const css = html.match(/<style id="__twind">([^<]*)<\/style>/)?.[1] ?? "";
-  for (const rule of [".self-end", ".bg-emerald-700", ".rounded-br-md", ".whitespace-pre-wrap", ".border-collapse"]) {
-    assertStringIncludes(css, rule + "{", `${rule} is compiled`);
+  // Each part's short class gets the CSS of its utilities: a selector list naming it, with the utility's declarations.
+  const styled = (part: string, declaration: string) =>
+    new RegExp(`(^|[,}])[^{}]*\\.${UI[part as keyof typeof UI]}(?![\\w-])[^{}]*\\{[^}]*${declaration}`).test(css);
+  for (
+    const [part, declaration] of [
+      ["itemOwn", "align-self:flex-end"],
+      ["bubbleOwn", "border-bottom-right-radius:0.375rem"],
+      ["bubble", "white-space:pre-wrap"],
+      ["table", "border-collapse:collapse"],
+      ["headerButton", "border-radius:0.5rem"],
+    ]
+  ) {
+    assert(styled(part, declaration), `${part} (${UI[part as keyof typeof UI]}) has ${declaration}`);
   }
   assertMatch(css, /@media \(prefers-color-scheme:dark\)/, "dark mode follows the system");
+  assertStringIncludes(css, "button,input,optgroup,select,textarea{font-family:inherit;", "the preflight's resets");
+  for (const unused of ["sub,sup{", "abbr:where", "progress{", "summary{"]) {
+    assert(!css.includes(unused), `${unused}: no rule for what no page has`);
+  }
+  assert(
+    !/class="[^"]*\bpx-/.test(html.slice(html.indexOf("<island-root"))),
+    "the room's markup names parts, not utilities",
+  );
 });
 
 Deno.test("the room speaks Russian for a Russian browser, and ?lang= overrides the browser", async (t) => {

@@ -4,7 +4,7 @@ import { renderToString } from "preact-render-to-string";
 import type { Lang } from "../../lib/ui/i18n.ts";
 import { RoomScreen, type RoomScreenProps } from "../../lib/ui/RoomScreen.tsx";
 import { ConnectionBar } from "../../lib/ui/ConnectionBar.tsx";
-import { STRINGS } from "../../lib/ui/i18n.ts";
+import { firstWords, STRINGS } from "../../lib/ui/i18n.ts";
 import { fakeRoomView, sampleRoom } from "./_fake_room_view.ts";
 
 function render(props: Partial<RoomScreenProps> & { lang?: Lang } = {}): string {
@@ -133,4 +133,13 @@ Deno.test("a room that failed to open shows no connection, peers or invite", () 
   assertEquals(html.includes("data-connection"), false);
   assertEquals(html.includes('aria-label="People here"'), false);
   assertMatch(html, /disabled>Invite<\/button>/);
+});
+
+Deno.test("with only the words the page carries, the usual room shows whole, and rare states wait for theirs", () => {
+  const first = firstWords(STRINGS.en);
+  const usual = render({ view: fakeRoomView(sampleRoom()), t: first });
+  assertEquals(usual, render({ view: fakeRoomView(sampleRoom()) }), "the usual room needs no later word");
+  const failed = render({ error: "missing_key", t: first });
+  assertMatch(failed, /role="alert"[^>]*><\/p>/, "the alert is there, its words come later");
+  assertEquals(failed.includes("composer-message"), false);
 });

@@ -23,7 +23,7 @@ import type { MessageBook } from "./book.ts";
 import type { Host } from "./events.ts";
 import { MAX_TRANSPORT_BYTES } from "./limits.ts";
 import { toWire } from "./packets.ts";
-import { TRANSFER_ID_CHARS } from "./parts.ts";
+import { TRANSFER_ID_CHARS } from "./part_size.ts";
 import type { PeerTable } from "./peers.ts";
 import type { Persister } from "./persist.ts";
 import type { Wire } from "./wire.ts";

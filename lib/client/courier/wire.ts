@@ -10,7 +10,8 @@
 import { encodeBase64Url } from "../../protocol/mod.ts";
 import { MAX_TRANSPORT_BYTES, TRANSFER_ID_BYTES } from "./limits.ts";
 import { type Packet, type ReceivedPacket, type RejectReason, toPacket } from "./packets.ts";
-import { isPart, needsParts, parsePart, partFrameId, Reassembler, splitPayload } from "./parts.ts";
+import { isPart, needsParts, partFrameId, splitPayload } from "./part_size.ts";
+import type { Reassembler } from "./parts.ts";
 import type { DirectLink, PayloadCodec, RelayTransport } from "./transport.ts";
 
 /** A payload ready to go: whole, or as parts of one transfer. */
@@ -64,27 +65,35 @@ export interface WireOptions<T> {
 export class Wire<T> {
   #o: WireOptions<T>;
   #max: number;
-  #parts: Reassembler<T>;
+  #parts?: Reassembler<T>;
+  /** Parts that arrived before `parts.ts` was loaded, in order. */
+  #early: Parameters<Wire<T>["receive"]>[] = [];
+  /** Whether a load of `parts.ts` is under way for them. */
+  #awaitingParts = false;
 
   /** A transport layer over the given codec and relay. */
   constructor(options: WireOptions<T>) {
     this.#o = options;
     this.#max = options.maxTransportBytes ?? MAX_TRANSPORT_BYTES;
-    this.#parts = new Reassembler<T>({
-      now: options.now,
-      onDrop: (tags) => options.release(tags),
-      onDone: (tags) => options.release(tags),
-    });
   }
 
   /** Unfinished split payloads held (the courier's timer sweeps them while any are held). */
   get assembling(): number {
-    return this.#parts.size;
+    return this.#parts?.size ?? 0;
   }
 
   /** Drops unfinished payloads past their age bound. */
   sweep(): void {
-    this.#parts.sweep();
+    this.#parts?.sweep();
+  }
+
+  #reassembler(parts: PartsModule): Reassembler<T> {
+    this.#parts ??= new parts.Reassembler<T>({
+      now: this.#o.now,
+      onDrop: (tags) => this.#o.release(tags),
+      onDone: (tags) => this.#o.release(tags),
+    });
+    return this.#parts;
   }
 
   /**
@@ -150,12 +159,27 @@ export class Wire<T> {
       this.#decode(text, { from, via, chatId, tags });
       return;
     }
-    const part = parsePart(text);
+    if (!partsModule) {
+      // The first part this page sees: it and those after it wait for parts.ts, then go on in order.
+      // (A failed load leaves them held, their tags unreleased, and the next part tries again.)
+      this.#early.push([via, from, text, tag, chatId]);
+      if (!this.#awaitingParts) {
+        this.#awaitingParts = true;
+        this.#o.track(
+          loadParts().then(() => {
+            for (const early of this.#early.splice(0)) this.receive(...early);
+          }).finally(() => this.#awaitingParts = false),
+          "parts",
+        );
+      }
+      return;
+    }
+    const part = partsModule.parsePart(text);
     if (!part || (chatId !== undefined && chatId !== partFrameId(text))) {
       this.#refuse(from, "bad_part", tags, part ? "chat frame id does not match the part" : "malformed part");
       return;
     }
-    const added = this.#parts.add(from, part, tag);
+    const added = this.#reassembler(partsModule).add(from, part, tag);
     switch (added.status) {
       case "partial":
         return;
@@ -165,7 +189,7 @@ export class Wire<T> {
       case "duplicate":
         return;
       case "complete":
-        this.#decode(added.payload, { from, via, tags: added.tags }, () => this.#parts.finish(added.key));
+        this.#decode(added.payload, { from, via, tags: added.tags }, () => this.#parts?.finish(added.key));
         return;
     }
   }
@@ -207,4 +231,23 @@ export class Wire<T> {
     if (out instanceof Promise) this.#o.track(out.then(handle, refuse), "decode");
     else handle(out);
   }
+}
+
+/** Parsing and reassembling parts of payloads over a frame (`parts.ts`). */
+type PartsModule = typeof import("./parts.ts");
+
+let partsModule: PartsModule | undefined;
+let partsLoading: Promise<PartsModule> | undefined;
+
+/**
+ * Loads `parts.ts`, which only a page that receives a payload over a frame needs: a lazy chunk in the browser, so a
+ * first visit does not wait for it (the page prefetches it once the room has settled, for offline use). Once loaded,
+ * parts are handled at once; a failed load is tried again on the next part.
+ */
+export function loadParts(): Promise<PartsModule> {
+  partsLoading ??= import("./parts.ts").then((parts) => partsModule = parts, (error) => {
+    partsLoading = undefined;
+    throw error;
+  });
+  return partsLoading;
 }
