@@ -1,8 +1,8 @@
 /**
  * The link pool, loaded when first needed. Chat goes over the relay from the
  * first moment and P2P is an upgrade in the background, so the WebRTC code
- * (`link_pool.ts`, `peer_link.ts`) is not part of a room's first load: it is
- * fetched the first time the room asks for a link, which is after the
+ * (`link_pool.ts`, `peer_link.ts`, with the ICE servers' cache: the room's `p2p.ts`) is not part of a room's first
+ * load: it is fetched the first time the room asks for a link, which is after the
  * welcome, when another member is there. Until it has arrived, the links asked
  * for and the negotiation signals received are kept, then handed over in order.
  * @module
@@ -22,8 +22,8 @@ export interface LinkPoolModule {
 
 /** Options of the lazy pool: those of the pool, plus how to load it. */
 export interface LazyLinkPoolOptions extends LinkPoolOptions {
-  /** Loads the pool's module (a dynamic import by default; tests pass their own). */
-  load?(): Promise<LinkPoolModule>;
+  /** Loads the pool's module (the room imports `p2p.ts`, one lazy chunk with the ICE servers' cache; tests pass their own). */
+  load(): Promise<LinkPoolModule>;
 }
 
 /** A link pool that also takes a negotiation signal for a peer, keeping it while the code loads. */
@@ -44,8 +44,7 @@ export function createLazyLinkPool(options: LazyLinkPoolOptions): LazyLinkPool {
 
   function load(): void {
     if (loading || !options.createPeerConnection) return;
-    const started = (options.load ?? (() => import("./link_pool.ts")))();
-    loading = started.then((module) => {
+    loading = options.load().then((module) => {
       const pool = module.createLinkPool(options);
       real.value = pool;
       for (const [peer, self] of wanted) pool.ensure(self, peer);

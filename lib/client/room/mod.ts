@@ -18,7 +18,7 @@ import { CLOSE, encodeBase64Url, type PresenceFrame, type WelcomeFrame } from ".
 import { Courier, type CourierOptions, type DirectLink } from "../courier/mod.ts";
 import { type RoomAdmission, roomAdmission, RoomCipher } from "../crypto.ts";
 import { EventLog, EVENTS, type LogEvent } from "../event_log.ts";
-import { type IceAnswer, iceAnswerOf, IceConfig } from "../ice_config.ts";
+import type { IceAnswer, IceConfig } from "../ice_config.ts";
 import { loadIdentity, type LockRunner, type MemberIdentity, type MessageSigner } from "../identity.ts";
 import {
   type NetworkEnvironment,
@@ -33,7 +33,6 @@ import { type AdoptedSocket, SignalSocket, signalUrl, type SocketState } from ".
 import type { Store } from "../store.ts";
 import { GLOBAL_TIMERS, type Timers } from "../timer_set.ts";
 import { cipherCodec, messageIdOfPayload } from "./codec.ts";
-import { withDeadline } from "./deadline.ts";
 import { createEnvelopes, type OpenedEnvelope } from "./envelopes.ts";
 import { createFrameRouter } from "./frame_router.ts";
 import { createLazyLinkPool } from "./lazy_links.ts";
@@ -265,25 +264,30 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     timers,
   });
 
-  const ice = new IceConfig({
-    fetchIce: () =>
-      withDeadline(
-        options.fetchIce
-          ? options.fetchIce(selfId.peek())
-          : socket.requestIce().then((answer) => iceAnswerOf(answer, now())),
-        profile.connectTimeoutMs,
-        timers,
-        "ICE servers",
-      ),
-    refreshMarginMs: profile.iceRefreshMarginMs,
-    timers,
-    now,
-  });
-
-  // The WebRTC code loads when a link is first asked for: a room's first load carries only what joins it.
+  // The WebRTC code and the ICE servers' cache load when a link is first asked for, in one lazy chunk (`p2p.ts`):
+  // a room's first load carries only what joins it.
+  let ice: IceConfig | undefined;
   const links = createLazyLinkPool({
+    load: () =>
+      import("./p2p.ts").then((p2p) => {
+        ice ??= new p2p.IceConfig({
+          fetchIce: () =>
+            p2p.withDeadline(
+              options.fetchIce
+                ? options.fetchIce(selfId.peek())
+                : socket.requestIce().then((answer) => p2p.iceAnswerOf(answer, now())),
+              profile.connectTimeoutMs,
+              timers,
+              "ICE servers",
+            ),
+          refreshMarginMs: profile.iceRefreshMarginMs,
+          timers,
+          now,
+        });
+        return p2p;
+      }),
     createPeerConnection: options.createPeerConnection,
-    iceServers: () => ice.servers(),
+    iceServers: () => ice?.servers() ?? Promise.resolve([]),
     timings: () => profile,
     sendSignal: (peer, data) => void envelopes.sendSealed(peer, "rtc", data),
     onMessage: (peer, payload) => courier.receiveDirect(peer, payload),
