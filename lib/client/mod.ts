@@ -35,11 +35,12 @@ export { createRoomLink } from "./room_link.ts";
 export { MAX_NAME_LENGTH } from "./room/mod.ts";
 
 /**
- * Loads the client code a room needs only now and then (reassembling a message that came in parts), so it is at
- * hand later, and cached for offline use: the page calls it once the room has settled.
+ * Loads the client code a room needs only now and then (reassembling a message that came in parts, writing back
+ * what storage missed while it failed), so it is at hand later, and cached for offline use: the page calls it once
+ * the room has settled.
  */
 export function prefetchRareParts(): Promise<unknown> {
-  return loadParts();
+  return Promise.allSettled([loadParts(), import("./store_recovery.ts")]);
 }
 
 /** Options of `openRoom`. */

@@ -26,7 +26,6 @@ import { type ReadonlySignal, signal } from "@preact/signals-core";
 import { Backoff } from "./backoff.ts";
 import {
   type ListOptions,
-  mergeMessage,
   type MessageStatus,
   type OutboxEntry,
   type RoomState,
@@ -35,6 +34,7 @@ import {
 } from "./store.ts";
 import { IDB_NAME, type IdbLoss, openIdbStore, type RoomChanges } from "./store_idb.ts";
 import { MemoryStore } from "./store_memory.ts";
+import type { Dirty, RecoveryHost, RoomSnapshot } from "./store_recovery.ts";
 import { GLOBAL_TIMERS, type Timers, TimerSet } from "./timer_set.ts";
 
 /** Where writes go now. */
@@ -160,31 +160,8 @@ function lostError(reason: IdbLoss): DOMException {
     : new DOMException("the browser closed the database connection", "InvalidStateError");
 }
 
-/** Keys a room's copy holds that the database may lack. */
-interface Dirty {
-  /** The room was cleared. */
-  cleared: boolean;
-  /** Every key of the copy, not only those below (the database may have lost them: a closed connection). */
-  all: boolean;
-  /** Message ids written. */
-  messages: Set<string>;
-  /** Outbox ids written or deleted. */
-  outbox: Set<string>;
-  /** State fields written or removed. */
-  state: Set<keyof RoomState>;
-}
-
 function emptyDirty(): Dirty {
   return { cleared: false, all: false, messages: new Set(), outbox: new Set(), state: new Set() };
-}
-
-/** Folds `from` (older) into `into` (newer): both sets of keys stay dirty. */
-function mergeDirty(into: Dirty, from: Dirty): void {
-  into.cleared ||= from.cleared;
-  into.all ||= from.all;
-  for (const id of from.messages) into.messages.add(id);
-  for (const id of from.outbox) into.outbox.add(id);
-  for (const field of from.state) into.state.add(field);
 }
 
 /** A {@link Store} that goes on in memory when IndexedDB fails, and writes back when it returns. */
@@ -459,53 +436,20 @@ export class ResilientStore implements Store {
       this.#fail(db, error);
       return;
     }
-    await this.#absorb(room, snapshot);
+    // A room's copy loads before any of its operations run: it is empty, and takes the database's content as it is.
+    for (const message of snapshot.messages) void this.#copy.putMessage(room, message);
+    for (const entry of snapshot.outbox) void this.#copy.putOutbox(room, entry);
+    void this.#copy.patchState(room, snapshot.state);
     this.#based.add(room);
   }
 
-  async #snapshot(db: PersistentStore, room: string) {
+  async #snapshot(db: PersistentStore, room: string): Promise<RoomSnapshot> {
     const [state, messages, outbox] = await Promise.all([
       db.getState(room),
       db.listMessages(room),
       db.listOutbox(room),
     ]);
     return { state, messages, outbox };
-  }
-
-  /**
-   * Merges the database's content of a room into its copy. Keys the copy wrote and has not written back yet keep
-   * the copy's value; a message in both keeps the copy's fields with the higher status.
-   */
-  async #absorb(
-    room: string,
-    snapshot: { state: RoomState; messages: StoredMessage[]; outbox: OutboxEntry[] },
-  ): Promise<void> {
-    const copy = this.#copy;
-    const [messages, outbox, state] = await Promise.all([
-      copy.listMessages(room),
-      copy.listOutbox(room),
-      copy.getState(room),
-    ]);
-    // From here on nothing awaits: a write that landed since the reads above marked its key dirty, and is skipped.
-    const dirty = this.#dirty.get(room) ?? emptyDirty();
-    if (dirty.cleared) return;
-    const mine = new Map(messages.map((message) => [message.id, message]));
-    const mineOutbox = new Set(outbox.map((entry) => entry.id));
-    for (const message of snapshot.messages) {
-      if (dirty.messages.has(message.id)) continue;
-      const current = mine.get(message.id);
-      void copy.putMessage(room, current ? mergeMessage(message, current) : message);
-    }
-    for (const entry of snapshot.outbox) {
-      if (!dirty.outbox.has(entry.id) && !mineOutbox.has(entry.id)) void copy.putOutbox(room, entry);
-    }
-    const patch: Record<string, unknown> = {};
-    for (const [field, value] of Object.entries(snapshot.state)) {
-      if (!dirty.state.has(field as keyof RoomState) && state[field as keyof RoomState] === undefined) {
-        patch[field] = value;
-      }
-    }
-    if (Object.keys(patch).length > 0) void copy.patchState(room, patch as Partial<RoomState>);
   }
 
   /** Storage failed under `db`: go on in memory (once per connection) and schedule a reopen. */
@@ -553,33 +497,23 @@ export class ResilientStore implements Store {
         }),
         (late) => late.close(),
       );
-      for (;;) {
+      const opened = db;
+      // Durable from here, in the same step as the check that nothing is left to write back.
+      const durable = () => {
         if (lost) throw lost;
-        const pending = [...this.#dirty];
-        const unbased = [...this.#loads.keys()].filter((room) => !this.#based.has(room));
-        if (pending.length === 0 && unbased.length === 0) break;
-        this.#dirty.clear();
-        for (let i = 0; i < pending.length; i++) {
-          const [room, dirty] = pending[i];
-          try {
-            await this.#watch(db.writeBack(room, await this.#changes(room, dirty)));
-          } catch (error) {
-            for (const [left, keys] of pending.slice(i)) mergeDirty(this.#dirtyOf(left), keys);
-            throw error;
-          }
-        }
-        for (const room of unbased) {
-          await this.#absorb(room, await this.#watch(this.#snapshot(db, room)));
-          this.#based.add(room);
-        }
-      }
-      if (this.#closed) {
-        db.close();
-        return;
-      }
-      this.#persistent = db;
-      this.#backoff.reset();
-      this.#state.value = { mode: "durable" };
+        if (this.#closed) return opened.close();
+        this.#persistent = opened;
+        this.#backoff.reset();
+        this.#state.value = { mode: "durable" };
+      };
+      if (this.#dirty.size === 0 && [...this.#loads.keys()].every((room) => this.#based.has(room))) return durable();
+      // Something to write back or take in: that code loads now (a lazy chunk the page prefetches once settled).
+      const recovery = await import("./store_recovery.ts").catch((error) => {
+        console.warn("Parley: the storage recovery code failed to load; trying again later", error);
+      });
+      if (recovery) return await recovery.writeBack(this.#host(() => lost), db, durable);
+      db.close();
+      if (!this.#closed) this.#schedule(this.#state.peek().reason ?? "other");
     } catch (error) {
       db?.close();
       if (this.#closed) return;
@@ -590,23 +524,18 @@ export class ResilientStore implements Store {
     }
   }
 
-  /** What a room's copy holds for its dirty keys, read from the copy now. */
-  async #changes(room: string, dirty: Dirty): Promise<RoomChanges> {
-    const messages = await this.#copy.listMessages(room);
-    const outbox = await this.#copy.listOutbox(room);
-    const state = await this.#copy.getState(room);
-    const outboxIds = new Set(outbox.map((entry) => entry.id));
-    const changes: RoomChanges = {
-      cleared: dirty.cleared,
-      messages: dirty.all ? messages : messages.filter((m) => dirty.messages.has(m.id)),
-      outbox: dirty.all ? outbox : outbox.filter((entry) => dirty.outbox.has(entry.id)),
-      outboxDeleted: [...dirty.outbox].filter((id) => !outboxIds.has(id)),
-      state: {},
+  /** What the recovery code reads and changes of this store. */
+  #host(lost: () => DOMException | undefined): RecoveryHost {
+    return {
+      copy: this.#copy,
+      dirty: this.#dirty,
+      loads: this.#loads,
+      based: this.#based,
+      watch: (operation) => this.#watch(operation),
+      snapshot: (db, room) => this.#snapshot(db, room),
+      dirtyOf: (room) => this.#dirtyOf(room),
+      lost,
     };
-    const fields = new Set<keyof RoomState>(dirty.state);
-    if (dirty.all) { for (const field of Object.keys(state) as (keyof RoomState)[]) fields.add(field); }
-    for (const field of fields) (changes.state as Record<string, unknown>)[field] = state[field];
-    return changes;
   }
 }
 
