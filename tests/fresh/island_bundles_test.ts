@@ -46,8 +46,12 @@ Deno.test("the room's first load is one file: code shared with its lazy parts or
 
 Deno.test("the room's lazy parts import what they share with the room from its entry, which is loaded already", async () => {
   const built = await meta();
-  const lazy = built.files.filter((file) => /^(drawers|link_pool)-[0-9a-f]{12}\.js$/.test(file));
-  assertEquals(lazy.length, 2, `the drawers and the link pool are lazy chunks: ${built.files.join(", ")}`);
+  const lazy = built.files.filter((file) => /^(drawers|p2p|store_recovery)-[0-9a-f]{12}\.js$/.test(file));
+  assertEquals(
+    lazy.length,
+    3,
+    `the drawers, the P2P code and the storage recovery are lazy chunks: ${built.files.join(", ")}`,
+  );
   for (const file of lazy) assertEquals(built.imports?.[file], [built.islands.ChatRoom], file);
   for (const file of built.files) {
     const code = await Deno.readTextFile(`${ROOT}/_fresh/js/${file}`);
