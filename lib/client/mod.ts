@@ -92,6 +92,7 @@ async function open(
     cipher: keys?.cipher,
     admission: keys?.admission,
     adoptSocket: boot ? () => boot.takeSocket() : undefined,
+    newMemberKeys: boot ? () => boot.memberKeys() : undefined,
     store,
     storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),
