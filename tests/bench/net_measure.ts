@@ -168,12 +168,20 @@ function tracer(): void {
     if (shown !== peers) mark(`people here: ${peers = shown}`);
   }).observe(document, { childList: true, subtree: true, attributes: true });
   document.addEventListener("DOMContentLoaded", () => mark("DOMContentLoaded"));
-  // Parley's inline bootstrap leaves its work in this global: note when it ran.
+  // The driver typing (a fill is one input event) and pressing Enter, so the sender's reaction time shows.
+  addEventListener("input", () => mark("typed"), true);
+  addEventListener("keydown", (event) => event.key === "Enter" && mark("Enter"), true);
+  // Parley's inline bootstrap leaves its work in this global: note when it ran, and when the island took it over.
+  let slot: unknown;
   Object.defineProperty(globalThis, "__parley", {
     configurable: true,
+    get() {
+      if (slot !== undefined) mark("island takes over");
+      return slot;
+    },
     set(value) {
       mark("bootstrap ran");
-      Object.defineProperty(globalThis, "__parley", { value, writable: true, configurable: true });
+      slot = value;
     },
   });
 }

@@ -10,7 +10,13 @@ import { IDBFactory } from "fake-indexeddb";
 import { assert, assertEquals } from "@std/assert";
 import * as esbuild from "esbuild";
 import { BROWSER_TARGETS } from "$fresh/build.ts";
-import { BOOTSTRAP_SCRIPT, BOOTSTRAP_SLOT, takeBootstrap } from "../../lib/client/bootstrap/mod.ts";
+import {
+  BOOTSTRAP_SCRIPT,
+  BOOTSTRAP_SLOT,
+  BOOTSTRAP_STORED_FLAG,
+  markStored,
+  takeBootstrap,
+} from "../../lib/client/bootstrap/mod.ts";
 import { RoomCipher } from "../../lib/client/crypto.ts";
 import { signalUrl } from "../../lib/client/signal_socket.ts";
 import {
@@ -64,6 +70,8 @@ interface PageOptions {
   indexedDB?: unknown;
   /** The tab's `sessionStorage` items. */
   session?: Record<string, string>;
+  /** The origin's `localStorage` items (default: the note of a browser that keeps rooms). */
+  local?: Record<string, string>;
 }
 
 /** Runs the bootstrap for a page at `href`; returns the page's global object and what it did. */
@@ -88,6 +96,8 @@ function runBootstrap(href: string, page: PageOptions = {}) {
   const performance = { getEntriesByType: (type: string) => type === "navigation" ? [navigation] : [] };
   const navigator = { serviceWorker: { controller: page.controlled ? {} : null } };
   const sessionStorage = { getItem: (key: string) => page.session?.[key] ?? null };
+  const local = page.local ?? { [BOOTSTRAP_STORED_FLAG]: "1" };
+  const localStorage = { getItem: (key: string) => local[key] ?? null };
   new Function(
     "self",
     "location",
@@ -97,6 +107,7 @@ function runBootstrap(href: string, page: PageOptions = {}) {
     "performance",
     "indexedDB",
     "sessionStorage",
+    "localStorage",
     BOOTSTRAP_SCRIPT,
   )(
     scope,
@@ -107,6 +118,7 @@ function runBootstrap(href: string, page: PageOptions = {}) {
     performance,
     page.indexedDB ?? globalThis.indexedDB,
     sessionStorage,
+    localStorage,
   );
   return { scope, sockets: FakeWebSocket.made, listeners, reloads: () => reloaded };
 }
@@ -358,4 +370,36 @@ Deno.test("it reads IndexedDB without making it: a browser that has none still h
 Deno.test("the bootstrap reads the database, store and session key the island writes", () => {
   assertEquals(BOOTSTRAP_DB.name, IDB_NAME);
   assertEquals(BOOTSTRAP_SESSION_PREFIX + ROOM, sessionKey(ROOM));
+});
+
+Deno.test("in a browser that never kept a room, the early hello does not wait for IndexedDB (it only warms it up)", async () => {
+  let opened = 0;
+  const hanging = { open: () => (opened++, {}) };
+  const { sockets } = runBootstrap(`https://parley.example/${ROOM}#${KEY}`, {
+    nonce: PAGE_NONCE,
+    indexedDB: hanging,
+    local: {},
+  });
+  await until(() => sockets.length > 0, { what: "the socket" });
+  assertEquals(earlyHelloIn(sockets[0].url).hello?.since, 0);
+  assertEquals(opened, 1, "opened all the same, so the island's own open is quick");
+});
+
+Deno.test("the island notes that the browser keeps rooms, once", () => {
+  const items = new Map<string, string>();
+  let writes = 0;
+  const storage = {
+    getItem: (key: string) => items.get(key) ?? null,
+    setItem: (key: string, value: string) => void (writes++, items.set(key, value)),
+  };
+  markStored(storage);
+  markStored(storage);
+  assertEquals([items.get(BOOTSTRAP_STORED_FLAG), writes], ["1", 1]);
+  markStored({
+    getItem: () => null,
+    setItem: () => {
+      throw new DOMException("full", "QuotaExceededError");
+    },
+  });
+  markStored(undefined);
 });

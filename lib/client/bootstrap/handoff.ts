@@ -13,7 +13,7 @@ import { encodeBase64Url } from "../../protocol/ids.ts";
 import { helloProof } from "../../protocol/admission.ts";
 import { type RoomAdmission, RoomCipher } from "../crypto.ts";
 import type { AdoptedSocket, HelloData } from "../signal_socket.ts";
-import { BOOTSTRAP_SLOT } from "./slot.ts";
+import { BOOTSTRAP_SLOT, BOOTSTRAP_STORED_FLAG } from "./slot.ts";
 
 /** What the inline script leaves in its slot (short names: they travel in every page). */
 interface SlotContents {
@@ -146,4 +146,16 @@ export function takeBootstrap(
       if (isSocket(slot.w) && slot.w.readyState <= 1) slot.w.close(1000, "not used");
     },
   };
+}
+
+/**
+ * Notes in `localStorage` that this browser keeps rooms (IndexedDB), so the next room page's bootstrap waits for
+ * IndexedDB to read the room's state. Without the note it assumes a first visit and does not wait. Never throws.
+ */
+export function markStored(storage: Pick<Storage, "getItem" | "setItem"> | undefined): void {
+  try {
+    if (storage && storage.getItem(BOOTSTRAP_STORED_FLAG) === null) storage.setItem(BOOTSTRAP_STORED_FLAG, "1");
+  } catch {
+    // Storage refused: the next bootstrap does not wait for IndexedDB, and a stored key pair, if any, is found later.
+  }
 }

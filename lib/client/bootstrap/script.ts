@@ -9,9 +9,10 @@
  * - it reads what the `hello` needs: this room's state on the device
  *   (IndexedDB, read only: the member key pair and the log position, see
  *   `lib/client/store_idb.ts`; a database that does not exist yet is not made
- *   here) and the tab's session token (`sessionStorage`, see
- *   `lib/client/room/session.ts`); with no stored key pair it makes one, which
- *   the island then keeps as the room's identity;
+ *   here; in a browser that never kept a room, per {@link BOOTSTRAP_STORED_FLAG},
+ *   it is opened only to warm it up, not waited for) and the tab's session
+ *   token (`sessionStorage`, see `lib/client/room/session.ts`); with no stored
+ *   key pair it makes one, which the island then keeps as the room's identity;
  * - when the page came from the network with a page nonce (its
  *   `Server-Timing`), it opens the signaling socket with its hello in the
  *   upgrade request ("Early hello" in lib/protocol/README.md): the server
@@ -38,7 +39,7 @@ import {
 } from "../../protocol/admission.ts";
 import { ROOM_ID_PATTERN } from "../../protocol/ids.ts";
 import { PROTOCOL_VERSION } from "../../protocol/version.ts";
-import { BOOTSTRAP_SLOT } from "./slot.ts";
+import { BOOTSTRAP_SLOT, BOOTSTRAP_STORED_FLAG } from "./slot.ts";
 
 /**
  * A canonical room key: 43 base64url characters whose last one carries no
@@ -85,12 +86,14 @@ export const BOOTSTRAP_SCRIPT: string = `((g,l,n)=>{` +
     ADMISSION_KEY_BYTES * 8
   }))]);b.k.catch(()=>{});A=b.k.then(v=>v[1]);` +
   `G=s.generateKey({name:"ECDSA",namedCurve:"P-256"},!1,["sign","verify"]);G.catch(()=>{});` +
-  `b.p=Promise.all([A,new Promise(z=>{try{var q=indexedDB.open(${JSON.stringify(BOOTSTRAP_DB.name)});` +
+  `var Q=new Promise(z=>{try{var q=indexedDB.open(${JSON.stringify(BOOTSTRAP_DB.name)});` +
   `q.onupgradeneeded=()=>q.transaction.abort();q.onerror=()=>z({});q.onsuccess=()=>{var D=q.result;` +
   `try{var t=D.transaction(${JSON.stringify(BOOTSTRAP_DB.store)}).objectStore(${
     JSON.stringify(BOOTSTRAP_DB.store)
   }).get(r);` +
-  `t.onsuccess=()=>z(t.result||{});t.onerror=()=>z({})}catch(_){z({})}D.close()}}catch(_){z({})}})]).then(([a,q])=>{` +
+  `t.onsuccess=()=>z(t.result||{});t.onerror=()=>z({})}catch(_){z({})}D.close()}}catch(_){z({})}}),L;` +
+  `try{L=localStorage.getItem(${JSON.stringify(BOOTSTRAP_STORED_FLAG)})}catch(_){}` +
+  `b.p=Promise.all([A,L?Q:{}]).then(([a,q])=>{` +
   `var i=q.identity,t;try{t=JSON.parse(sessionStorage.getItem(${
     JSON.stringify(BOOTSTRAP_SESSION_PREFIX)
   }+r)).token}catch(_){}` +
