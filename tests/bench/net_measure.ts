@@ -170,7 +170,7 @@ function tracer(): void {
   document.addEventListener("DOMContentLoaded", () => mark("DOMContentLoaded"));
   // The driver typing (a fill is one input event) and pressing Enter, so the sender's reaction time shows.
   addEventListener("input", () => mark("typed"), true);
-  addEventListener("keydown", (event) => event.key === "Enter" && mark("Enter"), true);
+  addEventListener("keydown", (event) => (event as KeyboardEvent).key === "Enter" && mark("Enter"), true);
   // Parley's inline bootstrap leaves its work in this global: note when it ran, and when the island took it over.
   let slot: unknown;
   Object.defineProperty(globalThis, "__parley", {

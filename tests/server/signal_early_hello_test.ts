@@ -112,16 +112,19 @@ Deno.test("an early hello is welcomed without a challenge; a replay of it only g
     let creator!: TestClient;
     let seenUrl = "";
 
-    await t.step("a new room: verifier_required, then the hello with the verifier over the same page nonce", async () => {
-      const nonce = await one.service.pageNonces.issue(room);
-      const hello = await earlyHello(room, nonce);
-      creator = await connect(earlyUrl(one.signalUrl(room), nonce, hello));
-      assertEquals((await creator.next()).code, "verifier_required", "no challenge came first");
-      creator.send({ ...hello, verifier: creator.verifier });
-      await creator.nextOf("welcome");
-      assertEquals(creator.nonce, null, "the socket never got a challenge");
-      assertEquals(await server.store.verifier(room), creator.verifier);
-    });
+    await t.step(
+      "a new room: verifier_required, then the hello with the verifier over the same page nonce",
+      async () => {
+        const nonce = await one.service.pageNonces.issue(room);
+        const hello = await earlyHello(room, nonce);
+        creator = await connect(earlyUrl(one.signalUrl(room), nonce, hello));
+        assertEquals((await creator.next()).code, "verifier_required", "no challenge came first");
+        creator.send({ ...hello, verifier: creator.verifier });
+        await creator.nextOf("welcome");
+        assertEquals(creator.nonce, null, "the socket never got a challenge");
+        assertEquals(await server.store.verifier(room), creator.verifier);
+      },
+    );
 
     await t.step("a joiner's first frame is its welcome, with its member id stamped", async () => {
       const nonce = await one.service.pageNonces.issue(room);
@@ -134,17 +137,20 @@ Deno.test("an early hello is welcomed without a challenge; a replay of it only g
       assertEquals([joined.peer, joined.member], [welcome.peer, member]);
     });
 
-    await t.step("the same upgrade URL again (a logging proxy saw it) gets a challenge, on either instance", async () => {
-      for (const instance of [one, two]) {
-        const replayed = seenUrl.replace(one.signalUrl(room), instance.signalUrl(room));
-        const mallory = await connect(replayed, OTHER_KEY);
-        assertMatch(await mallory.challenge(), /^[A-Za-z0-9_-]{43}$/);
-        assertEquals(mallory.all[0].type, "challenge", "not welcomed");
-        mallory.send(await mallory.helloFrame());
-        assertEquals((await mallory.nextOf("error")).code, "admission_refused");
-        assertEquals((await mallory.waitClosed()).code, 4403);
-      }
-    });
+    await t.step(
+      "the same upgrade URL again (a logging proxy saw it) gets a challenge, on either instance",
+      async () => {
+        for (const instance of [one, two]) {
+          const replayed = seenUrl.replace(one.signalUrl(room), instance.signalUrl(room));
+          const mallory = await connect(replayed, OTHER_KEY);
+          assertMatch(await mallory.challenge(), /^[A-Za-z0-9_-]{43}$/);
+          assertEquals(mallory.all[0].type, "challenge", "not welcomed");
+          mallory.send(await mallory.helloFrame());
+          assertEquals((await mallory.nextOf("error")).code, "admission_refused");
+          assertEquals((await mallory.waitClosed()).code, 4403);
+        }
+      },
+    );
 
     await t.step("a nonce issued by one instance is redeemed on another", async () => {
       const nonce = await two.service.pageNonces.issue(room);
@@ -152,29 +158,32 @@ Deno.test("an early hello is welcomed without a challenge; a replay of it only g
       assertEquals((await client.next()).type, "welcome");
     });
 
-    await t.step("an expired nonce, another room's, or a hello carrying the verifier: a challenge instead", async () => {
-      const old = new PageNonces({ kv: server.kv, now: () => Date.now() - PAGE_NONCE_TTL_MS - 1_000 });
-      const expired = await old.issue(room);
-      const otherRoom = await one.service.pageNonces.issue(newRoomId());
-      const fresh = await one.service.pageNonces.issue(room);
-      for (
-        const url of [
-          earlyUrl(one.signalUrl(room), expired, await earlyHello(room, expired)),
-          earlyUrl(one.signalUrl(room), otherRoom, await earlyHello(room, otherRoom)),
-          `${one.signalUrl(room)}&nonce=${fresh}&hello=${
-            btoa(JSON.stringify({ ...await earlyHello(room, fresh), verifier: creator.verifier }))
-              .replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "")
-          }`,
-          `${one.signalUrl(room)}&nonce=${fresh}&hello=not-json`,
-        ]
-      ) {
-        const client = await connect(url);
-        await client.challenge();
-        assertEquals(client.all[0].type, "challenge", url);
-        const welcome = await client.hello();
-        assert(welcome.peer, "and the challenge works as ever");
-      }
-    });
+    await t.step(
+      "an expired nonce, another room's, or a hello carrying the verifier: a challenge instead",
+      async () => {
+        const old = new PageNonces({ kv: server.kv, now: () => Date.now() - PAGE_NONCE_TTL_MS - 1_000 });
+        const expired = await old.issue(room);
+        const otherRoom = await one.service.pageNonces.issue(newRoomId());
+        const fresh = await one.service.pageNonces.issue(room);
+        for (
+          const url of [
+            earlyUrl(one.signalUrl(room), expired, await earlyHello(room, expired)),
+            earlyUrl(one.signalUrl(room), otherRoom, await earlyHello(room, otherRoom)),
+            `${one.signalUrl(room)}&nonce=${fresh}&hello=${
+              btoa(JSON.stringify({ ...await earlyHello(room, fresh), verifier: creator.verifier }))
+                .replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "")
+            }`,
+            `${one.signalUrl(room)}&nonce=${fresh}&hello=not-json`,
+          ]
+        ) {
+          const client = await connect(url);
+          await client.challenge();
+          assertEquals(client.all[0].type, "challenge", url);
+          const welcome = await client.hello();
+          assert(welcome.peer, "and the challenge works as ever");
+        }
+      },
+    );
 
     await t.step("a wrong key in an early hello is refused like any hello, and nobody sees it", async () => {
       const nonce = await one.service.pageNonces.issue(room);

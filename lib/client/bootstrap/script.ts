@@ -75,9 +75,9 @@ export const BOOTSTRAP_SCRIPT: string = `((g,l,n)=>{` +
   `B=a=>btoa(String.fromCharCode(...new Uint8Array(a))).replace(/\\+/g,"-").replace(/\\//g,"_").replace(/=/g,"");` +
   `y=(w,o,i)=>{if(!b.t&&w.readyState==1){w.send(JSON.stringify(o));b.a=i;return 1}};` +
   `c=(q,o)=>{if(b.t||b.w)return;try{var w=b.w=new WebSocket(u+q);b.s=o;w.onmessage=m=>{` +
-  `var d=m.data,i=b.f.push(d),j;try{j=d.length<300&&JSON.parse(d)}catch(_){}` +
+  `var d=m.data,i=b.f.push(d),j;try{j=d.length<300&&JSON.parse(d)}catch{}` +
   `j&&j.type=="challenge"&&h?h(j.nonce).then(o=>y(w,o,i)&&(b.s=o),()=>{}):` +
-  `j&&j.code=="verifier_required"&&b.s&&A&&A.then(v=>y(w,{...b.s,verifier:B(v)},i))}}catch(_){}};` +
+  `j&&j.code=="verifier_required"&&b.s&&A&&A.then(v=>y(w,{...b.s,verifier:B(v)},i))}}catch{}};` +
   `try{s=crypto.subtle;e=new TextEncoder;` +
   `var d=Uint8Array.from(atob(k.replace(/-/g,"+").replace(/_/g,"/")),c=>c.charCodeAt(0));` +
   `b.k=Promise.all([s.importKey("raw",d,"AES-GCM",!1,["encrypt","decrypt"]),` +
@@ -91,12 +91,12 @@ export const BOOTSTRAP_SCRIPT: string = `((g,l,n)=>{` +
   `try{var t=D.transaction(${JSON.stringify(BOOTSTRAP_DB.store)}).objectStore(${
     JSON.stringify(BOOTSTRAP_DB.store)
   }).get(r);` +
-  `t.onsuccess=()=>z(t.result||{});t.onerror=()=>z({})}catch(_){z({})}D.close()}}catch(_){z({})}}),L;` +
-  `try{L=localStorage.getItem(${JSON.stringify(BOOTSTRAP_STORED_FLAG)})}catch(_){}` +
+  `t.onsuccess=()=>z(t.result||{});t.onerror=()=>z({})}catch{z({})}D.close()}}catch{z({})}}),L;` +
+  `try{L=localStorage.getItem(${JSON.stringify(BOOTSTRAP_STORED_FLAG)})}catch{}` +
   `b.p=Promise.all([A,L?Q:{}]).then(([a,q])=>{` +
   `var i=q.identity,t;try{t=JSON.parse(sessionStorage.getItem(${
     JSON.stringify(BOOTSTRAP_SESSION_PREFIX)
-  }+r)).token}catch(_){}` +
+  }+r)).token}catch{}` +
   `return Promise.resolve(i&&i.privateKey instanceof CryptoKey&&i.publicKey instanceof CryptoKey?i:` +
   `G).then(i=>[a,q,t,i])});b.p.catch(()=>{});` +
   `h=m=>b.p.then(([a,q,t,i])=>Promise.all([` +
@@ -105,9 +105,9 @@ export const BOOTSTRAP_SCRIPT: string = `((g,l,n)=>{` +
   `s.exportKey("raw",i.publicKey)]).then(([p,z,w])=>({type:"hello",v:${PROTOCOL_VERSION},` +
   `token:typeof t=="string"?t:void 0,since:Number.isSafeInteger(q.lastSeq)&&q.lastSeq>0?q.lastSeq:0,` +
   `epoch:typeof q.epoch=="string"?q.epoch:void 0,proof:B(p),member:{key:B(w),sig:B(z)}})))` +
-  `}catch(_){}` +
+  `}catch{}` +
   `try{x=!n.serviceWorker?.controller&&performance.getEntriesByType("navigation")[0].serverTiming` +
-  `.find(t=>t.name==${JSON.stringify(PAGE_NONCE_TIMING)}).description}catch(_){}` +
+  `.find(t=>t.name==${JSON.stringify(PAGE_NONCE_TIMING)}).description}catch{}` +
   `h&&/^[\\w-]{52}$/.test(x)?(h(x).then(o=>c("&${PAGE_NONCE_PARAM}="+x+"&${EARLY_HELLO_PARAM}="+` +
   `B(e.encode(JSON.stringify(o))),o),()=>c("")),setTimeout(c,${EARLY_HELLO_WAIT_MS},"")):c("");` +
   `addEventListener("hashchange",()=>l.reload())` +
