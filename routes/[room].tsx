@@ -3,6 +3,8 @@ import type { Handlers, PageProps } from "$fresh/server.ts";
 import ChatRoom from "../islands/ChatRoom.tsx";
 import { BOOTSTRAP_SCRIPT } from "../lib/client/bootstrap/mod.ts";
 import { isRoomId } from "../lib/protocol/mod.ts";
+import { PAGE_NONCE_TIMING } from "../lib/protocol/admission.ts";
+import { pageNonce } from "../lib/server/mod.ts";
 import { type RelayHold, relayHoldFromEnv } from "../lib/server/client_policy.ts";
 import { firstWords, type LangData, langOfRequest, STRINGS } from "../lib/ui/mod.ts";
 import { safelist } from "../lib/ui/styles_css.ts";
@@ -32,12 +34,17 @@ const RELAY_HOLD = relayHoldFromEnv();
 
 /** Only well-formed room ids get a room page; anything else is a 404. */
 export const handler: Handlers<RoomData> = {
-  GET(req, ctx) {
+  async GET(req, ctx) {
     if (!isRoomId(ctx.params.room)) return ctx.renderNotFound();
     const { lang, forced } = langOfRequest(req, ctx.url);
     const data = { lang, forced, debug: ctx.url.searchParams.get("debug") === "1", relayHold: RELAY_HOLD };
     // The words follow Accept-Language unless `?lang=` forces them.
-    return ctx.render(data, { headers: { vary: "Accept-Language" } });
+    const headers: Record<string, string> = { vary: "Accept-Language" };
+    // A fresh page nonce rides in a header, so the body (its entity tag, the service worker's copy) stays the same
+    // for every visit; the bootstrap reads it to send its hello with the socket's upgrade request.
+    const nonce = await pageNonce(ctx.params.room);
+    if (nonce) headers["server-timing"] = `${PAGE_NONCE_TIMING};desc="${nonce}"`;
+    return ctx.render(data, { headers });
   },
 };
 

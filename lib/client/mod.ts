@@ -7,7 +7,7 @@
  * opened while the page loaded is the one that joins.
  * @module
  */
-import { type Bootstrap, type BootstrapScope, takeBootstrap } from "./bootstrap/handoff.ts";
+import { type Bootstrap, type BootstrapScope, markStored, takeBootstrap } from "./bootstrap/handoff.ts";
 import { parseRoomKey } from "./crypto.ts";
 import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
@@ -102,6 +102,7 @@ async function open(
     cipher: keys?.cipher,
     admission: keys?.admission,
     adoptSocket: boot ? () => boot.takeSocket() : undefined,
+    newMemberKeys: boot ? () => boot.memberKeys() : undefined,
     store,
     storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),
@@ -115,6 +116,8 @@ async function open(
     env: browserEnvironment(),
     debug: options.debug,
   });
+  // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it.
+  if (store.durable()) markStored(localStorageOrUndefined());
   // The key stays on this device (never sent anywhere), so the landing page can reopen the chat.
   void store.patchState(options.room, { key: options.fragment.replace(/^#/, ""), openedAt: Date.now() })
     .catch((error) => console.warn("Parley: remembering the chat failed", error));
@@ -157,6 +160,16 @@ function markRead(view: RoomView, save: (readId: string) => Promise<unknown>): (
     stop();
     removeEventListener("visibilitychange", mark);
   };
+}
+
+/** The origin's `localStorage`, or undefined where reading it is refused (sandboxed frames, some private modes). */
+function localStorageOrUndefined(): Storage | undefined {
+  try {
+    return globalThis.localStorage;
+  } catch {
+    // Access itself threw (SecurityError).
+    return undefined;
+  }
 }
 
 /** This tab's `sessionStorage`, or undefined where reading it is refused (sandboxed frames, some private modes). */

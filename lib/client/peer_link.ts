@@ -139,10 +139,15 @@ export class PeerLink {
     return this.#connect(this.#gen + 1);
   }
 
-  /** Sends a chat payload on the DataChannel; false when it is not open (use the relay). */
+  /**
+   * Sends a chat payload on the DataChannel; false when it is not open, or still holds bytes it has not sent (use
+   * the relay). A fresh or idle SCTP association sends a few packets per round trip, so on a slow link a burst
+   * queues up behind them; the relay's long-lived TCP connection takes what the channel cannot send at once.
+   */
   send(data: string): boolean {
     const channel = this.#channel;
     if (!channel || channel.readyState !== "open" || this.#path.value === "relay") return false;
+    if (channel.bufferedAmount > 0) return false;
     channel.send(data);
     return true;
   }
@@ -299,8 +304,10 @@ export class PeerLink {
       if (pc === this.#pc) this.#onIceState(pc.iceConnectionState);
     };
 
-    // Both sides create the same pre-negotiated channel: no side waits for the other's.
-    const channel = pc.createDataChannel("chat", { negotiated: true, id: 0, ordered: true });
+    // Both sides create the same pre-negotiated channel: no side waits for the other's. Unordered (still reliable):
+    // a lost packet delays its own message only, not every later one (the courier orders messages by their keys,
+    // and its packets already arrive by two paths, relay and direct, in any order).
+    const channel = pc.createDataChannel("chat", { negotiated: true, id: 0, ordered: false });
     this.#channel = channel;
     channel.onopen = () => {
       if (channel !== this.#channel) return;

@@ -54,6 +54,10 @@ export interface AdoptedSocket {
   ws: WebSocket;
   /** Text frames received before adoption, oldest first (the server's `challenge` among them). */
   frames: readonly string[];
+  /** The hello in force on the socket, sent by whoever opened it (in its URL or as a frame); kept for `verifier_required`. */
+  hello?: HelloData;
+  /** How many of `frames`, from the first, were answered already (a challenge, a `verifier_required`): not again. */
+  answered?: number;
 }
 
 /** The timing numbers the socket uses, from the network profile. */
@@ -268,9 +272,13 @@ export class SignalSocket {
       this.#drop(ws);
     });
 
-    this.#hello = null;
+    this.#hello = adopted?.hello ?? null;
+    // Frames of an adopted socket that its opener already answered: replayed to the client, not answered again.
+    let answered = adopted?.answered ?? 0;
     // The hello waits for the server's challenge: its proof is bound to the challenge's nonce.
     const onMessage = (event: Pick<MessageEvent, "data">) => {
+      const replied = answered > 0;
+      if (replied) answered--;
       if (typeof event.data !== "string") return;
       let frame: ServerFrame;
       try {
@@ -282,11 +290,11 @@ export class SignalSocket {
       this.#alive();
       switch (frame.type) {
         case "challenge":
-          if (!this.#welcomed && typeof frame.nonce === "string") void this.#sayHello(ws, frame.nonce);
+          if (!this.#welcomed && !replied && typeof frame.nonce === "string") void this.#sayHello(ws, frame.nonce);
           return;
         case "error":
           if (frame.code === "verifier_required" && !this.#welcomed) {
-            this.#registerRoom(ws);
+            if (!replied) this.#registerRoom(ws);
             return;
           }
           break;

@@ -7,7 +7,7 @@
  * a proof seen on one connection is worthless on any other.
  * @module
  */
-import type { MemberProof } from "./frames.ts";
+import type { HelloFrame, MemberProof } from "./frames.ts";
 import { encodeBase64Url } from "./ids.ts";
 
 /** HKDF info of the admission key; the version changes whenever the derivation does. */
@@ -24,6 +24,16 @@ export const MEMBER_KEY_PATTERN: RegExp = /^[A-Za-z0-9_-]{87}$/;
 export const MEMBER_SIG_PATTERN: RegExp = /^[A-Za-z0-9_-]{86}$/;
 /** Bytes of SHA-256(raw public key) that make a member id (128 bits, 22 characters). */
 export const MEMBER_ID_BYTES = 16;
+/** A page nonce (see "Early hello" in README.md): 39 bytes in base64url, 52 characters, opaque to clients. */
+export const PAGE_NONCE_PATTERN: RegExp = /^[A-Za-z0-9_-]{52}$/;
+/** The `Server-Timing` metric of the room page whose `desc` is the page nonce. */
+export const PAGE_NONCE_TIMING = "nonce";
+/** The upgrade URL's parameter carrying the page nonce of an early hello. */
+export const PAGE_NONCE_PARAM = "nonce";
+/** The upgrade URL's parameter carrying an early hello: base64url of the UTF-8 JSON of the `hello` frame. */
+export const EARLY_HELLO_PARAM = "hello";
+/** The longest early hello parameter a server reads (a hello with every field is about 600 characters). */
+export const MAX_EARLY_HELLO_CHARS = 2_048;
 
 const encoder = new TextEncoder();
 const HMAC = { name: "HMAC", hash: "SHA-256" } as const;
@@ -36,6 +46,25 @@ function decode(text: string): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
+}
+
+/** An early hello's parameter: base64url (unpadded) of the UTF-8 JSON of the frame. Never put `verifier` in it. */
+export function encodeEarlyHello(frame: HelloFrame): string {
+  if (frame.verifier !== undefined) {
+    throw new RangeError("an early hello travels in a URL: it never carries the verifier");
+  }
+  return encodeBase64Url(encoder.encode(JSON.stringify(frame)));
+}
+
+/** The JSON text of an early hello's parameter, or null when it is not base64url of UTF-8 within the size bound. */
+export function decodeEarlyHello(param: string): string | null {
+  if (param.length > MAX_EARLY_HELLO_CHARS || !/^[A-Za-z0-9_-]+$/.test(param)) return null;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(decode(param));
+  } catch {
+    // Not base64 of whole bytes, or not UTF-8.
+    return null;
+  }
 }
 
 /** A fresh challenge nonce: 32 random bytes, base64url. */

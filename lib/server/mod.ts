@@ -107,10 +107,28 @@ export function serverConfig(): ServerConfig {
   return currentConfig;
 }
 
+/** The process's signaling server once it has started (pages never wait for it to start). */
+let started: SignalServer | null = null;
+
 /** The process's signaling server, created from the environment on first use. */
 export function getServer(): Promise<SignalServer> {
-  current ??= (async () => await createSignalServer({ config: serverConfig() }))();
+  current ??= (async () => started = await createSignalServer({ config: serverConfig() }))();
   return current;
+}
+
+/**
+ * A page nonce for a page of `room` (its socket's early hello proves the key over it; see "Early hello" in
+ * lib/protocol/README.md), or null when the process's signaling server has not started yet or cannot make one:
+ * the page then connects by challenge, as a page from a cache does.
+ */
+export async function pageNonce(room: string): Promise<string | null> {
+  if (!started) return null;
+  try {
+    return await started.service.pageNonces.issue(room);
+  } catch (error) {
+    console.error("signal: a page nonce could not be made", error);
+    return null;
+  }
 }
 
 /** Shuts the process's signaling server down, if it was started. */

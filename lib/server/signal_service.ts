@@ -5,7 +5,13 @@
  * admitted, and hands frames to the hub.
  * @module
  */
-import { newNonce } from "../protocol/admission.ts";
+import {
+  decodeEarlyHello,
+  EARLY_HELLO_PARAM,
+  newNonce,
+  PAGE_NONCE_PARAM,
+  PAGE_NONCE_PATTERN,
+} from "../protocol/admission.ts";
 import { CLOSE } from "../protocol/codes.ts";
 import type { ErrorCode } from "../protocol/codes.ts";
 import type { HelloFrame } from "../protocol/frames.ts";
@@ -19,6 +25,7 @@ import { Hub, type JoinAdmission, sendError } from "./hub.ts";
 import { IceAccess } from "./ice_access.ts";
 import { IceServers, parseIceConfig } from "./ice_servers.ts";
 import { metrics } from "./metrics.ts";
+import { PageNonces } from "./page_nonce.ts";
 import type { Peer, PeerSocket } from "./room.ts";
 import type { RoomLog } from "./room_log.ts";
 import { SessionStore } from "./session_store.ts";
@@ -34,6 +41,10 @@ const refusedRequests = metrics.counter(
 const socketErrors = metrics.counter(
   "parley_socket_errors_total",
   "WebSockets closed without a clean close handshake.",
+);
+const earlyHellos = metrics.counter(
+  "parley_early_hellos_total",
+  "Hellos in the upgrade request (page nonce), by outcome: used, or why the socket got a challenge instead.",
 );
 const LIVE_SERVICES = new Set<SignalService>();
 /** How long shutdown waits for clients to complete the close handshake, in ms. */
@@ -62,6 +73,8 @@ export interface SignalServiceOptions {
   ice?: IceServers;
   /** The clock, injectable for tests. */
   now?: () => number;
+  /** The page nonces' HMAC secret (32+ bytes); default: one shared through the KV. */
+  pageNonceSecret?: Uint8Array;
 }
 
 interface AddressState {
@@ -83,6 +96,7 @@ export class SignalService {
   #hub: Hub;
   #store: SessionStore;
   #admission: Admission;
+  #pageNonces: PageNonces;
   #iceAccess: IceAccess;
   #now: () => number;
   #flow: FlowControl;
@@ -107,6 +121,12 @@ export class SignalService {
     });
     this.#store = store;
     this.#admission = new Admission(store, options.log);
+    this.#pageNonces = new PageNonces({
+      kv: options.kv,
+      namespace: options.namespace,
+      secret: options.pageNonceSecret,
+      now: this.#now,
+    });
     const ice = options.ice ?? new IceServers(parseIceConfig(() => undefined), { now: this.#now });
     this.#iceAccess = new IceAccess({ ice, store, now: this.#now });
     this.#hub = new Hub({
@@ -139,6 +159,11 @@ export class SignalService {
   /** Admission of hellos, for connections. */
   get admission(): Admission {
     return this.#admission;
+  }
+
+  /** Nonces for room pages, redeemed by early hellos (see "Early hello" in lib/protocol/README.md). */
+  get pageNonces(): PageNonces {
+    return this.#pageNonces;
   }
 
   /** ICE servers for admitted sessions: the `ice` frame, and `GET /api/ice`. */
@@ -182,6 +207,7 @@ export class SignalService {
       state,
       url.searchParams.get("v"),
       url.searchParams.get("room"),
+      earlyHelloOf(url.searchParams),
     );
     this.#connections.add(connection);
     return response;
@@ -278,6 +304,23 @@ export class SignalService {
   }
 }
 
+/** A hello carried by the upgrade request, with the page nonce its proofs are over. */
+interface EarlyHello {
+  /** The page nonce (from the room page's `Server-Timing`). */
+  nonce: string;
+  /** The hello frame's JSON text. */
+  hello: string;
+}
+
+/** The early hello of an upgrade URL, when it has both parameters in their forms; null otherwise. */
+function earlyHelloOf(params: URLSearchParams): EarlyHello | null {
+  const nonce = params.get(PAGE_NONCE_PARAM);
+  const param = params.get(EARLY_HELLO_PARAM);
+  if (nonce === null || param === null || !PAGE_NONCE_PATTERN.test(nonce)) return null;
+  const hello = decodeEarlyHello(param);
+  return hello === null ? null : { nonce, hello };
+}
+
 /**
  * One socket: the hello handshake, limits, then frames to the hub. It is its
  * own rate bucket: one object per socket instead of two, as sockets are most
@@ -293,8 +336,10 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   #peer: Peer | null = null;
   #strikes = 0;
   #room: string;
-  /** This connection's challenge nonce: every hello on it must prove the room key over it. */
+  /** This connection's challenge nonce (or its early hello's page nonce): every hello on it must prove the room key over it. */
   #nonce = "";
+  /** The hello of the upgrade request and its page nonce, until the socket opens. */
+  #early: EarlyHello | null;
   /** Set only while shutdown waits for this socket to close (a promise per socket would cost memory). */
   #onClosed: (() => void) | null = null;
 
@@ -304,10 +349,12 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     addressState: AddressState,
     version: string | null,
     room: string | null,
+    early: EarlyHello | null,
   ) {
     super(service.config.rateConnection, service.now);
     this.#service = service;
     this.#ws = ws;
+    this.#early = early;
     this.addressState = addressState;
     this.#room = room ?? "";
     ws.binaryType = "arraybuffer";
@@ -340,12 +387,52 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     if (event.type === "message") {
       this.#onMessage(event as MessageEvent);
     } else if (event.type === "open") {
-      this.#nonce = newNonce();
-      this.send('{"type":"challenge","nonce":"' + this.#nonce + '"}');
+      const early = this.#early;
+      this.#early = null;
+      if (early) void this.#earlyHello(early);
+      else this.#challenge();
     } else if (event.type === "close") {
       if (!(event as CloseEvent).wasClean) socketErrors.inc();
       this.#closed();
     }
+  }
+
+  /** Sends this socket's challenge: a fresh nonce its hello must prove the room key over. */
+  #challenge(): void {
+    this.#nonce = newNonce();
+    this.send('{"type":"challenge","nonce":"' + this.#nonce + '"}');
+  }
+
+  /**
+   * The upgrade request carried a hello over a page nonce: when the nonce is this server's, for this room and fresh,
+   * the hello is admitted as if it were the first frame on a socket whose challenge was that nonce (no challenge is
+   * sent); when not, or when the hello cannot be read, it is ignored and the socket gets a challenge as usual.
+   */
+  async #earlyHello(early: EarlyHello): Promise<void> {
+    let hello: HelloFrame | null = null;
+    let outcome: string = "unreadable";
+    const parsed = parseClientFrame(early.hello);
+    if (
+      parsed.ok && parsed.frame.type === "hello" && parsed.frame.verifier === undefined &&
+      SUPPORTED_VERSIONS.includes(parsed.frame.v)
+    ) {
+      try {
+        outcome = await this.#service.pageNonces.check(this.#room, early.nonce);
+      } catch (error) {
+        console.error("signal: checking a page nonce failed", error);
+        outcome = "failed";
+      }
+      if (outcome === "ok") hello = parsed.frame;
+    }
+    if (this.#phase !== "hello") return;
+    if (!hello) {
+      earlyHellos.inc({ outcome });
+      this.#challenge();
+      return;
+    }
+    this.#nonce = early.nonce;
+    this.#phase = "joining";
+    await this.#admit(hello, false, true);
   }
 
   #refuseOnOpen(code: ErrorCode, message: string): void {
@@ -469,8 +556,10 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   /**
    * Has the hello admitted; on a new room without `verifier`, asks for it once and waits for the next
    * hello (`again`: this is it), so a socket cannot make the server look the room up over and over.
+   * An early hello's page nonce is used up here, once its proof has verified: a nonce seen before (a
+   * replay, or a page shown again from a cache) gets the socket a challenge instead.
    */
-  async #admit(hello: HelloFrame, again: boolean): Promise<void> {
+  async #admit(hello: HelloFrame, again: boolean, early = false): Promise<void> {
     let decision: AdmissionDecision;
     try {
       decision = await this.#service.admission.decide(this.#room, this.#nonce, hello);
@@ -483,6 +572,23 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       };
     }
     if (this.#phase === "closed") return;
+    if (early && decision.kind !== "refuse") {
+      let fresh: boolean;
+      try {
+        fresh = await this.#service.pageNonces.consume(this.#nonce);
+      } catch (error) {
+        console.error("signal: using up a page nonce failed", error);
+        fresh = false;
+      }
+      earlyHellos.inc({ outcome: fresh ? "used" : "replayed" });
+      // Closed while KV answered (TypeScript keeps the narrowing from before the await).
+      if ((this.#phase as string) === "closed") return;
+      if (!fresh) {
+        this.#phase = "hello";
+        this.#challenge();
+        return;
+      }
+    }
     if (decision.kind === "verifier_required" && !again) {
       // Same socket, same nonce: the client sends hello again with `verifier`.
       this.#phase = "verify";

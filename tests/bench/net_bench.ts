@@ -30,6 +30,7 @@
  * deno task bench:net                                  # default profiles, 3 repeats, 30 s cap
  * deno task bench:net --reps=1 --profiles=lan,regular-3g --baselines= --cap=20
  * deno task bench:net --out=/tmp/net                   # write the files elsewhere
+ * deno task bench:net --reps=1 --profiles=regular-3g --baselines= --burst=0 --trace   # B's timeline per sample
  * ```
  * @module
  */
@@ -105,14 +106,18 @@ interface Args {
   profiles: ProfileName[];
   baselines: ProfileName[];
   out: string;
+  /** Print (and keep in the JSON) B's timeline of every Parley and minimal-page sample. */
+  trace: boolean;
 }
 
 function parseArgs(args: string[]): Args {
   const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const unknown = args.filter((a) => !/^--(reps|cap|burst|profiles|baselines|out)=/.test(a));
+  const unknown = args.filter((a) => !/^--(reps|cap|burst|profiles|baselines|out)=/.test(a) && a !== "--trace");
   if (unknown.length) {
     throw new Error(
-      `unknown arguments: ${unknown.join(" ")} (known: --reps= --cap= --burst= --profiles= --baselines= --out=)`,
+      `unknown arguments: ${
+        unknown.join(" ")
+      } (known: --reps= --cap= --burst= --profiles= --baselines= --out= --trace)`,
     );
   }
   const list = (name: string, fallback: ProfileName[]) => {
@@ -129,7 +134,8 @@ function parseArgs(args: string[]): Args {
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer`);
   if (!Number.isInteger(burst) || burst < 0) throw new Error(`--burst must be a whole number of messages`);
   if (!(capS > 0)) throw new Error(`--cap must be a positive number of seconds`);
-  return { reps, capMs: capS * 1000, burst, profiles, baselines, out: value("out") ?? DEFAULTS.out };
+  const trace = args.includes("--trace");
+  return { reps, capMs: capS * 1000, burst, profiles, baselines, out: value("out") ?? DEFAULTS.out, trace };
 }
 
 /** The 1-minute load average: on a shared machine, other work slows the phones down. */
@@ -151,7 +157,7 @@ if (Deno.uid() !== 0) {
   Deno.exit(1);
 }
 
-const { reps, capMs, burst, profiles, baselines, out } = parseArgs(Deno.args);
+const { reps, capMs, burst, profiles, baselines, out, trace } = parseArgs(Deno.args);
 const began = performance.now();
 const loadBefore = loadAverage();
 const setupFailures: string[] = [];
@@ -213,6 +219,7 @@ console.error(
               body: `${body}.${attempt}`,
               p2p: info.p2p,
               burst: burstHere,
+              trace: trace && (contender === "parley" || contender === "minimal"),
             });
           } catch (error) {
             if (!(error instanceof SetupError) || attempt >= SETUP_ATTEMPTS) throw error;
@@ -234,6 +241,7 @@ console.error(
             }` +
             `  HTTP ${((sample.http?.total ?? 0) / 1000).toFixed(1)} KB${p2p}${p95}`,
         );
+        if (sample.trace) console.error(sample.trace.map((line) => `      ${line}`).join("\n"));
       }
     }
   }

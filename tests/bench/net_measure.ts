@@ -35,6 +35,8 @@ export interface MeasureOptions {
   p2p: boolean;
   /** Messages A sends in a burst after the first one (0: none); B records send-to-visible for each. */
   burst: number;
+  /** Keep B's timeline (WebSocket events, resource timing) in the sample, to see where the round trips go. */
+  trace?: boolean;
 }
 
 /** Where the page under test is served (`http://10.77.0.1:<port>`). */
@@ -122,6 +124,95 @@ function connectedRecorder(): void {
     }
   };
   new MutationObserver(scan).observe(document, { childList: true, subtree: true, attributes: true });
+}
+
+/**
+ * Installed in B before its page's scripts when tracing: marks (B's `performance.now()`) every WebSocket
+ * created, opened, closed, and every frame sent and received (by its `type`, or the minimal page's `t`), and
+ * when the page first renders a connection state (the island has hydrated).
+ */
+function tracer(): void {
+  const marks: [number, string][] = [];
+  (globalThis as unknown as { __netTrace: typeof marks }).__netTrace = marks;
+  const mark = (what: string) => marks.push([Math.round(performance.now()), what]);
+  const kind = (data: unknown) => {
+    if (typeof data !== "string") return "binary";
+    try {
+      const frame = JSON.parse(data);
+      const name = frame.type ?? frame.t ?? "?";
+      return frame.code ? `${name} ${frame.code}` : String(name);
+    } catch {
+      return "text";
+    }
+  };
+  const Native = globalThis.WebSocket;
+  globalThis.WebSocket = class extends Native {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      mark("ws created");
+      this.addEventListener("open", () => mark("ws open"));
+      this.addEventListener("message", (event) => mark(`ws <- ${kind(event.data)}`));
+      this.addEventListener("close", (event) => mark(`ws closed ${event.code}`));
+    }
+    override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+      mark(`ws -> ${kind(data)}`);
+      super.send(data);
+    }
+  };
+  let state: string | null = null;
+  let peers = 0;
+  new MutationObserver(() => {
+    const now = document.querySelector("[data-connection]")?.getAttribute("data-connection") ?? null;
+    if (now !== state) mark(`shows ${state = now}`);
+    const shown = document.querySelectorAll("li[data-peer]").length;
+    if (shown !== peers) mark(`people here: ${peers = shown}`);
+  }).observe(document, { childList: true, subtree: true, attributes: true });
+  document.addEventListener("DOMContentLoaded", () => mark("DOMContentLoaded"));
+  // The driver typing (a fill is one input event) and pressing Enter, so the sender's reaction time shows.
+  addEventListener("input", () => mark("typed"), true);
+  addEventListener("keydown", (event) => (event as KeyboardEvent).key === "Enter" && mark("Enter"), true);
+  // Parley's inline bootstrap leaves its work in this global: note when it ran, and when the island took it over.
+  let slot: unknown;
+  Object.defineProperty(globalThis, "__parley", {
+    configurable: true,
+    get() {
+      if (slot !== undefined) mark("island takes over");
+      return slot;
+    },
+    set(value) {
+      mark("bootstrap ran");
+      slot = value;
+    },
+  });
+}
+
+/** A page's timeline: the tracer's marks and its resource timing entries, as [epoch ms, what]. */
+async function readTrace(page: Page): Promise<[number, string][]> {
+  const { marks, resources, origin } = await page.evaluate(() => {
+    const marks = (globalThis as unknown as { __netTrace?: [number, string][] }).__netTrace ?? [];
+    const resources = performance.getEntriesByType("navigation").concat(performance.getEntriesByType("resource"))
+      .map((e) => {
+        const r = e as PerformanceResourceTiming;
+        const name = new URL(r.name).pathname.split("/").pop() || "(page)";
+        return [
+          [Math.round(r.startTime), `${name} requested`],
+          [Math.round(r.responseStart), `${name} first byte`],
+          [Math.round(r.responseEnd), `${name} loaded (${r.encodedBodySize} B)`],
+        ] as [number, string][];
+      }).flat();
+    return { marks, resources, origin: performance.timeOrigin };
+  });
+  return [...marks, ...resources].map(([t, what]) => [origin + t, what]);
+}
+
+/** B's and A's timelines merged, in ms from B's navigation start (one machine, one clock); A's from t0 on. */
+async function readTraces(a: Page, b: Page, bOrigin: number): Promise<string[]> {
+  const [onA, onB] = await Promise.all([readTrace(a), readTrace(b)]);
+  const lines: [number, string][] = [
+    ...onB.map(([t, what]) => [t - bOrigin, what] as [number, string]),
+    ...onA.map(([t, what]) => [t - bOrigin, `A: ${what}`] as [number, string]).filter(([t]) => t >= 0),
+  ];
+  return lines.sort((x, y) => x[0] - y[0]).map(([t, what]) => `${String(Math.round(t)).padStart(6)} ${what}`);
 }
 
 async function readRecord(page: Page): Promise<PageRecord | null> {
@@ -219,6 +310,7 @@ export async function measureOnce(lab: Lab, app: PageServer, options: MeasureOpt
   nameOf(b, "B");
   try {
     await b.addInitScript(recorder, body);
+    if (options.trace) await Promise.all([a.addInitScript(tracer), b.addInitScript(tracer)]);
     await a.addInitScript(connectedRecorder);
     // A opens a new room's link directly: the same URL "New chat" makes, without waiting for the landing's island.
     // A logs its client events (?debug=1), so a setup failure can say what A saw.
@@ -278,6 +370,9 @@ export async function measureOnce(lab: Lab, app: PageServer, options: MeasureOpt
       http: httpBytes,
       linkToFirstMessage,
     };
+    if (options.trace && record) {
+      sample.trace = await readTraces(a, b, record.origin).catch((error) => [`(no trace: ${error})`]);
+    }
     if (options.burst > 0 && sample.firstMessageMs !== null) sample.burstMs = await burst(a, b, options);
     // A slow or missing P2P path is worth a look: keep A's client events (ICE states, retries) with the sample.
     if (options.p2p && (p2pMs === null || p2pMs > SLOW_P2P_MS)) sample.aEvents = [...events];

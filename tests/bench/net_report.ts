@@ -85,6 +85,8 @@ export interface Sample {
   burstMs?: (number | null)[];
   /** A's last client events (`?debug=1` console), kept when P2P was slow or never came. */
   aEvents?: string[];
+  /** B's timeline (`--trace`): ms from its navigation start, then what happened (WebSocket frames, resources). */
+  trace?: string[];
 }
 
 /** All repeats of one profile × contender. */

@@ -146,7 +146,10 @@ Deno.test({
         seen.modules.every((module) => seen.sockets[0].at < module.end),
         "in fact before any module had arrived",
       );
-      assertEquals(new URL(seen.sockets[0].url).search, `?v=1&room=${link.room}`);
+      const params = new URL(seen.sockets[0].url).searchParams;
+      assertEquals([params.get("v"), params.get("room")], ["1", link.room]);
+      // A first visit's page carries a page nonce: the socket's upgrade is its hello (see "Early hello").
+      assert(params.has("nonce") && params.has("hello"), "an early hello in the upgrade");
       assertEquals(errors, []);
     }),
 });

@@ -27,6 +27,10 @@ class FakeCandidate {
 /** A negotiated DataChannel; the one with the same id on the connected peer is its twin. */
 export class FakeDataChannel {
   readyState: RTCDataChannelState = "connecting";
+  /** Bytes given to `send` and not yet on the wire (a test sets it to stand for a congested channel). */
+  bufferedAmount = 0;
+  /** Whether the channel delivers in order, as created. */
+  ordered = true;
   onopen: Listener = null;
   onclose: Listener = null;
   onmessage: ((event: { data: string }) => void) | null = null;
@@ -99,6 +103,7 @@ export class FakePeerConnection {
 
   createDataChannel(label: string, init: RTCDataChannelInit): FakeDataChannel {
     const channel = new FakeDataChannel(this, label, init.id ?? this.channels.length);
+    channel.ordered = init.ordered ?? true;
     this.channels.push(channel);
     if (!this.#negotiated) this.#needNegotiation();
     return channel;

@@ -114,6 +114,21 @@ Deno.test("chat payloads cross the DataChannel once it is open, and not before",
   assertEquals(received, { a: ["hi back"], b: ["hello"] });
 });
 
+Deno.test("a channel still holding unsent bytes hands chat to the relay; an unordered channel delays only a lost message", async () => {
+  const { clock, network, a, b, received } = makePair();
+  void a.start();
+  void b.start();
+  await clock.advance(500);
+  const channel = network.live("a")!.channels[0];
+  assertEquals(channel.ordered, false, "unordered (and reliable): no head-of-line blocking after a loss");
+  channel.bufferedAmount = 1_200;
+  assertEquals(a.send("while congested"), false, "the caller uses the relay");
+  channel.bufferedAmount = 0;
+  assertEquals(a.send("once drained"), true);
+  await clock.advance(10);
+  assertEquals(received.b, ["once drained"]);
+});
+
 Deno.test("a setup timeout marks P2P not now, keeps the relay, and a later retry reaches P2P", async (t) => {
   const { clock, network, a, b, retry } = makePair();
   network.reachable = false;

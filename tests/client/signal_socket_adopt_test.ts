@@ -173,3 +173,40 @@ Deno.test("without a bootstrap socket the first connect opens its own", () => {
   assertEquals([created.length, asked()], [1, 1]);
   socket.stop();
 });
+
+Deno.test("frames the bootstrap already answered are not answered again; its hello serves verifier_required", async () => {
+  const boot = bootstrapSocket(1, [{ type: "challenge", nonce: NONCE }]);
+  // The adopter hands over the hello the bootstrap sent (with the verifier), and that it answered the first frame.
+  const sentByBootstrap = { proof: "proof-by-bootstrap", since: 0, verifier: "W".repeat(43) };
+  const { socket, created } = setup({ ...boot, hello: sentByBootstrap, answered: 1 } as never);
+  socket.start();
+  await settle();
+  assertEquals(created.length, 0);
+  assertEquals(boot.ws.sent, [], "the challenge is not answered twice");
+  boot.ws.receive({ type: "error", code: "verifier_required", message: "new room" });
+  assertEquals(boot.ws.sent, [{ type: "hello", v: 1, ...sentByBootstrap }], "the bootstrap's hello, with the verifier");
+  boot.ws.receive(WELCOME);
+  assertEquals(socket.state.value.kind, "connected");
+  socket.stop();
+});
+
+Deno.test("a socket the bootstrap already got welcomed on (early hello) is connected as soon as it is adopted", async () => {
+  const boot = bootstrapSocket(1, [WELCOME, { type: "presence", peer: "p", state: "joined" }]);
+  const { socket, created, frames } = setup({ ...boot, hello: { proof: "early" }, answered: 0 } as never);
+  socket.start();
+  await settle();
+  assertEquals(created.length, 0);
+  assertEquals(socket.state.value.kind, "connected");
+  assertEquals(frames, ["welcome", "presence"]);
+  assertEquals(boot.ws.sent, [], "nothing to answer");
+  socket.stop();
+});
+
+Deno.test("after an early hello the server may still ask for a challenge: the adopter answers it", async () => {
+  const boot = bootstrapSocket(1, [{ type: "challenge", nonce: NONCE }]);
+  const { socket } = setup({ ...boot, hello: { proof: "early, over a used page nonce" }, answered: 0 } as never);
+  socket.start();
+  await settle();
+  assertEquals(boot.ws.sent, [{ type: "hello", v: 1, proof: `proof-of-${NONCE}` }]);
+  socket.stop();
+});

@@ -7,5 +7,5 @@
  * @module
  */
 export { BOOTSTRAP_SCRIPT } from "./script.ts";
-export { BOOTSTRAP_SLOT } from "./slot.ts";
-export { type Bootstrap, type BootstrapKeys, type BootstrapScope, takeBootstrap } from "./handoff.ts";
+export { BOOTSTRAP_SLOT, BOOTSTRAP_STORED_FLAG } from "./slot.ts";
+export { type Bootstrap, type BootstrapKeys, type BootstrapScope, markStored, takeBootstrap } from "./handoff.ts";

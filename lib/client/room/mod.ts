@@ -19,7 +19,13 @@ import { Courier, type CourierOptions, type DirectLink } from "../courier/mod.ts
 import { type RoomAdmission, roomAdmission, RoomCipher } from "../crypto.ts";
 import { EventLog, EVENTS, type LogEvent } from "../event_log.ts";
 import type { IceAnswer, IceConfig } from "../ice_config.ts";
-import { loadIdentity, type LockRunner, type MemberIdentity, type MessageSigner } from "../identity.ts";
+import {
+  generateMemberKeys,
+  loadIdentity,
+  type LockRunner,
+  type MemberIdentity,
+  type MessageSigner,
+} from "../identity.ts";
 import {
   type NetworkEnvironment,
   type NetworkProfile,
@@ -63,6 +69,11 @@ export interface RoomClientOptions {
   admission?: RoomAdmission;
   /** A socket the page opened for this room before the client loaded (the bootstrap), for the first connect. */
   adoptSocket?(): AdoptedSocket | undefined;
+  /**
+   * The member key pair to keep as this room's identity when the store has none: the one the page's bootstrap proved
+   * in its hello (so the session it opened is this member's). Default: a new pair.
+   */
+  newMemberKeys?(): Promise<CryptoKeyPair | undefined>;
   /** History, outbox, room state and the member key pair. */
   store: Store;
   /** Where the store's writes go now, for the UI's notice; without it, `store.durable()` at open decides. */
@@ -139,6 +150,23 @@ function randomTabTag(): string {
   return encodeBase64Url(crypto.getRandomValues(new Uint8Array(6)));
 }
 
+/**
+ * The bootstrap's socket, ready to adopt: its hello gets the verifier (for `verifier_required`). A hello that proved
+ * another member key than this identity's (a tab stored one meanwhile) is not this member's session: that socket is
+ * let go (with `bye` once welcomed, so others do not wait for it) and the client connects afresh.
+ */
+function adoptable(adopted: AdoptedSocket | undefined, publicKey: string, verifier: string): AdoptedSocket | undefined {
+  if (!adopted?.hello) return adopted;
+  if (adopted.hello.member?.key !== publicKey) {
+    if (adopted.ws.readyState === 1 && adopted.frames.some((data) => data.startsWith('{"type":"welcome"'))) {
+      adopted.ws.send('{"type":"bye"}');
+    }
+    if (adopted.ws.readyState <= 1) adopted.ws.close(CLOSE.NORMAL, "another member key");
+    return undefined;
+  }
+  return { ...adopted, hello: { ...adopted.hello, verifier } };
+}
+
 /** Opens a room: loads its state from the store and starts connecting. */
 export async function createRoomClient(options: RoomClientOptions): Promise<RoomClient> {
   const { room, store } = options;
@@ -156,10 +184,12 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
 
   const cipher = options.cipher ?? await RoomCipher.create(options.keyBytes, room);
   const admission = options.admission ?? await roomAdmission(options.keyBytes, room);
+  const newMemberKeys = options.newMemberKeys;
   const identity = options.identity ?? await loadIdentity({
     room,
     store,
     lock: options.lock,
+    generate: newMemberKeys ? async () => await newMemberKeys() ?? await generateMemberKeys() : undefined,
     onStorageError: (error) => note("Member key kept in memory only", { error: String(error) }),
   });
   const saved = await store.getState(room);
@@ -192,7 +222,9 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   const socket: SignalSocket = new SignalSocket({
     url: signalUrl(options.origin, room),
     createWebSocket: options.createWebSocket,
-    adopt: options.adoptSocket,
+    adopt: options.adoptSocket
+      ? () => adoptable(options.adoptSocket?.(), identity.publicKey, admission.verifier)
+      : undefined,
     hello: async (nonce) => ({
       token,
       since: courier.since,

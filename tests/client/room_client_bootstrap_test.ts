@@ -1,0 +1,160 @@
+/**
+ * The room page's bootstrap and the client core together, against the real
+ * signaling service: the bootstrap joins with an early hello (the page nonce
+ * from the page's `Server-Timing`) and is welcomed before the client core
+ * has loaded; the client then adopts that welcomed socket, keeps the member
+ * key pair the bootstrap proved, and chats on it. When the device already
+ * holds another key pair than the one the bootstrap proved, that session is
+ * let go and the client joins again as the stored member.
+ * @module
+ */
+// fake-indexeddb (dev-only): the IndexedDB the bootstrap reads (it holds nothing here, as on a first visit).
+import "fake-indexeddb/auto";
+import { assert, assertEquals } from "@std/assert";
+import { BOOTSTRAP_SCRIPT, BOOTSTRAP_SLOT, takeBootstrap } from "../../lib/client/bootstrap/mod.ts";
+import { generateMemberKeys } from "../../lib/client/identity.ts";
+import { memberIdOf } from "../../lib/protocol/admission.ts";
+import { createRoomClient, type RoomClient } from "../../lib/client/room/mod.ts";
+import { MemoryStore } from "../../lib/client/store_memory.ts";
+import { PAGE_NONCE_TIMING } from "../../lib/protocol/admission.ts";
+import { encodeBase64Url, newRoomId } from "../../lib/protocol/mod.ts";
+import { type InProcessServer, startInProcess } from "../support/signal_in_process.ts";
+import { until as poll } from "../support/until.ts";
+
+const FAST = {
+  reconnectBaseMs: 50,
+  reconnectCapMs: 500,
+  resendIntervalMs: 300,
+  heartbeatIntervalMs: 2_000,
+  heartbeatTimeoutMs: 1_000,
+};
+const NO_ICE = () => Promise.resolve({ iceServers: [], ttl: 600, expiresAt: Date.now() + 600_000 });
+
+function until(what: string, check: () => boolean): Promise<void> {
+  return poll(check, { what, intervalMs: 10 });
+}
+
+/** The bootstrap's slot, as the test reads it: the frames its socket received. */
+interface Slot {
+  f: string[];
+}
+
+/** Runs the page's bootstrap for `room` on `origin`, as a page from the network carrying `nonce`. */
+function runBootstrap(origin: string, room: string, key: string, nonce: string): Record<string, unknown> {
+  const url = new URL(`${origin}/${room}#${key}`);
+  const scope: Record<string, unknown> = {};
+  const location = { protocol: url.protocol, host: url.host, pathname: url.pathname, hash: url.hash, reload() {} };
+  const navigation = { serverTiming: [{ name: PAGE_NONCE_TIMING, description: nonce }] };
+  new Function("self", "location", "navigator", "performance", "addEventListener", BOOTSTRAP_SCRIPT)(
+    scope,
+    location,
+    { serviceWorker: { controller: null } },
+    { getEntriesByType: (type: string) => type === "navigation" ? [navigation] : [] },
+    () => {},
+  );
+  return scope;
+}
+
+/** The client core of the page, taking over what the bootstrap started. */
+async function island(
+  origin: string,
+  room: string,
+  keyBytes: Uint8Array,
+  scope: Record<string, unknown>,
+  store: MemoryStore,
+) {
+  const boot = takeBootstrap(room, scope)!;
+  const keys = await boot.keys();
+  return await createRoomClient({
+    origin,
+    room,
+    keyBytes,
+    cipher: keys?.cipher,
+    admission: keys?.admission,
+    adoptSocket: () => boot.takeSocket(),
+    newMemberKeys: () => boot.memberKeys(),
+    store,
+    createWebSocket: (url) => new WebSocket(url),
+    fetchIce: NO_ICE,
+    profileOverrides: FAST,
+  });
+}
+
+async function withRoom(
+  fn: (server: InProcessServer, origin: string, creator: RoomClient, room: string, key: Uint8Array) => Promise<void>,
+) {
+  const server = await startInProcess();
+  const origin = `http://127.0.0.1:${server.instances[0].port}`;
+  const room = newRoomId();
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const creator = await createRoomClient({
+    origin,
+    room,
+    keyBytes: key,
+    store: new MemoryStore(),
+    createWebSocket: (url) => new WebSocket(url),
+    fetchIce: NO_ICE,
+    profileOverrides: FAST,
+  });
+  try {
+    await until("the creator connected", () => creator.connection.value.kind === "connected");
+    await fn(server, origin, creator, room, key);
+  } finally {
+    creator.close();
+    await server.stop();
+  }
+}
+
+Deno.test("a first visit is welcomed on the bootstrap's early hello, and the client chats on that socket", async () => {
+  await withRoom(async (server, origin, creator, room, key) => {
+    const nonce = await server.instances[0].service.pageNonces.issue(room);
+    const scope = runBootstrap(origin, room, encodeBase64Url(key), nonce);
+    const slot = scope[BOOTSTRAP_SLOT] as Slot;
+    await until("the bootstrap's welcome", () => slot.f.length > 0);
+    assertEquals(JSON.parse(slot.f[0]).type, "welcome", "welcomed before the client core came, with no challenge");
+    const store = new MemoryStore();
+    const joiner = await island(origin, room, key, scope, store);
+    try {
+      assertEquals(joiner.connection.value.kind, "connected", "connected as soon as it adopts the socket");
+      const stored = (await store.getState(room)).identity!;
+      const member = await memberIdOf(new Uint8Array(await crypto.subtle.exportKey("raw", stored.publicKey)));
+      assertEquals(joiner.identity.member, member, "the key pair the bootstrap proved is the room's identity now");
+      await until("the creator sees the joiner", () => creator.peers.value.length === 1);
+      assertEquals(creator.peers.value[0].member, member);
+      await creator.send("hello early");
+      await until("the message", () => joiner.messages.value.some((m) => m.body === "hello early"));
+      await joiner.send("and back");
+      await until("the answer", () => creator.messages.value.some((m) => m.body === "and back"));
+    } finally {
+      joiner.close();
+    }
+  });
+});
+
+Deno.test("a bootstrap that proved another key pair than the stored one: its session is let go, the stored member joins", async () => {
+  await withRoom(async (server, origin, creator, room, key) => {
+    const store = new MemoryStore();
+    const mine = await generateMemberKeys();
+    await store.patchState(room, { identity: mine });
+    const member = await memberIdOf(new Uint8Array(await crypto.subtle.exportKey("raw", mine.publicKey)));
+    // The bootstrap read nothing (its IndexedDB is empty), so it made and proved a pair of its own.
+    const nonce = await server.instances[0].service.pageNonces.issue(room);
+    const scope = runBootstrap(origin, room, encodeBase64Url(key), nonce);
+    const slot = scope[BOOTSTRAP_SLOT] as Slot;
+    await until("the bootstrap's welcome", () => slot.f.length > 0);
+    await until("the creator sees the bootstrap's session", () => creator.peers.value.length === 1);
+    assert(creator.peers.value[0].member !== member);
+    const joiner = await island(origin, room, key, scope, store);
+    try {
+      assertEquals(joiner.identity.member, member);
+      await until("the joiner connected again", () => joiner.connection.value.kind === "connected");
+      await until(
+        "the creator sees only the stored member, online",
+        () => creator.peers.value.length === 1 && creator.peers.value[0].member === member,
+      );
+      assertEquals(creator.peers.value[0].presence, "online");
+    } finally {
+      joiner.close();
+    }
+  });
+});
