@@ -28,6 +28,7 @@ import { MessageBook } from "./book.ts";
 import type { CourierCounters, CourierEvent, Host } from "./events.ts";
 import { HistorySync } from "./history_sync.ts";
 import { Inbox } from "./inbox.ts";
+import { KeyBook } from "./keys.ts";
 import {
   DEFAULT_HISTORY_BATCH_BYTES,
   DEFAULT_RESEND_BURST,
@@ -190,6 +191,7 @@ export class Courier {
   #wire: Wire<LogTicket>;
   #outbox: Outbox;
   #inbox: Inbox;
+  #keys: KeyBook;
   #sync: HistorySync;
   #host: Host;
   #writer: string;
@@ -293,12 +295,14 @@ export class Courier {
       persist: this.#persist,
       host: this.#host,
     });
+    this.#keys = new KeyBook({ room: this.#room, now: this.#s.now });
     this.#inbox = new Inbox({
       room: this.#room,
       store: this.#store,
       book: this.#book,
       peers: this.#peers,
       signer: this.#signer,
+      keys: this.#keys,
       clock: this.#clock,
       persist: this.#persist,
       self: () => this.#self,
@@ -334,6 +338,7 @@ export class Courier {
       }
       if (message.unreadable) this.#fail("load", new Error(`stored message ${message.id} is unreadable`));
       this.#book.set(message);
+      if (message.pk !== undefined && !message.unreadable) this.#keys.hint(message.author, message.pk);
       const parts = this.#book.parts(message.id);
       if (parts) this.#clock.observe(parts.ms, parts.c);
     }
@@ -497,6 +502,7 @@ export class Courier {
     if (this.#closed || this.#outbox.get(message.id) !== pending) return signed;
     const current = this.#book.get(message.id)!;
     signed = { ...current, pk: signed.pk, sig: signed.sig };
+    if (signed.pk !== undefined) this.#keys.learn(author, signed.pk);
     this.#book.set(signed);
     const own = signed;
     // It leaves only once stored (a failed write is retried by the timer): a crash never forgets what a peer has.

@@ -10,6 +10,7 @@ import { type HybridClock, writerOf } from "../order_key.ts";
 import type { Store, StoredMessage } from "../store.ts";
 import type { MessageBook } from "./book.ts";
 import type { Host } from "./events.ts";
+import type { KeyBook } from "./keys.ts";
 import { ACK_BATCH } from "./limits.ts";
 import { checkMessage, type Packet, sameMessage, type WireMessage } from "./packets.ts";
 import type { PeerTable } from "./peers.ts";
@@ -38,6 +39,8 @@ export interface InboxOptions {
   peers: PeerTable;
   /** Verifies authors. */
   signer: MessageSigner;
+  /** Authors' public keys: messages come without them. */
+  keys: KeyBook;
   /** The hybrid clock, moved past every message taken in. */
   clock: HybridClock;
   /** Writes to the store. */
@@ -244,13 +247,14 @@ export class Inbox {
     own: boolean,
     then: (result: boolean | null) => void,
   ): void {
-    const { book, peers, signer, host, clock, persist, store, room } = this.#o;
-    const verified = (authentic: boolean) => {
+    const { book, peers, keys, host, clock, persist, store, room } = this.#o;
+    const verified = (outcome: Verified) => {
       if (host.closed) return;
-      if (!authentic) {
-        host.reject(delivery.from, "forged", wire.id);
+      if (outcome.pk === undefined) {
+        host.reject(delivery.from, outcome.reason, wire.id);
         return then(null);
       }
+      keys.learn(wire.author, outcome.pk);
       if (book.has(wire.id) && !book.get(wire.id)!.unreadable) return then(true);
       clock.observe(ms, c);
       const message: StoredMessage = {
@@ -260,7 +264,7 @@ export class Inbox {
         body: wire.body,
         status: own ? "sent" : "received",
         time: wire.time,
-        pk: wire.pk,
+        pk: outcome.pk,
         sig: wire.sig,
       };
       if (wire.to !== undefined) message.to = wire.to;
@@ -278,20 +282,38 @@ export class Inbox {
       }
       void persist.write("m:" + message.id, "store message", () => store.putMessage(room, message), then);
     };
-    let verifying: Promise<boolean>;
-    try {
-      verifying = signer.verify(wire);
-    } catch (error) {
-      host.fail("verify", error);
-      verified(false);
-      return;
-    }
     host.track(
-      verifying.then(verified, (error) => {
+      this.#verify(wire, delivery.from).then(verified, (error) => {
         host.fail("verify", error);
-        verified(false);
+        verified({ pk: undefined, reason: "forged" });
       }),
       "verify",
     );
   }
+
+  /**
+   * Verifies a message with its author's key: the one it carries, else the
+   * key book's, else one recovered from its signature. A stored hint that
+   * fails is dropped and recovery tried; a key that verified before is final.
+   */
+  async #verify(wire: WireMessage, from: string): Promise<Verified> {
+    const { signer, keys } = this.#o;
+    if (wire.pk !== undefined) {
+      return await signer.verify({ ...wire, pk: wire.pk }) ? { pk: wire.pk } : { pk: undefined, reason: "forged" };
+    }
+    const known = keys.known(wire.author);
+    if (known) {
+      if (await signer.verify({ ...wire, pk: known.pk })) return { pk: known.pk };
+      if (known.verified) return { pk: undefined, reason: "forged" };
+      keys.forget(wire.author);
+    }
+    const recovered = await keys.recover(wire, from);
+    if (recovered.pk === undefined) {
+      return { pk: undefined, reason: recovered.reason === "forged" ? "forged" : "unknown_key" };
+    }
+    return await signer.verify({ ...wire, pk: recovered.pk }) ? recovered : { pk: undefined, reason: "forged" };
+  }
 }
+
+/** The outcome of verifying a message: the key it verified with, or why not. */
+type Verified = { pk: string } | { pk: undefined; reason: "forged" | "unknown_key" };
