@@ -60,6 +60,25 @@ export interface WireOptions<T> {
   track: (work: Promise<unknown>, context: string) => void;
 }
 
+/** The first character of a chat frame's data that stands for `m` + the frame's id. */
+const ID_FROM_FRAME = "M";
+
+/**
+ * The chat `data` of a payload sent under frame id `id`: an own-message
+ * payload (`m` + id + sealed, see `room/codec.ts`) drops the id the frame
+ * already carries, 22 characters up and 22 down per message.
+ */
+export function chatData(id: string, payload: string): string {
+  return payload.length > id.length + 1 && payload[0] === "m" && payload.startsWith(id, 1)
+    ? ID_FROM_FRAME + payload.slice(1 + id.length)
+    : payload;
+}
+
+/** The payload a chat frame's `data` stands for, under its frame id (the inverse of {@link chatData}). */
+export function chatPayload(id: string, data: string): string {
+  return data[0] === ID_FROM_FRAME ? "m" + id + data.slice(1) : data;
+}
+
 /** Encodes, splits, sends; receives, reassembles, decodes. */
 export class Wire<T> {
   #o: WireOptions<T>;
@@ -130,10 +149,14 @@ export class Wire<T> {
     for (const piece of out.pieces) this.#o.relay.sendSignal(peer, piece);
   }
 
-  /** Sends as relay chat frames (logged), under the message id or, for parts, their own frame ids. */
+  /**
+   * Sends as relay chat frames (logged), under the message id or, for parts,
+   * their own frame ids. A whole own-message payload leaves its id out: the
+   * frame carries it (see {@link chatData}).
+   */
   sendChat(id: string, to: string | undefined, out: Outgoing): void {
     const ids = this.chatIds(out, id);
-    out.pieces.forEach((piece, i) => this.#o.relay.sendChat(ids[i], to, piece));
+    out.pieces.forEach((piece, i) => this.#o.relay.sendChat(ids[i], to, chatData(ids[i], piece)));
   }
 
   /**
@@ -147,7 +170,7 @@ export class Wire<T> {
       return;
     }
     if (!isPart(text)) {
-      this.#decode(text, { from, via, chatId, tags });
+      this.#decode(chatId === undefined ? text : chatPayload(chatId, text), { from, via, chatId, tags });
       return;
     }
     const part = parsePart(text);

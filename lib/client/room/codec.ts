@@ -1,33 +1,37 @@
 /**
  * The courier's payload codec: AES-GCM with room, sender and message id (or
  * packet kind) as associated data, so a payload replayed under another
- * sender, id or room fails to open.
+ * sender, id or room fails to open. An own message travels in its compact
+ * bytes (`courier/message_bytes.ts`: raw signature, no field names, no key);
+ * other packets as JSON.
  * @module
  */
-import type { Packet, PayloadCodec } from "../courier/mod.ts";
+import { decodeMessagePacket, encodeMessagePacket, type Packet, type PayloadCodec } from "../courier/mod.ts";
 import type { RoomCipher } from "../crypto.ts";
 
 /** Own-message payloads carry the message id in front, so the id can be authenticated as associated data. */
 const MESSAGE_ID_CHARS = 22;
 
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
 /** The payload codec: AES-GCM with room, sender and message id (or packet kind) as associated data. */
 export function cipherCodec(cipher: RoomCipher): PayloadCodec {
   return {
     async encode(packet: Packet, sender: string): Promise<string> {
-      const json = JSON.stringify(packet);
       if (packet.t === "msg" && packet.m.id.length === MESSAGE_ID_CHARS) {
-        return "m" + packet.m.id + await cipher.seal(sender, packet.m.id, json);
+        return "m" + packet.m.id + await cipher.sealBytes(sender, packet.m.id, encodeMessagePacket(packet));
       }
-      return "x" + await cipher.seal(sender, "courier", json);
+      return "x" + await cipher.seal(sender, "courier", JSON.stringify(packet));
     },
     async decode(payload: string, from: string): Promise<unknown> {
       const byId = payload[0] === "m";
       const id = byId ? payload.slice(1, 1 + MESSAGE_ID_CHARS) : "courier";
       const sealed = payload.slice(byId ? 1 + MESSAGE_ID_CHARS : 1);
-      const opened = await cipher.open(from, id, sealed);
+      const opened = await cipher.openBytes(from, id, sealed);
       if (!opened.ok) throw new Error(`rejected: ${opened.reason}`);
-      const packet = JSON.parse(opened.text) as Packet;
-      if (byId && (packet.t !== "msg" || packet.m.id !== id)) throw new Error("rejected: id mismatch");
+      if (!byId) return JSON.parse(decoder.decode(opened.bytes));
+      const packet = decodeMessagePacket(opened.bytes, id) as Packet;
+      if (packet.t !== "msg" || packet.m.id !== id) throw new Error("rejected: id mismatch");
       return packet;
     },
   };

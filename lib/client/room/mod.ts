@@ -15,7 +15,7 @@
  */
 import { batch, computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
 import { CLOSE, encodeBase64Url, type PresenceFrame, type WelcomeFrame } from "../../protocol/mod.ts";
-import { Courier, type CourierOptions, type DirectLink } from "../courier/mod.ts";
+import { chatPayload, Courier, type CourierOptions, type DirectLink } from "../courier/mod.ts";
 import { type RoomAdmission, roomAdmission, RoomCipher } from "../crypto.ts";
 import { EventLog, EVENTS, type LogEvent } from "../event_log.ts";
 import { type IceAnswer, iceAnswerOf, IceConfig } from "../ice_config.ts";
@@ -235,7 +235,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     now,
     relay: {
       sendChat(id, to, data) {
-        shareOwn(data);
+        shareOwn(chatPayload(id, data));
         relayPolicy.relay(() => socket.send(to ? { type: "chat", id, to, data } : { type: "chat", id, data }));
       },
       sendSignal(to, payload) {
