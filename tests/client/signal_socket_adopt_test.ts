@@ -13,6 +13,7 @@ const TIMINGS: SignalSocketTimings = {
   reconnectCapMs: 30_000,
   connectTimeoutMs: 10_000,
   heartbeatIntervalMs: 25_000,
+  heartbeatQuietMs: 25_000,
   heartbeatTimeoutMs: 10_000,
   livenessTimeoutMs: 3_000,
 };

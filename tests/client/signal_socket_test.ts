@@ -8,6 +8,7 @@ const TIMINGS: SignalSocketTimings = {
   reconnectCapMs: 30_000,
   connectTimeoutMs: 10_000,
   heartbeatIntervalMs: 25_000,
+  heartbeatQuietMs: 25_000,
   heartbeatTimeoutMs: 10_000,
   livenessTimeoutMs: 3_000,
 };
@@ -43,7 +44,9 @@ class FakeWebSocket {
   }
 }
 
-function setup(options: { online?: () => boolean; random?: () => number } = {}) {
+function setup(
+  options: { online?: () => boolean; random?: () => number; timings?: Partial<SignalSocketTimings> } = {},
+) {
   const clock = new FakeClock(1_000_000);
   const sockets: FakeWebSocket[] = [];
   const frames: string[] = [];
@@ -66,7 +69,7 @@ function setup(options: { online?: () => boolean; random?: () => number } = {}) 
       frames.push(frame.type);
       if (frame.type === "welcome") token = frame.token;
     },
-    timings: TIMINGS,
+    timings: { ...TIMINGS, ...options.timings },
     timers: clock,
     now: clock.now,
     random: options.random ?? (() => 0.5),
@@ -204,6 +207,28 @@ Deno.test("frames keep a busy connection alive without pings", async () => {
     last().receive({ type: "presence", peer: "x", state: "online" });
   }
   assertEquals(last().sent.filter((f) => f.type === "ping").length, 0);
+  socket.stop();
+});
+
+Deno.test("an idle connection pings at the conversation's period first, then at the quiet one; traffic brings it back", async () => {
+  const timings = { heartbeatIntervalMs: 15_000, heartbeatQuietMs: 25_000 };
+  const { socket, last, welcome, clock } = setup({ timings });
+  socket.start();
+  await welcome(last());
+  const pings = () => last().sent.filter((f) => f.type === "ping");
+  const answer = () => last().receive({ type: "pong" });
+  await clock.advance(15_000);
+  assertEquals(pings(), [{ type: "ping" }], "the first after the active period; no counter in it");
+  answer();
+  await clock.advance(15_000);
+  assertEquals(pings().length, 1, "only heartbeats since: the quiet period now");
+  await clock.advance(10_000);
+  assertEquals(pings().length, 2);
+  answer();
+  socket.send({ type: "chat", id: "m1", data: "YQ" });
+  last().receive({ type: "accepted", id: "m1", seq: 1 });
+  await clock.advance(15_000);
+  assertEquals(pings().length, 3, "a conversation: the active period again");
   socket.stop();
 });
 

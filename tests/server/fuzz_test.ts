@@ -54,7 +54,7 @@ const NASTY = [
   "\\",
   "<",
 ];
-const KNOWN_TYPES = ["hello", "chat", "signal", "ping", "bye", "ice"];
+const KNOWN_TYPES = ["hello", "chat", "signal", "ack", "ping", "bye", "ice"];
 
 /** Picks cases from a seeded random source. */
 class Gen {
@@ -176,7 +176,7 @@ function text(label: string, value: unknown, expect: OpenCase["expect"]): OpenCa
 
 /** One case for a joined connection. */
 function openCase(g: Gen, i: number): OpenCase {
-  switch (g.int(17)) {
+  switch (g.int(19)) {
     case 0: { // not JSON
       let s = "";
       const alphabet = '{}[]":,0123456789abcdefnulltrue \\\n\t' + NASTY.join("");
@@ -265,6 +265,22 @@ function openCase(g: Gen, i: number): OpenCase {
       return text("ice", { type: "ice" }, "ice");
     case 16: // ice with baggage
       return text("bad ice", setField({ type: "ice" }, g.extraKey(), g.value()), "bad_frame");
+    case 17: { // ack with one field wrong
+      const frame: Record<string, unknown> = { type: "ack", to: g.b64(1, 64), ids: [g.b64(1, 64)], mac: g.b64(11, 43) };
+      const which = g.int(5);
+      if (which === 0) frame.to = g.rand() < 0.2 ? undefined : g.badShortId();
+      else if (which === 1) frame.ids = g.pick([undefined, [], [g.badShortId()], g.b64(1, 9), Array(401).fill("m")]);
+      else if (which === 2) frame.mac = g.pick([undefined, g.b64(0, 10), g.b64(44, 60), g.b64(11, 20) + g.pick(NASTY)]);
+      else if (which === 3) frame.volatile = g.pick([false, 1, "true", null]);
+      else setField(frame, g.extraKey(), g.value());
+      return text("bad ack", frame, "bad_frame");
+    }
+    case 18: // well-formed ack to nobody
+      return text(
+        "ack to a stranger",
+        { type: "ack", to: g.b64(1, 64), ids: [g.b64(1, 64)], mac: g.b64(11, 43) },
+        "unknown_peer",
+      );
     default: // a number JSON.parse turns into Infinity
       return text("1e999 ping", '{"type":"ping","n":1e999}', "bad_frame");
   }

@@ -26,10 +26,12 @@ import type { MessageStatus, OutboxEntry, RoomState, Store, StoredMessage } from
 import { GLOBAL_TIMERS, type TimerId, type Timers } from "../timer_set.ts";
 import { MessageBook } from "./book.ts";
 import type { CourierCounters, CourierEvent, Host } from "./events.ts";
+import { AckQueue } from "./ack_queue.ts";
 import { HistorySync } from "./history_sync.ts";
 import { Inbox } from "./inbox.ts";
 import { KeyBook } from "./keys.ts";
 import {
+  ACK_BATCH,
   DEFAULT_HISTORY_BATCH_BYTES,
   DEFAULT_RESEND_BURST,
   ID_PATTERN,
@@ -45,7 +47,7 @@ import { Persister } from "./persist.ts";
 import { readMessage, readOutboxEntry } from "./records.ts";
 import type { MessageSigner } from "./signer.ts";
 import type { DirectLink, PayloadCodec, RelayTransport } from "./transport.ts";
-import { type Arrival, Wire } from "./wire.ts";
+import { type Arrival, type Outgoing, Wire } from "./wire.ts";
 
 /** Why {@link Courier.send} refused a message. */
 export type SendFailure =
@@ -93,6 +95,8 @@ export interface CourierSnapshot {
 export interface CourierTiming {
   /** An unacknowledged message (and an unanswered history sync) is re-sent after this; Infinity disables the timer. */
   resendIntervalMs: number;
+  /** Acks to a session within this long of the previous one wait and go together (default 0: each at once). */
+  ackCoalesceMs?: number;
 }
 
 /** A session in the `welcome` roster. */
@@ -192,6 +196,8 @@ export class Courier {
   #outbox: Outbox;
   #inbox: Inbox;
   #keys: KeyBook;
+  #acks: AckQueue;
+  #relay: RelayTransport;
   #sync: HistorySync;
   #host: Host;
   #writer: string;
@@ -296,6 +302,13 @@ export class Courier {
       host: this.#host,
     });
     this.#keys = new KeyBook({ room: this.#room, now: this.#s.now });
+    this.#relay = options.relay;
+    this.#acks = new AckQueue({
+      delayMs: options.timing.ackCoalesceMs ?? 0,
+      now: this.#s.now,
+      timers: this.#s.timers,
+      send: (peer, ids, volatile) => this.#toPeer(peer, volatile ? { t: "ack", ids, volatile } : { t: "ack", ids }),
+    });
     this.#inbox = new Inbox({
       room: this.#room,
       store: this.#store,
@@ -306,7 +319,7 @@ export class Courier {
       clock: this.#clock,
       persist: this.#persist,
       self: () => this.#self,
-      toPeer: (peer, packet) => this.#toPeer(peer, packet),
+      ack: (peer, ids, volatile) => this.#acks.add(peer, ids, volatile),
       ownLogged: (id, seq) => this.#outbox.accepted(id, seq),
       mine: (id, writer) => this.#outbox.get(id) !== undefined || writer === this.#writer,
       resync: (except) => {
@@ -456,6 +469,7 @@ export class Courier {
   close(): void {
     this.#closed = true;
     this.#persist.close();
+    this.#acks.close();
     if (this.#timer !== undefined) this.#s.timers.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#listeners.clear();
@@ -617,6 +631,22 @@ export class Courier {
     this.#wire.receive("chat", frame.from, frame.data, ticket, frame.id);
   }
 
+  /**
+   * A relayed `ack` frame whose MAC the shell checked: session `from` stored
+   * these own messages (`volatile`: not durably). Ids are checked like any
+   * packet's; a malformed list is refused whole.
+   */
+  receiveAck(from: string, ids: readonly unknown[], volatile: boolean): void {
+    if (this.#closed) return;
+    if (
+      ids.length === 0 || ids.length > ACK_BATCH || !ids.every((id) => typeof id === "string" && ID_PATTERN.test(id))
+    ) {
+      this.#reject(from, "malformed_packet", "ack");
+      return;
+    }
+    for (const id of ids as string[]) this.#outbox.acked(id, from, volatile);
+  }
+
   /** A relayed `signal` payload meant for the courier (acks, history sync, re-sends). */
   receiveSignal(from: string, payload: string): void {
     if (this.#closed) return;
@@ -704,8 +734,18 @@ export class Courier {
     this.#outbox.memberLearned(id, member);
   }
 
-  /** Sends a packet to one session: its DataChannel when open, else a relay signal (unless it is away). */
+  /**
+   * Sends a packet to one session: its DataChannel when open, else by relay
+   * (unless it is away): an ack as an `ack` frame when the relay has them,
+   * anything else as a signal.
+   */
   #toPeer(peer: string, packet: Packet): void {
+    const byRelay = (out: Outgoing | null) => {
+      if (this.#closed || !this.#peers.relayUp || this.#peers.get(peer)?.presence === "away") return;
+      if (packet.t === "ack" && this.#relay.sendAck) this.#relay.sendAck(peer, packet.ids, packet.volatile === true);
+      else if (out) this.#wire.sendSignal(peer, out);
+    };
+    if (packet.t === "ack" && this.#relay.sendAck && !this.#peers.get(peer)?.link) return byRelay(null);
     this.#wire.prepare(packet, (out) => {
       if (this.#closed) return;
       if (!out) {
@@ -714,7 +754,7 @@ export class Courier {
       }
       const state = this.#peers.get(peer);
       if (state?.link && this.#wire.sendDirect(state.link, out)) return;
-      if (this.#peers.relayUp && state?.presence !== "away") this.#wire.sendSignal(peer, out);
+      byRelay(out);
     });
   }
 

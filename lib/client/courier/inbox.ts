@@ -11,8 +11,7 @@ import type { Store, StoredMessage } from "../store.ts";
 import type { MessageBook } from "./book.ts";
 import type { Host } from "./events.ts";
 import type { KeyBook } from "./keys.ts";
-import { ACK_BATCH } from "./limits.ts";
-import { checkMessage, type Packet, sameMessage, type WireMessage } from "./packets.ts";
+import { checkMessage, sameMessage, type WireMessage } from "./packets.ts";
 import type { PeerTable } from "./peers.ts";
 import type { Persister } from "./persist.ts";
 import type { MessageSigner } from "./signer.ts";
@@ -47,8 +46,8 @@ export interface InboxOptions {
   persist: Persister;
   /** Own peer id (the receiver of direct messages to us). */
   self: () => string | undefined;
-  /** Sends a packet to one session. */
-  toPeer: (peer: string, packet: Packet) => void;
+  /** Acknowledges stored messages to one session (`volatile`: not durably stored). */
+  ack: (peer: string, ids: string[], volatile: boolean) => void;
   /** The room log accepted an own message (its frame came back in the log). */
   ownLogged: (id: string, seq: number) => void;
   /** Whether a message of the own member was written by this tab (in its outbox, or under its writer). */
@@ -167,10 +166,7 @@ export class Inbox {
   }
 
   #ack(peer: string, ids: string[], volatile: boolean): void {
-    for (let i = 0; i < ids.length; i += ACK_BATCH) {
-      const batch = ids.slice(i, i + ACK_BATCH);
-      this.#o.toPeer(peer, volatile ? { t: "ack", ids: batch, volatile: true } : { t: "ack", ids: batch });
-    }
+    if (ids.length > 0) this.#o.ack(peer, ids, volatile);
   }
 
   /** One message: checked, verified, stored; `settle` learns whom to acknowledge it to (null: nobody). */

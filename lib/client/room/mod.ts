@@ -32,6 +32,7 @@ import type { PeerDiagnostics, RoomNotice, RoomView, StorageMode } from "../room
 import { type AdoptedSocket, SignalSocket, signalUrl, type SocketState } from "../signal_socket.ts";
 import type { Store } from "../store.ts";
 import { GLOBAL_TIMERS, type Timers } from "../timer_set.ts";
+import { ackMac } from "./acks.ts";
 import { cipherCodec, messageIdOfPayload } from "./codec.ts";
 import { withDeadline } from "./deadline.ts";
 import { createEnvelopes, type OpenedEnvelope } from "./envelopes.ts";
@@ -156,6 +157,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   log.add(EVENTS.INITIALIZED, { room, relayHoldMs: relayPolicy.holdMs });
 
   const cipher = options.cipher ?? await RoomCipher.create(options.keyBytes, room);
+  const acks = await ackMac(options.keyBytes, room);
   const admission = options.admission ?? await roomAdmission(options.keyBytes, room);
   const identity = options.identity ?? await loadIdentity({
     room,
@@ -230,7 +232,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     tab,
     signer,
     codec: cipherCodec(cipher),
-    timing: { resendIntervalMs: profile.resendIntervalMs },
+    timing: { resendIntervalMs: profile.resendIntervalMs, ackCoalesceMs: profile.ackCoalesceMs },
     timers,
     now,
     relay: {
@@ -243,6 +245,19 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         if (roster.isOwn(to)) return;
         shareOwn(payload);
         relayPolicy.relay(() => void envelopes.sendCourier(to, payload));
+      },
+      sendAck(to, ids, volatile) {
+        if (roster.isOwn(to)) return;
+        const self = selfId.peek();
+        if (!self) return;
+        relayPolicy.relay(() =>
+          void acks.sign(self, ids, volatile).then((mac) => {
+            // Signed as this session: if the session changed meanwhile, the receiver would refuse it.
+            if (selfId.peek() === self) {
+              socket.send(volatile ? { type: "ack", to, ids, mac, volatile } : { type: "ack", to, ids, mac });
+            }
+          }).catch((error) => note("Ack failed", { error: String(error) }))
+        );
       },
     },
   };
@@ -430,6 +445,21 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       envelopes.receive(frame.from, frame.data, (envelope) => onEnvelope(frame.from, envelope)).catch((error) =>
         note("Signal handling failed", { from: frame.from, error: String(error) })
       );
+    },
+    ack(frame) {
+      // The server's word that own chat frames are in the log, carried by the ack instead of `accepted`.
+      const acc = Array.isArray(frame.acc) ? frame.acc : [];
+      const ids = Array.isArray(frame.ids) ? frame.ids : [];
+      ids.forEach((id, i) => {
+        if (typeof id === "string" && Number.isSafeInteger(acc[i]) && acc[i] > 0) courier.accepted(id, acc[i]);
+      });
+      if (roster.isOwn(frame.from)) return;
+      const volatile = frame.volatile === true;
+      acks.check(frame.from, ids, volatile, frame.mac).then((authentic) => {
+        if (authentic) return courier.receiveAck(frame.from, ids, volatile);
+        rejectedBySignal.value++;
+        log.add(EVENTS.MESSAGE_REJECTED, { from: frame.from, kind: "ack", reason: "unreadable" });
+      }).catch((error) => note("Ack handling failed", { from: frame.from, error: String(error) }));
     },
     error(frame) {
       if (frame.code === "unknown_peer") return;
