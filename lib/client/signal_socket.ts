@@ -70,7 +70,7 @@ export type SignalSocketTimings = Pick<
 
 /** Options of a signal socket. */
 export interface SignalSocketOptions {
-  /** The signaling URL, e.g. `wss://host/api/signal?v=1&room=...`. */
+  /** The signaling URL, e.g. `wss://host/api/signal?v=2&room=...`. */
   url: string;
   /** Creates a WebSocket: the browser's, or a fake in tests. */
   createWebSocket(url: string): WebSocket;

@@ -14,6 +14,7 @@ import { createRoomLink } from "../../lib/client/room_link.ts";
 import { appHandler, serveApp } from "../support/app.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { byteTable, isPageCode, wireBytes, WireRecorder } from "./_wire.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 const SLOW = { timeout: 30_000 };
 /** The goal for a first visit's HTML, CSS and JavaScript before "Connected": 40 KiB on the wire, headers included. */
@@ -96,7 +97,7 @@ Deno.test({
         seen.modules.every((module) => seen.sockets[0].at < module.end),
         "in fact before any module had arrived",
       );
-      assertEquals(new URL(seen.sockets[0].url).search, `?v=1&room=${link.room}`);
+      assertEquals(new URL(seen.sockets[0].url).search, `?v=${PROTOCOL_VERSION}&room=${link.room}`);
       assertEquals(errors, []);
     } finally {
       await browser.close();
@@ -335,7 +336,7 @@ Deno.test({
         const plain = await app(new Request(req.url, { headers: { "accept-language": "en" } }), info);
         const html = (await plain.text())
           .replace("</head>", `<link rel="modulepreload" href="${NEXT_MODULE}"></head>`)
-          .replace('"/api/signal?v=1&room="', '"/api/signal?v=1&next&room="');
+          .replace(`"/api/signal?v=${PROTOCOL_VERSION}&room="`, `"/api/signal?v=${PROTOCOL_VERSION}&next&room="`);
         return new Response(html, {
           headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", etag: '"next"' },
         });

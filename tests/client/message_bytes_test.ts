@@ -6,14 +6,8 @@
  * @module
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
-import {
-  chatData,
-  chatPayload,
-  decodeMessagePacket,
-  encodeMessagePacket,
-  type Packet,
-  type WireMessage,
-} from "../../lib/client/courier/mod.ts";
+import { chatData, chatPayload, type Packet, type WireMessage } from "../../lib/client/courier/mod.ts";
+import { decodeMessagePacket, encodeMessagePacket } from "../../lib/client/courier/message_bytes.ts";
 import { RoomCipher } from "../../lib/client/crypto.ts";
 import { cipherCodec } from "../../lib/client/room/codec.ts";
 import { encodeBase64Url } from "../../lib/protocol/mod.ts";

@@ -8,7 +8,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { recoverPublicKeys } from "../../lib/client/courier/key_recovery.ts";
 import { KeyBook, RECOVERY_BURST } from "../../lib/client/courier/keys.ts";
-import { memberIdOf, type WireMessage } from "../../lib/client/courier/mod.ts";
+import { memberIdOf, signingText, type WireMessage } from "../../lib/client/courier/mod.ts";
 import { fromBase64Url } from "../../lib/client/crypto.ts";
 import { encodeBase64Url } from "../../lib/protocol/mod.ts";
 import { payloadOf, Rig, ROOM } from "./_sim/rig.ts";
@@ -45,7 +45,7 @@ Deno.test("recovery gives nothing for signatures that cannot be one", () => {
 Deno.test("the key book recovers the key of many messages of one author at once, and only the author's key", async () => {
   const alice = await newMember(ROOM);
   const mallory = await newMember(ROOM);
-  const book = new KeyBook({ room: ROOM, now: () => 0 });
+  const book = new KeyBook({ room: ROOM, now: () => 0, signingText, memberIdOf });
   const messages = await Promise.all(
     [1, 2, 3].map((n) => signed(alice, { id: `m${n}`, time: 1_000 + n, n, body: `hello ${n}` })),
   );
@@ -60,7 +60,7 @@ Deno.test("each sending session gets a bounded number of key recoveries, earned 
   const mallory = await newMember(ROOM);
   const alice = await newMember(ROOM);
   let now = 0;
-  const book = new KeyBook({ room: ROOM, now: () => now });
+  const book = new KeyBook({ room: ROOM, now: () => now, signingText, memberIdOf });
   const fake = await signed(mallory, { id: "x", time: 1_000, body: "spam", author: "A".repeat(22) });
   for (let i = 0; i < RECOVERY_BURST; i++) assertEquals((await book.recover(fake, "hostile")).pk, undefined);
   assertEquals(await book.recover(fake, "hostile"), { pk: undefined, reason: "throttled" });

@@ -7,6 +7,7 @@
 import { assertEquals } from "@std/assert";
 import { type AdoptedSocket, SignalSocket, type SignalSocketTimings } from "../../lib/client/signal_socket.ts";
 import { FakeClock, settle } from "../support/fake_clock.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 const TIMINGS: SignalSocketTimings = {
   reconnectBaseMs: 1_000,
@@ -100,7 +101,7 @@ Deno.test("the first connect adopts the bootstrap's open socket and answers the 
   socket.start();
   await settle();
   assertEquals(created.length, 0, "no socket of its own");
-  assertEquals(boot.ws.sent, [{ type: "hello", v: 1, proof: `proof-of-${NONCE}` }]);
+  assertEquals(boot.ws.sent, [{ type: "hello", v: PROTOCOL_VERSION, proof: `proof-of-${NONCE}` }]);
   boot.ws.receive(WELCOME);
   assertEquals(socket.state.value.kind, "connected");
   assertEquals(frames, ["welcome"]);
@@ -120,7 +121,12 @@ Deno.test("a bootstrap socket still connecting is adopted, and what it receives 
   assertEquals(boot.frames, [], "the bootstrap's handler no longer collects");
   assertEquals(boot.ws.sent[0]?.proof, `proof-of-${NONCE}`);
   boot.ws.receive({ type: "error", code: "verifier_required", message: "new room" });
-  assertEquals(boot.ws.sent[1], { type: "hello", v: 1, proof: `proof-of-${NONCE}`, verifier: "V".repeat(43) });
+  assertEquals(boot.ws.sent[1], {
+    type: "hello",
+    v: PROTOCOL_VERSION,
+    proof: `proof-of-${NONCE}`,
+    verifier: "V".repeat(43),
+  });
   boot.ws.receive(WELCOME);
   assertEquals(socket.state.value.kind, "connected");
   socket.stop();

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
-import { CLOSE } from "../../lib/protocol/mod.ts";
+import { CLOSE, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
 import { SignalSocket, type SignalSocketTimings, signalUrl } from "../../lib/client/signal_socket.ts";
 import { FakeClock, settle } from "../support/fake_clock.ts";
 
@@ -98,8 +98,14 @@ function setup(
 }
 
 Deno.test("the signal URL carries the protocol version and room, over wss for https pages", () => {
-  assertEquals(signalUrl("https://parley.example", "abc"), "wss://parley.example/api/signal?v=1&room=abc");
-  assertEquals(signalUrl("http://127.0.0.1:8000", "abc"), "ws://127.0.0.1:8000/api/signal?v=1&room=abc");
+  assertEquals(
+    signalUrl("https://parley.example", "abc"),
+    `wss://parley.example/api/signal?v=${PROTOCOL_VERSION}&room=abc`,
+  );
+  assertEquals(
+    signalUrl("http://127.0.0.1:8000", "abc"),
+    `ws://127.0.0.1:8000/api/signal?v=${PROTOCOL_VERSION}&room=abc`,
+  );
 });
 
 Deno.test("it says hello with resume data and is connected after the welcome", async () => {
@@ -108,7 +114,7 @@ Deno.test("it says hello with resume data and is connected after the welcome", a
   assertEquals(socket.state.value.kind, "connecting");
   assertEquals(socket.send({ type: "ping" }), false, "nothing is sent before the welcome");
   await welcome(last());
-  assertEquals(last().sent[0], { type: "hello", v: 1, since: 7, proof: "P".repeat(43) });
+  assertEquals(last().sent[0], { type: "hello", v: PROTOCOL_VERSION, since: 7, proof: "P".repeat(43) });
   assertEquals(socket.state.value.kind, "connected");
   assertEquals(socket.send({ type: "bye" }), true);
   assert(events.includes("WebSocket connecting") && events.includes("WebSocket connected"));
@@ -301,7 +307,11 @@ Deno.test("the hello waits for the challenge and carries the proof built for its
   assertEquals(last().sent, [], "nothing is said before the challenge");
   await challenge(last(), "C".repeat(43));
   assertEquals(nonces, ["C".repeat(43)]);
-  assertEquals(last().sent, [{ type: "hello", v: 1, since: 7, proof: "P".repeat(43) }], "no verifier unless asked");
+  assertEquals(
+    last().sent,
+    [{ type: "hello", v: PROTOCOL_VERSION, since: 7, proof: "P".repeat(43) }],
+    "no verifier unless asked",
+  );
   assertEquals(frames, [], "the challenge is not passed on");
   socket.stop();
 });
@@ -311,7 +321,13 @@ Deno.test("a new room: verifier_required gets the same hello again with the veri
   socket.start();
   await challenge(last());
   last().receive({ type: "error", code: "verifier_required", message: "new room" });
-  assertEquals(last().sent[1], { type: "hello", v: 1, since: 7, proof: "P".repeat(43), verifier: "V".repeat(43) });
+  assertEquals(last().sent[1], {
+    type: "hello",
+    v: PROTOCOL_VERSION,
+    since: 7,
+    proof: "P".repeat(43),
+    verifier: "V".repeat(43),
+  });
   assertEquals([sockets.length, nonces.length], [1, 1], "same socket, same nonce: no new proof");
   assertEquals(frames, [], "verifier_required is handled, not passed on");
   last().receive({

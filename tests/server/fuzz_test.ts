@@ -14,7 +14,14 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
-import { admissionKey, CLOSE, type ErrorCode, helloProof, SUPPORTED_VERSIONS } from "../../lib/protocol/mod.ts";
+import {
+  admissionKey,
+  CLOSE,
+  type ErrorCode,
+  helloProof,
+  PROTOCOL_VERSION,
+  SUPPORTED_VERSIONS,
+} from "../../lib/protocol/mod.ts";
 import { encodeFrame, OPCODE, RawSocket } from "../bench/load/raw_socket.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { Prng } from "../support/prng.ts";
@@ -293,14 +300,15 @@ function validRoom(g: Gen): string {
 /** One case that ends its connection. */
 function closingCase(g: Gen): ClosingCase {
   const room = validRoom(g);
-  const ok = `/api/signal?v=1&room=${room}`;
+  const ok = `/api/signal?v=${PROTOCOL_VERSION}&room=${room}`;
   const base = { headers: undefined, join: false, send: [] as Uint8Array[] };
   switch (g.int(14)) {
     case 0: { // bad version in the query
       const v = g.pick([
         "",
         "0",
-        "2",
+        "1",
+        "3",
         "999",
         "-1",
         "abc",
@@ -328,7 +336,9 @@ function closingCase(g: Gen): ClosingCase {
         "..%2F..%2F" + g.b64(22, 22),
         "<script>" + g.b64(22, 22),
       ]);
-      const path = g.rand() < 0.2 ? "/api/signal?v=1" : `/api/signal?v=1&room=${bad}`;
+      const path = g.rand() < 0.2
+        ? `/api/signal?v=${PROTOCOL_VERSION}`
+        : `/api/signal?v=${PROTOCOL_VERSION}&room=${bad}`;
       return { ...base, label: "bad room in query", path, codes: ["bad_room"], close: [CLOSE.BAD_REQUEST] };
     }
     case 2: // garbage before hello
@@ -359,7 +369,7 @@ function closingCase(g: Gen): ClosingCase {
         send: [
           encodeFrame(
             OPCODE.TEXT,
-            ENCODER.encode(JSON.stringify({ type: "hello", v: g.pick([0, 2, "1", null, 1.5]) })),
+            ENCODER.encode(JSON.stringify({ type: "hello", v: g.pick([0, 1, 3, "2", null, 1.5]) })),
           ),
         ],
         codes: ["bad_version"],
@@ -374,7 +384,7 @@ function closingCase(g: Gen): ClosingCase {
         : field === "member"
         ? g.pick([g.b64(87, 87), { key: g.b64(87, 87) }, { key: g.b64(86, 86), sig: g.b64(86, 86) }, null, []])
         : g.badSecret();
-      const frame = setField({ type: "hello", v: 1 }, field, value);
+      const frame = setField({ type: "hello", v: PROTOCOL_VERSION }, field, value);
       return {
         ...base,
         label: `hello with a bad ${field}`,
@@ -518,7 +528,7 @@ async function join(port: number, room: string, inbox: Inbox): Promise<{ socket:
   const socket = await RawSocket.open({
     hostname: "127.0.0.1",
     port,
-    path: `/api/signal?v=1&room=${room}`,
+    path: `/api/signal?v=${PROTOCOL_VERSION}&room=${room}`,
     onText: inbox.push,
   });
   if (!(socket instanceof RawSocket)) throw new Error(`upgrade refused: ${socket.status} ${socket.body}`);
@@ -535,7 +545,7 @@ async function provenHello(room: string, inbox: Inbox, socket: RawSocket): Promi
   const challenge = JSON.parse(inbox.frames.shift()!);
   assertEquals(challenge.type, "challenge");
   const verifier = await admissionKey(TEST_ROOM_KEY, room);
-  return { type: "hello", v: 1, proof: await helloProof(verifier, room, challenge.nonce), verifier };
+  return { type: "hello", v: PROTOCOL_VERSION, proof: await helloProof(verifier, room, challenge.nonce), verifier };
 }
 
 function describe(c: { label: string; text?: string }): string {

@@ -4,6 +4,7 @@
  * can kill it (SIGKILL) and restart it on the same KV.
  * @module
  */
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 /** Options of `startServer`. */
 export interface ServerProcessOptions {
@@ -73,8 +74,8 @@ export class ServerProcess {
     return this.#child.pid;
   }
 
-  /** The signaling URL for a room, with `v=1`. */
-  signalUrl(room: string, version = "1"): string {
+  /** The signaling URL for a room, with the protocol version this code speaks. */
+  signalUrl(room: string, version = String(PROTOCOL_VERSION)): string {
     return `ws://127.0.0.1:${this.port}/api/signal?v=${version}&room=${room}`;
   }
 

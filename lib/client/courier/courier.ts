@@ -29,7 +29,7 @@ import type { CourierCounters, CourierEvent, Host } from "./events.ts";
 import { AckQueue } from "./ack_queue.ts";
 import { HistorySync } from "./history_sync.ts";
 import { Inbox } from "./inbox.ts";
-import { KeyBook } from "./keys.ts";
+import type { KeyBook } from "./keys.ts";
 import {
   ACK_BATCH,
   DEFAULT_HISTORY_BATCH_BYTES,
@@ -45,7 +45,7 @@ import type { Packet, ReceivedPacket, RejectReason } from "./packets.ts";
 import { type PeerPresence, type PeerState, PeerTable } from "./peers.ts";
 import { Persister } from "./persist.ts";
 import { readMessage, readOutboxEntry } from "./records.ts";
-import type { MessageSigner } from "./signer.ts";
+import { memberIdOf, type MessageSigner, signingText } from "./signer.ts";
 import type { DirectLink, PayloadCodec, RelayTransport } from "./transport.ts";
 import { type Arrival, type Outgoing, Wire } from "./wire.ts";
 
@@ -195,7 +195,9 @@ export class Courier {
   #wire: Wire<LogTicket>;
   #outbox: Outbox;
   #inbox: Inbox;
-  #keys: KeyBook;
+  /** Keys of stored messages by author (hints for the key book, which loads when first needed). */
+  #hints = new Map<string, string>();
+  #keys: Promise<KeyBook> | undefined;
   #acks: AckQueue;
   #relay: RelayTransport;
   #sync: HistorySync;
@@ -301,7 +303,6 @@ export class Courier {
       persist: this.#persist,
       host: this.#host,
     });
-    this.#keys = new KeyBook({ room: this.#room, now: this.#s.now });
     this.#relay = options.relay;
     this.#acks = new AckQueue({
       delayMs: options.timing.ackCoalesceMs ?? 0,
@@ -315,7 +316,7 @@ export class Courier {
       book: this.#book,
       peers: this.#peers,
       signer: this.#signer,
-      keys: this.#keys,
+      keys: () => this.#keyBook(),
       clock: this.#clock,
       persist: this.#persist,
       self: () => this.#self,
@@ -351,7 +352,7 @@ export class Courier {
       }
       if (message.unreadable) this.#fail("load", new Error(`stored message ${message.id} is unreadable`));
       this.#book.set(message);
-      if (message.pk !== undefined && !message.unreadable) this.#keys.hint(message.author, message.pk);
+      if (message.pk !== undefined && !message.unreadable) this.#hints.set(message.author, message.pk);
       const parts = this.#book.parts(message.id);
       if (parts) this.#clock.observe(parts.ms, parts.c);
     }
@@ -465,6 +466,20 @@ export class Courier {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /** Starts loading what the first message of a new author needs (the shell calls it once the room is joined). */
+  prepare(): void {
+    this.#keyBook().catch(() => {});
+  }
+
+  /** The key book, loaded on first use (offline and not cached yet: the next use tries again). */
+  #keyBook(): Promise<KeyBook> {
+    this.#keys ??= import("./keys.ts").then((m) =>
+      new m.KeyBook({ room: this.#room, now: this.#s.now, signingText, memberIdOf, hints: this.#hints })
+    );
+    this.#keys.catch(() => this.#keys = undefined);
+    return this.#keys;
+  }
+
   /** Stops timers and ignores every later input (a reload builds a new courier from the store). */
   close(): void {
     this.#closed = true;
@@ -516,7 +531,7 @@ export class Courier {
     if (this.#closed || this.#outbox.get(message.id) !== pending) return signed;
     const current = this.#book.get(message.id)!;
     signed = { ...current, pk: signed.pk, sig: signed.sig };
-    if (signed.pk !== undefined) this.#keys.learn(author, signed.pk);
+    if (signed.pk !== undefined) this.#hints.set(author, signed.pk);
     this.#book.set(signed);
     const own = signed;
     // It leaves only once stored (a failed write is retried by the timer): a crash never forgets what a peer has.

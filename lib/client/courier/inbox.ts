@@ -38,8 +38,8 @@ export interface InboxOptions {
   peers: PeerTable;
   /** Verifies authors. */
   signer: MessageSigner;
-  /** Authors' public keys: messages come without them. */
-  keys: KeyBook;
+  /** Authors' public keys (messages come without them), loaded when first needed. */
+  keys: () => Promise<KeyBook>;
   /** The hybrid clock, moved past every message taken in. */
   clock: HybridClock;
   /** Writes to the store. */
@@ -243,14 +243,13 @@ export class Inbox {
     own: boolean,
     then: (result: boolean | null) => void,
   ): void {
-    const { book, peers, keys, host, clock, persist, store, room } = this.#o;
+    const { book, peers, host, clock, persist, store, room } = this.#o;
     const verified = (outcome: Verified) => {
       if (host.closed) return;
       if (outcome.pk === undefined) {
         host.reject(delivery.from, outcome.reason, wire.id);
         return then(null);
       }
-      keys.learn(wire.author, outcome.pk);
       if (book.has(wire.id) && !book.get(wire.id)!.unreadable) return then(true);
       clock.observe(ms, c);
       const message: StoredMessage = {
@@ -293,21 +292,25 @@ export class Inbox {
    * fails is dropped and recovery tried; a key that verified before is final.
    */
   async #verify(wire: WireMessage, from: string): Promise<Verified> {
-    const { signer, keys } = this.#o;
-    if (wire.pk !== undefined) {
-      return await signer.verify({ ...wire, pk: wire.pk }) ? { pk: wire.pk } : { pk: undefined, reason: "forged" };
-    }
+    const { signer } = this.#o;
+    const keys = await this.#o.keys();
+    const verified = async (pk: string): Promise<Verified> => {
+      if (!await signer.verify({ ...wire, pk })) return { pk: undefined, reason: "forged" };
+      keys.learn(wire.author, pk);
+      return { pk };
+    };
+    if (wire.pk !== undefined) return verified(wire.pk);
     const known = keys.known(wire.author);
     if (known) {
-      if (await signer.verify({ ...wire, pk: known.pk })) return { pk: known.pk };
-      if (known.verified) return { pk: undefined, reason: "forged" };
+      const outcome = await verified(known.pk);
+      if (outcome.pk !== undefined || known.verified) return outcome;
       keys.forget(wire.author);
     }
     const recovered = await keys.recover(wire, from);
     if (recovered.pk === undefined) {
       return { pk: undefined, reason: recovered.reason === "forged" ? "forged" : "unknown_key" };
     }
-    return await signer.verify({ ...wire, pk: recovered.pk }) ? recovered : { pk: undefined, reason: "forged" };
+    return verified(recovered.pk);
   }
 }
 

@@ -4,20 +4,22 @@
  * A receiver finds an author's key here, and otherwise recovers it from the
  * message's own signature (`key_recovery.ts`): the candidate whose hash is
  * the author's member id. Either way the signer verifies the signature with
- * the key found; the book only remembers keys that verified (and, after a
- * reload, keys of stored messages as hints, dropped at their first failure).
+ * the key found; the book only remembers keys that verified, and takes keys
+ * of stored messages (read at load) as hints, dropped at their first failure.
  *
  * Recovery costs a few milliseconds, so it runs once per author at a time
  * (messages of one author wait for one recovery) and each sending session
  * gets a bounded number per second: a member sending forged messages under
  * made-up authors cannot keep a receiver busy. A message refused for want of
  * a key is not acknowledged, so its sender (or history sync) offers it again.
+ *
+ * This module and the recovery code load once the room is joined (or with
+ * the first message): it imports nothing else at run time, and what it needs
+ * of the signer comes in its options.
  * @module
  */
-import { encodeBase64Url } from "../../protocol/mod.ts";
-import { fromBase64Url } from "../crypto.ts";
 import { recoverPublicKeys } from "./key_recovery.ts";
-import { memberIdOf, type SignedFields, signingText } from "./signer.ts";
+import type { SignedFields } from "./signer.ts";
 
 /** Authors whose keys are kept (a room's members over its life; the digest allows 4,096 writers). */
 export const MAX_KEYS = 4_096;
@@ -32,7 +34,7 @@ const MAX_SENDERS = 256;
 export interface KnownKey {
   /** base64url raw public key. */
   pk: string;
-  /** True once a message verified with it; false for a hint read from the store. */
+  /** True once a message verified with it; false for a hint (a stored message's key). */
   verified: boolean;
 }
 
@@ -45,40 +47,59 @@ export interface KeyBookOptions {
   room: string;
   /** The clock, for the recovery allowance. */
   now: () => number;
+  /** The exact text a message signature covers (`signer.ts`). */
+  signingText: (room: string, m: SignedFields) => string;
+  /** The member id of a raw public key (`signer.ts`). */
+  memberIdOf: (raw: Uint8Array) => Promise<string>;
+  /** Keys of stored messages by author, read at load: hints, shared with the courier that fills them. */
+  hints?: Map<string, string>;
+}
+
+function encodeBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
+  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/") + "===".slice((text.length + 3) % 4));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
 /** Authors' public keys, learned from verified messages and recovered from signatures. */
 export class KeyBook {
-  #room: string;
-  #now: () => number;
-  #keys = new Map<string, KnownKey>();
+  #o: KeyBookOptions;
+  #hints: Map<string, string>;
+  #keys = new Map<string, string>();
   #recovering = new Map<string, Promise<string | undefined>>();
   #allowance = new Map<string, { tokens: number; at: number }>();
 
-  /** An empty book for one room. */
+  /** A book for one room, starting from its hints. */
   constructor(options: KeyBookOptions) {
-    this.#room = options.room;
-    this.#now = options.now;
+    this.#o = options;
+    this.#hints = options.hints ?? new Map();
   }
 
   /** The key held for `author`, if any. */
   known(author: string): KnownKey | undefined {
-    return this.#keys.get(author);
+    const pk = this.#keys.get(author);
+    if (pk !== undefined) return { pk, verified: true };
+    const hint = this.#hints.get(author);
+    return hint === undefined ? undefined : { pk: hint, verified: false };
   }
 
   /** Remembers the key a message of `author` verified with. */
   learn(author: string, pk: string): void {
-    this.#set(author, { pk, verified: true });
-  }
-
-  /** Remembers a key read from the store, until a message shows it wrong. */
-  hint(author: string, pk: string): void {
-    if (!this.#keys.has(author)) this.#set(author, { pk, verified: false });
+    this.#keys.delete(author);
+    if (this.#keys.size >= MAX_KEYS) this.#keys.delete(this.#keys.keys().next().value!);
+    this.#keys.set(author, pk);
+    this.#hints.delete(author);
   }
 
   /** Drops a hint that failed to verify a message. */
   forget(author: string): void {
-    if (this.#keys.get(author)?.verified === false) this.#keys.delete(author);
+    this.#hints.delete(author);
   }
 
   /**
@@ -106,16 +127,16 @@ export class KeyBook {
   async #recover(m: SignedFields & { sig: string }): Promise<string | undefined> {
     const sig = fromBase64Url(m.sig);
     if (!sig) return undefined;
-    const text = new TextEncoder().encode(signingText(this.#room, m));
+    const text = new TextEncoder().encode(this.#o.signingText(this.#o.room, m));
     const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", text));
     for (const raw of recoverPublicKeys(hash, sig)) {
-      if (await memberIdOf(raw) === m.author) return encodeBase64Url(raw);
+      if (await this.#o.memberIdOf(raw) === m.author) return encodeBase64Url(raw);
     }
     return undefined;
   }
 
   #spend(from: string): boolean {
-    const now = this.#now();
+    const now = this.#o.now();
     let bucket = this.#allowance.get(from);
     if (!bucket) {
       if (this.#allowance.size >= MAX_SENDERS) this.#allowance.delete(this.#allowance.keys().next().value!);
@@ -130,11 +151,5 @@ export class KeyBook {
     if (bucket.tokens < 1) return false;
     bucket.tokens--;
     return true;
-  }
-
-  #set(author: string, key: KnownKey): void {
-    this.#keys.delete(author);
-    if (this.#keys.size >= MAX_KEYS) this.#keys.delete(this.#keys.keys().next().value!);
-    this.#keys.set(author, key);
   }
 }

@@ -22,11 +22,11 @@
  * signature or key of another length) goes as JSON, which the decoder also
  * takes: a JSON payload starts with `{`, never with 0x01. The decoder checks
  * lengths only; `checkMessage` checks every field as for any packet.
+ *
+ * The module imports nothing at run time: the page loads it once the room is
+ * joined (the first visit's bytes go to joining), as a chunk of its own.
  * @module
  */
-import { encodeBase64Url } from "../../protocol/mod.ts";
-import { fromBase64Url } from "../crypto.ts";
-import { formatOrderKey, parseOrderKey } from "../order_key.ts";
 import type { Packet, WireMessage } from "./packets.ts";
 
 /** The first byte of the compact form. */
@@ -40,9 +40,58 @@ const SIGNATURE_BYTES = 64;
 const PUBLIC_KEY_BYTES = 65;
 /** A short id of bytes: 128 + their count. */
 const BYTES_MARK = 0x80;
+/** What a short id may be in this form: base64url characters, fewer than {@link BYTES_MARK}. */
+const SHORT_ID = /^[A-Za-z0-9_-]{0,127}$/;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
+/** Fixed widths of an order key's base36 clock fields (see `order_key.ts`). */
+const MS_WIDTH = 9;
+const COUNTER_WIDTH = 4;
+
+function encodeBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** The bytes of canonical unpadded base64url, or undefined for anything else. */
+function fromBase64Url(text: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
+  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/") + "===".slice((text.length + 3) % 4));
+  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  return encodeBase64Url(bytes) === text ? bytes : undefined;
+}
+
+/** The parts of an order key (`order_key.ts`): `<ms:9><counter:4>.<author>[~tab].<n>`. */
+interface Parts {
+  ms: number;
+  c: number;
+  author: string;
+  tab?: string;
+  n: number;
+}
+
+function formatOrderKey(p: Parts): string {
+  return p.ms.toString(36).padStart(MS_WIDTH, "0") + p.c.toString(36).padStart(COUNTER_WIDTH, "0") + "." +
+    p.author + (p.tab === undefined ? "" : "~" + p.tab) + "." + p.n.toString(36);
+}
+
+/** An order key's parts, only when formatting them gives the key back exactly. */
+function parseOrderKey(key: string): Parts | null {
+  const last = key.lastIndexOf(".");
+  const writer = key.slice(MS_WIDTH + COUNTER_WIDTH + 1, last);
+  const tilde = writer.indexOf("~");
+  const parts: Parts = {
+    ms: parseInt(key.slice(0, MS_WIDTH), 36),
+    c: parseInt(key.slice(MS_WIDTH, MS_WIDTH + COUNTER_WIDTH), 36),
+    author: tilde < 0 ? writer : writer.slice(0, tilde),
+    n: parseInt(key.slice(last + 1), 36),
+  };
+  if (tilde >= 0) parts.tab = writer.slice(tilde + 1);
+  const numbers = [parts.ms, parts.c, parts.n].every(Number.isSafeInteger);
+  return numbers && last > MS_WIDTH + COUNTER_WIDTH && formatOrderKey(parts) === key ? parts : null;
+}
 
 /** Whether a string is well-formed UTF-16 (no lone surrogate), so UTF-8 carries it exactly. */
 function wellFormed(text: string): boolean {
@@ -91,7 +140,7 @@ class Writer {
 
   shortId(id: string): void {
     const raw = fromBase64Url(id);
-    if (raw && raw.length < BYTES_MARK && encodeBase64Url(raw) === id && raw.length < id.length) {
+    if (raw && raw.length < BYTES_MARK && raw.length < id.length) {
       this.byte(BYTES_MARK + raw.length);
       this.bytes(raw);
       return;
@@ -165,8 +214,9 @@ function compact(m: WireMessage): Uint8Array<ArrayBuffer> | null {
   const sig = fromBase64Url(m.sig);
   const pk = m.pk === undefined ? undefined : fromBase64Url(m.pk);
   if (!parts || parts.author !== m.author || !sig || sig.length !== SIGNATURE_BYTES) return null;
-  if (m.pk !== undefined && (!pk || pk.length !== PUBLIC_KEY_BYTES || encodeBase64Url(pk) !== m.pk)) return null;
-  if (encodeBase64Url(sig) !== m.sig || !Number.isSafeInteger(m.time) || !wellFormed(m.body)) return null;
+  if (m.pk !== undefined && (!pk || pk.length !== PUBLIC_KEY_BYTES)) return null;
+  if (!Number.isSafeInteger(m.time) || !wellFormed(m.body)) return null;
+  if (![parts.author, parts.tab ?? "", m.to ?? ""].every((id) => SHORT_ID.test(id))) return null;
   const delta = parts.ms - m.time;
   if (!Number.isSafeInteger(delta * 2)) return null;
   const w = new Writer();

@@ -18,7 +18,6 @@ export type { CourierCounters, CourierEvent } from "./events.ts";
 export type { LogBounds } from "./log_position.ts";
 export type { Packet, RejectReason, WireMessage } from "./packets.ts";
 export type { PeerPresence } from "./peers.ts";
-export { decodeMessagePacket, encodeMessagePacket } from "./message_bytes.ts";
 export { chatData, chatPayload } from "./wire.ts";
 export { RETRYABLE_CODES } from "./outbox.ts";
 export {

@@ -13,9 +13,10 @@
  * as `from`: an ack cannot be passed off as another session's. Anyone with
  * the room key could make one, as anyone with it could seal the old packet;
  * the server, which never has the key, gets one guess in 2^64 per frame.
+ *
+ * It imports nothing: the page loads it once the room is joined, as a chunk of its own.
  * @module
  */
-import { encodeBase64Url } from "../../protocol/mod.ts";
 
 /** HKDF info of the ack key; changes whenever the MAC does. */
 export const ACK_KEY_INFO = "parley ack v1";
@@ -23,6 +24,12 @@ export const ACK_KEY_INFO = "parley ack v1";
 export const ACK_MAC_BYTES = 8;
 
 const encoder = new TextEncoder();
+
+function encodeBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
 
 /** Makes and checks the MACs of one room's acks. */
 export interface AckMac {

@@ -6,7 +6,7 @@
  * other packets as JSON.
  * @module
  */
-import { decodeMessagePacket, encodeMessagePacket, type Packet, type PayloadCodec } from "../courier/mod.ts";
+import type { Packet, PayloadCodec } from "../courier/mod.ts";
 import type { RoomCipher } from "../crypto.ts";
 
 /** Own-message payloads carry the message id in front, so the id can be authenticated as associated data. */
@@ -14,11 +14,27 @@ const MESSAGE_ID_CHARS = 22;
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** A payload codec, and a way to load what it needs before the first message comes. */
+export interface CipherCodec extends PayloadCodec {
+  /** Starts loading the compact message form (once the room is joined: the first visit's bytes go to joining). */
+  prepare(): void;
+}
+
 /** The payload codec: AES-GCM with room, sender and message id (or packet kind) as associated data. */
-export function cipherCodec(cipher: RoomCipher): PayloadCodec {
+export function cipherCodec(cipher: RoomCipher): CipherCodec {
+  let loading: Promise<typeof import("../courier/message_bytes.ts")> | undefined;
+  const compact = () => {
+    loading ??= import("../courier/message_bytes.ts");
+    loading.catch(() => loading = undefined); // offline and not cached yet: the next message tries again
+    return loading;
+  };
   return {
+    prepare() {
+      compact().catch(() => {});
+    },
     async encode(packet: Packet, sender: string): Promise<string> {
       if (packet.t === "msg" && packet.m.id.length === MESSAGE_ID_CHARS) {
+        const { encodeMessagePacket } = await compact();
         return "m" + packet.m.id + await cipher.sealBytes(sender, packet.m.id, encodeMessagePacket(packet));
       }
       return "x" + await cipher.seal(sender, "courier", JSON.stringify(packet));
@@ -30,7 +46,7 @@ export function cipherCodec(cipher: RoomCipher): PayloadCodec {
       const opened = await cipher.openBytes(from, id, sealed);
       if (!opened.ok) throw new Error(`rejected: ${opened.reason}`);
       if (!byId) return JSON.parse(decoder.decode(opened.bytes));
-      const packet = decodeMessagePacket(opened.bytes, id) as Packet;
+      const packet = (await compact()).decodeMessagePacket(opened.bytes, id) as Packet;
       if (packet.t !== "msg" || packet.m.id !== id) throw new Error("rejected: id mismatch");
       return packet;
     },

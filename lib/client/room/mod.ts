@@ -32,7 +32,7 @@ import type { PeerDiagnostics, RoomNotice, RoomView, StorageMode } from "../room
 import { type AdoptedSocket, SignalSocket, signalUrl, type SocketState } from "../signal_socket.ts";
 import type { Store } from "../store.ts";
 import { GLOBAL_TIMERS, type Timers } from "../timer_set.ts";
-import { ackMac } from "./acks.ts";
+import type { AckMac } from "./acks.ts";
 import { cipherCodec, messageIdOfPayload } from "./codec.ts";
 import { withDeadline } from "./deadline.ts";
 import { createEnvelopes, type OpenedEnvelope } from "./envelopes.ts";
@@ -121,6 +121,8 @@ interface Meta {
 
 /** How often a typing signal is sent while the user types. */
 const TYPING_SEND_EVERY_MS = 2_000;
+/** The longest a browser may put off loading what messages need, once the room is joined. */
+const PREPARE_WAIT_MS = 2_000;
 /** Own message ids remembered as already shared with the other tabs. */
 const SHARED_IDS_KEPT = 1_000;
 
@@ -157,7 +159,13 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   log.add(EVENTS.INITIALIZED, { room, relayHoldMs: relayPolicy.holdMs });
 
   const cipher = options.cipher ?? await RoomCipher.create(options.keyBytes, room);
-  const acks = await ackMac(options.keyBytes, room);
+  // The ack MAC's code and key come once the room is joined (see `prepare`), or with the first ack.
+  let ackKey: Promise<AckMac> | undefined;
+  const acks = (): Promise<AckMac> => {
+    ackKey ??= import("./acks.ts").then((m) => m.ackMac(options.keyBytes, room));
+    ackKey.catch(() => ackKey = undefined); // offline and not cached yet: the next ack tries again
+    return ackKey;
+  };
   const admission = options.admission ?? await roomAdmission(options.keyBytes, room);
   const identity = options.identity ?? await loadIdentity({
     room,
@@ -226,12 +234,13 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
 
   const signer: MessageSigner = identity.signer;
   // The courier signs with the member key (CONTRACT "Signed messages"); couriers that predate signing ignore it.
+  const codec = cipherCodec(cipher);
   const courierOptions: CourierOptions = {
     room,
     store,
     tab,
     signer,
-    codec: cipherCodec(cipher),
+    codec,
     timing: { resendIntervalMs: profile.resendIntervalMs, ackCoalesceMs: profile.ackCoalesceMs },
     timers,
     now,
@@ -251,7 +260,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         const self = selfId.peek();
         if (!self) return;
         relayPolicy.relay(() =>
-          void acks.sign(self, ids, volatile).then((mac) => {
+          void acks().then((mac) => mac.sign(self, ids, volatile)).then((mac) => {
             // Signed as this session: if the session changed meanwhile, the receiver would refuse it.
             if (selfId.peek() === self) {
               socket.send(volatile ? { type: "ack", to, ids, mac, volatile } : { type: "ack", to, ids, mac });
@@ -362,6 +371,25 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     if (event.type === "status" && event.status === "delivered") tabs?.shareDelivered(event.id);
   });
 
+  // What messages need (their compact form, key recovery, the ack MAC) loads once the room is joined and the page
+  // has shown it, so a first visit's bytes go to joining; the first message frame before then loads it at once.
+  let prepared = false;
+  function prepare(now = false): void {
+    if (prepared) return;
+    const work = () => {
+      if (prepared || closed) return;
+      prepared = true;
+      codec.prepare();
+      courier.prepare();
+      acks().catch((error) => note("Ack key failed", { error: String(error) }));
+    };
+    const idle = (globalThis as { requestIdleCallback?: (work: () => void, options: { timeout: number }) => void })
+      .requestIdleCallback;
+    if (now) work();
+    else if (typeof idle === "function") idle(work, { timeout: PREPARE_WAIT_MS });
+    else timers.setTimeout(work, 0);
+  }
+
   function announce(to: string): void {
     if (selfName.peek()) void envelopes.sendSealed(to, "meta", { name: selfName.peek() } satisfies Meta);
   }
@@ -411,6 +439,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         links.dropAll();
       }
       token = frame.token;
+      prepare();
       session.write({ token: frame.token, peer: frame.peer, tab });
       batch(() => {
         selfId.value = frame.peer;
@@ -437,7 +466,10 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         announce(frame.peer);
       }
     },
-    chat: (frame) => courier.receiveChat(frame),
+    chat(frame) {
+      prepare(true);
+      courier.receiveChat(frame);
+    },
     accepted: (frame) => courier.accepted(frame.id, frame.seq),
     signal(frame) {
       // Own tabs talk over the tabs' channel; what they send here is stale (sent before they knew us).
@@ -455,7 +487,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       });
       if (roster.isOwn(frame.from)) return;
       const volatile = frame.volatile === true;
-      acks.check(frame.from, ids, volatile, frame.mac).then((authentic) => {
+      acks().then((mac) => mac.check(frame.from, ids, volatile, frame.mac)).then((authentic) => {
         if (authentic) return courier.receiveAck(frame.from, ids, volatile);
         rejectedBySignal.value++;
         log.add(EVENTS.MESSAGE_REJECTED, { from: frame.from, kind: "ack", reason: "unreadable" });
