@@ -6,15 +6,15 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { AckQueue } from "../../lib/client/courier/ack_queue.ts";
+import { directAck } from "../../lib/client/courier/mod.ts";
 import { ackMac } from "../../lib/client/room/acks.ts";
 import { createRoomClient, type RoomClient } from "../../lib/client/room/mod.ts";
 import { MemoryStore } from "../../lib/client/store_memory.ts";
 import { newRoomId } from "../../lib/protocol/mod.ts";
 import { startInProcess } from "../support/signal_in_process.ts";
 import { until } from "../support/until.ts";
-import { FakeTime } from "./_sim/rig.ts";
-
-const ROOM = "testroomtestroomtestro";
+import { FakeTime, payloadOf, Rig, ROOM } from "./_sim/rig.ts";
+import { newMember, signed } from "./_sim/signers.ts";
 
 Deno.test("an ack MAC binds room key, sender, ids and volatility, in 11 characters", async () => {
   const key = crypto.getRandomValues(new Uint8Array(32));
@@ -166,4 +166,32 @@ Deno.test("an ack the server made up never makes Delivered; one with the room's 
   } finally {
     await pair.close();
   }
+});
+
+Deno.test("on a DataChannel an ack goes plain; a plain ack is taken only from one, never from the relay", async () => {
+  const rig = await Rig.create();
+  const bob = await newMember(ROOM);
+  const courier = await rig.load();
+  courier.relayUp({ peer: "me", peers: [{ id: "bob", presence: "online", member: bob.member }] });
+  courier.linkOpened("bob", rig.link("bob"));
+  rig.take();
+  const m = await signed(bob, { id: "b1", time: rig.time.now, body: "over P2P" });
+  courier.receiveDirect("bob", payloadOf({ t: "msg", m }));
+  await rig.settle();
+  assertEquals(rig.take().filter((s) => s.kind === "direct").map((s) => s.payload), ["ab1"], "`a` and the id");
+
+  const mine = await courier.send("to bob");
+  rig.take();
+  courier.receiveSignal("bob", directAck([mine.id], false));
+  await rig.settle();
+  assertEquals(courier.status(mine.id), "pending", "a plain ack by relay is refused");
+  assertEquals(rig.rejections(), ["malformed_packet"]);
+  courier.receiveDirect("bob", directAck([mine.id], true));
+  assertEquals(courier.status(mine.id), "sent", "volatile: sent, not delivered");
+  courier.receiveDirect("bob", directAck([mine.id], false));
+  assertEquals(courier.status(mine.id), "delivered");
+  courier.receiveDirect("bob", "a" + "x".repeat(65));
+  courier.receiveDirect("bob", "a,");
+  assertEquals(rig.rejections(), ["malformed_packet", "malformed_packet", "malformed_packet"]);
+  courier.close();
 });

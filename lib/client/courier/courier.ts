@@ -47,7 +47,7 @@ import { Persister } from "./persist.ts";
 import { readMessage, readOutboxEntry } from "./records.ts";
 import { memberIdOf, type MessageSigner, signingText } from "./signer.ts";
 import type { DirectLink, PayloadCodec, RelayTransport } from "./transport.ts";
-import { type Arrival, type Outgoing, Wire } from "./wire.ts";
+import { type Arrival, directAck, type Outgoing, Wire } from "./wire.ts";
 
 /** Why {@link Courier.send} refused a message. */
 export type SendFailure =
@@ -751,8 +751,9 @@ export class Courier {
 
   /**
    * Sends a packet to one session: its DataChannel when open, else by relay
-   * (unless it is away): an ack as an `ack` frame when the relay has them,
-   * anything else as a signal.
+   * (unless it is away). An ack goes plain on a DataChannel, and as an `ack`
+   * frame on the relay when the relay has them; anything else is sealed, and
+   * goes by relay as a signal.
    */
   #toPeer(peer: string, packet: Packet): void {
     const byRelay = (out: Outgoing | null) => {
@@ -760,7 +761,11 @@ export class Courier {
       if (packet.t === "ack" && this.#relay.sendAck) this.#relay.sendAck(peer, packet.ids, packet.volatile === true);
       else if (out) this.#wire.sendSignal(peer, out);
     };
-    if (packet.t === "ack" && this.#relay.sendAck && !this.#peers.get(peer)?.link) return byRelay(null);
+    if (packet.t === "ack") {
+      const link = this.#peers.get(peer)?.link;
+      if (link?.send(directAck(packet.ids, packet.volatile === true))) return;
+      if (this.#relay.sendAck) return byRelay(null);
+    }
     this.#wire.prepare(packet, (out) => {
       if (this.#closed) return;
       if (!out) {

@@ -8,7 +8,7 @@
  * @module
  */
 import { encodeBase64Url } from "../../protocol/mod.ts";
-import { MAX_TRANSPORT_BYTES, TRANSFER_ID_BYTES } from "./limits.ts";
+import { ACK_BATCH, ID_PATTERN, MAX_TRANSPORT_BYTES, TRANSFER_ID_BYTES } from "./limits.ts";
 import { type Packet, type ReceivedPacket, type RejectReason, toPacket } from "./packets.ts";
 import { isPart, needsParts, parsePart, partFrameId, Reassembler, splitPayload } from "./parts.ts";
 import type { DirectLink, PayloadCodec, RelayTransport } from "./transport.ts";
@@ -77,6 +77,27 @@ export function chatData(id: string, payload: string): string {
 /** The payload a chat frame's `data` stands for, under its frame id (the inverse of {@link chatData}). */
 export function chatPayload(id: string, data: string): string {
   return data[0] === ID_FROM_FRAME ? "m" + id + data.slice(1) : data;
+}
+
+/** The first character of an ack on a direct path; `!` after it marks a volatile one. */
+const DIRECT_ACK = "a";
+
+/**
+ * An ack as a DataChannel message: `a` (`a!` when volatile) and the ids,
+ * comma-separated. Neither sealed nor MAC'd: the channel is DTLS between the
+ * two pages, keyed by fingerprints they exchanged sealed under the room key,
+ * so the server can neither read nor write it. Taken only from a direct path.
+ */
+export function directAck(ids: readonly string[], volatile: boolean): string {
+  return DIRECT_ACK + (volatile ? "!" : "") + ids.join(",");
+}
+
+/** The ack in a direct message, or null when it is not a well-formed one. */
+export function parseDirectAck(text: string): { ids: string[]; volatile: boolean } | null {
+  if (text[0] !== DIRECT_ACK) return null;
+  const volatile = text[1] === "!";
+  const ids = text.slice(volatile ? 2 : 1).split(",");
+  return ids.length <= ACK_BATCH && ids.every((id) => ID_PATTERN.test(id)) ? { ids, volatile } : null;
 }
 
 /** Encodes, splits, sends; receives, reassembles, decodes. */
@@ -167,6 +188,13 @@ export class Wire<T> {
     const tags = tag === undefined ? [] : [tag];
     if (typeof text !== "string" || text.length === 0) {
       this.#refuse(from, "bad_part", tags, "empty or not text");
+      return;
+    }
+    if (text[0] === DIRECT_ACK) {
+      // Plain acks are trusted only from a DataChannel (or a tab of this browser), never from the relay.
+      const ack = via === "direct" ? parseDirectAck(text) : null;
+      if (!ack) this.#refuse(from, "malformed_packet", tags, "plain ack off a direct path, or malformed");
+      else this.#o.onPacket({ t: "ack", ...ack }, { from, via, tags }, () => this.#o.release(tags));
       return;
     }
     if (!isPart(text)) {

@@ -339,6 +339,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const what = (payload: string) => {
     if (!trace) return "";
     if (payload.startsWith("_")) return `part ${payload.slice(1, 12)} ${payload.slice(12, 16)}`;
+    if (payload.startsWith("a")) return `plain ack ${payload.slice(1, 200)}`;
     let packet: Record<string, unknown>;
     try {
       packet = (plainCodec.decode(payload, "") as { packet: Record<string, unknown> }).packet;
