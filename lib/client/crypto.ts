@@ -193,6 +193,18 @@ export class RoomCipher {
     return encrypt(this.#key, text, { room: this.room, sender, id });
   }
 
+  /** Encrypts bytes as `sender` under message `id`. */
+  sealBytes(sender: string, id: string, bytes: Uint8Array): Promise<string> {
+    return encrypt(this.#key, bytes, { room: this.room, sender, id });
+  }
+
+  /** Opens bytes from `sender` under message `id`; failures are counted and returned, never thrown. */
+  async openBytes(sender: string, id: string, data: string): Promise<DecryptResult> {
+    const result = await decrypt(this.#key, data, { room: this.room, sender, id });
+    if (!result.ok) this.#rejected++;
+    return result;
+  }
+
   /** Opens a text body from `sender` under message `id`; failures are counted and returned, never thrown. */
   async open(sender: string, id: string, data: string): Promise<OpenResult> {
     const result = await decrypt(this.#key, data, { room: this.room, sender, id });

@@ -83,8 +83,17 @@ export interface NetworkTimings {
   reconnectCapMs: number;
   /** A WebSocket still not open after this is abandoned and retried: a half-dead link can hang a connect. */
   connectTimeoutMs: number;
-  /** Heartbeat period: an app-level ping on a quiet socket, since browsers hide WebSocket pings. */
+  /**
+   * Heartbeat period while a conversation goes on: an app-level ping after this long without a frame
+   * from the server, since browsers hide WebSocket pings.
+   */
   heartbeatIntervalMs: number;
+  /**
+   * Heartbeat period once nothing but heartbeats moved for a whole period: fewer radio wake-ups on an
+   * idle phone. Below half the server's `WS_IDLE_TIMEOUT` (60 s), so the server never pings a visible
+   * client and each idle period costs one wake-up; and below the 30 s carriers keep an idle mapping.
+   */
+  heartbeatQuietMs: number;
   /** No pong within this after a heartbeat ping means the socket is dead: reconnect. */
   heartbeatTimeoutMs: number;
   /** No pong within this after a network event (online, visible, link change) means dead: found in seconds. */
@@ -107,6 +116,8 @@ export interface NetworkTimings {
   resendIntervalMs: number;
   /** An end-to-end ack not seen within this counts the path as suspect (the courier may switch paths). */
   ackTimeoutMs: number;
+  /** Acks to one peer within this of the previous one wait and go together: a burst costs one ack frame. */
+  ackCoalesceMs: number;
 }
 
 /** The profile: facts plus the timings they select. */
@@ -121,6 +132,7 @@ export const DESKTOP_TIMINGS: Readonly<NetworkTimings> = {
   reconnectCapMs: 30_000,
   connectTimeoutMs: 10_000,
   heartbeatIntervalMs: 25_000,
+  heartbeatQuietMs: 25_000,
   heartbeatTimeoutMs: 10_000,
   livenessTimeoutMs: 5_000,
   relayHoldMs: 0,
@@ -132,6 +144,7 @@ export const DESKTOP_TIMINGS: Readonly<NetworkTimings> = {
   iceRefreshMarginMs: 60_000,
   resendIntervalMs: 5_000,
   ackTimeoutMs: 8_000,
+  ackCoalesceMs: 50,
 };
 
 /** Mobile device or cellular link: NATs rebind and links switch, so detect death fast and retry sooner. */
@@ -140,6 +153,7 @@ export const MOBILE_TIMINGS: Readonly<NetworkTimings> = {
   reconnectCapMs: 15_000,
   connectTimeoutMs: 8_000,
   heartbeatIntervalMs: 15_000,
+  heartbeatQuietMs: 25_000,
   heartbeatTimeoutMs: 5_000,
   livenessTimeoutMs: 2_500,
   relayHoldMs: 0,
@@ -151,6 +165,7 @@ export const MOBILE_TIMINGS: Readonly<NetworkTimings> = {
   iceRefreshMarginMs: 60_000,
   resendIntervalMs: 3_000,
   ackTimeoutMs: 5_000,
+  ackCoalesceMs: 50,
 };
 
 /** Factor on round-trip-bound timeouts on a 2G link (RTTs of 1-2 s are normal there). */
@@ -196,9 +211,13 @@ export function timingsFor(facts: NetworkFacts): NetworkTimings {
   }
   if (facts.saveData) {
     t.heartbeatIntervalMs *= QUIET_FACTOR;
+    t.heartbeatQuietMs *= QUIET_FACTOR;
     t.iceCandidatePoolSize = SAVE_DATA_CANDIDATE_POOL;
   }
-  if (facts.hidden) t.heartbeatIntervalMs *= QUIET_FACTOR;
+  if (facts.hidden) {
+    t.heartbeatIntervalMs *= QUIET_FACTOR;
+    t.heartbeatQuietMs *= QUIET_FACTOR;
+  }
   return t;
 }
 

@@ -67,13 +67,14 @@ export type SignalSocketTimings = Pick<
   | "reconnectCapMs"
   | "connectTimeoutMs"
   | "heartbeatIntervalMs"
+  | "heartbeatQuietMs"
   | "heartbeatTimeoutMs"
   | "livenessTimeoutMs"
 >;
 
 /** Options of a signal socket. */
 export interface SignalSocketOptions {
-  /** The signaling URL, e.g. `wss://host/api/signal?v=1&room=...`. */
+  /** The signaling URL, e.g. `wss://host/api/signal?v=2&room=...`. */
   url: string;
   /** Creates a WebSocket: the browser's, or a fake in tests. */
   createWebSocket(url: string): WebSocket;
@@ -136,7 +137,8 @@ export class SignalSocket {
   #ws: WebSocket | null = null;
   #welcomed = false;
   #stopped = true;
-  #pingSeq = 0;
+  /** When a frame other than a heartbeat last went either way: the heartbeat is quieter once that is long ago. */
+  #lastTraffic = 0;
   /** The hello sent on the current socket, kept to send again with `verifier` when the server asks. */
   #hello: HelloData | null = null;
   #ice: IceRequest | null = null;
@@ -177,6 +179,7 @@ export class SignalSocket {
     const ws = this.#ws;
     if (!this.#welcomed || !ws || ws.readyState !== 1) return false;
     ws.send(JSON.stringify(frame));
+    this.#lastTraffic = this.#now();
     return true;
   }
 
@@ -308,6 +311,7 @@ export class SignalSocket {
         case "pong":
           return;
       }
+      this.#lastTraffic = this.#now();
       this.#options.onFrame(frame);
     };
     ws.onmessage = onMessage;
@@ -390,6 +394,7 @@ export class SignalSocket {
     this.#backoff.reset();
     this.#state.value = { kind: "connected" };
     this.#log("WebSocket connected", { peer: welcome.peer, resumed: welcome.resumed });
+    this.#lastTraffic = this.#now();
     this.#scheduleHeartbeat();
     // An ICE request made while the socket was down goes out now.
     if (this.#ice) this.#send({ type: "ice" });
@@ -401,8 +406,15 @@ export class SignalSocket {
     if (this.#welcomed) this.#scheduleHeartbeat();
   }
 
+  /**
+   * The next heartbeat: a period after the last frame from the server (any frame proves the socket
+   * alive, so a busy socket never pings), the quiet period once only heartbeats moved for a whole
+   * active period. Pings and pongs themselves are the smallest frames there are.
+   */
   #scheduleHeartbeat(): void {
-    this.#timers.set("heartbeat", this.#options.timings.heartbeatIntervalMs, () => {
+    const { heartbeatIntervalMs, heartbeatQuietMs } = this.#options.timings;
+    const quiet = this.#now() - this.#lastTraffic >= heartbeatIntervalMs;
+    this.#timers.set("heartbeat", quiet ? Math.max(heartbeatIntervalMs, heartbeatQuietMs) : heartbeatIntervalMs, () => {
       this.#checkLiveness(this.#options.timings.heartbeatTimeoutMs);
     });
   }
@@ -411,7 +423,7 @@ export class SignalSocket {
     const ws = this.#ws;
     if (!ws || !this.#welcomed) return;
     if (this.#timers.has("deadline")) return;
-    ws.send(JSON.stringify({ type: "ping", n: ++this.#pingSeq }));
+    ws.send('{"type":"ping"}');
     this.#timers.set("deadline", timeoutMs, () => {
       this.#log("WebSocket dead: no pong", { afterMs: timeoutMs });
       // Skip the backoff: the server is likely fine, the path to it changed.

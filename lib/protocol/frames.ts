@@ -62,6 +62,25 @@ export interface SignalFrame {
   data: unknown;
 }
 
+/**
+ * An end-to-end acknowledgement for one peer: "I have stored these messages".
+ * Not logged; relayed like a signal. `mac` is the receiver's proof (HMAC
+ * under a key derived from the room key, see README "Acknowledgements"): the
+ * server, which has no room key, cannot forge one.
+ */
+export interface AckFrame {
+  /** Frame type. */
+  type: "ack";
+  /** The peer the acknowledgement is for (the messages' sender). */
+  to: string;
+  /** The client message ids acknowledged (1 to 400, `MAX_ACK_IDS`). */
+  ids: string[];
+  /** base64url MAC over room, sender, volatility and ids: 11 to 43 characters. */
+  mac: string;
+  /** Present when the receiver's storage is not durable now: never counts as "Delivered". */
+  volatile?: true;
+}
+
 /** Application-level heartbeat: browsers cannot see WebSocket pings, so clients ping to check liveness. */
 export interface PingFrame {
   /** Frame type. */
@@ -83,7 +102,7 @@ export interface IceRequestFrame {
 }
 
 /** Any frame a client may send. */
-export type ClientFrame = HelloFrame | ChatFrame | SignalFrame | PingFrame | ByeFrame | IceRequestFrame;
+export type ClientFrame = HelloFrame | ChatFrame | SignalFrame | AckFrame | PingFrame | ByeFrame | IceRequestFrame;
 
 /** Presence of a peer in the roster. */
 export type Presence = "online" | "away";
@@ -123,19 +142,38 @@ export interface WelcomeFrame {
   member?: string;
 }
 
-/** A relayed chat frame: the client's frame plus the stamped sender, log position and time. */
+/** A relayed chat frame: the client's frame plus the stamped sender and log position. */
 export interface RelayedChatFrame extends ChatFrame {
   /** The sender's peer id, set by the server. */
   from: string;
   /** The frame's position in the room log. */
   seq: number;
-  /** Server time of the append, ms since the epoch. */
-  at: number;
 }
 
 /** A relayed signaling frame, with the sender stamped by the server. */
 export interface RelayedSignalFrame extends SignalFrame {
   /** The sender's peer id, set by the server. */
+  from: string;
+}
+
+/**
+ * A relayed `ack` (without `to`), with the sender stamped by the server, and
+ * `acc` when the server held back `accepted` for some of the ids (see
+ * {@link AcceptedFrame}): aligned with `ids`, each the log `seq` of that own
+ * chat frame, or 0 for none.
+ */
+export interface RelayedAckFrame {
+  /** Frame type. */
+  type: "ack";
+  /** The acknowledged client message ids. */
+  ids: string[];
+  /** The acknowledging client's MAC. */
+  mac: string;
+  /** The acknowledging client's storage is not durable now. */
+  volatile?: true;
+  /** Log positions of own chat frames the server had not yet confirmed, aligned with `ids` (0: none). */
+  acc?: number[];
+  /** The acknowledging peer, set by the server. */
   from: string;
 }
 
@@ -147,8 +185,6 @@ export interface AcceptedFrame {
   id: string;
   /** Its position in the room log. */
   seq: number;
-  /** Server time of the append. */
-  at: number;
 }
 
 /** A change in a peer's presence. */
@@ -225,6 +261,7 @@ export type ServerFrame =
   | RelayedChatFrame
   | RelayedSignalFrame
   | AcceptedFrame
+  | RelayedAckFrame
   | PresenceFrame
   | GapFrame
   | SyncedFrame

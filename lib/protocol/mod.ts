@@ -18,7 +18,7 @@ export {
   SECRET_PATTERN,
   SHORT_ID_PATTERN,
 } from "./ids.ts";
-export { isTooBig, MAX_FRAME_BYTES, parseClientFrame, utf8Length } from "./validate.ts";
+export { isTooBig, MAX_ACK_IDS, MAX_FRAME_BYTES, parseClientFrame, utf8Length } from "./validate.ts";
 export type { FrameError, ParsedFrame, ParseResult } from "./validate.ts";
 export {
   ADMISSION_INFO,

@@ -12,6 +12,9 @@ import { KEY43_PATTERN, MEMBER_KEY_PATTERN, MEMBER_SIG_PATTERN } from "./admissi
 /** The largest frame, in UTF-8 bytes, either side may send (64 KiB): larger closes with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 
+/** Most message ids in one `ack` frame. */
+export const MAX_ACK_IDS = 400;
+
 /** The highest log position a client may name in `since` (fits a double exactly). */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
@@ -100,6 +103,8 @@ export function parseClientFrame(text: string): ParseResult {
       return checkChat(frame);
     case "signal":
       return checkSignal(frame);
+    case "ack":
+      return checkAck(frame);
     case "hello":
       return checkHello(frame);
     case "ping":
@@ -147,6 +152,27 @@ function checkSignal(frame: Record<string, unknown>): ParseResult {
   }
   if (!isShortId(frame.to)) return bad("to must be a peer id");
   if (frame.data === undefined) return bad("data is required");
+  return { ok: true, frame: frame as unknown as ClientFrame };
+}
+
+/** An ack's MAC: 8 to 32 bytes of base64url. */
+const MAC_PATTERN = /^[A-Za-z0-9_-]{11,43}$/;
+
+function checkAck(frame: Record<string, unknown>): ParseResult {
+  for (const key in frame) {
+    if (key !== "type" && key !== "to" && key !== "ids" && key !== "mac" && key !== "volatile") {
+      return bad(`unknown field ${key.slice(0, 32)}`);
+    }
+  }
+  if (!isShortId(frame.to)) return bad("to must be a peer id");
+  const ids = frame.ids;
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_ACK_IDS || !ids.every(isShortId)) {
+    return bad(`ids must be 1-${MAX_ACK_IDS} message ids`);
+  }
+  if (typeof frame.mac !== "string" || !MAC_PATTERN.test(frame.mac)) {
+    return bad("mac must be 11-43 base64url characters");
+  }
+  if (frame.volatile !== undefined && frame.volatile !== true) return bad("volatile must be true when present");
   return { ok: true, frame: frame as unknown as ClientFrame };
 }
 

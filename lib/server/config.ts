@@ -40,13 +40,20 @@ export interface ServerConfig {
   /** The largest frame accepted, in UTF-8 bytes; larger closes with 1009 (`MAX_FRAME_BYTES`). */
   maxFrameBytes: number;
   /**
-   * WebSocket idle timeout (`WS_IDLE_TIMEOUT`, s). Deno pings an idle socket after this long and
-   * closes it if no pong follows. 20 s keeps carrier NAT/firewall mappings (often 30-60 s on
-   * mobile) refreshed and finds dead phones within ~40 s, for about 2 small frames a minute.
+   * WebSocket idle timeout (`WS_IDLE_TIMEOUT`, s). Deno pings a socket that sent nothing for half of
+   * it and closes it when nothing (a pong) follows within the other half. 60 s: Parley clients ping
+   * at least every 25 s while visible, so the server never pings them on top (one radio wake-up per
+   * period, not two); a client that does not ping still hears from the server every 30 s (carrier
+   * NAT mappings often last 30-60 s); a dead phone is found within 60 s.
    */
   idleTimeoutS: number;
   /** How long a new socket may wait before its `hello` (`HELLO_TIMEOUT`, s). */
   helloTimeoutMs: number;
+  /**
+   * How long `accepted` may wait for a receiver's `ack` of the same message to ride along
+   * (`ACCEPTED_DELAY`, ms; 0 sends it at once): one frame and one packet fewer per message.
+   */
+  acceptedDelayMs: number;
   /** Frames per connection (`RATE_CONN`, `RATE_CONN_BURST`). */
   rateConnection: RateOptions;
   /** Frames per client address, over all its sockets (`RATE_ADDR`, `RATE_ADDR_BURST`). */
@@ -98,8 +105,10 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   logMaxBytes: 8 * 1024 * 1024,
   backlogPageSize: 200,
   maxFrameBytes: 64 * 1024,
-  idleTimeoutS: 20,
+  idleTimeoutS: 60,
   helloTimeoutMs: 10_000,
+  // A receiver's ack comes back within a round trip or two of the relayed chat frame, even on a slow phone link.
+  acceptedDelayMs: 500,
   rateConnection: { perSecond: 50, burst: 200 },
   // Carrier-grade NAT puts many phones behind one address: per-address limits
   // stop a flood from one host without refusing a whole carrier's users.
@@ -257,6 +266,7 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     maxFrameBytes,
     idleTimeoutS: whole(env, "WS_IDLE_TIMEOUT", d.idleTimeoutS, 1, 3_600, " of seconds"),
     helloTimeoutMs: seconds("HELLO_TIMEOUT", d.helloTimeoutMs, 1, 3_600),
+    acceptedDelayMs: whole(env, "ACCEPTED_DELAY", d.acceptedDelayMs, 0, 10_000, " of milliseconds"),
     rateConnection: {
       perSecond: positive(env, "RATE_CONN", d.rateConnection.perSecond, 1e12),
       burst: whole(env, "RATE_CONN_BURST", d.rateConnection.burst, 1, 1e12),

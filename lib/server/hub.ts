@@ -6,7 +6,15 @@
  * @module
  */
 import { CLOSE, type CloseCode, type ErrorCode } from "../protocol/codes.ts";
-import type { ChatFrame, HelloFrame, Presence, PresenceFrame, RosterEntry, SignalFrame } from "../protocol/frames.ts";
+import type {
+  AckFrame,
+  ChatFrame,
+  HelloFrame,
+  Presence,
+  PresenceFrame,
+  RosterEntry,
+  SignalFrame,
+} from "../protocol/frames.ts";
 import { randomId } from "../protocol/ids.ts";
 import { isPlainChat, parseClientFrame } from "../protocol/validate.ts";
 import { PROTOCOL_VERSION } from "../protocol/version.ts";
@@ -29,10 +37,17 @@ const PEER_ID_CHARS = 12;
 const TOKEN_BYTES = 32;
 /** Extra time other instances wait for the owner's `left` before deciding it themselves. */
 const LEFT_GRACE_MS = 5_000;
+/** Most `accepted` held back for one peer; past it they go at once (a burst, not a conversation). */
+const MAX_HELD_PER_PEER = 256;
 
 // Unlabelled on purpose: a labelled inc() costs about as much as parsing the frame.
 const chatRelayed = metrics.counter("parley_chat_frames_relayed_total", "Chat frames logged and relayed.");
 const signalRelayed = metrics.counter("parley_signal_frames_relayed_total", "Signal frames relayed to one peer.");
+const ackRelayed = metrics.counter("parley_ack_frames_relayed_total", "Ack frames relayed to one peer.");
+const acceptedCarried = metrics.counter(
+  "parley_accepted_carried_total",
+  "Accepted confirmations that rode on a relayed ack instead of a frame of their own.",
+);
 const errorsSent = metrics.counter("parley_errors_total", "Errors reported to clients, by code.");
 const logFailures = metrics.counter("parley_log_append_failures_total", "Room log appends that failed.");
 const LIVE_HUBS = new Set<Hub>();
@@ -53,6 +68,8 @@ type BusBody =
   | { k: "c"; items: [string | null, number, string, string][] }
   /** A signal for a peer connected elsewhere. */
   | { k: "s"; to: string; text: string }
+  /** An ack for a peer connected elsewhere (its `accepted` may be held there). */
+  | { k: "a"; to: string; text: string }
   /** A presence change; `m`: the peer's member id, on joined/online. */
   | { k: "p"; peer: string; state: PresenceFrame["state"]; m?: string }
   /** The session of `peer` resumed on the publisher: close its old socket. */
@@ -127,6 +144,11 @@ export function sendError(socket: PeerSocket, code: ErrorCode, message: string, 
   );
 }
 
+/** The `accepted` frame of an own chat frame. */
+function acceptedText(id: string, seq: number): string {
+  return '{"type":"accepted","id":"' + id + '","seq":' + seq + "}";
+}
+
 /** Rooms, peers and relay of one instance. */
 export class Hub {
   #config: ServerConfig;
@@ -147,6 +169,10 @@ export class Hub {
   #renewing: Promise<void> | null = null;
   #closing = false;
   #ice: ((peer: Peer) => void) | undefined;
+  /** `accepted` held back, oldest first: [peer, id, due by `performance.now()`]; one timer for all. */
+  #held: [Peer, string, number][] = [];
+  #heldHead = 0;
+  #heldTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Starts the hub: subscribes to the bus and renews presence leases. */
   constructor(options: HubOptions) {
@@ -347,7 +373,7 @@ export class Hub {
       }
       for (const entry of page.entries) {
         if (this.#visibleTo(entry.data, peer.id)) {
-          const text = entry.data.slice(0, -1) + ',"seq":' + entry.seq + ',"at":' + entry.at + "}";
+          const text = entry.data.slice(0, -1) + ',"seq":' + entry.seq + "}";
           // In windows of the send bound, never the whole log at once.
           const ready = peer.socket.ready?.(text.length);
           if (ready !== undefined && ready !== true && !await ready) return covered;
@@ -401,6 +427,9 @@ export class Hub {
       case "signal":
         this.#signal(peer, frame, text);
         return;
+      case "ack":
+        this.#ack(peer, frame);
+        return;
       case "ping":
         peer.socket.send(frame.n === undefined ? '{"type":"pong"}' : '{"type":"pong","n":' + frame.n + "}");
         return;
@@ -437,9 +466,8 @@ export class Hub {
       (result) => {
         this.#appends.delete(append);
         this.#store.keepRoom(peer.room); // the room lives on: so does its verifier
-        const tail = ',"seq":' + result.seq + ',"at":' + result.at + "}";
-        peer.socket.send('{"type":"accepted","id":"' + id + '"' + tail);
-        this.#deliverChat(peer.room, peer.id, to, result.seq, stored.slice(0, -1) + tail);
+        this.#accepted(peer, id, result.seq);
+        this.#deliverChat(peer.room, peer.id, to, result.seq, stored.slice(0, -1) + ',"seq":' + result.seq + "}");
       },
       (error) => {
         this.#appends.delete(append);
@@ -522,7 +550,7 @@ export class Hub {
           if (entry.seq <= room.delivered!) continue;
           room.delivered = entry.seq;
           const frame = JSON.parse(entry.data) as ChatFrame & { from: string };
-          const text = entry.data.slice(0, -1) + ',"seq":' + entry.seq + ',"at":' + entry.at + "}";
+          const text = entry.data.slice(0, -1) + ',"seq":' + entry.seq + "}";
           this.#route(room, entry.seq, frame.to ?? null, frame.from, text);
         }
         // What a short page did not bring was dropped by the log's bounds: nothing to wait for.
@@ -562,6 +590,90 @@ export class Hub {
       room.outbox = null;
       this.#bus.publish(room.id, { k: "c", items } satisfies BusBody);
     });
+  }
+
+  /**
+   * Tells `peer` its chat frame `id` is in the log at `seq`: at once, or held
+   * back for up to `acceptedDelayMs` so that the receiver's `ack` of it carries it.
+   */
+  #accepted(peer: Peer, id: string, seq: number): void {
+    const delay = this.#config.acceptedDelayMs;
+    const held = peer.held ??= new Map();
+    if (delay <= 0 || this.#closing || peer.gone || (held.size >= MAX_HELD_PER_PEER && !held.has(id))) {
+      if (held.size === 0) peer.held = null;
+      peer.socket.send(acceptedText(id, seq));
+      return;
+    }
+    held.set(id, seq);
+    this.#held.push([peer, id, performance.now() + delay]);
+    if (this.#heldTimer === undefined) this.#armHeld(delay);
+  }
+
+  #armHeld(ms: number): void {
+    this.#heldTimer = setTimeout(() => this.#releaseHeld(), Math.max(0, ms));
+    unrefTimer(this.#heldTimer);
+  }
+
+  /** Sends every held `accepted` that is due; re-arms for the next. */
+  #releaseHeld(all = false): void {
+    this.#heldTimer = undefined;
+    const queue = this.#held;
+    const now = performance.now();
+    while (this.#heldHead < queue.length && (all || queue[this.#heldHead][2] <= now)) {
+      const [peer, id] = queue[this.#heldHead++];
+      const seq = peer.held?.get(id);
+      if (seq === undefined) continue;
+      peer.held!.delete(id);
+      if (peer.held!.size === 0) peer.held = null;
+      if (!peer.gone) peer.socket.send(acceptedText(id, seq));
+    }
+    if (this.#heldHead === queue.length) {
+      this.#held = [];
+      this.#heldHead = 0;
+    } else {
+      if (this.#heldHead > 1024 && this.#heldHead * 2 > queue.length) {
+        this.#held = queue.slice(this.#heldHead);
+        this.#heldHead = 0;
+      }
+      this.#armHeld(this.#held[this.#heldHead][2] - now);
+    }
+  }
+
+  /** Relays an `ack` to its one peer (not logged), like a signal; `to` is dropped, `from` stamped. */
+  #ack(peer: Peer, frame: AckFrame): void {
+    const room = this.#rooms.get(peer.room)!;
+    const text = '{"type":"ack","ids":' + JSON.stringify(frame.ids) + ',"mac":"' + frame.mac + '"' +
+      (frame.volatile ? ',"volatile":true' : "") + peer.fromSuffix;
+    const target = room.local.get(frame.to);
+    if (target) {
+      ackRelayed.inc();
+      this.#deliverAck(target, text, frame.ids);
+    } else if (room.remote.get(frame.to) === "online") {
+      ackRelayed.inc();
+      this.#bus.publish(room.id, { k: "a", to: frame.to, text } satisfies BusBody);
+    } else {
+      sendError(peer.socket, "unknown_peer", "no such peer online in this room");
+    }
+  }
+
+  /** Hands a relayed ack to a local peer, carrying the `accepted` held for any of its ids (`acc`). */
+  #deliverAck(target: Peer, text: string, ids?: string[]): void {
+    const held = target.held;
+    let out = text;
+    if (held !== null) {
+      const list = ids ?? (JSON.parse(text) as { ids: string[] }).ids;
+      let acc: number[] | null = null;
+      list.forEach((id, i) => {
+        const seq = held.get(id);
+        if (seq === undefined) return;
+        held.delete(id);
+        (acc ??= new Array(list.length).fill(0))[i] = seq;
+        acceptedCarried.inc();
+      });
+      if (held.size === 0) target.held = null;
+      if (acc !== null) out = stamp(text, ',"acc":[' + (acc as number[]).join(",") + "]}");
+    }
+    target.push(-1, out);
   }
 
   #signal(peer: Peer, frame: SignalFrame, text: string): void {
@@ -672,6 +784,11 @@ export class Hub {
       case "s":
         room.local.get(body.to)?.push(-1, body.text);
         return;
+      case "a": {
+        const target = room.local.get(body.to);
+        if (target) this.#deliverAck(target, body.text);
+        return;
+      }
       case "r": {
         const old = room.local.get(body.peer);
         if (old) this.#replace(old);
@@ -836,6 +953,9 @@ export class Hub {
     this.#closing = true;
     clearInterval(this.#leaseTimer);
     while (this.#appends.size > 0) await Promise.allSettled([...this.#appends]);
+    // Every frame logged is confirmed before its socket closes.
+    clearTimeout(this.#heldTimer);
+    this.#releaseHeld(true);
     const until = this.#now() + this.#config.resumeWindowMs;
     const inst = this.#bus.instanceId;
     const peers: Peer[] = [];

@@ -43,6 +43,8 @@ export class Peer {
   pending: [number, string][] | null = [];
   /** UTF-16 length of the frames in `pending`: bounded like the socket's send queue. */
   pendingBytes = 0;
+  /** Own chat frames logged whose `accepted` is held back for an `ack` to carry it: id → seq (null: none). */
+  held: Map<string, number> | null = null;
   /** Versionstamp of this socket's last presence write: marking it away later must not undo a resume. */
   presenceVersion: string | null = null;
   /** The socket is closed or replaced; nothing more is sent. */

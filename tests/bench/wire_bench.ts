@@ -4,11 +4,11 @@
  * JSON relay, on loopback and then between two real browsers.
  *
  * - Parley: two real room clients (lib/client/room, the code the page runs:
- *   encryption, courier, acks, and signatures once the courier signs) in
- *   this process against the real signaling server (lib/server, in its own
- *   process); no RTCPeerConnection,
- *   so chat stays on the relay: the chat frame up, `accepted` back, the chat
- *   frame down, and the receiver's end-to-end ack up and down.
+ *   encryption, signatures, courier, acks) in this process against the real
+ *   signaling server (lib/server, in its own process); no RTCPeerConnection,
+ *   so chat stays on the relay: the chat frame up, the chat frame down, the
+ *   receiver's end-to-end `ack` up and down, and `accepted` (alone, or riding
+ *   on the ack).
  * - The bare JSON relay: the minimal page's server (tests/bench/minimal_page/):
  *   `{"t":"msg","text"}` up, parsed, stamped with `from`, and sent down. No
  *   ack, no log, no encryption.
@@ -35,7 +35,7 @@
  * `--out`). It never fails on a number; it prints whether the target held.
  *
  * ```
- * deno task bench:wire                    # 50 messages per size, 120 s idle, then the browser pair (root)
+ * deno task bench:wire                    # 50 messages per size (alone, then in bursts of 10), 120 s idle, then the browser pair (root)
  * deno task bench:wire --messages=20 --idle=40 --lab-idle=30 --out=/tmp/wire
  * deno task bench:wire --no-lab           # loopback only, no root needed
  * ```
@@ -47,7 +47,7 @@ import { DESKTOP_TIMINGS, MOBILE_TIMINGS, QUIET_FACTOR } from "../../lib/client/
 import { newRoomId } from "../../lib/protocol/mod.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { until } from "../support/until.ts";
-import { runLabWire } from "./wire_lab.ts";
+import { type LabWire, runLabWire } from "./wire_lab.ts";
 
 /** A radio that heard nothing for this long is counted as woken by the next packet. */
 export const WAKE_GAP_MS = 1_000;
@@ -73,6 +73,13 @@ const BODIES: Record<string, string> = {
     "bookshop next door is open until nine. Sorry again, and thanks for waiting. See you soon, bring the map!")
     .slice(0, 280),
 };
+/** What is measured per message: each body one at a time, then in bursts (where acks coalesce). */
+const CASES: { label: string; body: string; burst: number }[] = [
+  ...Object.entries(BODIES).map(([label, body]) => ({ label, body, burst: 1 })),
+  ...Object.entries(BODIES).map(([label, body]) => ({ label: `${label}, bursts of 10`, body, burst: 10 })),
+];
+/** Bytes every encrypted, signed message carries on each leg, whatever the encoding: AES-GCM IV and tag, ECDSA signature. */
+const CRYPTO_BYTES = 12 + 16 + 64;
 /** A phone's user agent, so the client core picks its mobile timings. */
 const MOBILE_ENV = { navigator: { userAgent: "Mozilla/5.0 (Linux; Android 14; Pixel 8) Mobile Safari/537.36" } };
 
@@ -264,8 +271,8 @@ interface Pair {
   tallies: [FrameTally, FrameTally];
   /** Local port of A's connection, then B's. */
   ports: [number, number];
-  /** Sends one message from A and resolves once it is delivered (as far as the side knows delivery). */
-  deliverOne(body: string): Promise<void>;
+  /** Sends `count` messages from A back to back and resolves once all are delivered (as far as the side knows). */
+  deliver(body: string, count: number): Promise<void>;
   /** Closes both clients. */
   close(): void;
 }
@@ -305,12 +312,14 @@ async function parleyPair(server: ServerProcess): Promise<Pair> {
     serverPort: server.port,
     tallies,
     ports: [portA, portB],
-    async deliverOne(body: string) {
+    async deliver(body: string, count: number) {
       const seen = b.messages.value.length;
-      await a.send(body);
+      await Promise.all(Array.from({ length: count }, () => a.send(body)));
       await until(
-        () => b.messages.value.length === seen + 1 && a.messages.value.at(-1)?.status === "delivered",
-        { what: "the message delivered", timeoutMs: 20_000, intervalMs: 1 },
+        () =>
+          b.messages.value.length === seen + count &&
+          a.messages.value.slice(-count).every((m) => m.status === "delivered"),
+        { what: "the messages delivered", timeoutMs: 20_000, intervalMs: 1 },
       );
     },
     close() {
@@ -344,10 +353,10 @@ async function barePair(server: ServerProcess): Promise<Pair> {
     serverPort: server.port,
     tallies,
     ports: [portA, portB],
-    async deliverOne(text: string) {
+    async deliver(text: string, count: number) {
       const seen = received;
-      a.send(JSON.stringify({ t: "msg", text }));
-      await until(() => received === seen + 1, { what: "the message received", timeoutMs: 20_000, intervalMs: 1 });
+      for (let i = 0; i < count; i++) a.send(JSON.stringify({ t: "msg", text }));
+      await until(() => received === seen + count, { what: "the messages received", timeoutMs: 20_000, intervalMs: 1 });
     },
     close() {
       a.close();
@@ -356,14 +365,22 @@ async function barePair(server: ServerProcess): Promise<Pair> {
   };
 }
 
-/** Per delivered message, over `count` messages sent one at a time (each delivered before the next). */
-async function perMessage(pair: Pair, body: string, count: number): Promise<{ cost: Cost; frames: Frames }> {
-  for (let i = 0; i < 3; i++) await pair.deliverOne(body); // warm-up: first-message work, history sync
+/**
+ * Per delivered message, over `count` messages sent in groups of `burst` (1: one at a time), each group
+ * sent back to back and delivered before the next.
+ */
+async function perMessage(
+  pair: Pair,
+  body: string,
+  count: number,
+  burst = 1,
+): Promise<{ cost: Cost; frames: Frames }> {
+  for (let i = 0; i < 3; i++) await pair.deliver(body, 1); // warm-up: first-message work, history sync
   await sleep(500);
   const framesBefore = pair.tallies.map((t) => t.snapshot());
   const tcpBefore = await tcpCounters(pair.serverPort);
-  for (let i = 0; i < count; i++) {
-    await pair.deliverOne(body);
+  for (let sent = 0; sent < count; sent += burst) {
+    await pair.deliver(body, Math.min(burst, count - sent));
     await sleep(SETTLE_MS);
   }
   const tcp = sumTcp(await tcpCounters(pair.serverPort), pair.ports, tcpBefore);
@@ -421,6 +438,46 @@ async function idle(pairs: readonly Pair[], windowMs: number): Promise<IdleLink[
 
 // ---------------------------------------------------------------------------------------------------------------
 // Report
+
+/**
+ * The least any design with Parley's guarantees could move, next to the bare relay as measured: every
+ * message carries an IV, a tag and a signature on both legs (up and down), and "Delivered" needs the
+ * receiver's ack to travel back (two more data segments at least, each with its headers). A text
+ * protocol also pays base64 on everything encrypted.
+ */
+function floorAnalysis(bare: Map<string, Cost>): string[] {
+  const lines = [
+    `Bytes every message must carry, whatever the encoding: AES-GCM IV (12) + tag (16) + ECDSA P-256 signature (64) = ` +
+    `${CRYPTO_BYTES} bytes per leg, on the way up and on the way down. The end-to-end ack must come back from the ` +
+    `receiver: at least two more data segments (receiver to server, server to sender), ${HEADER_BYTES_PER_SEGMENT} ` +
+    "bytes of IPv4 and TCP headers each before any payload. In a WebSocket text protocol (JSON, what Parley and the " +
+    "bare relay speak) everything encrypted is also base64: 4/3 of its bytes.",
+    "",
+    "| body | bare relay (measured) | 1.3x of it | bare + crypto, no ack | + the ack's 2 segments (headers only) | text protocol: + base64, no ack |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const [label, body] of Object.entries(BODIES)) {
+    const cost = bare.get(body);
+    if (!cost) continue;
+    const chars = new TextEncoder().encode(body).length;
+    const crypto = cost.wireBytes + 2 * CRYPTO_BYTES;
+    const acked = crypto + 2 * HEADER_BYTES_PER_SEGMENT;
+    const text = cost.wireBytes + 2 * (Math.ceil((chars + CRYPTO_BYTES) * 4 / 3) - chars);
+    const cell = (n: number) => `${fixed(n, 0)} B (${ratio(n, cost.wireBytes)})`;
+    lines.push(
+      `| ${label} | ${fixed(cost.wireBytes, 0)} B | ${fixed(cost.wireBytes * WIRE_RATIO_TARGET, 0)} B | ` +
+        `${cell(crypto)} | ${cell(acked)} | ${cell(text)} |`,
+    );
+  }
+  lines.push(
+    "",
+    "So for the 34-character message 1.3x cannot be met by any design that encrypts, signs and acknowledges end to end: " +
+      "the signature, IV and tag alone, on two legs, are more than the 30% allowance, before a single id or ack byte. " +
+      "For the 280-character message the crypto bytes fit the allowance only in a binary protocol, and only if acks " +
+      "are shared by many messages (a burst); in a text protocol base64 alone takes it past 1.3x.",
+  );
+  return lines;
+}
 
 /** A table: header, rows, and how many leading text columns. */
 interface Table {
@@ -570,16 +627,19 @@ async function loopback(args: Args, say: (text?: string) => void): Promise<{ mar
     const bare = await barePair(bareServer);
     try {
       const perBody: Record<string, unknown> = {};
-      for (const [label, body] of Object.entries(BODIES)) {
+      const bareCosts = new Map<string, Cost>();
+      for (const { label, body, burst } of CASES) {
         console.error(`wire: ${messages} messages "${label}" each side...`);
-        const p = await perMessage(parley, body, messages);
-        const b = await perMessage(bare, body, messages);
+        const p = await perMessage(parley, body, messages, burst);
+        const b = await perMessage(bare, body, messages, burst);
+        if (burst === 1) bareCosts.set(body, b.cost);
         const table = perMessageTable(p.cost, b.cost);
         const frames = framesTable(p.frames, messages);
         const target = p.cost.wireBytes <= WIRE_RATIO_TARGET * b.cost.wireBytes;
         const verdict = `${target ? "met" : "MISSED"}: Parley's bytes on the wire per message <= ` +
           `${WIRE_RATIO_TARGET}x the bare relay's (measured ${ratio(p.cost.wireBytes, b.cost.wireBytes)})`;
-        say(`\n## Per delivered message, body ${label}, ${messages} messages one at a time (loopback)\n`);
+        const how = burst === 1 ? "one at a time" : `in bursts of ${burst}`;
+        say(`\n## Per delivered message, body ${label}, ${messages} messages ${how} (loopback)\n`);
         say(textTable(table));
         say(`\n${textTable(frames)}`);
         say(`\n${verdict}`);
@@ -595,6 +655,7 @@ async function loopback(args: Args, say: (text?: string) => void): Promise<{ mar
         );
         perBody[label] = {
           body,
+          burst,
           parley: p.cost,
           bare: b.cost,
           parleyFrames: Object.fromEntries(p.frames),
@@ -603,34 +664,34 @@ async function loopback(args: Args, say: (text?: string) => void): Promise<{ mar
         };
       }
       json.perMessage = perBody;
+      const floor = floorAnalysis(bareCosts);
+      say(`\n## The floor\n\n${floor.join("\n")}`);
+      markdown.push("### The floor: what the guarantees cost at least", "", ...floor, "");
 
       console.error(`wire: idle for ${idleMs / 1000} s...`);
       const [[phone, desktop], [bareA]] = await idle([parley, bare], idleMs);
       const scale = 3_600_000 / idleMs;
       const timer = (ms: number) => `every ${ms / 1000} s: ${fixed(3_600_000 / ms, 0)}/h`;
+      const heartbeat = (t: typeof MOBILE_TIMINGS) =>
+        t.heartbeatIntervalMs === t.heartbeatQuietMs
+          ? timer(t.heartbeatQuietMs)
+          : `${t.heartbeatIntervalMs / 1000} s talking, idle ${timer(t.heartbeatQuietMs)}`;
       const columns = [
-        {
-          name: "Parley, phone timings",
-          hour: perHour(phone, idleMs),
-          timer: timer(MOBILE_TIMINGS.heartbeatIntervalMs),
-        },
-        {
-          name: "Parley, desktop timings",
-          hour: perHour(desktop, idleMs),
-          timer: timer(DESKTOP_TIMINGS.heartbeatIntervalMs),
-        },
+        { name: "Parley, phone timings", hour: perHour(phone, idleMs), timer: heartbeat(MOBILE_TIMINGS) },
+        { name: "Parley, desktop timings", hour: perHour(desktop, idleMs), timer: heartbeat(DESKTOP_TIMINGS) },
         { name: "bare JSON relay", hour: perHour(bareA, idleMs), timer: "none" },
       ];
       const table = idleTable(columns);
-      const quiet = `With a hidden tab or save-data the client's heartbeat period is ${QUIET_FACTOR}x longer ` +
-        `(phone ${timer(MOBILE_TIMINGS.heartbeatIntervalMs * QUIET_FACTOR)}, desktop ` +
-        `${timer(DESKTOP_TIMINGS.heartbeatIntervalMs * QUIET_FACTOR)}).`;
+      const quiet = `With a hidden tab or save-data the client's heartbeat periods are ${QUIET_FACTOR}x longer ` +
+        `(idle: phone ${timer(MOBILE_TIMINGS.heartbeatQuietMs * QUIET_FACTOR)}, desktop ` +
+        `${timer(DESKTOP_TIMINGS.heartbeatQuietMs * QUIET_FACTOR)}); the server then pings too, after 30 s of silence.`;
       const windowNote = `Measured over ${idleMs / 1000} s of idle with the real timers, extrapolated ` +
         `x${fixed(scale, 0)} to an hour. In the window: Parley phone ${describeFrames(phone.frames)}, radio woke ` +
         `at ${phone.wakeAtS.join(", ")} s; desktop ${describeFrames(desktop.frames)}, woke at ` +
         `${desktop.wakeAtS.join(", ")} s; bare relay ${describeFrames(bareA.frames)}, woke at ` +
-        `${bareA.wakeAtS.join(", ")} s. The servers' WebSocket pings (Parley: \`WS_IDLE_TIMEOUT\` 20 s; the bare ` +
-        "relay: Deno's default) are answered by the runtime and show only in packets.";
+        `${bareA.wakeAtS.join(", ")} s. The servers' WebSocket pings are answered by the runtime and show only in ` +
+        "packets: Deno pings a socket that sent nothing for half its idle timeout (Parley's `WS_IDLE_TIMEOUT` 60 s, " +
+        "so after 30 s: never, while the client pings every 25 s; the bare relay: Deno's default, every 15 s).";
       say(`\n## Idle on loopback: what keeping the room open costs\n`);
       say(textTable(table));
       say(`\n${windowNote}\n${quiet}`);
@@ -664,6 +725,18 @@ async function browserPair(args: Args, say: (text?: string) => void): Promise<{ 
     body: Object.values(BODIES)[0],
     wakeGapMs: WAKE_GAP_MS,
   });
+  return labReport(parley, minimal, say);
+}
+
+/** The browser pair's table and note, from a fresh run or kept from an earlier one (`kept`: when it ran). */
+function labReport(
+  parley: LabWire,
+  minimal: LabWire,
+  say: (text?: string) => void,
+  kept?: string,
+): { markdown: string[]; json: unknown } {
+  const messages = parley.messages;
+  const windowMs = parley.windowMs;
   const row = (name: string, p: number, m: number, digits: number, unit = "") => [
     name,
     `${fixed(p, digits)}${unit}`,
@@ -686,13 +759,15 @@ async function browserPair(args: Args, say: (text?: string) => void): Promise<{ 
       row("idle, one phone, per hour: radio wake-ups", parley.idlePerHour.wakeUps, minimal.idlePerHour.wakeUps, 0),
     ],
   };
-  const note = `Short body (${Object.keys(BODIES)[0]}), ${messages} messages one at a time; the background rate ` +
-    `measured while idle is subtracted per message. Idle: ${args.labIdleMs / 1000} s extrapolated ` +
-    `x${fixed(3_600_000 / args.labIdleMs, 0)}; phone A's radio woke at ${parley.wakeAtS.join(", ")} s (Parley) and ` +
+  const note =
+    (kept ? `Not re-run this time (\`--no-lab\`): kept from the run of ${kept}, on the code of then. ` : "") +
+    `Short body (${Object.keys(BODIES)[0]}), ${messages} messages one at a time; the background rate ` +
+    `measured while idle is subtracted per message. Idle: ${windowMs / 1000} s extrapolated ` +
+    `x${fixed(3_600_000 / windowMs, 0)}; phone A's radio woke at ${parley.wakeAtS.join(", ")} s (Parley) and ` +
     `${minimal.wakeAtS.join(", ")} s (minimal page). Counted: every TCP and UDP packet between a phone and the ` +
     "lab's addresses, as IP bytes (tests/bench/link_meter.ts; Chromium's own failing DNS lookups are left out). " +
     "In Parley's window the DataChannel's ICE consent checks and SCTP heartbeats come on top of the WebSocket's.";
-  say(`\n## Browser pair in the netlab (real Chromium, LAN profile)\n`);
+  say(`\n## Browser pair in the netlab (real Chromium, LAN profile)${kept ? `, kept from ${kept}` : ""}\n`);
   say(textTable(table));
   say(`\n${note}`);
   return {
@@ -701,12 +776,30 @@ async function browserPair(args: Args, say: (text?: string) => void): Promise<{ 
   };
 }
 
+/** Without the lab, the browser pair of the results already in `out` (said to be kept), if there are any. */
+async function keptLab(
+  out: string,
+  say: (text?: string) => void,
+): Promise<{ markdown: string[]; json: unknown } | null> {
+  try {
+    const old = JSON.parse(await Deno.readTextFile(`${out}/wire_results.json`));
+    const pair = old.browserPair as { parley: LabWire; minimal: LabWire; keptFrom?: string } | null;
+    if (!pair?.parley || !pair?.minimal) return null;
+    const when = pair.keptFrom ?? String(old.measuredAt).slice(0, 16).replace("T", " ") + " UTC";
+    const report = labReport(pair.parley, pair.minimal, say, when);
+    return { ...report, json: { ...pair, keptFrom: when } };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
 if (import.meta.main) {
   const args = parseArgs(Deno.args);
   const began = performance.now();
   const say = (text = "") => console.log(text);
   const local = await loopback(args, say);
-  const lab = args.lab ? await browserPair(args, say) : null;
+  const lab = args.lab ? await browserPair(args, say) : await keptLab(args.out, say);
   const runtime = `${((performance.now() - began) / 1000).toFixed(0)} s`;
   say(`\n(runtime ${runtime})`);
   const json = {
@@ -722,11 +815,12 @@ if (import.meta.main) {
     `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; ` +
     `${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}; runtime ${runtime}.`,
     "",
-    "Loopback: two real Parley room clients (`lib/client/room`, the code the page runs: encryption, courier, " +
-    "end-to-end acks) against the real signaling server, relay only (no DataChannel), next to two clients of a bare JSON " +
-    "relay (the minimal page's server, `tests/bench/minimal_page/server.ts`: parse, stamp `from`, forward; no ack). " +
-    `Each message is sent alone and delivered (Parley: "Delivered" on the sender) before the next, ${SETTLE_MS} ms ` +
-    "apart; both clients' connections are counted (one phone's link each). Bytes on the wire are the kernel's TCP " +
+    "Loopback: two real Parley room clients (`lib/client/room`, the code the page runs: encryption, signatures, " +
+    "courier, end-to-end acks) against the real signaling server, relay only (no DataChannel), next to two clients of " +
+    "a bare JSON relay (the minimal page's server, `tests/bench/minimal_page/server.ts`: parse, stamp `from`, forward; " +
+    'no ack). Each message (or burst of 10, sent back to back) is sent and delivered (Parley: "Delivered" on the ' +
+    `sender) before the next, ${SETTLE_MS} ms apart; both clients' connections are counted (one phone's link each). ` +
+    "Bytes on the wire are the kernel's TCP " +
     `payload counts (\`ss -ti\`) plus ${HEADER_BYTES_PER_SEGMENT} bytes of IPv4 and TCP headers per segment. A radio ` +
     `wake-up is a run of packets after at least ${WAKE_GAP_MS / 1000} s of silence on that link.`,
     "",

@@ -34,7 +34,7 @@ export const FORGE = {
 export interface HostileState {
   /** The member id to impersonate (the test tells it; the page also learns it from the socket, see {@link MembersSeen}). */
   target: string;
-  /** The target's public key, learned from its decrypted messages. */
+  /** The target's public key, learned when this page imported it to verify the target's messages. */
   targetKey: string;
   /** Forgery marker → times applied to a signature. */
   signed: Record<string, number>;
@@ -72,9 +72,11 @@ export function spyMembers(): void {
 }
 
 /**
- * Init script of the hostile member: wraps `crypto.subtle.sign`, `encrypt` and `decrypt`. A message whose body
+ * Init script of the hostile member: wraps `crypto.subtle.sign`, `encrypt` and `importKey`. A message whose body
  * starts with a {@link FORGE} marker has its fields rewritten both in what is signed (so the signature is the
- * hostile key's own, valid over the forged fields) and in the packet before encryption (`msg` and `hist`).
+ * hostile key's own, valid over the forged fields) and in the packet before encryption (`msg` and `hist`). An own
+ * message is sealed in its compact form (`lib/client/courier/message_bytes.ts`): a forged one is read from it and
+ * sealed as the JSON packet receivers also take, with the forged fields.
  */
 export function hostileMember(): void {
   const FORGE_TIME_2200 = Date.UTC(2200, 0, 1);
@@ -96,7 +98,8 @@ export function hostileMember(): void {
       // The order key is `<ms:9><counter:4>.<author>[~tab].<n>`: its author must match the message's.
       out.author = state.target;
       out.order = m.order.slice(0, 14) + state.target + m.order.slice(14 + m.author.length);
-      if (marker === "[forge:author+pk]" && state.targetKey && out.pk !== undefined) out.pk = state.targetKey;
+      // Messages carry no key now; this one claims the target's, so receivers verify H's signature with it.
+      if (marker === "[forge:author+pk]" && state.targetKey) out.pk = state.targetKey;
     } else if (marker === "[forge:time2200]") {
       out.time = FORGE_TIME_2200;
     } else if (marker === "[forge:time-max]") {
@@ -109,6 +112,48 @@ export function hostileMember(): void {
     return { marker, fields: out };
   };
   const count = (map: Record<string, number>, marker: string) => map[marker] = (map[marker] ?? 0) + 1;
+  const base64Url = (bytes: Uint8Array) =>
+    btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+
+  /** The `msg` packet in an own message's compact bytes, with the id the seal binds (see message_bytes.ts). */
+  const compactPacket = (bytes: Uint8Array, id: string) => {
+    let at = 2;
+    const take = (n: number) => {
+      if (at + n > bytes.length) throw new Error("short");
+      at += n;
+      return bytes.subarray(at - n, at);
+    };
+    const varint = () => {
+      let value = 0;
+      for (let scale = 1;; scale *= 128) {
+        const b = take(1)[0];
+        value += (b & 0x7f) * scale;
+        if (b < 0x80) return value;
+      }
+    };
+    const shortId = () => {
+      const mark = take(1)[0];
+      return mark >= 0x80 ? base64Url(take(mark - 0x80)) : String.fromCharCode(...take(mark));
+    };
+    const flags = bytes[1];
+    const sig = base64Url(take(64));
+    const ms = varint();
+    const c = varint();
+    const n = varint();
+    const zigzag = varint();
+    const author = shortId();
+    const tab = flags & 4 ? shortId() : undefined;
+    const to = flags & 1 ? shortId() : undefined;
+    const pk = flags & 2 ? base64Url(take(65)) : undefined;
+    const body = decoder.decode(bytes.subarray(at));
+    const order = ms.toString(36).padStart(9, "0") + c.toString(36).padStart(4, "0") + "." + author +
+      (tab === undefined ? "" : "~" + tab) + "." + n.toString(36);
+    const time = ms - (zigzag % 2 === 0 ? zigzag / 2 : -(zigzag + 1) / 2);
+    const m: Record<string, unknown> = { id, author, order, time, body, sig };
+    if (to !== undefined) m.to = to;
+    if (pk !== undefined) m.pk = pk;
+    return { t: "msg", m };
+  };
 
   const subtle = SubtleCrypto.prototype;
   const sign = subtle.sign;
@@ -135,7 +180,11 @@ export function hostileMember(): void {
   const encrypt = subtle.encrypt;
   subtle.encrypt = function (this: SubtleCrypto, ...[algorithm, key, data]: Parameters<SubtleCrypto["encrypt"]>) {
     try {
-      const packet = JSON.parse(decoder.decode(bytesOf(data)));
+      const bytes = bytesOf(data);
+      const aad = (algorithm as { additionalData?: BufferSource }).additionalData;
+      const packet = bytes[0] === 1 && aad
+        ? compactPacket(bytes, JSON.parse(decoder.decode(bytesOf(aad)))[3])
+        : JSON.parse(decoder.decode(bytes));
       const messages = packet?.t === "msg" ? [packet.m] : packet?.t === "hist" ? packet.ms : [];
       let changed = false;
       for (const m of messages) {
@@ -147,26 +196,25 @@ export function hostileMember(): void {
       }
       if (changed) return encrypt.call(this, algorithm, key, encoder.encode(JSON.stringify(packet)));
     } catch {
-      // Not a JSON packet: sealed as it is.
+      // Not a packet: sealed as it is.
     }
     return encrypt.call(this, algorithm, key, data);
   } as typeof subtle.encrypt;
 
-  const decrypt = subtle.decrypt;
-  subtle.decrypt = function (this: SubtleCrypto, ...[algorithm, key, data]: Parameters<SubtleCrypto["decrypt"]>) {
-    return decrypt.call(this, algorithm, key, data).then((plain) => {
-      try {
-        const packet = JSON.parse(decoder.decode(new Uint8Array(plain)));
-        const messages = packet?.t === "msg" ? [packet.m] : packet?.t === "hist" ? packet.ms : [];
-        for (const m of messages) {
-          if (state.target && m?.author === state.target && typeof m.pk === "string") state.targetKey = m.pk;
+  // Messages travel without their author's key; this page imports the target's to verify its messages.
+  const importKey = subtle.importKey;
+  subtle.importKey = function (this: SubtleCrypto, ...args: Parameters<SubtleCrypto["importKey"]>) {
+    const [format, keyData, algorithm] = args;
+    if (format === "raw" && (algorithm as { name?: string }).name === "ECDSA") {
+      const raw = bytesOf(keyData as BufferSource).slice();
+      void crypto.subtle.digest("SHA-256", raw).then((hash) => {
+        if (state.target && base64Url(new Uint8Array(hash).subarray(0, 16)) === state.target) {
+          state.targetKey = base64Url(raw);
         }
-      } catch {
-        // Not a JSON packet.
-      }
-      return plain;
-    });
-  } as typeof subtle.decrypt;
+      });
+    }
+    return importKey.apply(this, args as Parameters<SubtleCrypto["importKey"]>);
+  } as typeof subtle.importKey;
 }
 
 /** One rendering of a message item the recorder saw. */

@@ -16,6 +16,7 @@ import { type Intercept, type RunningApp, serveApp } from "../support/app.ts";
 import { STRINGS } from "../../lib/ui/i18n.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { byteTable, isPageCode, wireBytes, WireRecorder } from "./_wire.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 const SLOW = { timeout: 30_000 };
 /**
@@ -147,7 +148,7 @@ Deno.test({
         "in fact before any module had arrived",
       );
       const params = new URL(seen.sockets[0].url).searchParams;
-      assertEquals([params.get("v"), params.get("room")], ["1", link.room]);
+      assertEquals([params.get("v"), params.get("room")], [String(PROTOCOL_VERSION), link.room]);
       // A first visit's page carries a page nonce: the socket's upgrade is its hello (see "Early hello").
       assert(params.has("nonce") && params.has("hello"), "an early hello in the upgrade");
       assertEquals(errors, []);
@@ -374,7 +375,7 @@ Deno.test({
         const plain = await app(new Request(req.url, { headers: { "accept-language": "en" } }), info);
         const html = (await plain.text())
           .replace("</head>", `<link rel="modulepreload" href="${NEXT_MODULE}"></head>`)
-          .replace('"/api/signal?v=1&room="', '"/api/signal?v=1&next&room="');
+          .replace(`"/api/signal?v=${PROTOCOL_VERSION}&room="`, `"/api/signal?v=${PROTOCOL_VERSION}&next&room="`);
         return new Response(html, {
           headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", etag: '"next"' },
         });

@@ -193,7 +193,7 @@ Deno.test({
         await h.evaluate((id) => (globalThis as unknown as { __hostile: HostileState }).__hostile.target = id, memberA);
         await honestRound("hello");
         const state = await hostileState(h);
-        assert(state.targetKey.length === 87, "H learned A's public key from A's message");
+        assert(state.targetKey.length === 87, "H learned A's public key (recovered to verify A's message)");
       });
 
       await t.step("(a) H's messages claiming A as author are never shown as A's", async () => {

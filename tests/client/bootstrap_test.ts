@@ -5,6 +5,7 @@
  * @module
  */
 // fake-indexeddb (dev-only) gives Deno an in-memory IndexedDB, which stores CryptoKeys the way a browser does.
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 import "fake-indexeddb/auto";
 import { IDBFactory } from "fake-indexeddb";
 import { assert, assertEquals } from "@std/assert";
@@ -269,7 +270,7 @@ Deno.test("a page with a page nonce opens its socket with the hello in the upgra
   assert(hello);
   const verifier = await admissionKey(KEY_BYTES, room);
   assertEquals(hello.type, "hello");
-  assertEquals(hello.v, 1);
+  assertEquals(hello.v, PROTOCOL_VERSION);
   assertEquals(hello.since, 0, "a first visit wants the whole log");
   assertEquals(
     [hello.token, hello.epoch, hello.verifier],

@@ -99,7 +99,8 @@ Deno.test("a message goes out by relay at once, is sent when logged, and deliver
       time: message.time,
       body: "hello",
     });
-    assert(await bob.verify(m), "any member can verify it");
+    assertEquals(m.pk, undefined, "it travels without its public key: receivers know it or recover it");
+    assert(message.pk !== undefined && await bob.verify({ ...m, pk: message.pk }), "any member can verify it");
     assertEquals(courier.status(message.id), "pending");
   });
   await t.step("accepted makes it sent; bob's ack makes it delivered", async () => {

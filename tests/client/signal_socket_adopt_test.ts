@@ -7,19 +7,21 @@
 import { assertEquals } from "@std/assert";
 import { type AdoptedSocket, SignalSocket, type SignalSocketTimings } from "../../lib/client/signal_socket.ts";
 import { FakeClock, settle } from "../support/fake_clock.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 const TIMINGS: SignalSocketTimings = {
   reconnectBaseMs: 1_000,
   reconnectCapMs: 30_000,
   connectTimeoutMs: 10_000,
   heartbeatIntervalMs: 25_000,
+  heartbeatQuietMs: 25_000,
   heartbeatTimeoutMs: 10_000,
   livenessTimeoutMs: 3_000,
 };
 const NONCE = "N".repeat(43);
 const WELCOME = {
   type: "welcome",
-  v: 1,
+  v: PROTOCOL_VERSION,
   peer: "me",
   token: "T".repeat(43),
   resumed: false,
@@ -99,7 +101,7 @@ Deno.test("the first connect adopts the bootstrap's open socket and answers the 
   socket.start();
   await settle();
   assertEquals(created.length, 0, "no socket of its own");
-  assertEquals(boot.ws.sent, [{ type: "hello", v: 1, proof: `proof-of-${NONCE}` }]);
+  assertEquals(boot.ws.sent, [{ type: "hello", v: PROTOCOL_VERSION, proof: `proof-of-${NONCE}` }]);
   boot.ws.receive(WELCOME);
   assertEquals(socket.state.value.kind, "connected");
   assertEquals(frames, ["welcome"]);
@@ -119,7 +121,12 @@ Deno.test("a bootstrap socket still connecting is adopted, and what it receives 
   assertEquals(boot.frames, [], "the bootstrap's handler no longer collects");
   assertEquals(boot.ws.sent[0]?.proof, `proof-of-${NONCE}`);
   boot.ws.receive({ type: "error", code: "verifier_required", message: "new room" });
-  assertEquals(boot.ws.sent[1], { type: "hello", v: 1, proof: `proof-of-${NONCE}`, verifier: "V".repeat(43) });
+  assertEquals(boot.ws.sent[1], {
+    type: "hello",
+    v: PROTOCOL_VERSION,
+    proof: `proof-of-${NONCE}`,
+    verifier: "V".repeat(43),
+  });
   boot.ws.receive(WELCOME);
   assertEquals(socket.state.value.kind, "connected");
   socket.stop();
@@ -184,7 +191,11 @@ Deno.test("frames the bootstrap already answered are not answered again; its hel
   assertEquals(created.length, 0);
   assertEquals(boot.ws.sent, [], "the challenge is not answered twice");
   boot.ws.receive({ type: "error", code: "verifier_required", message: "new room" });
-  assertEquals(boot.ws.sent, [{ type: "hello", v: 1, ...sentByBootstrap }], "the bootstrap's hello, with the verifier");
+  assertEquals(
+    boot.ws.sent,
+    [{ type: "hello", v: PROTOCOL_VERSION, ...sentByBootstrap }],
+    "the bootstrap's hello, with the verifier",
+  );
   boot.ws.receive(WELCOME);
   assertEquals(socket.state.value.kind, "connected");
   socket.stop();
@@ -207,6 +218,6 @@ Deno.test("after an early hello the server may still ask for a challenge: the ad
   const { socket } = setup({ ...boot, hello: { proof: "early, over a used page nonce" }, answered: 0 } as never);
   socket.start();
   await settle();
-  assertEquals(boot.ws.sent, [{ type: "hello", v: 1, proof: `proof-of-${NONCE}` }]);
+  assertEquals(boot.ws.sent, [{ type: "hello", v: PROTOCOL_VERSION, proof: `proof-of-${NONCE}` }]);
   socket.stop();
 });

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
-import { CLOSE } from "../../lib/protocol/mod.ts";
+import { CLOSE, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
 import { SignalSocket, type SignalSocketTimings, signalUrl } from "../../lib/client/signal_socket.ts";
 import { FakeClock, settle } from "../support/fake_clock.ts";
 
@@ -8,6 +8,7 @@ const TIMINGS: SignalSocketTimings = {
   reconnectCapMs: 30_000,
   connectTimeoutMs: 10_000,
   heartbeatIntervalMs: 25_000,
+  heartbeatQuietMs: 25_000,
   heartbeatTimeoutMs: 10_000,
   livenessTimeoutMs: 3_000,
 };
@@ -43,7 +44,9 @@ class FakeWebSocket {
   }
 }
 
-function setup(options: { online?: () => boolean; random?: () => number } = {}) {
+function setup(
+  options: { online?: () => boolean; random?: () => number; timings?: Partial<SignalSocketTimings> } = {},
+) {
   const clock = new FakeClock(1_000_000);
   const sockets: FakeWebSocket[] = [];
   const frames: string[] = [];
@@ -66,7 +69,7 @@ function setup(options: { online?: () => boolean; random?: () => number } = {}) 
       frames.push(frame.type);
       if (frame.type === "welcome") token = frame.token;
     },
-    timings: TIMINGS,
+    timings: { ...TIMINGS, ...options.timings },
     timers: clock,
     now: clock.now,
     random: options.random ?? (() => 0.5),
@@ -95,8 +98,14 @@ function setup(options: { online?: () => boolean; random?: () => number } = {}) 
 }
 
 Deno.test("the signal URL carries the protocol version and room, over wss for https pages", () => {
-  assertEquals(signalUrl("https://parley.example", "abc"), "wss://parley.example/api/signal?v=1&room=abc");
-  assertEquals(signalUrl("http://127.0.0.1:8000", "abc"), "ws://127.0.0.1:8000/api/signal?v=1&room=abc");
+  assertEquals(
+    signalUrl("https://parley.example", "abc"),
+    `wss://parley.example/api/signal?v=${PROTOCOL_VERSION}&room=abc`,
+  );
+  assertEquals(
+    signalUrl("http://127.0.0.1:8000", "abc"),
+    `ws://127.0.0.1:8000/api/signal?v=${PROTOCOL_VERSION}&room=abc`,
+  );
 });
 
 Deno.test("it says hello with resume data and is connected after the welcome", async () => {
@@ -105,7 +114,7 @@ Deno.test("it says hello with resume data and is connected after the welcome", a
   assertEquals(socket.state.value.kind, "connecting");
   assertEquals(socket.send({ type: "ping" }), false, "nothing is sent before the welcome");
   await welcome(last());
-  assertEquals(last().sent[0], { type: "hello", v: 1, since: 7, proof: "P".repeat(43) });
+  assertEquals(last().sent[0], { type: "hello", v: PROTOCOL_VERSION, since: 7, proof: "P".repeat(43) });
   assertEquals(socket.state.value.kind, "connected");
   assertEquals(socket.send({ type: "bye" }), true);
   assert(events.includes("WebSocket connecting") && events.includes("WebSocket connected"));
@@ -207,6 +216,28 @@ Deno.test("frames keep a busy connection alive without pings", async () => {
   socket.stop();
 });
 
+Deno.test("an idle connection pings at the conversation's period first, then at the quiet one; traffic brings it back", async () => {
+  const timings = { heartbeatIntervalMs: 15_000, heartbeatQuietMs: 25_000 };
+  const { socket, last, welcome, clock } = setup({ timings });
+  socket.start();
+  await welcome(last());
+  const pings = () => last().sent.filter((f) => f.type === "ping");
+  const answer = () => last().receive({ type: "pong" });
+  await clock.advance(15_000);
+  assertEquals(pings(), [{ type: "ping" }], "the first after the active period; no counter in it");
+  answer();
+  await clock.advance(15_000);
+  assertEquals(pings().length, 1, "only heartbeats since: the quiet period now");
+  await clock.advance(10_000);
+  assertEquals(pings().length, 2);
+  answer();
+  socket.send({ type: "chat", id: "m1", data: "YQ" });
+  last().receive({ type: "accepted", id: "m1", seq: 1 });
+  await clock.advance(15_000);
+  assertEquals(pings().length, 3, "a conversation: the active period again");
+  socket.stop();
+});
+
 Deno.test("a socket that never opens is given up after the connect timeout", async () => {
   const { socket, sockets, clock } = setup();
   socket.start();
@@ -276,7 +307,11 @@ Deno.test("the hello waits for the challenge and carries the proof built for its
   assertEquals(last().sent, [], "nothing is said before the challenge");
   await challenge(last(), "C".repeat(43));
   assertEquals(nonces, ["C".repeat(43)]);
-  assertEquals(last().sent, [{ type: "hello", v: 1, since: 7, proof: "P".repeat(43) }], "no verifier unless asked");
+  assertEquals(
+    last().sent,
+    [{ type: "hello", v: PROTOCOL_VERSION, since: 7, proof: "P".repeat(43) }],
+    "no verifier unless asked",
+  );
   assertEquals(frames, [], "the challenge is not passed on");
   socket.stop();
 });
@@ -286,7 +321,13 @@ Deno.test("a new room: verifier_required gets the same hello again with the veri
   socket.start();
   await challenge(last());
   last().receive({ type: "error", code: "verifier_required", message: "new room" });
-  assertEquals(last().sent[1], { type: "hello", v: 1, since: 7, proof: "P".repeat(43), verifier: "V".repeat(43) });
+  assertEquals(last().sent[1], {
+    type: "hello",
+    v: PROTOCOL_VERSION,
+    since: 7,
+    proof: "P".repeat(43),
+    verifier: "V".repeat(43),
+  });
   assertEquals([sockets.length, nonces.length], [1, 1], "same socket, same nonce: no new proof");
   assertEquals(frames, [], "verifier_required is handled, not passed on");
   last().receive({

@@ -10,6 +10,7 @@ import { admissionKey, helloProof } from "../../lib/protocol/admission.ts";
 import { newRoomId } from "../../lib/protocol/ids.ts";
 import { TEST_ROOM_KEY } from "../support/signal_test_client.ts";
 import type { InstanceCommand, InstanceEvent } from "./_instance_worker.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 /** What each instance serves: the whole app (default), or `PARLEY_TEST_SERVE=signal` for `lib/server` alone. */
 const SERVE = Deno.env.get("PARLEY_TEST_SERVE") === "signal" ? "signal" : "app";
@@ -57,7 +58,7 @@ class Client {
   #closed: Promise<void>;
 
   constructor(port: number, room: string) {
-    this.#socket = new WebSocket(`ws://127.0.0.1:${port}/api/signal?v=1&room=${room}`);
+    this.#socket = new WebSocket(`ws://127.0.0.1:${port}/api/signal?v=${PROTOCOL_VERSION}&room=${room}`);
     this.#socket.onmessage = (event) => {
       this.frames.push(JSON.parse(event.data));
       this.#wake?.();
@@ -166,10 +167,10 @@ async function crossInstanceScenario(t: Deno.TestContext, bus: "broadcast" | "kv
     assert(one.port !== two.port);
     const room = newRoomId();
 
-    const alice = await join(one, room, { type: "hello", v: 1, since: 0 });
+    const alice = await join(one, room, { type: "hello", v: PROTOCOL_VERSION, since: 0 });
     clients.push(alice.client);
     const aliceId = alice.welcome.peer;
-    const bob = await join(two, room, { type: "hello", v: 1, since: 0 });
+    const bob = await join(two, room, { type: "hello", v: PROTOCOL_VERSION, since: 0 });
     clients.push(bob.client);
     const bobId = bob.welcome.peer;
 
@@ -199,7 +200,12 @@ async function crossInstanceScenario(t: Deno.TestContext, bus: "broadcast" | "kv
         for (const id of missed) bob.client.send({ type: "chat", id, data: `bWlzc2VkLQ${id}` });
         for (const id of missed) await bob.client.next((f) => f.type === "accepted" && f.id === id, `${id} accepted`);
 
-        const again = await join(two, room, { type: "hello", v: 1, token: alice.welcome.token, since: seen });
+        const again = await join(two, room, {
+          type: "hello",
+          v: PROTOCOL_VERSION,
+          token: alice.welcome.token,
+          since: seen,
+        });
         clients.push(again.client);
         assertEquals([again.welcome.peer, again.welcome.resumed], [aliceId, true]);
         const delivered = again.client.frames.filter((f) => f.type === "chat");
@@ -216,7 +222,12 @@ async function crossInstanceScenario(t: Deno.TestContext, bus: "broadcast" | "kv
       await alice.client.next(presence(bobId, "away"), "bob away");
       alice.client.send({ type: "chat", id: "a2", data: "d2hpbGUgYXdheQ" });
       await alice.client.next((f) => f.type === "accepted" && f.id === "a2", "a2 accepted");
-      const moved = await join(one, room, { type: "hello", v: 1, token: bob.welcome.token, since: seen });
+      const moved = await join(one, room, {
+        type: "hello",
+        v: PROTOCOL_VERSION,
+        token: bob.welcome.token,
+        since: seen,
+      });
       clients.push(moved.client);
       assertEquals(moved.welcome.peer, bobId);
       const backlog = moved.client.frames.filter((f) => f.type === "chat");

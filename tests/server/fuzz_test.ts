@@ -14,7 +14,14 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
-import { admissionKey, CLOSE, type ErrorCode, helloProof, SUPPORTED_VERSIONS } from "../../lib/protocol/mod.ts";
+import {
+  admissionKey,
+  CLOSE,
+  type ErrorCode,
+  helloProof,
+  PROTOCOL_VERSION,
+  SUPPORTED_VERSIONS,
+} from "../../lib/protocol/mod.ts";
 import { encodeFrame, OPCODE, RawSocket } from "../bench/load/raw_socket.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { Prng } from "../support/prng.ts";
@@ -54,7 +61,7 @@ const NASTY = [
   "\\",
   "<",
 ];
-const KNOWN_TYPES = ["hello", "chat", "signal", "ping", "bye", "ice"];
+const KNOWN_TYPES = ["hello", "chat", "signal", "ack", "ping", "bye", "ice"];
 
 /** Picks cases from a seeded random source. */
 class Gen {
@@ -176,7 +183,7 @@ function text(label: string, value: unknown, expect: OpenCase["expect"]): OpenCa
 
 /** One case for a joined connection. */
 function openCase(g: Gen, i: number): OpenCase {
-  switch (g.int(17)) {
+  switch (g.int(19)) {
     case 0: { // not JSON
       let s = "";
       const alphabet = '{}[]":,0123456789abcdefnulltrue \\\n\t' + NASTY.join("");
@@ -265,6 +272,22 @@ function openCase(g: Gen, i: number): OpenCase {
       return text("ice", { type: "ice" }, "ice");
     case 16: // ice with baggage
       return text("bad ice", setField({ type: "ice" }, g.extraKey(), g.value()), "bad_frame");
+    case 17: { // ack with one field wrong
+      const frame: Record<string, unknown> = { type: "ack", to: g.b64(1, 64), ids: [g.b64(1, 64)], mac: g.b64(11, 43) };
+      const which = g.int(5);
+      if (which === 0) frame.to = g.rand() < 0.2 ? undefined : g.badShortId();
+      else if (which === 1) frame.ids = g.pick([undefined, [], [g.badShortId()], g.b64(1, 9), Array(401).fill("m")]);
+      else if (which === 2) frame.mac = g.pick([undefined, g.b64(0, 10), g.b64(44, 60), g.b64(11, 20) + g.pick(NASTY)]);
+      else if (which === 3) frame.volatile = g.pick([false, 1, "true", null]);
+      else setField(frame, g.extraKey(), g.value());
+      return text("bad ack", frame, "bad_frame");
+    }
+    case 18: // well-formed ack to nobody
+      return text(
+        "ack to a stranger",
+        { type: "ack", to: g.b64(1, 64), ids: [g.b64(1, 64)], mac: g.b64(11, 43) },
+        "unknown_peer",
+      );
     default: // a number JSON.parse turns into Infinity
       return text("1e999 ping", '{"type":"ping","n":1e999}', "bad_frame");
   }
@@ -277,14 +300,15 @@ function validRoom(g: Gen): string {
 /** One case that ends its connection. */
 function closingCase(g: Gen): ClosingCase {
   const room = validRoom(g);
-  const ok = `/api/signal?v=1&room=${room}`;
+  const ok = `/api/signal?v=${PROTOCOL_VERSION}&room=${room}`;
   const base = { headers: undefined, join: false, send: [] as Uint8Array[] };
   switch (g.int(14)) {
     case 0: { // bad version in the query
       const v = g.pick([
         "",
         "0",
-        "2",
+        "1",
+        "3",
         "999",
         "-1",
         "abc",
@@ -312,7 +336,9 @@ function closingCase(g: Gen): ClosingCase {
         "..%2F..%2F" + g.b64(22, 22),
         "<script>" + g.b64(22, 22),
       ]);
-      const path = g.rand() < 0.2 ? "/api/signal?v=1" : `/api/signal?v=1&room=${bad}`;
+      const path = g.rand() < 0.2
+        ? `/api/signal?v=${PROTOCOL_VERSION}`
+        : `/api/signal?v=${PROTOCOL_VERSION}&room=${bad}`;
       return { ...base, label: "bad room in query", path, codes: ["bad_room"], close: [CLOSE.BAD_REQUEST] };
     }
     case 2: // garbage before hello
@@ -343,7 +369,7 @@ function closingCase(g: Gen): ClosingCase {
         send: [
           encodeFrame(
             OPCODE.TEXT,
-            ENCODER.encode(JSON.stringify({ type: "hello", v: g.pick([0, 2, "1", null, 1.5]) })),
+            ENCODER.encode(JSON.stringify({ type: "hello", v: g.pick([0, 1, 3, "2", null, 1.5]) })),
           ),
         ],
         codes: ["bad_version"],
@@ -358,7 +384,7 @@ function closingCase(g: Gen): ClosingCase {
         : field === "member"
         ? g.pick([g.b64(87, 87), { key: g.b64(87, 87) }, { key: g.b64(86, 86), sig: g.b64(86, 86) }, null, []])
         : g.badSecret();
-      const frame = setField({ type: "hello", v: 1 }, field, value);
+      const frame = setField({ type: "hello", v: PROTOCOL_VERSION }, field, value);
       return {
         ...base,
         label: `hello with a bad ${field}`,
@@ -502,7 +528,7 @@ async function join(port: number, room: string, inbox: Inbox): Promise<{ socket:
   const socket = await RawSocket.open({
     hostname: "127.0.0.1",
     port,
-    path: `/api/signal?v=1&room=${room}`,
+    path: `/api/signal?v=${PROTOCOL_VERSION}&room=${room}`,
     onText: inbox.push,
   });
   if (!(socket instanceof RawSocket)) throw new Error(`upgrade refused: ${socket.status} ${socket.body}`);
@@ -519,7 +545,7 @@ async function provenHello(room: string, inbox: Inbox, socket: RawSocket): Promi
   const challenge = JSON.parse(inbox.frames.shift()!);
   assertEquals(challenge.type, "challenge");
   const verifier = await admissionKey(TEST_ROOM_KEY, room);
-  return { type: "hello", v: 1, proof: await helloProof(verifier, room, challenge.nonce), verifier };
+  return { type: "hello", v: PROTOCOL_VERSION, proof: await helloProof(verifier, room, challenge.nonce), verifier };
 }
 
 function describe(c: { label: string; text?: string }): string {

@@ -24,6 +24,8 @@ Deno.test("client frames are validated strictly, with the chat id kept for the e
   assert(parseClientFrame('{"type":"hello","v":1,"since":0}').ok);
   assert(parseClientFrame('{"type":"ping"}').ok);
   assert(parseClientFrame('{"type":"bye"}').ok);
+  assert(parseClientFrame('{"type":"ack","to":"p1","ids":["m1"],"mac":"AAAAAAAAAAA"}').ok);
+  assert(parseClientFrame('{"type":"ack","to":"p1","ids":["m1","m2"],"mac":"AAAAAAAAAAA","volatile":true}').ok);
   const cases: [string, string, string?][] = [
     ["nope", "bad_frame"],
     ["null", "bad_frame"],
@@ -45,6 +47,13 @@ Deno.test("client frames are validated strictly, with the chat id kept for the e
     ['{"type":"hello","v":1,"token":"short"}', "bad_frame"],
     ['{"type":"ping","n":"x"}', "bad_frame"],
     ['{"type":"bye","x":1}', "bad_frame"],
+    ['{"type":"ack","ids":["m1"],"mac":"AAAAAAAAAAA"}', "bad_frame"],
+    ['{"type":"ack","to":"p1","ids":[],"mac":"AAAAAAAAAAA"}', "bad_frame"],
+    ['{"type":"ack","to":"p1","ids":["m 1"],"mac":"AAAAAAAAAAA"}', "bad_frame"],
+    [`{"type":"ack","to":"p1","ids":${JSON.stringify(Array(401).fill("m"))},"mac":"AAAAAAAAAAA"}`, "bad_frame"],
+    ['{"type":"ack","to":"p1","ids":["m1"],"mac":"short"}', "bad_frame"],
+    ['{"type":"ack","to":"p1","ids":["m1"],"mac":"AAAAAAAAAAA","volatile":false}', "bad_frame"],
+    ['{"type":"ack","to":"p1","ids":["m1"],"mac":"AAAAAAAAAAA","from":"p2"}', "bad_frame"],
   ];
   for (const [text, code, ref] of cases) {
     const result = parseClientFrame(text);

@@ -10,6 +10,7 @@ import { LocalBusNetwork } from "../../lib/server/bus_local.ts";
 import { clientAddressResolver, type ForwardedHeader, parseTrustedProxies } from "../../lib/server/client_address.ts";
 import { configFromEnv, createSignalServer } from "../../lib/server/mod.ts";
 import { TestClient } from "../support/signal_test_client.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 const CLIENT = "198.51.100.7";
 
@@ -123,7 +124,7 @@ async function serverWith(env: Record<string, string>) {
   return {
     /** Opens a new room with `X-Forwarded-For: forwarded`; returns the error code, or "welcome". */
     async join(forwarded: string): Promise<string> {
-      const url = `ws://127.0.0.1:${http.addr.port}/api/signal?v=1&room=${newRoomId()}`;
+      const url = `ws://127.0.0.1:${http.addr.port}/api/signal?v=${PROTOCOL_VERSION}&room=${newRoomId()}`;
       const client = await TestClient.connect(url, { headers: { "x-forwarded-for": forwarded } });
       clients.push(client);
       try {

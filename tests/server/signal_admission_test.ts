@@ -8,6 +8,7 @@ import { newRoomId } from "../../lib/protocol/ids.ts";
 import { memberIdOf, memberProof } from "../../lib/protocol/admission.ts";
 import { startInProcess } from "../support/signal_in_process.ts";
 import { TestClient } from "../support/signal_test_client.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 /** Another room key than the test clients' default one. */
 const OTHER_KEY = new Uint8Array(32).fill(9);
@@ -79,7 +80,10 @@ Deno.test("a new room is registered by the verifier its creator sends when asked
 
     await t.step("a hello without proof is refused", async () => {
       const mallory = await connect();
-      assertEquals(await refusal(mallory, { type: "hello", v: 1 }), { code: "admission_refused", close: 4403 });
+      assertEquals(await refusal(mallory, { type: "hello", v: PROTOCOL_VERSION }), {
+        code: "admission_refused",
+        close: 4403,
+      });
     });
 
     await t.step("a proof replayed on another socket is refused: it is bound to its nonce", async () => {

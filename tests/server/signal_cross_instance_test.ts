@@ -3,6 +3,7 @@ import type { BusKind } from "../../lib/server/config.ts";
 import { newRoomId } from "../../lib/protocol/ids.ts";
 import { ServerProcess, tempKvPath } from "../support/server_process.ts";
 import { TestClient } from "../support/signal_test_client.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 /** Something that serves /api/signal. */
 interface Instance {
@@ -21,7 +22,7 @@ async function startWorker(kvPath: string, bus: BusKind): Promise<Instance & { s
   worker.postMessage({ kvPath, bus });
   const { port } = await ready as { port: number };
   return {
-    signalUrl: (room) => `ws://127.0.0.1:${port}/api/signal?v=1&room=${room}`,
+    signalUrl: (room) => `ws://127.0.0.1:${port}/api/signal?v=${PROTOCOL_VERSION}&room=${room}`,
     async stop() {
       const stopped = message();
       worker.postMessage("stop");

@@ -6,6 +6,7 @@
  * anything else about an early hello gets the socket an ordinary challenge.
  * @module
  */
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "@std/assert";
 import { newRoomId } from "../../lib/protocol/ids.ts";
 import {
@@ -33,7 +34,7 @@ async function earlyHello(
   const verifier = await admissionKey(options.key ?? TEST_ROOM_KEY, room);
   return {
     type: "hello",
-    v: 1,
+    v: PROTOCOL_VERSION,
     since: 0,
     proof: await helloProof(verifier, room, nonce),
     ...(options.pair ? { member: await memberProof(options.pair, room, nonce) } : {}),

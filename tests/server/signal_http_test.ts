@@ -4,6 +4,7 @@ import { LocalBusNetwork } from "../../lib/server/bus_local.ts";
 import { configFromEnv } from "../../lib/server/config.ts";
 import { MemoryRoomLog } from "../../lib/server/room_log_memory.ts";
 import { SignalService } from "../../lib/server/signal_service.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 Deno.test("requests that cannot become a signaling socket get a JSON error, never a 500", async (t) => {
   const config = configFromEnv(() => undefined, { allowedOrigins: ["https://parley.example"] });
@@ -11,7 +12,7 @@ Deno.test("requests that cannot become a signaling socket get a JSON error, neve
   const log = new MemoryRoomLog({ ttlMs: config.roomTtlMs, maxEntries: 10, maxBytes: 1 << 16 });
   const bus = new LocalBusNetwork().join();
   const service = new SignalService({ config, kv, log, bus });
-  const url = `http://127.0.0.1:8000/api/signal?v=1&room=${newRoomId()}`;
+  const url = `http://127.0.0.1:8000/api/signal?v=${PROTOCOL_VERSION}&room=${newRoomId()}`;
   const remote = { hostname: "127.0.0.1" };
   const ask = async (init: RequestInit) => {
     const response = service.handle(new Request(url, init), remote);

@@ -2,6 +2,7 @@ import { assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { newRoomId } from "../../lib/protocol/ids.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/signal_test_client.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 Deno.test("limits and bad requests get their documented errors and close codes", async (t) => {
   const server = await ServerProcess.start({
@@ -26,7 +27,7 @@ Deno.test("limits and bad requests get their documented errors and close codes",
   };
   try {
     await t.step("a plain HTTP request gets 426 with a JSON error", async () => {
-      const response = await fetch(`${server.httpUrl}/api/signal?v=1&room=${newRoomId()}`);
+      const response = await fetch(`${server.httpUrl}/api/signal?v=${PROTOCOL_VERSION}&room=${newRoomId()}`);
       assertEquals(response.status, 426);
       assertEquals(response.headers.get("upgrade"), "websocket");
       assertEquals((await response.json()).error.code, "not_websocket");

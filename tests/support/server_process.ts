@@ -4,6 +4,7 @@
  * can kill it (SIGKILL) and restart it on the same KV.
  * @module
  */
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 import { launch, type Launched, ListeningProcess } from "./listening_process.ts";
 
 /** Options of `startServer`. */
@@ -53,8 +54,8 @@ export class ServerProcess extends ListeningProcess {
     this.kvPath = kvPath;
   }
 
-  /** The signaling URL for a room, with `v=1`. */
-  signalUrl(room: string, version = "1"): string {
+  /** The signaling URL for a room, with the protocol version this code speaks. */
+  signalUrl(room: string, version = String(PROTOCOL_VERSION)): string {
     return `ws://127.0.0.1:${this.port}/api/signal?v=${version}&room=${room}`;
   }
 

@@ -11,6 +11,7 @@ import type { IceServers } from "../../lib/server/ice_servers.ts";
 import { LocalBusNetwork } from "../../lib/server/bus_local.ts";
 import { KvRoomLog } from "../../lib/server/room_log_kv.ts";
 import { SessionStore } from "../../lib/server/session_store.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 /** Options of {@link startInProcess}. */
 export interface InProcessOptions {
@@ -84,7 +85,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     instances.push({
       service,
       port,
-      signalUrl: (room) => `ws://127.0.0.1:${port}/api/signal?v=1&room=${room}`,
+      signalUrl: (room) => `ws://127.0.0.1:${port}/api/signal?v=${PROTOCOL_VERSION}&room=${room}`,
       iceUrl: (room) => `http://127.0.0.1:${port}/api/ice${room === undefined ? "" : `?room=${room}`}`,
     });
   }

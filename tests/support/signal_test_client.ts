@@ -7,6 +7,7 @@
  */
 import { admissionKey, helloProof } from "../../lib/protocol/admission.ts";
 import type { ServerFrame, WelcomeFrame } from "../../lib/protocol/frames.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 
 /** How long a test waits for a frame or a close before failing (a hang guard, not a timing assertion). */
 const WAIT_MS = 10_000;
@@ -109,7 +110,7 @@ export class TestClient {
 
   /** A `hello` with this client's proof over the challenge; `fields` add to it or override it. */
   async helloFrame(fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    return { type: "hello", v: 1, proof: await this.proof(), ...fields };
+    return { type: "hello", v: PROTOCOL_VERSION, proof: await this.proof(), ...fields };
   }
 
   /**

@@ -26,9 +26,12 @@ import type { MessageStatus, OutboxEntry, RoomState, Store, StoredMessage } from
 import { GLOBAL_TIMERS, type TimerId, type Timers } from "../timer_set.ts";
 import { MessageBook } from "./book.ts";
 import type { CourierCounters, CourierEvent, Host } from "./events.ts";
+import { AckQueue } from "./ack_queue.ts";
 import { HistorySync } from "./history_sync.ts";
 import { Inbox } from "./inbox.ts";
+import type { KeyBook } from "./keys.ts";
 import {
+  ACK_BATCH,
   DEFAULT_HISTORY_BATCH_BYTES,
   DEFAULT_RESEND_BURST,
   ID_PATTERN,
@@ -42,9 +45,9 @@ import type { Packet, ReceivedPacket, RejectReason } from "./packets.ts";
 import { type PeerPresence, type PeerState, PeerTable } from "./peers.ts";
 import { Persister } from "./persist.ts";
 import { readMessage, readOutboxEntry } from "./records.ts";
-import type { MessageSigner } from "./signer.ts";
+import { memberIdOf, type MessageSigner, signingText } from "./signer.ts";
 import type { DirectLink, PayloadCodec, RelayTransport } from "./transport.ts";
-import { type Arrival, Wire } from "./wire.ts";
+import { type Arrival, directAck, type Outgoing, Wire } from "./wire.ts";
 
 /** Why {@link Courier.send} refused a message. */
 export type SendFailure =
@@ -92,6 +95,8 @@ export interface CourierSnapshot {
 export interface CourierTiming {
   /** An unacknowledged message (and an unanswered history sync) is re-sent after this; Infinity disables the timer. */
   resendIntervalMs: number;
+  /** Acks to a session within this long of the previous one wait and go together (default 0: each at once). */
+  ackCoalesceMs?: number;
 }
 
 /** A session in the `welcome` roster. */
@@ -190,6 +195,11 @@ export class Courier {
   #wire: Wire<LogTicket>;
   #outbox: Outbox;
   #inbox: Inbox;
+  /** Keys of stored messages by author (hints for the key book, which loads when first needed). */
+  #hints = new Map<string, string>();
+  #keys: Promise<KeyBook> | undefined;
+  #acks: AckQueue;
+  #relay: RelayTransport;
   #sync: HistorySync;
   #host: Host;
   #writer: string;
@@ -293,16 +303,24 @@ export class Courier {
       persist: this.#persist,
       host: this.#host,
     });
+    this.#relay = options.relay;
+    this.#acks = new AckQueue({
+      delayMs: options.timing.ackCoalesceMs ?? 0,
+      now: this.#s.now,
+      timers: this.#s.timers,
+      send: (peer, ids, volatile) => this.#toPeer(peer, volatile ? { t: "ack", ids, volatile } : { t: "ack", ids }),
+    });
     this.#inbox = new Inbox({
       room: this.#room,
       store: this.#store,
       book: this.#book,
       peers: this.#peers,
       signer: this.#signer,
+      keys: () => this.#keyBook(),
       clock: this.#clock,
       persist: this.#persist,
       self: () => this.#self,
-      toPeer: (peer, packet) => this.#toPeer(peer, packet),
+      ack: (peer, ids, volatile) => this.#acks.add(peer, ids, volatile),
       ownLogged: (id, seq) => this.#outbox.accepted(id, seq),
       mine: (id, writer) => this.#outbox.get(id) !== undefined || writer === this.#writer,
       resync: (except) => {
@@ -334,6 +352,7 @@ export class Courier {
       }
       if (message.unreadable) this.#fail("load", new Error(`stored message ${message.id} is unreadable`));
       this.#book.set(message);
+      if (message.pk !== undefined && !message.unreadable) this.#hints.set(message.author, message.pk);
       const parts = this.#book.parts(message.id);
       if (parts) this.#clock.observe(parts.ms, parts.c);
     }
@@ -447,10 +466,25 @@ export class Courier {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /** Starts loading what the first message of a new author needs (the shell calls it once the room is joined). */
+  prepare(): void {
+    this.#keyBook().catch(() => {});
+  }
+
+  /** The key book, loaded on first use (offline and not cached yet: the next use tries again). */
+  #keyBook(): Promise<KeyBook> {
+    this.#keys ??= import("./keys.ts").then((m) =>
+      new m.KeyBook({ room: this.#room, now: this.#s.now, signingText, memberIdOf, hints: this.#hints })
+    );
+    this.#keys.catch(() => this.#keys = undefined);
+    return this.#keys;
+  }
+
   /** Stops timers and ignores every later input (a reload builds a new courier from the store). */
   close(): void {
     this.#closed = true;
     this.#persist.close();
+    this.#acks.close();
     if (this.#timer !== undefined) this.#s.timers.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#listeners.clear();
@@ -497,6 +531,7 @@ export class Courier {
     if (this.#closed || this.#outbox.get(message.id) !== pending) return signed;
     const current = this.#book.get(message.id)!;
     signed = { ...current, pk: signed.pk, sig: signed.sig };
+    if (signed.pk !== undefined) this.#hints.set(author, signed.pk);
     this.#book.set(signed);
     const own = signed;
     // It leaves only once stored (a failed write is retried by the timer): a crash never forgets what a peer has.
@@ -611,6 +646,22 @@ export class Courier {
     this.#wire.receive("chat", frame.from, frame.data, ticket, frame.id);
   }
 
+  /**
+   * A relayed `ack` frame whose MAC the shell checked: session `from` stored
+   * these own messages (`volatile`: not durably). Ids are checked like any
+   * packet's; a malformed list is refused whole.
+   */
+  receiveAck(from: string, ids: readonly unknown[], volatile: boolean): void {
+    if (this.#closed) return;
+    if (
+      ids.length === 0 || ids.length > ACK_BATCH || !ids.every((id) => typeof id === "string" && ID_PATTERN.test(id))
+    ) {
+      this.#reject(from, "malformed_packet", "ack");
+      return;
+    }
+    for (const id of ids as string[]) this.#outbox.acked(id, from, volatile);
+  }
+
   /** A relayed `signal` payload meant for the courier (acks, history sync, re-sends). */
   receiveSignal(from: string, payload: string): void {
     if (this.#closed) return;
@@ -698,8 +749,23 @@ export class Courier {
     this.#outbox.memberLearned(id, member);
   }
 
-  /** Sends a packet to one session: its DataChannel when open, else a relay signal (unless it is away). */
+  /**
+   * Sends a packet to one session: its DataChannel when open, else by relay
+   * (unless it is away). An ack goes plain on a DataChannel, and as an `ack`
+   * frame on the relay when the relay has them; anything else is sealed, and
+   * goes by relay as a signal.
+   */
   #toPeer(peer: string, packet: Packet): void {
+    const byRelay = (out: Outgoing | null) => {
+      if (this.#closed || !this.#peers.relayUp || this.#peers.get(peer)?.presence === "away") return;
+      if (packet.t === "ack" && this.#relay.sendAck) this.#relay.sendAck(peer, packet.ids, packet.volatile === true);
+      else if (out) this.#wire.sendSignal(peer, out);
+    };
+    if (packet.t === "ack") {
+      const link = this.#peers.get(peer)?.link;
+      if (link?.send(directAck(packet.ids, packet.volatile === true))) return;
+      if (this.#relay.sendAck) return byRelay(null);
+    }
     this.#wire.prepare(packet, (out) => {
       if (this.#closed) return;
       if (!out) {
@@ -708,7 +774,7 @@ export class Courier {
       }
       const state = this.#peers.get(peer);
       if (state?.link && this.#wire.sendDirect(state.link, out)) return;
-      if (this.#peers.relayUp && state?.presence !== "away") this.#wire.sendSignal(peer, out);
+      byRelay(out);
     });
   }
 

@@ -12,8 +12,8 @@ import { type HybridClock, writerOf } from "../order_key.ts";
 import type { Store, StoredMessage } from "../store.ts";
 import type { MessageBook } from "./book.ts";
 import type { Host } from "./events.ts";
-import { ACK_BATCH } from "./limits.ts";
-import { checkMessage, type Packet, sameMessage, type WireMessage } from "./packets.ts";
+import type { KeyBook } from "./keys.ts";
+import { checkMessage, sameMessage, type WireMessage } from "./packets.ts";
 import type { PeerTable } from "./peers.ts";
 import type { Persister } from "./persist.ts";
 import type { MessageSigner } from "./signer.ts";
@@ -40,14 +40,16 @@ export interface InboxOptions {
   peers: PeerTable;
   /** Verifies authors. */
   signer: MessageSigner;
+  /** Authors' public keys (messages come without them), loaded when first needed. */
+  keys: () => Promise<KeyBook>;
   /** The hybrid clock, moved past every message taken in. */
   clock: HybridClock;
   /** Writes to the store. */
   persist: Persister;
   /** Own peer id (the receiver of direct messages to us). */
   self: () => string | undefined;
-  /** Sends a packet to one session. */
-  toPeer: (peer: string, packet: Packet) => void;
+  /** Acknowledges stored messages to one session (`volatile`: not durably stored). */
+  ack: (peer: string, ids: string[], volatile: boolean) => void;
   /** The room log accepted an own message (its frame came back in the log). */
   ownLogged: (id: string, seq: number) => void;
   /** Whether a message of the own member was written by this tab (in its outbox, or under its writer). */
@@ -174,10 +176,7 @@ export class Inbox {
   }
 
   #ack(peer: string, ids: string[], volatile: boolean): void {
-    for (let i = 0; i < ids.length; i += ACK_BATCH) {
-      const batch = ids.slice(i, i + ACK_BATCH);
-      this.#o.toPeer(peer, volatile ? { t: "ack", ids: batch, volatile: true } : { t: "ack", ids: batch });
-    }
+    if (ids.length > 0) this.#o.ack(peer, ids, volatile);
   }
 
   /** One message: checked, verified, stored; `settle` learns whom to acknowledge it to (null: nobody). */
@@ -259,11 +258,11 @@ export class Inbox {
     own: boolean,
     then: (result: boolean | null) => void,
   ): void {
-    const { book, peers, signer, host, clock, persist, store, room } = this.#o;
-    const verified = (authentic: boolean) => {
+    const { book, peers, host, clock, persist, store, room } = this.#o;
+    const verified = (outcome: Verified) => {
       if (host.closed) return;
-      if (!authentic) {
-        host.reject(delivery.from, "forged", wire.id);
+      if (outcome.pk === undefined) {
+        host.reject(delivery.from, outcome.reason, wire.id);
         return then(null);
       }
       if (book.has(wire.id) && !book.get(wire.id)!.unreadable) return then(true);
@@ -275,7 +274,7 @@ export class Inbox {
         body: wire.body,
         status: own ? "sent" : "received",
         time: wire.time,
-        pk: wire.pk,
+        pk: outcome.pk,
         sig: wire.sig,
       };
       if (wire.to !== undefined) message.to = wire.to;
@@ -293,20 +292,42 @@ export class Inbox {
       }
       void persist.write("m:" + message.id, "store message", () => store.putMessage(room, message), then);
     };
-    let verifying: Promise<boolean>;
-    try {
-      verifying = signer.verify(wire);
-    } catch (error) {
-      host.fail("verify", error);
-      verified(false);
-      return;
-    }
     host.track(
-      verifying.then(verified, (error) => {
+      this.#verify(wire, delivery.from).then(verified, (error) => {
         host.fail("verify", error);
-        verified(false);
+        verified({ pk: undefined, reason: "forged" });
       }),
       "verify",
     );
   }
+
+  /**
+   * Verifies a message with its author's key: the one it carries, else the
+   * key book's, else one recovered from its signature. A stored hint that
+   * fails is dropped and recovery tried; a key that verified before is final.
+   */
+  async #verify(wire: WireMessage, from: string): Promise<Verified> {
+    const { signer } = this.#o;
+    const keys = await this.#o.keys();
+    const verified = async (pk: string): Promise<Verified> => {
+      if (!await signer.verify({ ...wire, pk })) return { pk: undefined, reason: "forged" };
+      keys.learn(wire.author, pk);
+      return { pk };
+    };
+    if (wire.pk !== undefined) return verified(wire.pk);
+    const known = keys.known(wire.author);
+    if (known) {
+      const outcome = await verified(known.pk);
+      if (outcome.pk !== undefined || known.verified) return outcome;
+      keys.forget(wire.author);
+    }
+    const recovered = await keys.recover(wire, from);
+    if (recovered.pk === undefined) {
+      return { pk: undefined, reason: recovered.reason === "forged" ? "forged" : "unknown_key" };
+    }
+    return verified(recovered.pk);
+  }
 }
+
+/** The outcome of verifying a message: the key it verified with, or why not. */
+type Verified = { pk: string } | { pk: undefined; reason: "forged" | "unknown_key" };

@@ -33,3 +33,23 @@ export function idFitsAuthor(id: string, author: string): boolean {
   if (id.length <= LEGACY_ID_CHARS) return true;
   return author.length >= AUTHOR_PREFIX_CHARS && id.startsWith(author.slice(0, AUTHOR_PREFIX_CHARS));
 }
+
+/** Base64url digits, one per id length from 1 to 64, after `i` in a payload head. */
+const LENGTHS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * The head of an own-message payload naming `id` (see `room/codec.ts`): `m` + a legacy 22-character id, or `i` + one
+ * base64url character giving the id's length (`A` = 1 … `_` = 64) + the id; undefined when no head can carry it.
+ */
+export function payloadHead(id: string): string | undefined {
+  if (id.length === LEGACY_ID_CHARS) return "m" + id;
+  return id.length >= 1 && id.length <= LENGTHS.length ? "i" + LENGTHS[id.length - 1] + id : undefined;
+}
+
+/** The message id in a payload's head and where the rest starts; undefined for a payload without one. */
+export function splitPayloadHead(payload: string): { id: string; rest: number } | undefined {
+  if (payload[0] === "m") return { id: payload.slice(1, 1 + LEGACY_ID_CHARS), rest: 1 + LEGACY_ID_CHARS };
+  if (payload[0] !== "i") return undefined;
+  const length = LENGTHS.indexOf(payload[1]) + 1;
+  return length > 0 ? { id: payload.slice(2, 2 + length), rest: 2 + length } : undefined;
+}

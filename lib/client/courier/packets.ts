@@ -38,8 +38,11 @@ export interface WireMessage {
   body: string;
   /** The one receiving peer (session) of a direct message; absent for the whole room. */
   to?: string;
-  /** The author's public key (base64url raw P-256). */
-  pk: string;
+  /**
+   * The author's public key (base64url raw P-256). Senders leave it out: a
+   * receiver knows it (`keys.ts`) or recovers it from `sig`. Taken when present.
+   */
+  pk?: string;
   /** The author's signature over the fields above (see `signer.ts`). */
   sig: string;
 }
@@ -76,6 +79,8 @@ export type RejectReason =
   | "future"
   /** The signature does not verify, or the key is not the author's. */
   | "forged"
+  /** No key to verify with now: the author is new and the sender's allowance of key recoveries is spent. */
+  | "unknown_key"
   /** An id already held for another message. */
   | "conflict"
   /** An id that names another member as its author (a re-used id: see `message_id.ts`). */
@@ -139,9 +144,10 @@ export function checkMessage(value: unknown, now: number): CheckResult {
   if (!isId(m.id) || !isId(m.author) || typeof m.order !== "string" || typeof m.body !== "string") {
     return { ok: false, reason: "malformed_message" };
   }
-  if (typeof m.pk !== "string" || !KEY_PATTERN.test(m.pk) || typeof m.sig !== "string" || !KEY_PATTERN.test(m.sig)) {
+  if (m.pk !== undefined && (typeof m.pk !== "string" || !KEY_PATTERN.test(m.pk))) {
     return { ok: false, reason: "malformed_message" };
   }
+  if (typeof m.sig !== "string" || !KEY_PATTERN.test(m.sig)) return { ok: false, reason: "malformed_message" };
   if (m.to !== undefined && !isId(m.to)) return { ok: false, reason: "malformed_message" };
   if (!idFitsAuthor(m.id, m.author)) return { ok: false, reason: "unbound_id" };
   if (typeof m.time !== "number" || !Number.isSafeInteger(m.time) || m.time < 0) {
@@ -158,14 +164,17 @@ export function checkMessage(value: unknown, now: number): CheckResult {
     order: m.order,
     time: m.time,
     body: m.body,
-    pk: m.pk,
     sig: m.sig,
   };
+  if (m.pk !== undefined) wire.pk = m.pk as string;
   if (m.to !== undefined) wire.to = m.to as string;
   return { ok: true, message: { wire, parts } };
 }
 
-/** The wire form of a stored (signed) message; undefined when it has no signature to travel with. */
+/**
+ * The wire form of a stored (signed) message, without its public key (the
+ * receiver has it or recovers it); undefined when it has no signature to travel with.
+ */
 export function toWire(message: StoredMessage): WireMessage | undefined {
   if (message.pk === undefined || message.sig === undefined) return undefined;
   const wire: WireMessage = {
@@ -174,7 +183,6 @@ export function toWire(message: StoredMessage): WireMessage | undefined {
     order: message.order,
     time: message.time,
     body: message.body,
-    pk: message.pk,
     sig: message.sig,
   };
   if (message.to !== undefined) wire.to = message.to;

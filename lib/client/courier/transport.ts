@@ -13,6 +13,11 @@ export interface RelayTransport {
   sendChat(id: string, to: string | undefined, payload: string): void;
   /** Sends a `signal` frame to one online peer: forwarded, never logged. The shell tags it as a courier payload. */
   sendSignal(to: string, payload: string): void;
+  /**
+   * Sends an `ack` frame to one online peer (ids in clear, with a MAC the server cannot forge);
+   * without it acks go as sealed packets in signals.
+   */
+  sendAck?(to: string, ids: string[], volatile: boolean): void;
 }
 
 /** An open DataChannel to one peer (e.g. a `PeerLink`). */

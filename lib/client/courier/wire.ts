@@ -8,8 +8,9 @@
  * @module
  */
 import { encodeBase64Url } from "../../protocol/mod.ts";
-import { MAX_TRANSPORT_BYTES, TRANSFER_ID_BYTES } from "./limits.ts";
+import { ACK_BATCH, ID_PATTERN, MAX_TRANSPORT_BYTES, TRANSFER_ID_BYTES } from "./limits.ts";
 import { type Packet, type ReceivedPacket, type RejectReason, toPacket } from "./packets.ts";
+import { payloadHead } from "./message_id.ts";
 import { isPart, needsParts, partFrameId, splitPayload } from "./part_size.ts";
 import type { Reassembler } from "./parts.ts";
 import type { DirectLink, PayloadCodec, RelayTransport } from "./transport.ts";
@@ -59,6 +60,47 @@ export interface WireOptions<T> {
   release: (tags: T[]) => void;
   /** Counts an async step and reports its failure. */
   track: (work: Promise<unknown>, context: string) => void;
+}
+
+/** The first character of a chat frame's data that stands for `m` + the frame's id. */
+const ID_FROM_FRAME = "M";
+
+/**
+ * The chat `data` of a payload sent under frame id `id`: an own-message
+ * payload (`m` + id + sealed, see `room/codec.ts`) drops the id the frame
+ * already carries, 22 characters up and 22 down per message.
+ */
+export function chatData(id: string, payload: string): string {
+  const head = payloadHead(id);
+  return head !== undefined && payload.length > head.length && payload.startsWith(head)
+    ? ID_FROM_FRAME + payload.slice(head.length)
+    : payload;
+}
+
+/** The payload a chat frame's `data` stands for, under its frame id (the inverse of {@link chatData}). */
+export function chatPayload(id: string, data: string): string {
+  return data[0] === ID_FROM_FRAME ? (payloadHead(id) ?? "") + data.slice(1) : data;
+}
+
+/** The first character of an ack on a direct path; `!` after it marks a volatile one. */
+const DIRECT_ACK = "a";
+
+/**
+ * An ack as a DataChannel message: `a` (`a!` when volatile) and the ids,
+ * comma-separated. Neither sealed nor MAC'd: the channel is DTLS between the
+ * two pages, keyed by fingerprints they exchanged sealed under the room key,
+ * so the server can neither read nor write it. Taken only from a direct path.
+ */
+export function directAck(ids: readonly string[], volatile: boolean): string {
+  return DIRECT_ACK + (volatile ? "!" : "") + ids.join(",");
+}
+
+/** The ack in a direct message, or null when it is not a well-formed one. */
+export function parseDirectAck(text: string): { ids: string[]; volatile: boolean } | null {
+  if (text[0] !== DIRECT_ACK) return null;
+  const volatile = text[1] === "!";
+  const ids = text.slice(volatile ? 2 : 1).split(",");
+  return ids.length <= ACK_BATCH && ids.every((id) => ID_PATTERN.test(id)) ? { ids, volatile } : null;
 }
 
 /** Encodes, splits, sends; receives, reassembles, decodes. */
@@ -139,10 +181,14 @@ export class Wire<T> {
     for (const piece of out.pieces) this.#o.relay.sendSignal(peer, piece);
   }
 
-  /** Sends as relay chat frames (logged), under the message id or, for parts, their own frame ids. */
+  /**
+   * Sends as relay chat frames (logged), under the message id or, for parts,
+   * their own frame ids. A whole own-message payload leaves its id out: the
+   * frame carries it (see {@link chatData}).
+   */
   sendChat(id: string, to: string | undefined, out: Outgoing): void {
     const ids = this.chatIds(out, id);
-    out.pieces.forEach((piece, i) => this.#o.relay.sendChat(ids[i], to, piece));
+    out.pieces.forEach((piece, i) => this.#o.relay.sendChat(ids[i], to, chatData(ids[i], piece)));
   }
 
   /**
@@ -155,8 +201,15 @@ export class Wire<T> {
       this.#refuse(from, "bad_part", tags, "empty or not text");
       return;
     }
+    if (text[0] === DIRECT_ACK) {
+      // Plain acks are trusted only from a DataChannel (or a tab of this browser), never from the relay.
+      const ack = via === "direct" ? parseDirectAck(text) : null;
+      if (!ack) this.#refuse(from, "malformed_packet", tags, "plain ack off a direct path, or malformed");
+      else this.#o.onPacket({ t: "ack", ...ack }, { from, via, tags }, () => this.#o.release(tags));
+      return;
+    }
     if (!isPart(text)) {
-      this.#decode(text, { from, via, chatId, tags });
+      this.#decode(chatId === undefined ? text : chatPayload(chatId, text), { from, via, chatId, tags });
       return;
     }
     if (!partsModule) {

@@ -8,6 +8,7 @@ import type {
   AcceptedFrame,
   ErrorFrame,
   PresenceFrame,
+  RelayedAckFrame,
   RelayedChatFrame,
   RelayedSignalFrame,
   ServerFrame,
@@ -26,6 +27,8 @@ export interface FrameHandlers {
   accepted(frame: AcceptedFrame): void;
   /** A relayed signal from one peer. */
   signal(frame: RelayedSignalFrame): void;
+  /** A relayed ack from one peer (maybe carrying own `accepted`). */
+  ack(frame: RelayedAckFrame): void;
   /** An error frame (a close may follow). */
   error(frame: ErrorFrame): void;
   /** Event sink for frames that are only logged. */
@@ -46,6 +49,8 @@ export function createFrameRouter(handlers: FrameHandlers): (frame: ServerFrame)
         return handlers.accepted(frame);
       case "signal":
         return handlers.signal(frame);
+      case "ack":
+        return handlers.ack(frame);
       case "error":
         return handlers.error(frame);
       case "gap":

@@ -15,7 +15,7 @@
  */
 import { batch, computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
 import { CLOSE, encodeBase64Url, type PresenceFrame, type WelcomeFrame } from "../../protocol/mod.ts";
-import { Courier, type CourierOptions, type DirectLink } from "../courier/mod.ts";
+import { chatPayload, Courier, type CourierOptions, type DirectLink } from "../courier/mod.ts";
 import { type RoomAdmission, roomAdmission, RoomCipher } from "../crypto.ts";
 import { EventLog, EVENTS, type LogEvent } from "../event_log.ts";
 import type { IceAnswer, IceConfig } from "../ice_config.ts";
@@ -38,6 +38,7 @@ import type { PeerDiagnostics, RoomNotice, RoomView, StorageMode } from "../room
 import { type AdoptedSocket, SignalSocket, signalUrl, type SocketState } from "../signal_socket.ts";
 import type { Store } from "../store.ts";
 import { GLOBAL_TIMERS, type Timers } from "../timer_set.ts";
+import type { AckMac } from "./acks.ts";
 import { cipherCodec, messageIdOfPayload } from "./codec.ts";
 import { createEnvelopes, type OpenedEnvelope } from "./envelopes.ts";
 import { createFrameRouter } from "./frame_router.ts";
@@ -130,6 +131,8 @@ interface Meta {
 
 /** How often a typing signal is sent while the user types. */
 const TYPING_SEND_EVERY_MS = 2_000;
+/** The longest a browser may put off loading what messages need, once the room is joined. */
+const PREPARE_WAIT_MS = 2_000;
 /** Own message ids remembered as already shared with the other tabs. */
 const SHARED_IDS_KEPT = 1_000;
 
@@ -183,6 +186,13 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   log.add(EVENTS.INITIALIZED, { room, relayHoldMs: relayPolicy.holdMs });
 
   const cipher = options.cipher ?? await RoomCipher.create(options.keyBytes, room);
+  // The ack MAC's code and key come once the room is joined (see `prepare`), or with the first ack.
+  let ackKey: Promise<AckMac> | undefined;
+  const acks = (): Promise<AckMac> => {
+    ackKey ??= import("./acks.ts").then((m) => m.ackMac(options.keyBytes, room));
+    ackKey.catch(() => ackKey = undefined); // offline and not cached yet: the next ack tries again
+    return ackKey;
+  };
   const admission = options.admission ?? await roomAdmission(options.keyBytes, room);
   const newMemberKeys = options.newMemberKeys;
   const identity = options.identity ?? await loadIdentity({
@@ -255,18 +265,19 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
 
   const signer: MessageSigner = identity.signer;
   // The courier signs with the member key (CONTRACT "Signed messages"); couriers that predate signing ignore it.
+  const codec = cipherCodec(cipher);
   const courierOptions: CourierOptions = {
     room,
     store,
     tab,
     signer,
-    codec: cipherCodec(cipher),
-    timing: { resendIntervalMs: profile.resendIntervalMs },
+    codec,
+    timing: { resendIntervalMs: profile.resendIntervalMs, ackCoalesceMs: profile.ackCoalesceMs },
     timers,
     now,
     relay: {
       sendChat(id, to, data) {
-        shareOwn(data);
+        shareOwn(chatPayload(id, data));
         relayPolicy.relay(() => socket.send(to ? { type: "chat", id, to, data } : { type: "chat", id, data }));
       },
       sendSignal(to, payload) {
@@ -274,6 +285,19 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         if (roster.isOwn(to)) return;
         shareOwn(payload);
         relayPolicy.relay(() => void envelopes.sendCourier(to, payload));
+      },
+      sendAck(to, ids, volatile) {
+        if (roster.isOwn(to)) return;
+        const self = selfId.peek();
+        if (!self) return;
+        relayPolicy.relay(() =>
+          void acks().then((mac) => mac.sign(self, ids, volatile)).then((mac) => {
+            // Signed as this session: if the session changed meanwhile, the receiver would refuse it.
+            if (selfId.peek() === self) {
+              socket.send(volatile ? { type: "ack", to, ids, mac, volatile } : { type: "ack", to, ids, mac });
+            }
+          }).catch((error) => note("Ack failed", { error: String(error) }))
+        );
       },
     },
   };
@@ -383,6 +407,25 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     if (event.type === "status" && event.status === "delivered") tabs?.shareDelivered(event.id);
   });
 
+  // What messages need (their compact form, key recovery, the ack MAC) loads once the room is joined and the page
+  // has shown it, so a first visit's bytes go to joining; the first message frame before then loads it at once.
+  let prepared = false;
+  function prepare(now = false): void {
+    if (prepared) return;
+    const work = () => {
+      if (prepared || closed) return;
+      prepared = true;
+      codec.prepare();
+      courier.prepare();
+      acks().catch((error) => note("Ack key failed", { error: String(error) }));
+    };
+    const idle = (globalThis as { requestIdleCallback?: (work: () => void, options: { timeout: number }) => void })
+      .requestIdleCallback;
+    if (now) work();
+    else if (typeof idle === "function") idle(work, { timeout: PREPARE_WAIT_MS });
+    else timers.setTimeout(work, 0);
+  }
+
   function announce(to: string): void {
     if (selfName.peek()) void envelopes.sendSealed(to, "meta", { name: selfName.peek() } satisfies Meta);
   }
@@ -432,6 +475,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         links.dropAll();
       }
       token = frame.token;
+      prepare();
       session.write({ token: frame.token, peer: frame.peer, tab });
       batch(() => {
         selfId.value = frame.peer;
@@ -458,7 +502,10 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         announce(frame.peer);
       }
     },
-    chat: (frame) => courier.receiveChat(frame),
+    chat(frame) {
+      prepare(true);
+      courier.receiveChat(frame);
+    },
     accepted: (frame) => courier.accepted(frame.id, frame.seq),
     signal(frame) {
       // Own tabs talk over the tabs' channel; what they send here is stale (sent before they knew us).
@@ -466,6 +513,21 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       envelopes.receive(frame.from, frame.data, (envelope) => onEnvelope(frame.from, envelope)).catch((error) =>
         note("Signal handling failed", { from: frame.from, error: String(error) })
       );
+    },
+    ack(frame) {
+      // The server's word that own chat frames are in the log, carried by the ack instead of `accepted`.
+      const acc = Array.isArray(frame.acc) ? frame.acc : [];
+      const ids = Array.isArray(frame.ids) ? frame.ids : [];
+      ids.forEach((id, i) => {
+        if (typeof id === "string" && Number.isSafeInteger(acc[i]) && acc[i] > 0) courier.accepted(id, acc[i]);
+      });
+      if (roster.isOwn(frame.from)) return;
+      const volatile = frame.volatile === true;
+      acks().then((mac) => mac.check(frame.from, ids, volatile, frame.mac)).then((authentic) => {
+        if (authentic) return courier.receiveAck(frame.from, ids, volatile);
+        rejectedBySignal.value++;
+        log.add(EVENTS.MESSAGE_REJECTED, { from: frame.from, kind: "ack", reason: "unreadable" });
+      }).catch((error) => note("Ack handling failed", { from: frame.from, error: String(error) }));
     },
     error(frame) {
       if (frame.code === "unknown_peer") return;

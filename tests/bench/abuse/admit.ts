@@ -12,6 +12,7 @@
  */
 import { encodeBase64Url } from "../../../lib/protocol/ids.ts";
 import type { Frame, Wire } from "./wire.ts";
+import { PROTOCOL_VERSION } from "../../../lib/protocol/version.ts";
 
 const ENCODER = new TextEncoder();
 
@@ -86,7 +87,7 @@ export async function admit(
   extra: HelloExtra = {},
   create = false,
 ): Promise<Frame> {
-  const hello: Record<string, unknown> = { type: "hello", v: 1, ...extra };
+  const hello: Record<string, unknown> = { type: "hello", v: PROTOCOL_VERSION, ...extra };
   if (mode === "static") {
     hello.proof = key.admission;
   } else {

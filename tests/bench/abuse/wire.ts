@@ -6,6 +6,7 @@
  * @module
  */
 import { RawSocket } from "../load/raw_socket.ts";
+import { PROTOCOL_VERSION } from "../../../lib/protocol/version.ts";
 
 /** A server frame as received (fields read loosely). */
 export type Frame = { type: string } & Record<string, unknown>;
@@ -50,7 +51,7 @@ export class Wire {
     const socket = await RawSocket.open({
       hostname: "127.0.0.1",
       port: options.port,
-      path: `/api/signal?v=1&room=${options.room}`,
+      path: `/api/signal?v=${PROTOCOL_VERSION}&room=${options.room}`,
       onText: (text) => wire ? wire.#receive(text) : early.push(text),
       onClose: (code) => {
         onClosed(code);

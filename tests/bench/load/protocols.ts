@@ -10,6 +10,7 @@
 
 import { admissionKey, helloProof } from "../../../lib/protocol/admission.ts";
 import { RawSocket } from "./raw_socket.ts";
+import { PROTOCOL_VERSION } from "../../../lib/protocol/version.ts";
 
 /** Names of the contenders' wire protocols. */
 export type ProtocolName = "peerjs" | "bare" | "parley-signal" | "parley-chat";
@@ -120,7 +121,7 @@ function bare(target: Target): ClientProtocol {
   return self;
 }
 
-/** Parley: `/api/signal?v=1&room=<id>`, the server's challenge, a `hello` proving the room key, then the `welcome` names this peer. */
+/** Parley: `/api/signal?v=<version>&room=<id>`, the server's challenge, a `hello` proving the room key, then the `welcome` names this peer. */
 function parley(target: Target, kind: "signal" | "chat"): ClientProtocol {
   let messageId = 0;
   const self: ClientProtocol = {
@@ -143,19 +144,23 @@ function parley(target: Target, kind: "signal" | "chat"): ClientProtocol {
     let answered!: (text: string) => void;
     const answer = new Promise<string>((resolve) => answered = resolve);
     let first = true;
-    const { socket, hello: challenge } = await openWithHello(target, `/api/signal?v=1&room=${room}`, (text) => {
-      if (first) {
-        first = false;
-        answered(text);
-      } else {
-        onText(text);
-      }
-    });
+    const { socket, hello: challenge } = await openWithHello(
+      target,
+      `/api/signal?v=${PROTOCOL_VERSION}&room=${room}`,
+      (text) => {
+        if (first) {
+          first = false;
+          answered(text);
+        } else {
+          onText(text);
+        }
+      },
+    );
     const { nonce } = JSON.parse(challenge);
     // The verifier goes with the first hello, so a new room costs no extra round trip.
     const verifier = await verifierOf(room);
     socket.sendText(
-      JSON.stringify({ type: "hello", v: 1, proof: await helloProof(verifier, room, nonce), verifier }),
+      JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, proof: await helloProof(verifier, room, nonce), verifier }),
     );
     const text = await answer;
     const welcome = JSON.parse(text);

@@ -11,6 +11,7 @@ import {
   type DirectLink,
   type MessageSigner,
   type Packet,
+  parseDirectAck,
   plainCodec,
   type WireMessage,
 } from "../../../lib/client/courier/mod.ts";
@@ -78,9 +79,11 @@ export interface Sent {
   payload: string;
 }
 
-/** Decodes a whole plain payload; undefined for a part. */
+/** Decodes a whole plain payload (or a plain ack of a DataChannel); undefined for a part. */
 export function decode(payload: string): Packet | undefined {
   if (payload.startsWith("_")) return undefined;
+  const ack = parseDirectAck(payload);
+  if (ack) return ack.volatile ? { t: "ack", ids: ack.ids, volatile: true } : { t: "ack", ids: ack.ids };
   return plainCodec.decode(payload, "") as Packet;
 }
 

@@ -36,6 +36,8 @@ const CONTROL_MS = 1;
 const QUIESCENCE_LIMIT_MS = 600_000;
 /** A dropped session can resume this long; then its peer has left (longer than any outage of a schedule). */
 const RESUME_WINDOW_MS = 60_000;
+/** How long the server holds an `accepted` back for an ack to carry it (it does so for half the frames). */
+const ACCEPT_HOLD_MS = 500;
 
 /** How a path mistreats transport messages. */
 interface Faults {
@@ -292,6 +294,8 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const asyncCodec = rng.chance(0.3);
   const resendBurst = rng.chance(0.3) ? rng.int(1, 3) : undefined;
   const historyBatchBytes = rng.chance(0.3) ? rng.int(1, 400) : undefined;
+  // Half the worlds coalesce acks (a burst waits and goes together), half send each at once.
+  const ackCoalesceMs = rng.chance(0.5) ? rng.int(1, 200) : 0;
   // Like the real cipher, payloads are bound to their sender: decoding as coming from anyone else fails.
   const seal = (packet: unknown, sender: string) =>
     plainCodec.encode({ sender, packet } as unknown as Packet, "") as string;
@@ -335,6 +339,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const what = (payload: string) => {
     if (!trace) return "";
     if (payload.startsWith("_")) return `part ${payload.slice(1, 12)} ${payload.slice(12, 16)}`;
+    if (payload.startsWith("a")) return `plain ack ${payload.slice(1, 200)}`;
     let packet: Record<string, unknown>;
     try {
       packet = (plainCodec.decode(payload, "") as { packet: Record<string, unknown> }).packet;
@@ -460,12 +465,25 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       });
     }
   };
+  /** `accepted` held back for an ack to carry, by sender and id: [seq, the sender's socket epoch]. */
+  const heldAccepted = new Map<string, [number, number]>();
   const serverChat = (from: string, id: string, to: string | undefined, data: string) => {
     const entry = serverPeers.get(from)!;
     const seq = nextSeq++;
     log.push({ seq, from, id, to, data });
     const sender = entry.client!;
-    toClient(sender, entry.epoch, (courier) => courier.accepted(id, seq));
+    const epoch = entry.epoch;
+    if (rng.chance(0.5)) {
+      const key = from + " " + id;
+      heldAccepted.set(key, [seq, epoch]);
+      agenda.at(agenda.now + ACCEPT_HOLD_MS, () => {
+        if (heldAccepted.get(key)?.[0] !== seq) return;
+        heldAccepted.delete(key);
+        toClient(sender, epoch, (courier) => courier.accepted(id, seq));
+      });
+    } else {
+      toClient(sender, epoch, (courier) => courier.accepted(id, seq));
+    }
     for (const [other, target] of serverPeers) {
       if (other === from || !target.online || !target.client) continue;
       if (to !== undefined && to !== other) continue;
@@ -483,6 +501,23 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     toClient(client, target.epoch, (courier) => {
       say(`${client.index} signal from ${from}: ${what(data)}`);
       courier.receiveSignal(from, data);
+    });
+  };
+  const serverAck = (from: string, to: string, ids: string[], volatile: boolean) => {
+    const target = serverPeers.get(to);
+    if (!target?.online || !target.client) return;
+    const client = target.client;
+    // The sender's held `accepted` of these ids rides on the ack (only for its current socket).
+    const acc = ids.map((id) => {
+      const held = heldAccepted.get(to + " " + id);
+      if (!held || held[1] !== target.epoch) return 0;
+      heldAccepted.delete(to + " " + id);
+      return held[0];
+    });
+    toClient(client, target.epoch, (courier) => {
+      say(`${client.index} ack from ${from}: ${ids.join(",")}${volatile ? " volatile" : ""} acc ${acc.join(",")}`);
+      ids.forEach((id, i) => acc[i] > 0 && courier.accepted(id, acc[i]));
+      courier.receiveAck(from, ids, volatile);
     });
   };
   const serverDrop = (peer: SimPeer) => {
@@ -596,7 +631,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       codec,
       resendBurst,
       historyBatchBytes,
-      timing: { resendIntervalMs: options.resendIntervalMs ?? 1_000 },
+      timing: { resendIntervalMs: options.resendIntervalMs ?? 1_000, ackCoalesceMs },
       resendOnPathChange: options.resendOnPathChange ?? true,
       now: () => agenda.now,
       timers,
@@ -614,6 +649,10 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
           if (peer.relay !== "up") return;
           measure(JSON.stringify({ type: "signal", to, data: { k: "courier", p: payload } }), payload);
           fromClient(peer, (from) => serverSignal(from, to, payload));
+        },
+        sendAck(to, ids, volatile) {
+          if (peer.relay !== "up") return;
+          fromClient(peer, (from) => serverAck(from, to, ids, volatile));
         },
       },
     });
