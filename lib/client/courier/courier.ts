@@ -29,7 +29,7 @@ import type { CourierCounters, CourierEvent, Host } from "./events.ts";
 import { AckQueue } from "./ack_queue.ts";
 import { HistorySync } from "./history_sync.ts";
 import { Inbox } from "./inbox.ts";
-import type { KeyBook } from "./keys.ts";
+import { KeyBook } from "./keys.ts";
 import {
   ACK_BATCH,
   DEFAULT_HISTORY_BATCH_BYTES,
@@ -197,7 +197,7 @@ export class Courier {
   #inbox: Inbox;
   /** Keys of stored messages by author (hints for the key book, which loads when first needed). */
   #hints = new Map<string, string>();
-  #keys: Promise<KeyBook> | undefined;
+  #keys: KeyBook | undefined;
   #acks: AckQueue;
   #relay: RelayTransport;
   #sync: HistorySync;
@@ -466,18 +466,10 @@ export class Courier {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Starts loading what the first message of a new author needs (the shell calls it once the room is joined). */
-  prepare(): void {
-    this.#keyBook().catch(() => {});
-  }
-
-  /** The key book, loaded on first use (offline and not cached yet: the next use tries again). */
+  /** The key book, made on first use (it is part of the first module: the first message of a new author needs it). */
   #keyBook(): Promise<KeyBook> {
-    this.#keys ??= import("./keys.ts").then((m) =>
-      new m.KeyBook({ room: this.#room, now: this.#s.now, signingText, memberIdOf, hints: this.#hints })
-    );
-    this.#keys.catch(() => this.#keys = undefined);
-    return this.#keys;
+    this.#keys ??= new KeyBook({ room: this.#room, now: this.#s.now, signingText, memberIdOf, hints: this.#hints });
+    return Promise.resolve(this.#keys);
   }
 
   /** Stops timers and ignores every later input (a reload builds a new courier from the store). */

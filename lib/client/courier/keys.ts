@@ -13,9 +13,9 @@
  * made-up authors cannot keep a receiver busy. A message refused for want of
  * a key is not acknowledged, so its sender (or history sync) offers it again.
  *
- * This module and the recovery code load once the room is joined (or with
- * the first message): it imports nothing else at run time, and what it needs
- * of the signer comes in its options.
+ * This module and the recovery code are part of the room's first module (the
+ * first message of another author needs them); what it needs of the signer
+ * comes in its options.
  * @module
  */
 import { recoverPublicKeys } from "./key_recovery.ts";

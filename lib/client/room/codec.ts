@@ -3,7 +3,9 @@
  * packet kind) as associated data, so a payload replayed under another
  * sender, id or room fails to open. An own message travels in its compact
  * bytes (`courier/message_bytes.ts`: raw signature, no field names, no key);
- * other packets as JSON.
+ * other packets as JSON. The compact form is part of the room's first
+ * module: the first message needs it, and a lazy load would add a round trip
+ * before it shows.
  *
  * An own-message payload carries its message id in front (`courier/message_id.ts`
  * `payloadHead`): `m` + a 22-character id (the legacy form), or `i` + one
@@ -15,31 +17,16 @@
 import type { Packet, PayloadCodec } from "../courier/mod.ts";
 import type { RoomCipher } from "../crypto.ts";
 import { payloadHead, splitPayloadHead } from "../courier/message_id.ts";
+import { decodeMessagePacket, encodeMessagePacket } from "../courier/message_bytes.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** A payload codec, and a way to load what it needs before the first message comes. */
-export interface CipherCodec extends PayloadCodec {
-  /** Starts loading the compact message form (once the room is joined: the first visit's bytes go to joining). */
-  prepare(): void;
-}
-
 /** The payload codec: AES-GCM with room, sender and message id (or packet kind) as associated data. */
-export function cipherCodec(cipher: RoomCipher): CipherCodec {
-  let loading: Promise<typeof import("../courier/message_bytes.ts")> | undefined;
-  const compact = () => {
-    loading ??= import("../courier/message_bytes.ts");
-    loading.catch(() => loading = undefined); // offline and not cached yet: the next message tries again
-    return loading;
-  };
+export function cipherCodec(cipher: RoomCipher): PayloadCodec {
   return {
-    prepare() {
-      compact().catch(() => {});
-    },
     async encode(packet: Packet, sender: string): Promise<string> {
       const head = packet.t === "msg" ? payloadHead(packet.m.id) : undefined;
       if (packet.t === "msg" && head !== undefined) {
-        const { encodeMessagePacket } = await compact();
         return head + await cipher.sealBytes(sender, packet.m.id, encodeMessagePacket(packet));
       }
       return "x" + await cipher.seal(sender, "courier", JSON.stringify(packet));
@@ -51,7 +38,7 @@ export function cipherCodec(cipher: RoomCipher): CipherCodec {
       const opened = await cipher.openBytes(from, id, sealed);
       if (!opened.ok) throw new Error(`rejected: ${opened.reason}`);
       if (!head) return JSON.parse(decoder.decode(opened.bytes));
-      const packet = (await compact()).decodeMessagePacket(opened.bytes, id) as Packet;
+      const packet = decodeMessagePacket(opened.bytes, id) as Packet;
       if (packet.t !== "msg" || packet.m.id !== id) throw new Error("rejected: id mismatch");
       return packet;
     },

@@ -407,16 +407,15 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     if (event.type === "status" && event.status === "delivered") tabs?.shareDelivered(event.id);
   });
 
-  // What messages need (their compact form, key recovery, the ack MAC) loads once the room is joined and the page
-  // has shown it, so a first visit's bytes go to joining; the first message frame before then loads it at once.
+  // The ack MAC loads once the room is joined and the page has shown it, so a first visit's bytes go to joining; the
+  // first message frame before then loads it at once. (The compact form and key recovery are in the first module: the
+  // first message needs them.)
   let prepared = false;
   function prepare(now = false): void {
     if (prepared) return;
     const work = () => {
       if (prepared || closed) return;
       prepared = true;
-      codec.prepare();
-      courier.prepare();
       acks().catch((error) => note("Ack key failed", { error: String(error) }));
     };
     const idle = (globalThis as { requestIdleCallback?: (work: () => void, options: { timeout: number }) => void })
