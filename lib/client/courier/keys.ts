@@ -20,6 +20,8 @@
  */
 import { recoverPublicKeys } from "./key_recovery.ts";
 import type { SignedFields } from "./signer.ts";
+import { fromBase64Url } from "../crypto.ts";
+import { encodeBase64Url } from "../../protocol/ids.ts";
 
 /** Authors whose keys are kept (a room's members over its life; the digest allows 4,096 writers). */
 export const MAX_KEYS = 4_096;
@@ -53,18 +55,6 @@ export interface KeyBookOptions {
   memberIdOf: (raw: Uint8Array) => Promise<string>;
   /** Keys of stored messages by author, read at load: hints, shared with the courier that fills them. */
   hints?: Map<string, string>;
-}
-
-function encodeBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
-  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/") + "===".slice((text.length + 3) % 4));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
 /** Authors' public keys, learned from verified messages and recovered from signatures. */

@@ -23,11 +23,14 @@
  * takes: a JSON payload starts with `{`, never with 0x01. The decoder checks
  * lengths only; `checkMessage` checks every field as for any packet.
  *
- * The module imports nothing at run time: the page loads it once the room is
- * joined (the first visit's bytes go to joining), as a chunk of its own.
+ * It is part of the room's first module (the first message needs it), and
+ * shares that module's base64url and order-key code.
  * @module
  */
 import type { Packet, WireMessage } from "./packets.ts";
+import { fromBase64Url as decodeBase64Url } from "../crypto.ts";
+import { formatOrderKey, parseOrderKey } from "../order_key.ts";
+import { encodeBase64Url } from "../../protocol/ids.ts";
 
 /** The first byte of the compact form. */
 const VERSION = 0x01;
@@ -45,52 +48,11 @@ const SHORT_ID = /^[A-Za-z0-9_-]{0,127}$/;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
-/** Fixed widths of an order key's base36 clock fields (see `order_key.ts`). */
-const MS_WIDTH = 9;
-const COUNTER_WIDTH = 4;
-
-function encodeBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
 
 /** The bytes of canonical unpadded base64url, or undefined for anything else. */
 function fromBase64Url(text: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
-  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/") + "===".slice((text.length + 3) % 4));
-  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  return encodeBase64Url(bytes) === text ? bytes : undefined;
-}
-
-/** The parts of an order key (`order_key.ts`): `<ms:9><counter:4>.<author>[~tab].<n>`. */
-interface Parts {
-  ms: number;
-  c: number;
-  author: string;
-  tab?: string;
-  n: number;
-}
-
-function formatOrderKey(p: Parts): string {
-  return p.ms.toString(36).padStart(MS_WIDTH, "0") + p.c.toString(36).padStart(COUNTER_WIDTH, "0") + "." +
-    p.author + (p.tab === undefined ? "" : "~" + p.tab) + "." + p.n.toString(36);
-}
-
-/** An order key's parts, only when formatting them gives the key back exactly. */
-function parseOrderKey(key: string): Parts | null {
-  const last = key.lastIndexOf(".");
-  const writer = key.slice(MS_WIDTH + COUNTER_WIDTH + 1, last);
-  const tilde = writer.indexOf("~");
-  const parts: Parts = {
-    ms: parseInt(key.slice(0, MS_WIDTH), 36),
-    c: parseInt(key.slice(MS_WIDTH, MS_WIDTH + COUNTER_WIDTH), 36),
-    author: tilde < 0 ? writer : writer.slice(0, tilde),
-    n: parseInt(key.slice(last + 1), 36),
-  };
-  if (tilde >= 0) parts.tab = writer.slice(tilde + 1);
-  const numbers = [parts.ms, parts.c, parts.n].every(Number.isSafeInteger);
-  return numbers && last > MS_WIDTH + COUNTER_WIDTH && formatOrderKey(parts) === key ? parts : null;
+  const bytes = decodeBase64Url(text);
+  return bytes && encodeBase64Url(bytes) === text ? bytes : undefined;
 }
 
 /** Whether a string is well-formed UTF-16 (no lone surrogate), so UTF-8 carries it exactly. */
