@@ -49,3 +49,30 @@ Deno.test("a relayed message costs one KV write, storage budget included; the bu
     raw.close();
   }
 });
+
+Deno.test("an append to a full log of big frames lists about what it drops, not a batch of 128 entries", async () => {
+  const raw = await Deno.openKv(":memory:");
+  const { kv, counts, reset } = countingKv(raw);
+  const frame = "B".repeat(45_000);
+  // Room for 20 such frames: from the 21st on, every append drops the oldest.
+  const log = new KvRoomLog(kv, { ttlMs: 24 * 3600_000, maxEntries: 2_000, maxBytes: 20 * 45_000 + 100 });
+  try {
+    const room = newRoomId();
+    for (let i = 0; i < 60; i++) await log.append(room, frame, true);
+    reset();
+    for (let i = 0; i < 10; i++) {
+      const result = await log.append(room, frame, true);
+      assertEquals(result.dropped, 1);
+    }
+    // A 45 KB frame is stored in 2 keys: each append lists the entry it drops, the next one and one key
+    // more (5 keys, one round trip), not 128 entries of 45 KB.
+    assert(counts.asked <= 10 * 5, `${counts.asked} keys asked for`);
+    assertEquals(counts.lists, 10);
+    const read = await log.readAfter(room, 0, 100);
+    assertEquals(read.entries.length, 20);
+    assertEquals(read.entries[0].seq, 51);
+  } finally {
+    log.close();
+    raw.close();
+  }
+});
