@@ -70,6 +70,11 @@ export interface ServerConfig {
   sendQueueBytes: number;
   /** How long bytes may wait on a socket with no write completing before it closes with 4008 (`SEND_STALL_TIMEOUT`, s). */
   sendStallMs: number;
+  /**
+   * The most bytes waiting to be written on all sockets together (`SEND_QUEUE_TOTAL_BYTES`): past it, a
+   * socket that already has bytes waiting closes with 4008 instead of taking more. At least `sendQueueBytes`.
+   */
+  sendQueueTotalBytes: number;
   /** CIDRs of reverse proxies whose forwarding header is believed (`TRUSTED_PROXIES`); empty = none. */
   trustedProxies: string[];
   /** The header those proxies append the client's address to (`FORWARDED_HEADER`). */
@@ -113,6 +118,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   // 1 MiB (16 full frames) on top of the kernel's own send buffer, which is about 4 MB on Linux.
   sendQueueBytes: 1024 * 1024,
   sendStallMs: 10_000,
+  // 8 full send queues: a reading client has nothing waiting here (the kernel's buffer takes it), so this
+  // is what non-reading clients can make the process hold, however many sockets they open.
+  sendQueueTotalBytes: 8 * 1024 * 1024,
   trustedProxies: [],
   forwardedHeader: "x-forwarded-for",
   metricsToken: null,
@@ -276,6 +284,7 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     metricsToken,
     sendQueueBytes: whole(env, "SEND_QUEUE_BYTES", d.sendQueueBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),
     sendStallMs: seconds("SEND_STALL_TIMEOUT", d.sendStallMs, 1, 3_600),
+    sendQueueTotalBytes: whole(env, "SEND_QUEUE_TOTAL_BYTES", d.sendQueueTotalBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),
     backlogPageBytes: whole(env, "BACKLOG_PAGE_BYTES", d.backlogPageBytes, 1, Number.MAX_SAFE_INTEGER),
     storageMaxRooms: whole(env, "STORAGE_MAX_ROOMS", d.storageMaxRooms, 1, 1e12),
     storageMaxBytes: whole(env, "STORAGE_MAX_BYTES", d.storageMaxBytes, 1, Number.MAX_SAFE_INTEGER),
@@ -289,6 +298,13 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
       "SEND_QUEUE_BYTES",
       String(merged.sendQueueBytes),
       `at least twice MAX_FRAME_BYTES (${2 * merged.maxFrameBytes})`,
+    );
+  }
+  if (merged.sendQueueTotalBytes < merged.sendQueueBytes) {
+    throw new ConfigError(
+      "SEND_QUEUE_TOTAL_BYTES",
+      String(merged.sendQueueTotalBytes),
+      `at least SEND_QUEUE_BYTES (${merged.sendQueueBytes})`,
     );
   }
   return merged;

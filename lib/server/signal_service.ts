@@ -36,6 +36,12 @@ const socketErrors = metrics.counter(
   "WebSockets closed without a clean close handshake.",
 );
 const LIVE_SERVICES = new Set<SignalService>();
+/** The close reason of a slow consumer, by why. */
+const SLOW_REASONS: Record<SlowReason, string> = {
+  over_bound: "slow consumer: over bound",
+  stalled: "slow consumer: stalled",
+  over_total: "slow consumer: server send queues full",
+};
 /** How long shutdown waits for clients to complete the close handshake, in ms. */
 const CLOSE_WAIT_MS = 2_000;
 metrics.gauge("parley_connections", "Open signaling WebSockets in this process.", () => {
@@ -120,6 +126,7 @@ export class SignalService {
     });
     this.#flow = new FlowControl({
       maxBytes: options.config.sendQueueBytes,
+      totalBytes: options.config.sendQueueTotalBytes,
       stallMs: options.config.sendStallMs,
       now: this.#now,
     });
@@ -345,6 +352,8 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     } else if (event.type === "close") {
       if (!(event as CloseEvent).wasClean) socketErrors.inc();
       this.#closed();
+      // The connection is gone: whatever a slow consumer left in the runtime is released.
+      this.#service.flow.ended(this);
     }
   }
 
@@ -404,7 +413,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
    */
   slowConsumer(reason: SlowReason): void {
     if (this.#phase === "closed") return;
-    this.close(CLOSE.SLOW_CONSUMER, reason === "stalled" ? "slow consumer: stalled" : "slow consumer: over bound");
+    this.close(CLOSE.SLOW_CONSUMER, SLOW_REASONS[reason]);
     this.#closed();
   }
 
