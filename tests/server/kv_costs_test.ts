@@ -2,6 +2,7 @@ import { assert, assertEquals } from "@std/assert";
 import { newRoomId } from "../../lib/protocol/ids.ts";
 import { KvBudget } from "../../lib/server/kv_budget.ts";
 import { KvRoomLog } from "../../lib/server/room_log_kv.ts";
+import { SessionStore } from "../../lib/server/session_store.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 import { join, openHubs } from "./_hub_harness.ts";
 import { countingKv } from "./_kv_counter.ts";
@@ -73,6 +74,43 @@ Deno.test("an append to a full log of big frames lists about what it drops, not 
     assertEquals(read.entries[0].seq, 51);
   } finally {
     log.close();
+    raw.close();
+  }
+});
+
+Deno.test("a room's verifier in force is read from KV once: a flood of hellos costs no reads, a join's refresh writes once per interval", async () => {
+  const raw = await Deno.openKv(":memory:");
+  const { kv, counts, reset } = countingKv(raw);
+  const ttlMs = 24 * 3600_000;
+  const clock = new FakeClock(Date.now());
+  const store = new SessionStore(kv, { ttlMs, now: clock.now });
+  const other = new SessionStore(kv, { ttlMs, now: clock.now }); // another server instance
+  try {
+    const room = newRoomId();
+    const verifier = "v".repeat(43);
+    assertEquals(await store.registerVerifier(room, verifier), verifier);
+    reset();
+    for (let i = 0; i < 100; i++) assertEquals(await store.verifier(room), verifier);
+    for (let i = 0; i < 100; i++) assert(await store.refreshVerifier(room, verifier));
+    assertEquals([counts.gets, counts.writes], [0, 0], "the verifier it wrote is in force: nothing to read or write");
+    for (let i = 0; i < 100; i++) assertEquals(await other.verifier(room), verifier);
+    assertEquals(counts.gets, 1, "another instance reads it once");
+    assertEquals(await other.refreshVerifier(room, "w".repeat(43)), false, "another verifier is not the one in force");
+    // Past the refresh interval (ttl / 8), a join's refresh gives it a full life again: one read, one write.
+    await clock.advance(ttlMs / 8 + 1);
+    reset();
+    assert(await store.refreshVerifier(room, verifier));
+    assert(await store.refreshVerifier(room, verifier));
+    assertEquals([counts.gets, counts.writes], [1, 1]);
+    // Once its life is over, it is read again (and is gone).
+    await clock.advance(ttlMs + ttlMs / 8 + 1);
+    reset();
+    assertEquals(await store.verifier(room), null);
+    assertEquals(await other.verifier(room), null);
+    assertEquals(counts.gets, 2);
+  } finally {
+    await store.flush();
+    await other.flush();
     raw.close();
   }
 });
