@@ -75,6 +75,13 @@ export interface ServerConfig {
    * socket that already has bytes waiting closes with 4008 instead of taking more. At least `sendQueueBytes`.
    */
   sendQueueTotalBytes: number;
+  /**
+   * The most hellos this instance works on at once, admission and join up to the welcome (`HELLOS_IN_FLIGHT`);
+   * the rest wait their turn, per address group.
+   */
+  hellosInFlight: number;
+  /** The most hellos of one address group waiting for their turn (`HELLOS_QUEUED_PER_ADDRESS`); more: `busy`. */
+  hellosQueuedPerAddress: number;
   /** CIDRs of reverse proxies whose forwarding header is believed (`TRUSTED_PROXIES`); empty = none. */
   trustedProxies: string[];
   /** The header those proxies append the client's address to (`FORWARDED_HEADER`). */
@@ -121,6 +128,11 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   // 8 full send queues: a reading client has nothing waiting here (the kernel's buffer takes it), so this
   // is what non-reading clients can make the process hold, however many sockets they open.
   sendQueueTotalBytes: 8 * 1024 * 1024,
+  // A join is a few KV round trips one after the other: 4 in flight keep up with hundreds of joins a second,
+  // while a flood of hellos can only put 4 requests at a time in the KV's queue, ahead of members' messages.
+  hellosInFlight: 4,
+  // Carrier-grade NAT: many phones behind one address may reconnect at once; they wait, up to this many.
+  hellosQueuedPerAddress: 64,
   trustedProxies: [],
   forwardedHeader: "x-forwarded-for",
   metricsToken: null,
@@ -284,6 +296,8 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     metricsToken,
     sendQueueBytes: whole(env, "SEND_QUEUE_BYTES", d.sendQueueBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),
     sendStallMs: seconds("SEND_STALL_TIMEOUT", d.sendStallMs, 1, 3_600),
+    hellosInFlight: whole(env, "HELLOS_IN_FLIGHT", d.hellosInFlight, 1, 100_000),
+    hellosQueuedPerAddress: whole(env, "HELLOS_QUEUED_PER_ADDRESS", d.hellosQueuedPerAddress, 1, 1_000_000),
     sendQueueTotalBytes: whole(env, "SEND_QUEUE_TOTAL_BYTES", d.sendQueueTotalBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),
     backlogPageBytes: whole(env, "BACKLOG_PAGE_BYTES", d.backlogPageBytes, 1, Number.MAX_SAFE_INTEGER),
     storageMaxRooms: whole(env, "STORAGE_MAX_ROOMS", d.storageMaxRooms, 1, 1e12),

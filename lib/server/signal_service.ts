@@ -13,6 +13,8 @@ import { isRoomId } from "../protocol/ids.ts";
 import { isTooBig, parseClientFrame } from "../protocol/validate.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/version.ts";
 import { Admission, type AdmissionDecision } from "./admission.ts";
+import { AdmissionGate } from "./admission_gate.ts";
+import { addressGroup } from "./address_group.ts";
 import type { Bus } from "./bus.ts";
 import type { ServerConfig } from "./config.ts";
 import { Hub, type JoinAdmission, sendError } from "./hub.ts";
@@ -42,6 +44,8 @@ const SLOW_REASONS: Record<SlowReason, string> = {
   stalled: "slow consumer: stalled",
   over_total: "slow consumer: server send queues full",
 };
+/** The most hellos waiting for their turn over all address groups (each is a socket that exists anyway). */
+const HELLOS_QUEUED = 4_096;
 /** How long shutdown waits for clients to complete the close handshake, in ms. */
 const CLOSE_WAIT_MS = 2_000;
 metrics.gauge("parley_connections", "Open signaling WebSockets in this process.", () => {
@@ -92,6 +96,7 @@ export class SignalService {
   #iceAccess: IceAccess;
   #now: () => number;
   #flow: FlowControl;
+  #gate: AdmissionGate<Connection>;
   #addresses = new Map<string, AddressState>();
   #connections = new Set<Connection>();
   #closing: Promise<void> | null = null;
@@ -129,6 +134,11 @@ export class SignalService {
       totalBytes: options.config.sendQueueTotalBytes,
       stallMs: options.config.sendStallMs,
       now: this.#now,
+    });
+    this.#gate = new AdmissionGate({
+      concurrent: options.config.hellosInFlight,
+      perGroup: options.config.hellosQueuedPerAddress,
+      queued: HELLOS_QUEUED,
     });
     LIVE_SERVICES.add(this);
   }
@@ -254,6 +264,11 @@ export class SignalService {
   /** The config, for connections. */
   get config(): ServerConfig {
     return this.#config;
+  }
+
+  /** The hellos in work and waiting, for connections. */
+  get gate(): AdmissionGate<Connection> {
+    return this.#gate;
   }
 
   /** The send-side flow control of every socket, for connections. */
@@ -480,6 +495,24 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
    * hello (`again`: this is it), so a socket cannot make the server look the room up over and over.
    */
   async #admit(hello: HelloFrame, again: boolean): Promise<void> {
+    // One turn at the gate per hello, from admission to the welcome (or the refusal).
+    const gate = this.#service.gate;
+    const turn = gate.enter(this, addressGroup(this.address));
+    if (turn === false || (turn !== true && !await turn)) {
+      if (turn === false && this.#phase !== "closed") {
+        sendError(this, "busy", "too many hellos from this address are waiting; retry later");
+        this.close(CLOSE.TRY_AGAIN_LATER, "busy");
+      }
+      return;
+    }
+    try {
+      await this.#admitInTurn(hello, again);
+    } finally {
+      gate.leave(this);
+    }
+  }
+
+  async #admitInTurn(hello: HelloFrame, again: boolean): Promise<void> {
     let decision: AdmissionDecision;
     try {
       decision = await this.#service.admission.decide(this.#room, this.#nonce, hello);
@@ -519,6 +552,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       result = await hub.join(this, this.address, this.#room, hello, isOpen, (peer) => {
         this.#room = ""; // the peer holds the room's shared id string now
         this.#nonce = ""; // proven: no need to keep it per socket
+        this.#service.gate.leave(this); // welcomed: the backlog streams outside the gate
         if (this.#phase === "closed") return;
         this.#peer = peer;
         this.#phase = "joined";
@@ -548,6 +582,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     const joined = this.#phase === "joined";
     this.#phase = "closed";
     this.#onClosed?.();
+    this.#service.gate.cancel(this); // a hello still waiting for its turn is dropped
     this.#service.flow.forget(this);
     this.#service.released(this);
     if (joined) this.#service.hub.disconnect(this.#peer!);

@@ -43,6 +43,8 @@ const NONSENSE: Record<string, string[]> = {
   ALLOWED_ORIGINS: ["https://chat.example/", "chat.example", "https://chat.example/path"],
   METRICS_TOKEN: ["short", "has a space in it, twenty chars"],
   SEND_QUEUE_TOTAL_BYTES: ["0", "-1", "1048576.5", "8MiB", "1000"],
+  HELLOS_IN_FLIGHT: ["0", "-1", "2.5", "many"],
+  HELLOS_QUEUED_PER_ADDRESS: ["0", "-4", "64.5"],
 };
 
 Deno.test("every variable refuses values that make no sense, and the error names it", async (t) => {
