@@ -5,7 +5,8 @@
  * which the hub runs once every limit has passed.
  * @module
  */
-import { checkHelloProof, checkMemberProof } from "../protocol/admission.ts";
+import { checkMemberProof } from "../protocol/admission.ts";
+import { checkHelloProofNow } from "./server_crypto.ts";
 import { CLOSE } from "../protocol/codes.ts";
 import type { HelloFrame } from "../protocol/frames.ts";
 import type { JoinAdmission, JoinRefusal } from "./hub.ts";
@@ -64,7 +65,7 @@ export class Admission {
     if (proof === undefined) return refused("no_proof", "hello needs a proof of the room key");
     const verifier = await this.#store.verifier(room);
     if (verifier !== null) {
-      if (!await checkHelloProof(verifier, room, nonce, proof)) {
+      if (!checkHelloProofNow(verifier, room, nonce, proof)) {
         return refused("wrong_proof", "the proof does not match the room's verifier");
       }
       return await this.#admit(room, nonce, hello, async () => {
@@ -75,7 +76,7 @@ export class Admission {
     if (await this.#hasData(room)) return refused("squat", "the room has data but no verifier");
     const mine = hello.verifier;
     if (mine === undefined) return { kind: "verifier_required" };
-    if (!await checkHelloProof(mine, room, nonce, proof)) {
+    if (!checkHelloProofNow(mine, room, nonce, proof)) {
       return refused("wrong_proof", "the proof does not match the verifier");
     }
     return await this.#admit(room, nonce, hello, async () => {

@@ -24,9 +24,9 @@
  * (wrong proofs, or joins and leaves) then costs the KV nothing.
  * @module
  */
-import { encodeBase64Url } from "../protocol/ids.ts";
 import type { Presence } from "../protocol/frames.ts";
 import { jitteredPause } from "./jitter.ts";
+import { hashTokenNow } from "./server_crypto.ts";
 import { retryKvBusy } from "./kv_busy.ts";
 
 /** A stored presence entry. */
@@ -116,10 +116,9 @@ interface VerifierRecord {
   until: number;
 }
 
-/** Hashes a session token for its KV key: a KV leak never yields usable tokens. */
-export async function hashToken(token: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
-  return encodeBase64Url(new Uint8Array(digest));
+/** Hashes a session token for its KV key: a KV leak never yields usable tokens (synchronous SHA-256 inside). */
+export function hashToken(token: string): Promise<string> {
+  return Promise.resolve(hashTokenNow(token));
 }
 
 /** The peer id a session token starts with (the token names its presence key). */
