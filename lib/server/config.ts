@@ -96,6 +96,11 @@ export interface ServerConfig {
   storageMaxBytes: number;
   /** The most rooms one address group (IPv4 address, IPv6 /64) may register per window (`BUDGET_ADDR_ROOMS`). */
   budgetAddressRooms: number;
+  /**
+   * New rooms one address group may register on this instance, as a token bucket (`NEW_ROOM_RATE_ADDR` per
+   * second, `NEW_ROOM_RATE_ADDR_BURST`): the window's budget, not all at once. Checked before any KV work.
+   */
+  newRoomRate: RateOptions;
   /** The most log bytes one address group may append per window (`BUDGET_ADDR_BYTES`). */
   budgetAddressBytes: number;
   /** The per-address budget window (`BUDGET_WINDOW`, s). */
@@ -141,6 +146,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   storageMaxBytes: 1024 * 1024 * 1024,
   // Carrier-grade NAT puts many phones behind one IPv4 address: generous, the global budget is the backstop.
   budgetAddressRooms: 1_000,
+  // The hourly budget's pace (900 an hour), 50 at once (a classroom behind one address): a new room costs a
+  // dozen KV round trips, so a walk through fresh rooms is paced before any of them.
+  newRoomRate: { perSecond: 0.25, burst: 50 },
   budgetAddressBytes: 256 * 1024 * 1024,
   budgetWindowMs: 3600_000,
 });
@@ -303,6 +311,10 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     storageMaxRooms: whole(env, "STORAGE_MAX_ROOMS", d.storageMaxRooms, 1, 1e12),
     storageMaxBytes: whole(env, "STORAGE_MAX_BYTES", d.storageMaxBytes, 1, Number.MAX_SAFE_INTEGER),
     budgetAddressRooms: whole(env, "BUDGET_ADDR_ROOMS", d.budgetAddressRooms, 1, 1e12),
+    newRoomRate: {
+      perSecond: positive(env, "NEW_ROOM_RATE_ADDR", d.newRoomRate.perSecond, 1e12),
+      burst: whole(env, "NEW_ROOM_RATE_ADDR_BURST", d.newRoomRate.burst, 1, 1e12),
+    },
     budgetAddressBytes: whole(env, "BUDGET_ADDR_BYTES", d.budgetAddressBytes, 1, Number.MAX_SAFE_INTEGER),
     budgetWindowMs: seconds("BUDGET_WINDOW", d.budgetWindowMs, 1, 366 * 86_400),
   };

@@ -261,6 +261,7 @@ async function parleyServer(port: number): Promise<ServerProcess> {
     RATE_ADDR: "1000000000",
     RATE_ADDR_BURST: "1000000000",
     MAX_ROOMS_PER_ADDRESS: "1000000000",
+    NEW_ROOM_RATE_ADDR_BURST: "1000000000",
     ALLOWED_ORIGINS: "*",
   });
 }

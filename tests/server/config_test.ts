@@ -45,6 +45,8 @@ const NONSENSE: Record<string, string[]> = {
   SEND_QUEUE_TOTAL_BYTES: ["0", "-1", "1048576.5", "8MiB", "1000"],
   HELLOS_IN_FLIGHT: ["0", "-1", "2.5", "many"],
   HELLOS_QUEUED_PER_ADDRESS: ["0", "-4", "64.5"],
+  NEW_ROOM_RATE_ADDR: ["0", "-1", "fast"],
+  NEW_ROOM_RATE_ADDR_BURST: ["0", "2.5"],
 };
 
 Deno.test("every variable refuses values that make no sense, and the error names it", async (t) => {
