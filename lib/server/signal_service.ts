@@ -100,11 +100,16 @@ export class SignalService {
   #addresses = new Map<string, AddressState>();
   #connections = new Set<Connection>();
   #closing: Promise<void> | null = null;
-  /** Sockets waiting for their hello, oldest first (one deadline for all, so FIFO order is deadline order). */
-  #awaitingHello: Connection[] = [];
+  /**
+   * Sockets waiting for their hello, oldest first (one deadline for all, so FIFO order is deadline order);
+   * a slot is emptied once its socket is welcomed or closes, so a closed socket is not kept until its deadline.
+   */
+  #awaitingHello: (Connection | null)[] = [];
   /** Their deadlines, index for index: a number array, not an object per socket. */
   #helloDeadlines: number[] = [];
   #helloHead = 0;
+  /** How many slots were dropped from the front of the queue so far: a slot's number less this is its index. */
+  #helloBase = 0;
   #helloTimer: ReturnType<typeof setInterval> | undefined;
 
   /** Builds the service and its hub. */
@@ -220,12 +225,28 @@ export class SignalService {
    * Starts a socket's hello deadline. One interval checks every deadline: a timer per socket
    * costs kilobytes each in Deno, and sockets are most of this server's memory.
    */
-  expectHello(connection: Connection): void {
+  expectHello(connection: Connection): number {
+    const slot = this.#helloBase + this.#awaitingHello.length;
     this.#awaitingHello.push(connection);
     this.#helloDeadlines.push(this.#now() + this.#config.helloTimeoutMs);
-    if (this.#helloTimer !== undefined) return;
-    const period = Math.max(50, Math.min(1000, this.#config.helloTimeoutMs / 4));
-    this.#helloTimer = setInterval(() => this.#checkHellos(), period);
+    if (this.#helloTimer === undefined) {
+      const period = Math.max(50, Math.min(1000, this.#config.helloTimeoutMs / 4));
+      this.#helloTimer = setInterval(() => this.#checkHellos(), period);
+    }
+    return slot;
+  }
+
+  /** Sockets whose hello deadline is still kept (not yet welcomed, closed or timed out). */
+  get awaitingHelloCount(): number {
+    let n = 0;
+    for (let i = this.#helloHead; i < this.#awaitingHello.length; i++) if (this.#awaitingHello[i] !== null) n++;
+    return n;
+  }
+
+  /** The socket of `slot` (from `expectHello`) needs no deadline any more: it was welcomed or it closed. */
+  helloDone(slot: number, connection: Connection): void {
+    const index = slot - this.#helloBase;
+    if (index >= this.#helloHead && this.#awaitingHello[index] === connection) this.#awaitingHello[index] = null;
   }
 
   #checkHellos(): void {
@@ -233,14 +254,18 @@ export class SignalService {
     const queue = this.#awaitingHello;
     const deadlines = this.#helloDeadlines;
     while (this.#helloHead < queue.length && deadlines[this.#helloHead] <= now) {
-      queue[this.#helloHead++].helloDeadline();
+      const connection = queue[this.#helloHead];
+      queue[this.#helloHead++] = null;
+      connection?.helloDeadline();
     }
     if (this.#helloHead > 1024 && this.#helloHead * 2 > queue.length) {
       this.#awaitingHello = queue.slice(this.#helloHead);
       this.#helloDeadlines = deadlines.slice(this.#helloHead);
+      this.#helloBase += this.#helloHead;
       this.#helloHead = 0;
     }
     if (this.#helloHead === this.#awaitingHello.length) {
+      this.#helloBase += this.#helloHead;
       this.#awaitingHello = [];
       this.#helloDeadlines = [];
       this.#helloHead = 0;
@@ -319,6 +344,8 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   #nonce = "";
   /** Set only while shutdown waits for this socket to close (a promise per socket would cost memory). */
   #onClosed: (() => void) | null = null;
+  /** Its place in the service's hello deadlines, until welcomed or closed; -1 when none. */
+  #helloSlot = -1;
 
   constructor(
     service: SignalService,
@@ -344,7 +371,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     } else if (!isRoomId(room)) {
       this.#refuseOnOpen("bad_room", "room must be 22-64 base64url characters");
     } else {
-      service.expectHello(this);
+      this.#helloSlot = service.expectHello(this);
       ws.addEventListener("open", this);
     }
     // The connection is the listener object itself (handleEvent): no closure or wrapper per socket.
@@ -386,8 +413,16 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     }
   }
 
+  /** Lets the service forget this socket's hello deadline (so a closed socket is not kept until then). */
+  #noDeadline(): void {
+    if (this.#helloSlot < 0) return;
+    this.#service.helloDone(this.#helloSlot, this);
+    this.#helloSlot = -1;
+  }
+
   /** The hello deadline passed: close unless the hello came. */
   helloDeadline(): void {
+    this.#helloSlot = -1;
     if (this.#phase !== "hello" && this.#phase !== "verify") return;
     sendError(this, "hello_timeout", "no hello in time");
     this.close(CLOSE.HELLO_TIMEOUT, "hello timeout");
@@ -553,6 +588,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
         this.#room = ""; // the peer holds the room's shared id string now
         this.#nonce = ""; // proven: no need to keep it per socket
         this.#service.gate.leave(this); // welcomed: the backlog streams outside the gate
+        this.#noDeadline();
         if (this.#phase === "closed") return;
         this.#peer = peer;
         this.#phase = "joined";
@@ -583,6 +619,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     this.#phase = "closed";
     this.#onClosed?.();
     this.#service.gate.cancel(this); // a hello still waiting for its turn is dropped
+    this.#noDeadline();
     this.#service.flow.forget(this);
     this.#service.released(this);
     if (joined) this.#service.hub.disconnect(this.#peer!);
