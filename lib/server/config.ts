@@ -97,8 +97,9 @@ export interface ServerConfig {
   /** The most rooms one address group (IPv4 address, IPv6 /64) may register per window (`BUDGET_ADDR_ROOMS`). */
   budgetAddressRooms: number;
   /**
-   * New rooms one address group may register on this instance, as a token bucket (`NEW_ROOM_RATE_ADDR` per
-   * second, `NEW_ROOM_RATE_ADDR_BURST`): the window's budget, not all at once. Checked before any KV work.
+   * Hellos one address group may send to rooms without a verifier (new rooms) on this instance, as a token
+   * bucket (`NEW_ROOM_RATE_ADDR` per second, `NEW_ROOM_RATE_ADDR_BURST`): the window's budget of new rooms, not
+   * all at once. Checked right after the verifier lookup, before the rest of the KV work.
    */
   newRoomRate: RateOptions;
   /** The most log bytes one address group may append per window (`BUDGET_ADDR_BYTES`). */

@@ -20,7 +20,6 @@ import { addressGroup } from "./address_group.ts";
 import { NO_BUDGET, type StorageBudget } from "./kv_budget.ts";
 import { BacklogReader } from "./room_log_reader.ts";
 import { utf8Length } from "./text_size.ts";
-import { TokenBucket } from "./rate_limit.ts";
 
 /** Random bytes in a peer id (72 bits: unique within a room, short on the wire). */
 const PEER_ID_BYTES = 9;
@@ -30,8 +29,6 @@ const PEER_ID_CHARS = 12;
 const TOKEN_BYTES = 32;
 /** Extra time other instances wait for the owner's `left` before deciding it themselves. */
 const LEFT_GRACE_MS = 5_000;
-/** Address groups whose new-room pace is remembered (the least recently started go first: they start full again). */
-const NEW_ROOM_GROUPS = 10_000;
 
 // Unlabelled on purpose: a labelled inc() costs about as much as parsing the frame.
 const chatRelayed = metrics.counter("parley_chat_frames_relayed_total", "Chat frames logged and relayed.");
@@ -140,8 +137,6 @@ export class Hub {
   #now: () => number;
   #rooms = new Map<string, Room>();
   #addressRooms = new Map<string, Map<string, number>>();
-  /** Per address group, the pace of new rooms it registers here. */
-  #newRooms = new Map<string, TokenBucket>();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Appends and KV writes in flight: shutdown waits for them before the KV goes away. */
   #appends = new Set<Promise<unknown>>();
@@ -199,10 +194,6 @@ export class Hub {
     admission: JoinAdmission = {},
   ): Promise<JoinResult> {
     if (this.#closing) return refuse("shutting_down", "server is restarting", CLOSE.SERVICE_RESTART);
-    // Before any KV work: a new room costs a dozen round trips, so their pace per address group is bounded here.
-    if (admission.registers && !this.#newRoomAllowed(address)) {
-      return refuse("budget_exceeded", "this address creates rooms too fast; retry later", CLOSE.TOO_MANY_ROOMS);
-    }
     const store = this.#store;
     let peerId = "";
     let token = hello.token ?? "";
@@ -742,18 +733,6 @@ export class Hub {
       this.#countAddress(peer.address, peer.room, -1);
       if (room.local.size === 0) this.#rooms.delete(peer.room);
     }
-  }
-
-  /** Takes one token of the address group's new-room pace; false when it has none left for now. */
-  #newRoomAllowed(address: string): boolean {
-    const group = addressGroup(address);
-    let bucket = this.#newRooms.get(group);
-    if (!bucket) {
-      bucket = new TokenBucket(this.#config.newRoomRate, this.#now);
-      this.#newRooms.set(group, bucket);
-      if (this.#newRooms.size > NEW_ROOM_GROUPS) this.#newRooms.delete(this.#newRooms.keys().next().value!);
-    }
-    return bucket.take();
   }
 
   /** Whether joining `room` would take the address group over its open rooms on this instance. */

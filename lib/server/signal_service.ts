@@ -14,6 +14,7 @@ import { isTooBig, parseClientFrame } from "../protocol/validate.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/version.ts";
 import { Admission, type AdmissionDecision } from "./admission.ts";
 import { AdmissionGate } from "./admission_gate.ts";
+import { NewRoomPace } from "./new_room_pace.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Bus } from "./bus.ts";
 import type { ServerConfig } from "./config.ts";
@@ -122,7 +123,7 @@ export class SignalService {
       now: this.#now,
     });
     this.#store = store;
-    this.#admission = new Admission(store, options.log);
+    this.#admission = new Admission(store, options.log, new NewRoomPace(options.config.newRoomRate, this.#now));
     const ice = options.ice ?? new IceServers(parseIceConfig(() => undefined), { now: this.#now });
     this.#iceAccess = new IceAccess({ ice, store, now: this.#now });
     this.#hub = new Hub({
@@ -550,7 +551,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   async #admitInTurn(hello: HelloFrame, again: boolean): Promise<void> {
     let decision: AdmissionDecision;
     try {
-      decision = await this.#service.admission.decide(this.#room, this.#nonce, hello);
+      decision = await this.#service.admission.decide(this.#room, this.#nonce, hello, addressGroup(this.address));
     } catch (error) {
       console.error("signal: admission failed", error);
       decision = {
