@@ -35,6 +35,11 @@ export interface ServerConfig {
   logMaxEntries: number;
   /** The most ciphertext bytes one room's log keeps (`ROOM_LOG_MAX_BYTES`). */
   logMaxBytes: number;
+  /**
+   * The most log commits per second one room makes, after a burst (`ROOM_LOG_COMMIT_RATE`,
+   * `ROOM_LOG_COMMIT_BURST`): frames that come faster go in fewer, bigger commits.
+   */
+  logCommitRate: RateOptions;
   /** Entries read per page while streaming a backlog: bounds memory per joining peer. */
   backlogPageSize: number;
   /** The largest frame accepted, in UTF-8 bytes; larger closes with 1009 (`MAX_FRAME_BYTES`). */
@@ -114,6 +119,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   roomTtlMs: 24 * 3600_000,
   logMaxEntries: 2_000,
   logMaxBytes: 8 * 1024 * 1024,
+  // People chatting commit a few times a second; a room flooding within its frame limits (50/s per socket) is held
+  // to 20 KV commits a second however many sockets it uses.
+  logCommitRate: { perSecond: 20, burst: 10 },
   backlogPageSize: 200,
   maxFrameBytes: 64 * 1024,
   idleTimeoutS: 20,
@@ -282,6 +290,10 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     roomTtlMs,
     logMaxEntries: whole(env, "ROOM_LOG_MAX_ENTRIES", d.logMaxEntries, 1, 1_000_000_000),
     logMaxBytes,
+    logCommitRate: {
+      perSecond: positive(env, "ROOM_LOG_COMMIT_RATE", d.logCommitRate.perSecond, 1e12),
+      burst: whole(env, "ROOM_LOG_COMMIT_BURST", d.logCommitRate.burst, 1, 1e12),
+    },
     backlogPageSize: d.backlogPageSize,
     maxFrameBytes,
     idleTimeoutS: whole(env, "WS_IDLE_TIMEOUT", d.idleTimeoutS, 1, 3_600, " of seconds"),

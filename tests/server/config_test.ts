@@ -47,6 +47,8 @@ const NONSENSE: Record<string, string[]> = {
   HELLOS_QUEUED_PER_ADDRESS: ["0", "-4", "64.5"],
   NEW_ROOM_RATE_ADDR: ["0", "-1", "fast"],
   NEW_ROOM_RATE_ADDR_BURST: ["0", "2.5"],
+  ROOM_LOG_COMMIT_RATE: ["0", "-20", "lots"],
+  ROOM_LOG_COMMIT_BURST: ["0", "10.5"],
 };
 
 Deno.test("every variable refuses values that make no sense, and the error names it", async (t) => {

@@ -114,3 +114,40 @@ Deno.test("a room's verifier in force is read from KV once: a flood of hellos co
     raw.close();
   }
 });
+
+Deno.test("a room floods the log at a bounded commit pace: frames that come faster share commits, none is lost", async () => {
+  const raw = await Deno.openKv(":memory:");
+  const { kv, counts, reset } = countingKv(raw);
+  const clock = new FakeClock(Date.now());
+  const log = new KvRoomLog(kv, {
+    ttlMs: 24 * 3600_000,
+    maxEntries: 2_000,
+    maxBytes: 1 << 23,
+    now: clock.now,
+    commitRate: { perSecond: 20, burst: 2 },
+    setTimeout: clock.setTimeout,
+  });
+  try {
+    const room = newRoomId();
+    const quiet = newRoomId();
+    reset();
+    // 200 frames a second for a second in one room; a second room appends now and then.
+    const appends: Promise<{ seq: number }>[] = [];
+    for (let i = 0; i < 200; i++) {
+      appends.push(log.append(room, `{"type":"chat","id":"m${i}","data":"x"}`, true));
+      if (i % 40 === 0) appends.push(log.append(quiet, `{"type":"chat","id":"q${i}","data":"y"}`, true));
+      await clock.advance(5);
+      // Real time for KV to commit what it may: without a pace, every frame would go in its own commit.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await clock.advance(1_000);
+    const seqs = (await Promise.all(appends)).map((result) => result.seq);
+    assertEquals(seqs.length, 205);
+    assertEquals((await log.readAfter(room, 0, 500)).entries.length, 200, "every frame is logged, in order");
+    // The flooding room: its burst, then 20 a second (about 22 for the second); the quiet room: one each.
+    assert(counts.writes <= 2 + 22 + 5, `${counts.writes} commits for 205 frames`);
+  } finally {
+    log.close();
+    raw.close();
+  }
+});
