@@ -48,7 +48,10 @@ export type ErrorCode =
   | "storage_full"
   /** This client address (IPv4 address or IPv6 /64) spent its storage budget for the current window. */
   | "budget_exceeded"
-  /** The server has too many hellos from this client address waiting for their turn (or too many in all): retry later. */
+  /**
+   * The server has too many hellos from this client address waiting for their turn (or too many in all), or (HTTP
+   * 429) too many sockets of this address open or not yet welcomed: retry later.
+   */
   | "busy";
 
 /** Every error code, for validation and for tests that walk the list. */

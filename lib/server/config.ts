@@ -87,6 +87,13 @@ export interface ServerConfig {
   hellosInFlight: number;
   /** The most hellos of one address group waiting for their turn (`HELLOS_QUEUED_PER_ADDRESS`); more: `busy`. */
   hellosQueuedPerAddress: number;
+  /** The most open sockets of one address group on this instance (`MAX_SOCKETS_PER_ADDRESS`); more: HTTP 429 `busy`. */
+  maxSocketsPerAddress: number;
+  /**
+   * The most sockets of one address group not welcomed yet on this instance (`MAX_PENDING_PER_ADDRESS`); more:
+   * HTTP 429 `busy`.
+   */
+  maxPendingPerAddress: number;
   /** CIDRs of reverse proxies whose forwarding header is believed (`TRUSTED_PROXIES`); empty = none. */
   trustedProxies: string[];
   /** The header those proxies append the client's address to (`FORWARDED_HEADER`). */
@@ -147,6 +154,10 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   hellosInFlight: 4,
   // Carrier-grade NAT: many phones behind one address may reconnect at once; they wait, up to this many.
   hellosQueuedPerAddress: 64,
+  // Carrier-grade NAT again: generous; what non-reading sockets can make the process hold is bounded on its own.
+  maxSocketsPerAddress: 2_048,
+  // A socket is pending for one round trip and a proof; 128 at once is a crowd reconnecting behind one address.
+  maxPendingPerAddress: 128,
   trustedProxies: [],
   forwardedHeader: "x-forwarded-for",
   metricsToken: null,
@@ -319,6 +330,8 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     sendStallMs: seconds("SEND_STALL_TIMEOUT", d.sendStallMs, 1, 3_600),
     hellosInFlight: whole(env, "HELLOS_IN_FLIGHT", d.hellosInFlight, 1, 100_000),
     hellosQueuedPerAddress: whole(env, "HELLOS_QUEUED_PER_ADDRESS", d.hellosQueuedPerAddress, 1, 1_000_000),
+    maxSocketsPerAddress: whole(env, "MAX_SOCKETS_PER_ADDRESS", d.maxSocketsPerAddress, 1, 1e9),
+    maxPendingPerAddress: whole(env, "MAX_PENDING_PER_ADDRESS", d.maxPendingPerAddress, 1, 1e9),
     sendQueueTotalBytes: whole(env, "SEND_QUEUE_TOTAL_BYTES", d.sendQueueTotalBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),
     backlogPageBytes: whole(env, "BACKLOG_PAGE_BYTES", d.backlogPageBytes, 1, Number.MAX_SAFE_INTEGER),
     storageMaxRooms: whole(env, "STORAGE_MAX_ROOMS", d.storageMaxRooms, 1, 1e12),

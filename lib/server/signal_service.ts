@@ -15,6 +15,7 @@ import { SUPPORTED_VERSIONS } from "../protocol/version.ts";
 import { Admission, type AdmissionDecision } from "./admission.ts";
 import { AdmissionGate } from "./admission_gate.ts";
 import { NewRoomPace } from "./new_room_pace.ts";
+import { SocketCaps } from "./socket_caps.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Bus } from "./bus.ts";
 import type { ServerConfig } from "./config.ts";
@@ -45,7 +46,7 @@ const SLOW_REASONS: Record<SlowReason, string> = {
   stalled: "slow consumer: stalled",
   over_total: "slow consumer: server send queues full",
 };
-/** The most hellos waiting for their turn over all address groups (each is a socket that exists anyway). */
+/** The most hellos waiting for their turn over all address groups, at least (each is a socket that exists anyway). */
 const HELLOS_QUEUED = 4_096;
 /** How long shutdown waits for clients to complete the close handshake, in ms. */
 const CLOSE_WAIT_MS = 2_000;
@@ -78,6 +79,8 @@ export interface SignalServiceOptions {
 interface AddressState {
   /** The address, one string shared by all its sockets. */
   address: string;
+  /** Its address group (the address itself for IPv4, the /64 for IPv6). */
+  group: string;
   bucket: TokenBucket;
   sockets: number;
 }
@@ -98,6 +101,7 @@ export class SignalService {
   #now: () => number;
   #flow: FlowControl;
   #gate: AdmissionGate<Connection>;
+  #caps: SocketCaps;
   #addresses = new Map<string, AddressState>();
   #connections = new Set<Connection>();
   #closing: Promise<void> | null = null;
@@ -141,10 +145,14 @@ export class SignalService {
       stallMs: options.config.sendStallMs,
       now: this.#now,
     });
+    this.#caps = new SocketCaps({
+      sockets: options.config.maxSocketsPerAddress,
+      pending: options.config.maxPendingPerAddress,
+    });
     this.#gate = new AdmissionGate({
       concurrent: options.config.hellosInFlight,
       perGroup: options.config.hellosQueuedPerAddress,
-      queued: HELLOS_QUEUED,
+      queued: Math.max(HELLOS_QUEUED, options.config.hellosQueuedPerAddress),
     });
     LIVE_SERVICES.add(this);
   }
@@ -183,6 +191,18 @@ export class SignalService {
     if (origin !== null && !this.#originAllowed(origin, req)) {
       return httpError(403, "origin_refused", `origin ${origin} is not allowed`);
     }
+    const group = addressGroup(remote.hostname);
+    const cap = this.#caps.full(group);
+    if (cap !== null) {
+      return httpError(
+        429,
+        "busy",
+        cap === "sockets"
+          ? "this address has too many sockets open here; close some, then retry"
+          : "this address has too many sockets waiting for their welcome; retry later",
+        { "Retry-After": "5" },
+      );
+    }
     const url = new URL(req.url);
     let upgraded;
     try {
@@ -195,9 +215,15 @@ export class SignalService {
     connectionsTotal.inc();
     let state = this.#addresses.get(remote.hostname);
     if (!state) {
-      state = { address: remote.hostname, bucket: new TokenBucket(this.#config.rateAddress, this.#now), sockets: 0 };
+      state = {
+        address: remote.hostname,
+        group,
+        bucket: new TokenBucket(this.#config.rateAddress, this.#now),
+        sockets: 0,
+      };
       this.#addresses.set(state.address, state);
     }
+    this.#caps.opened(group);
     state.sockets++;
     const connection = new Connection(
       this,
@@ -275,8 +301,19 @@ export class SignalService {
     }
   }
 
-  /** Called by a connection when its socket closed. */
-  released(connection: Connection): void {
+  /** Called by a connection when it was welcomed: no longer pending for its address's cap. */
+  welcomed(connection: Connection): void {
+    this.#caps.admitted(connection.addressState.group);
+  }
+
+  /** Sockets of an address group, open and not yet admitted (for tests and metrics). */
+  socketsOf(group: string): { open: number; pending: number } {
+    return this.#caps.of(group);
+  }
+
+  /** Called by a connection when its socket closed; `pending`: it was never welcomed. */
+  released(connection: Connection, pending: boolean): void {
+    this.#caps.closed(connection.addressState.group, pending);
     this.#connections.delete(connection);
     const state = connection.addressState;
     if (--state.sockets === 0) this.#addresses.delete(connection.address);
@@ -347,6 +384,8 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   #onClosed: (() => void) | null = null;
   /** Its place in the service's hello deadlines, until welcomed or closed; -1 when none. */
   #helloSlot = -1;
+  /** It was welcomed (it no longer counts as pending for its address). */
+  #welcomed = false;
 
   constructor(
     service: SignalService,
@@ -590,6 +629,8 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
         this.#nonce = ""; // proven: no need to keep it per socket
         this.#service.gate.leave(this); // welcomed: the backlog streams outside the gate
         this.#noDeadline();
+        this.#service.welcomed(this);
+        this.#welcomed = true;
         if (this.#phase === "closed") return;
         this.#peer = peer;
         this.#phase = "joined";
@@ -622,7 +663,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     this.#service.gate.cancel(this); // a hello still waiting for its turn is dropped
     this.#noDeadline();
     this.#service.flow.forget(this);
-    this.#service.released(this);
+    this.#service.released(this, !this.#welcomed);
     if (joined) this.#service.hub.disconnect(this.#peer!);
   }
 }

@@ -49,6 +49,8 @@ const NONSENSE: Record<string, string[]> = {
   NEW_ROOM_RATE_ADDR_BURST: ["0", "2.5"],
   ROOM_LOG_COMMIT_RATE: ["0", "-20", "lots"],
   ROOM_LOG_COMMIT_BURST: ["0", "10.5"],
+  MAX_SOCKETS_PER_ADDRESS: ["0", "-1", "2048.5"],
+  MAX_PENDING_PER_ADDRESS: ["0", "1e3"],
 };
 
 Deno.test("every variable refuses values that make no sense, and the error names it", async (t) => {
