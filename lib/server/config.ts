@@ -54,6 +54,11 @@ export interface ServerConfig {
   helloTimeoutMs: number;
   /** Frames per connection (`RATE_CONN`, `RATE_CONN_BURST`). */
   rateConnection: RateOptions;
+  /**
+   * Bytes (characters) per connection, every frame counted by its length (`RATE_CONN_BYTES` per second,
+   * `RATE_CONN_BYTES_BURST`, at least `MAX_FRAME_BYTES`): past it frames are refused like past the frame rate.
+   */
+  rateConnectionBytes: RateOptions;
   /** Frames per client address, over all its sockets (`RATE_ADDR`, `RATE_ADDR_BURST`). */
   rateAddress: RateOptions;
   /** Frames refused in a row by the rate limit before the socket is closed with 1008 (`RATE_STRIKES`). */
@@ -134,6 +139,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   idleTimeoutS: 20,
   helloTimeoutMs: 10_000,
   rateConnection: { perSecond: 50, burst: 200 },
+  // 256 KiB a second is hundreds of messages; the burst takes the longest paste (65,536 characters: 9 frames of
+  // about 61 KB) several times. Without it, one socket could log 50 frames of 64 KiB a second (3.2 MB/s).
+  rateConnectionBytes: { perSecond: 256 * 1024, burst: 4 * 1024 * 1024 },
   // Carrier-grade NAT puts many phones behind one address: per-address limits
   // stop a flood from one host without refusing a whole carrier's users.
   rateAddress: { perSecond: 1_000, burst: 4_000 },
@@ -313,6 +321,10 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
       perSecond: positive(env, "RATE_CONN", d.rateConnection.perSecond, 1e12),
       burst: whole(env, "RATE_CONN_BURST", d.rateConnection.burst, 1, 1e12),
     },
+    rateConnectionBytes: {
+      perSecond: positive(env, "RATE_CONN_BYTES", d.rateConnectionBytes.perSecond, 1e15),
+      burst: whole(env, "RATE_CONN_BYTES_BURST", d.rateConnectionBytes.burst, 1, Number.MAX_SAFE_INTEGER),
+    },
     rateAddress: {
       perSecond: positive(env, "RATE_ADDR", d.rateAddress.perSecond, 1e12),
       burst: whole(env, "RATE_ADDR_BURST", d.rateAddress.burst, 1, 1e12),
@@ -350,6 +362,14 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
       "SEND_QUEUE_BYTES",
       String(merged.sendQueueBytes),
       `at least twice MAX_FRAME_BYTES (${2 * merged.maxFrameBytes})`,
+    );
+  }
+  if (merged.rateConnectionBytes.burst < merged.maxFrameBytes) {
+    // A frame bigger than the burst could never pass.
+    throw new ConfigError(
+      "RATE_CONN_BYTES_BURST",
+      String(merged.rateConnectionBytes.burst),
+      `at least MAX_FRAME_BYTES (${merged.maxFrameBytes})`,
     );
   }
   if (merged.sendQueueTotalBytes < merged.sendQueueBytes) {

@@ -386,6 +386,9 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   #helloSlot = -1;
   /** It was welcomed (it no longer counts as pending for its address). */
   #welcomed = false;
+  /** Byte tokens of this connection (`RATE_CONN_BYTES`), as of `#bytesAt`. */
+  #bytes: number;
+  #bytesAt: number;
 
   constructor(
     service: SignalService,
@@ -396,6 +399,8 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   ) {
     super(service.config.rateConnection, service.now);
     this.#service = service;
+    this.#bytes = service.config.rateConnectionBytes.burst;
+    this.#bytesAt = service.now();
     this.#ws = ws;
     this.addressState = addressState;
     this.#room = room ?? "";
@@ -451,6 +456,18 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       console.error(`signal: frame from ${this.address} failed`, error);
       sendError(this, "internal", "the server failed to handle this frame");
     }
+  }
+
+  /** Takes `length` of this connection's byte tokens; false (nothing taken) when it has fewer. */
+  #takeBytes(length: number, now: number): boolean {
+    const rate = this.#service.config.rateConnectionBytes;
+    if (now > this.#bytesAt) {
+      this.#bytes = Math.min(rate.burst, this.#bytes + (now - this.#bytesAt) * rate.perSecond / 1000);
+      this.#bytesAt = now;
+    }
+    if (this.#bytes < length) return false;
+    this.#bytes -= length;
+    return true;
   }
 
   /** Lets the service forget this socket's hello deadline (so a closed socket is not kept until then). */
@@ -532,9 +549,9 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       return;
     }
     const now = this.#service.now();
-    if (!this.take(now) || !this.addressState.bucket.take(now)) {
+    if (!this.take(now) || !this.#takeBytes(data.length, now) || !this.addressState.bucket.take(now)) {
       this.#strikes++;
-      if (this.#strikes === 1) sendError(this, "rate_limited", "too many frames; slow down");
+      if (this.#strikes === 1) sendError(this, "rate_limited", "too many frames or bytes; slow down");
       if (this.#strikes > config.rateStrikes) this.close(CLOSE.POLICY_VIOLATION, "rate limit exceeded");
       return;
     }

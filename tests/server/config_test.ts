@@ -51,6 +51,8 @@ const NONSENSE: Record<string, string[]> = {
   ROOM_LOG_COMMIT_BURST: ["0", "10.5"],
   MAX_SOCKETS_PER_ADDRESS: ["0", "-1", "2048.5"],
   MAX_PENDING_PER_ADDRESS: ["0", "1e3"],
+  RATE_CONN_BYTES: ["0", "-1", "fast"],
+  RATE_CONN_BYTES_BURST: ["0", "4096.5", "1000"],
 };
 
 Deno.test("every variable refuses values that make no sense, and the error names it", async (t) => {
@@ -85,6 +87,9 @@ Deno.test("settings that contradict each other are refused too", () => {
   assertEquals(log.variable, "ROOM_LOG_MAX_BYTES", "a log bound below the default 64 KiB frame");
   assertMatch(log.message, /at least MAX_FRAME_BYTES \(65536\)/);
   assertEquals(configOf({ ROOM_LOG_MAX_BYTES: "32768", MAX_FRAME_BYTES: "16384" }).logMaxBytes, 32_768);
+  const burst = refusal({ RATE_CONN_BYTES_BURST: "32768" });
+  assertEquals(burst.variable, "RATE_CONN_BYTES_BURST", "a byte burst below the largest frame");
+  assertMatch(burst.message, /at least MAX_FRAME_BYTES \(65536\)/);
   const total = refusal({ SEND_QUEUE_TOTAL_BYTES: "524288" });
   assertEquals(total.variable, "SEND_QUEUE_TOTAL_BYTES", "all sockets together below one socket's bound");
   assertMatch(total.message, /at least SEND_QUEUE_BYTES \(1048576\)/);

@@ -48,6 +48,7 @@ Deno.test("a member that stops reading is closed with 4008 within the bound, the
       SEND_STALL_TIMEOUT: "2",
       RATE_CONN: "1000",
       RATE_CONN_BURST: "1000",
+      RATE_CONN_BYTES: "1000000000",
       ROOM_LOG_MAX_BYTES: String(96 * 1024 * 1024),
       ROOM_LOG_MAX_ENTRIES: "5000",
     },

@@ -29,6 +29,7 @@ Deno.test("the bytes waiting on all sockets are bounded: non-reading members are
       SEND_QUEUE_TOTAL_BYTES: String(TOTAL),
       RATE_CONN: "1000",
       RATE_CONN_BURST: "1000",
+      RATE_CONN_BYTES: "1000000000",
       ROOM_LOG_MAX_BYTES: String(96 * 1024 * 1024),
       ROOM_LOG_MAX_ENTRIES: "5000",
     },
