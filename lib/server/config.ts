@@ -61,7 +61,15 @@ export interface ServerConfig {
   rateConnectionBytes: RateOptions;
   /** Frames per client address, over all its sockets (`RATE_ADDR`, `RATE_ADDR_BURST`). */
   rateAddress: RateOptions;
-  /** Frames refused in a row by the rate limit before the socket is closed with 1008 (`RATE_STRIKES`). */
+  /**
+   * Bytes (characters) per client address, over all its sockets (`RATE_ADDR_BYTES` per second,
+   * `RATE_ADDR_BYTES_BURST`, at least `MAX_FRAME_BYTES`): a new socket brings no new bytes.
+   */
+  rateAddressBytes: RateOptions;
+  /**
+   * Frames refused by the rate limits, less the frames accepted since, before the socket is closed with 1008
+   * (`RATE_STRIKES`): a burst past a limit is forgiven, a socket that keeps sending several times its rate is not.
+   */
   rateStrikes: number;
   /** The most peers (online or away) in one room (`MAX_PEERS_PER_ROOM`). */
   maxPeersPerRoom: number;
@@ -145,6 +153,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   // Carrier-grade NAT puts many phones behind one address: per-address limits
   // stop a flood from one host without refusing a whole carrier's users.
   rateAddress: { perSecond: 1_000, burst: 4_000 },
+  // Four sockets' worth: carrier-grade NAT shares it; opening sockets (or reconnecting) gets no more of it.
+  rateAddressBytes: { perSecond: 1024 * 1024, burst: 16 * 1024 * 1024 },
   rateStrikes: 50,
   maxPeersPerRoom: 32,
   maxRoomsPerAddress: 256,
@@ -329,6 +339,10 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
       perSecond: positive(env, "RATE_ADDR", d.rateAddress.perSecond, 1e12),
       burst: whole(env, "RATE_ADDR_BURST", d.rateAddress.burst, 1, 1e12),
     },
+    rateAddressBytes: {
+      perSecond: positive(env, "RATE_ADDR_BYTES", d.rateAddressBytes.perSecond, 1e15),
+      burst: whole(env, "RATE_ADDR_BYTES_BURST", d.rateAddressBytes.burst, 1, Number.MAX_SAFE_INTEGER),
+    },
     rateStrikes: whole(env, "RATE_STRIKES", d.rateStrikes, 0, 1_000_000),
     maxPeersPerRoom: whole(env, "MAX_PEERS_PER_ROOM", d.maxPeersPerRoom, 2, 10_000),
     maxRoomsPerAddress: whole(env, "MAX_ROOMS_PER_ADDRESS", d.maxRoomsPerAddress, 1, 1e12),
@@ -369,6 +383,13 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     throw new ConfigError(
       "RATE_CONN_BYTES_BURST",
       String(merged.rateConnectionBytes.burst),
+      `at least MAX_FRAME_BYTES (${merged.maxFrameBytes})`,
+    );
+  }
+  if (merged.rateAddressBytes.burst < merged.maxFrameBytes) {
+    throw new ConfigError(
+      "RATE_ADDR_BYTES_BURST",
+      String(merged.rateAddressBytes.burst),
       `at least MAX_FRAME_BYTES (${merged.maxFrameBytes})`,
     );
   }

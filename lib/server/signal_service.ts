@@ -82,6 +82,8 @@ interface AddressState {
   /** Its address group (the address itself for IPv4, the /64 for IPv6). */
   group: string;
   bucket: TokenBucket;
+  /** Byte tokens shared by the address's sockets. */
+  bytes: TokenBucket;
   sockets: number;
 }
 
@@ -219,6 +221,7 @@ export class SignalService {
         address: remote.hostname,
         group,
         bucket: new TokenBucket(this.#config.rateAddress, this.#now),
+        bytes: new TokenBucket(this.#config.rateAddressBytes, this.#now),
         sockets: 0,
       };
       this.#addresses.set(state.address, state);
@@ -549,13 +552,19 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       return;
     }
     const now = this.#service.now();
-    if (!this.take(now) || !this.#takeBytes(data.length, now) || !this.addressState.bucket.take(now)) {
+    const address = this.addressState;
+    if (
+      !this.take(now) || !this.#takeBytes(data.length, now) || !address.bucket.take(now) ||
+      !address.bytes.take(now, data.length)
+    ) {
       this.#strikes++;
       if (this.#strikes === 1) sendError(this, "rate_limited", "too many frames or bytes; slow down");
       if (this.#strikes > config.rateStrikes) this.close(CLOSE.POLICY_VIOLATION, "rate limit exceeded");
       return;
     }
-    this.#strikes = 0;
+    // An accepted frame forgives one refused: a burst past a limit passes, a socket that keeps sending several
+    // times its rate (its frames refused far more often than accepted) is closed, and stops costing the server.
+    if (this.#strikes > 0) this.#strikes--;
     if (this.#phase === "joined") {
       this.#service.hub.onFrame(this.#peer!, data);
       return;

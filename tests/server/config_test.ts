@@ -53,6 +53,8 @@ const NONSENSE: Record<string, string[]> = {
   MAX_PENDING_PER_ADDRESS: ["0", "1e3"],
   RATE_CONN_BYTES: ["0", "-1", "fast"],
   RATE_CONN_BYTES_BURST: ["0", "4096.5", "1000"],
+  RATE_ADDR_BYTES: ["0", "-5"],
+  RATE_ADDR_BYTES_BURST: ["0", "1.5", "1000"],
 };
 
 Deno.test("every variable refuses values that make no sense, and the error names it", async (t) => {

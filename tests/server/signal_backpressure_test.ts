@@ -49,6 +49,8 @@ Deno.test("a member that stops reading is closed with 4008 within the bound, the
       RATE_CONN: "1000",
       RATE_CONN_BURST: "1000",
       RATE_CONN_BYTES: "1000000000",
+      RATE_ADDR_BYTES: "1000000000",
+      RATE_ADDR_BYTES_BURST: "1000000000",
       ROOM_LOG_MAX_BYTES: String(96 * 1024 * 1024),
       ROOM_LOG_MAX_ENTRIES: "5000",
     },

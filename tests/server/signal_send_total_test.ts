@@ -30,6 +30,8 @@ Deno.test("the bytes waiting on all sockets are bounded: non-reading members are
       RATE_CONN: "1000",
       RATE_CONN_BURST: "1000",
       RATE_CONN_BYTES: "1000000000",
+      RATE_ADDR_BYTES: "1000000000",
+      RATE_ADDR_BYTES_BURST: "1000000000",
       ROOM_LOG_MAX_BYTES: String(96 * 1024 * 1024),
       ROOM_LOG_MAX_ENTRIES: "5000",
     },
