@@ -47,7 +47,12 @@ export type ErrorCode =
   /** The deployment's storage budget (rooms or bytes, over all clients) is spent: no new room, no new message. */
   | "storage_full"
   /** This client address (IPv4 address or IPv6 /64) spent its storage budget for the current window. */
-  | "budget_exceeded";
+  | "budget_exceeded"
+  /**
+   * The server has too many hellos from this client address waiting for their turn (or too many in all), or (HTTP
+   * 429) too many sockets of this address open or not yet welcomed: retry later.
+   */
+  | "busy";
 
 /** Every error code, for validation and for tests that walk the list. */
 export const ERROR_CODES: readonly ErrorCode[] = [
@@ -72,6 +77,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "verifier_required",
   "storage_full",
   "budget_exceeded",
+  "busy",
 ];
 
 /** WebSocket close codes the server uses, with the client's expected reaction in the README. */
@@ -102,7 +108,10 @@ export const CLOSE = {
   TOO_MANY_ROOMS: 4429,
   /** The socket's send queue stayed over its bound: resume with `since` at once (nothing is lost). */
   SLOW_CONSUMER: 4008,
-  /** The deployment's storage is full (`storage_full`): the room cannot be created now. Retry later, with backoff. */
+  /**
+   * The deployment's storage is full (`storage_full`): the room cannot be created now; or the server is
+   * `busy` with hellos. Retry later, with backoff.
+   */
   TRY_AGAIN_LATER: 1013,
 } as const;
 

@@ -5,7 +5,9 @@
  * which the hub runs once every limit has passed.
  * @module
  */
-import { checkHelloProof, checkMemberProof } from "../protocol/admission.ts";
+import { checkMemberProof } from "../protocol/admission.ts";
+import { checkHelloProofNow } from "./server_crypto.ts";
+import type { NewRoomPace } from "./new_room_pace.ts";
 import { CLOSE } from "../protocol/codes.ts";
 import type { HelloFrame } from "../protocol/frames.ts";
 import type { JoinAdmission, JoinRefusal } from "./hub.ts";
@@ -28,7 +30,9 @@ export type AdmissionRefusalReason =
   /** Another verifier was registered between the check and the write. */
   | "lost_race"
   /** The check itself failed (e.g. KV unavailable): `internal`, close 1011, retry later. */
-  | "failed";
+  | "failed"
+  /** A room without a verifier, past the address group's pace of such hellos (`budget_exceeded`, close 4429). */
+  | "paced";
 
 /** What admission decided. */
 export type AdmissionDecision =
@@ -51,20 +55,25 @@ function refused(reason: AdmissionRefusalReason, message: string): AdmissionDeci
 export class Admission {
   #store: SessionStore;
   #log: RoomLog;
+  #newRoom: NewRoomPace | undefined;
 
-  /** Reads verifiers and presence from `store`, log bounds from `log`. */
-  constructor(store: SessionStore, log: RoomLog) {
+  /**
+   * Reads verifiers and presence from `store`, log bounds from `log`; `newRoom`, when given, paces
+   * hellos to rooms without a verifier per address group (see new_room_pace.ts).
+   */
+  constructor(store: SessionStore, log: RoomLog, newRoom?: NewRoomPace) {
     this.#store = store;
     this.#log = log;
+    this.#newRoom = newRoom;
   }
 
-  /** Checks `hello`, sent on the connection whose challenge was `nonce`, for `room`. */
-  async decide(room: string, nonce: string, hello: HelloFrame): Promise<AdmissionDecision> {
+  /** Checks `hello`, sent on the connection whose challenge was `nonce`, for `room`, from address group `group`. */
+  async decide(room: string, nonce: string, hello: HelloFrame, group = ""): Promise<AdmissionDecision> {
     const proof = hello.proof;
     if (proof === undefined) return refused("no_proof", "hello needs a proof of the room key");
     const verifier = await this.#store.verifier(room);
     if (verifier !== null) {
-      if (!await checkHelloProof(verifier, room, nonce, proof)) {
+      if (!checkHelloProofNow(verifier, room, nonce, proof)) {
         return refused("wrong_proof", "the proof does not match the room's verifier");
       }
       return await this.#admit(room, nonce, hello, async () => {
@@ -72,10 +81,20 @@ export class Admission {
         return refused("lost_race", "the room's verifier changed; reconnect").refusal;
       });
     }
+    // No verifier: a new room, or none at all. Paced per address group before the KV work that tells them apart.
+    if (this.#newRoom && !this.#newRoom.take(group)) {
+      refusals.inc({ reason: "paced" });
+      const message = "this address opens new rooms too fast; retry later";
+      return {
+        kind: "refuse",
+        reason: "paced",
+        refusal: { ok: false, code: "budget_exceeded", message, close: CLOSE.TOO_MANY_ROOMS },
+      };
+    }
     if (await this.#hasData(room)) return refused("squat", "the room has data but no verifier");
     const mine = hello.verifier;
     if (mine === undefined) return { kind: "verifier_required" };
-    if (!await checkHelloProof(mine, room, nonce, proof)) {
+    if (!checkHelloProofNow(mine, room, nonce, proof)) {
       return refused("wrong_proof", "the proof does not match the verifier");
     }
     return await this.#admit(room, nonce, hello, async () => {

@@ -21,6 +21,11 @@ export type ForwardedHeader = "x-forwarded-for" | "forwarded";
 /** The headers a proxy may use, for configuration. */
 export const FORWARDED_HEADERS: readonly ForwardedHeader[] = ["x-forwarded-for", "forwarded"];
 
+/** Answers the resolver remembers (then starts again from none): a header value is short, so this is small. */
+const RESOLVED_CACHE = 4096;
+/** The longest socket address plus header value remembered (a few hops of IPv6). */
+const RESOLVED_KEY_CHARS = 256;
+
 /** Names accepted in a proxy list besides addresses and CIDRs, and the ranges they stand for. */
 const NAMED_RANGES: Readonly<Record<string, readonly string[]>> = {
   loopback: ["127.0.0.0/8", "::1/128"],
@@ -73,10 +78,12 @@ export function clientAddressResolver(options: ClientAddressOptions): ClientAddr
   const trusted = (address: ipaddr.IPv4 | ipaddr.IPv6): boolean =>
     ranges.some(([range, bits]) => range.kind() === address.kind() && address.match(range, bits));
   const hopsOf = options.header === "forwarded" ? forwardedHops : forwardedForHops;
-  return (headers, peer) => {
+  // The same proxy forwards the same client again and again: remember answers (a few thousand) rather than parse
+  // addresses with ipaddr.js on every request.
+  const known = new Map<string, string>();
+  const resolve = (peer: string, value: string | null): string => {
     const socket = parseAddress(peer);
     if (socket === null || !trusted(socket)) return peer;
-    const value = headers.get(options.header);
     if (value === null) return peer;
     const hops = hopsOf(value);
     let current = socket;
@@ -88,6 +95,19 @@ export function clientAddressResolver(options: ClientAddressOptions): ClientAddr
       if (!trusted(current)) return normal(current);
     }
     return normal(current);
+  };
+  return (headers, peer) => {
+    const value = headers.get(options.header);
+    const key = value === null ? peer : peer + "\n" + value;
+    // A long header (a client can prepend anything) is resolved every time: only short keys are remembered.
+    if (key.length > RESOLVED_KEY_CHARS) return resolve(peer, value);
+    let address = known.get(key);
+    if (address === undefined) {
+      address = resolve(peer, value);
+      if (known.size >= RESOLVED_CACHE) known.clear();
+      known.set(key, address);
+    }
+    return address;
   };
 }
 

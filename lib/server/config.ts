@@ -35,6 +35,11 @@ export interface ServerConfig {
   logMaxEntries: number;
   /** The most ciphertext bytes one room's log keeps (`ROOM_LOG_MAX_BYTES`). */
   logMaxBytes: number;
+  /**
+   * The most log commits per second one room makes, after a burst (`ROOM_LOG_COMMIT_RATE`,
+   * `ROOM_LOG_COMMIT_BURST`): frames that come faster go in fewer, bigger commits.
+   */
+  logCommitRate: RateOptions;
   /** Entries read per page while streaming a backlog: bounds memory per joining peer. */
   backlogPageSize: number;
   /** The largest frame accepted, in UTF-8 bytes; larger closes with 1009 (`MAX_FRAME_BYTES`). */
@@ -56,9 +61,22 @@ export interface ServerConfig {
   acceptedDelayMs: number;
   /** Frames per connection (`RATE_CONN`, `RATE_CONN_BURST`). */
   rateConnection: RateOptions;
+  /**
+   * Bytes (characters) per connection, every frame counted by its length (`RATE_CONN_BYTES` per second,
+   * `RATE_CONN_BYTES_BURST`, at least `MAX_FRAME_BYTES`): past it frames are refused like past the frame rate.
+   */
+  rateConnectionBytes: RateOptions;
   /** Frames per client address, over all its sockets (`RATE_ADDR`, `RATE_ADDR_BURST`). */
   rateAddress: RateOptions;
-  /** Frames refused in a row by the rate limit before the socket is closed with 1008 (`RATE_STRIKES`). */
+  /**
+   * Bytes (characters) per client address, over all its sockets (`RATE_ADDR_BYTES` per second,
+   * `RATE_ADDR_BYTES_BURST`, at least `MAX_FRAME_BYTES`): a new socket brings no new bytes.
+   */
+  rateAddressBytes: RateOptions;
+  /**
+   * Frames refused by the rate limits, less the frames accepted since, before the socket is closed with 1008
+   * (`RATE_STRIKES`): a burst past a limit is forgiven, a socket that keeps sending several times its rate is not.
+   */
   rateStrikes: number;
   /** The most peers (online or away) in one room (`MAX_PEERS_PER_ROOM`). */
   maxPeersPerRoom: number;
@@ -77,6 +95,25 @@ export interface ServerConfig {
   sendQueueBytes: number;
   /** How long bytes may wait on a socket with no write completing before it closes with 4008 (`SEND_STALL_TIMEOUT`, s). */
   sendStallMs: number;
+  /**
+   * The most bytes waiting to be written on all sockets together (`SEND_QUEUE_TOTAL_BYTES`): past it, a
+   * socket that already has bytes waiting closes with 4008 instead of taking more. At least `sendQueueBytes`.
+   */
+  sendQueueTotalBytes: number;
+  /**
+   * The most hellos this instance works on at once, admission and join up to the welcome (`HELLOS_IN_FLIGHT`);
+   * the rest wait their turn, per address group.
+   */
+  hellosInFlight: number;
+  /** The most hellos of one address group waiting for their turn (`HELLOS_QUEUED_PER_ADDRESS`); more: `busy`. */
+  hellosQueuedPerAddress: number;
+  /** The most open sockets of one address group on this instance (`MAX_SOCKETS_PER_ADDRESS`); more: HTTP 429 `busy`. */
+  maxSocketsPerAddress: number;
+  /**
+   * The most sockets of one address group not welcomed yet on this instance (`MAX_PENDING_PER_ADDRESS`); more:
+   * HTTP 429 `busy`.
+   */
+  maxPendingPerAddress: number;
   /** CIDRs of reverse proxies whose forwarding header is believed (`TRUSTED_PROXIES`); empty = none. */
   trustedProxies: string[];
   /** The header those proxies append the client's address to (`FORWARDED_HEADER`). */
@@ -91,6 +128,12 @@ export interface ServerConfig {
   storageMaxBytes: number;
   /** The most rooms one address group (IPv4 address, IPv6 /64) may register per window (`BUDGET_ADDR_ROOMS`). */
   budgetAddressRooms: number;
+  /**
+   * Hellos one address group may send to rooms without a verifier (new rooms) on this instance, as a token
+   * bucket (`NEW_ROOM_RATE_ADDR` per second, `NEW_ROOM_RATE_ADDR_BURST`): the window's budget of new rooms, not
+   * all at once. Checked right after the verifier lookup, before the rest of the KV work.
+   */
+  newRoomRate: RateOptions;
   /** The most log bytes one address group may append per window (`BUDGET_ADDR_BYTES`). */
   budgetAddressBytes: number;
   /** The per-address budget window (`BUDGET_WINDOW`, s). */
@@ -103,6 +146,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   roomTtlMs: 24 * 3600_000,
   logMaxEntries: 2_000,
   logMaxBytes: 8 * 1024 * 1024,
+  // People chatting commit a few times a second; a room flooding within its frame limits (50/s per socket) is held
+  // to 20 KV commits a second however many sockets it uses.
+  logCommitRate: { perSecond: 20, burst: 10 },
   backlogPageSize: 200,
   maxFrameBytes: 64 * 1024,
   idleTimeoutS: 60,
@@ -110,9 +156,14 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   // A receiver's ack comes back within a round trip or two of the relayed chat frame, even on a slow phone link.
   acceptedDelayMs: 500,
   rateConnection: { perSecond: 50, burst: 200 },
+  // 256 KiB a second is hundreds of messages; the burst takes the longest paste (65,536 characters: 9 frames of
+  // about 61 KB) several times. Without it, one socket could log 50 frames of 64 KiB a second (3.2 MB/s).
+  rateConnectionBytes: { perSecond: 256 * 1024, burst: 4 * 1024 * 1024 },
   // Carrier-grade NAT puts many phones behind one address: per-address limits
   // stop a flood from one host without refusing a whole carrier's users.
   rateAddress: { perSecond: 1_000, burst: 4_000 },
+  // Four sockets' worth: carrier-grade NAT shares it; opening sockets (or reconnecting) gets no more of it.
+  rateAddressBytes: { perSecond: 1024 * 1024, burst: 16 * 1024 * 1024 },
   rateStrikes: 50,
   maxPeersPerRoom: 32,
   maxRoomsPerAddress: 256,
@@ -122,6 +173,18 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   // 1 MiB (16 full frames) on top of the kernel's own send buffer, which is about 4 MB on Linux.
   sendQueueBytes: 1024 * 1024,
   sendStallMs: 10_000,
+  // 8 full send queues: a reading client has nothing waiting here (the kernel's buffer takes it), so this
+  // is what non-reading clients can make the process hold, however many sockets they open.
+  sendQueueTotalBytes: 8 * 1024 * 1024,
+  // A join is a few KV round trips one after the other: 4 in flight keep up with hundreds of joins a second,
+  // while a flood of hellos can only put 4 requests at a time in the KV's queue, ahead of members' messages.
+  hellosInFlight: 4,
+  // Carrier-grade NAT: many phones behind one address may reconnect at once; they wait, up to this many.
+  hellosQueuedPerAddress: 64,
+  // Carrier-grade NAT again: generous; what non-reading sockets can make the process hold is bounded on its own.
+  maxSocketsPerAddress: 2_048,
+  // A socket is pending for one round trip and a proof; 128 at once is a crowd reconnecting behind one address.
+  maxPendingPerAddress: 128,
   trustedProxies: [],
   forwardedHeader: "x-forwarded-for",
   metricsToken: null,
@@ -130,6 +193,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   storageMaxBytes: 1024 * 1024 * 1024,
   // Carrier-grade NAT puts many phones behind one IPv4 address: generous, the global budget is the backstop.
   budgetAddressRooms: 1_000,
+  // The hourly budget's pace (900 an hour), 50 at once (a classroom behind one address): a new room costs a
+  // dozen KV round trips, so a walk through fresh rooms is paced before any of them.
+  newRoomRate: { perSecond: 0.25, burst: 50 },
   budgetAddressBytes: 256 * 1024 * 1024,
   budgetWindowMs: 3600_000,
 });
@@ -262,6 +328,10 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     roomTtlMs,
     logMaxEntries: whole(env, "ROOM_LOG_MAX_ENTRIES", d.logMaxEntries, 1, 1_000_000_000),
     logMaxBytes,
+    logCommitRate: {
+      perSecond: positive(env, "ROOM_LOG_COMMIT_RATE", d.logCommitRate.perSecond, 1e12),
+      burst: whole(env, "ROOM_LOG_COMMIT_BURST", d.logCommitRate.burst, 1, 1e12),
+    },
     backlogPageSize: d.backlogPageSize,
     maxFrameBytes,
     idleTimeoutS: whole(env, "WS_IDLE_TIMEOUT", d.idleTimeoutS, 1, 3_600, " of seconds"),
@@ -271,9 +341,17 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
       perSecond: positive(env, "RATE_CONN", d.rateConnection.perSecond, 1e12),
       burst: whole(env, "RATE_CONN_BURST", d.rateConnection.burst, 1, 1e12),
     },
+    rateConnectionBytes: {
+      perSecond: positive(env, "RATE_CONN_BYTES", d.rateConnectionBytes.perSecond, 1e15),
+      burst: whole(env, "RATE_CONN_BYTES_BURST", d.rateConnectionBytes.burst, 1, Number.MAX_SAFE_INTEGER),
+    },
     rateAddress: {
       perSecond: positive(env, "RATE_ADDR", d.rateAddress.perSecond, 1e12),
       burst: whole(env, "RATE_ADDR_BURST", d.rateAddress.burst, 1, 1e12),
+    },
+    rateAddressBytes: {
+      perSecond: positive(env, "RATE_ADDR_BYTES", d.rateAddressBytes.perSecond, 1e15),
+      burst: whole(env, "RATE_ADDR_BYTES_BURST", d.rateAddressBytes.burst, 1, Number.MAX_SAFE_INTEGER),
     },
     rateStrikes: whole(env, "RATE_STRIKES", d.rateStrikes, 0, 1_000_000),
     maxPeersPerRoom: whole(env, "MAX_PEERS_PER_ROOM", d.maxPeersPerRoom, 2, 10_000),
@@ -286,10 +364,19 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     metricsToken,
     sendQueueBytes: whole(env, "SEND_QUEUE_BYTES", d.sendQueueBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),
     sendStallMs: seconds("SEND_STALL_TIMEOUT", d.sendStallMs, 1, 3_600),
+    hellosInFlight: whole(env, "HELLOS_IN_FLIGHT", d.hellosInFlight, 1, 100_000),
+    hellosQueuedPerAddress: whole(env, "HELLOS_QUEUED_PER_ADDRESS", d.hellosQueuedPerAddress, 1, 1_000_000),
+    maxSocketsPerAddress: whole(env, "MAX_SOCKETS_PER_ADDRESS", d.maxSocketsPerAddress, 1, 1e9),
+    maxPendingPerAddress: whole(env, "MAX_PENDING_PER_ADDRESS", d.maxPendingPerAddress, 1, 1e9),
+    sendQueueTotalBytes: whole(env, "SEND_QUEUE_TOTAL_BYTES", d.sendQueueTotalBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),
     backlogPageBytes: whole(env, "BACKLOG_PAGE_BYTES", d.backlogPageBytes, 1, Number.MAX_SAFE_INTEGER),
     storageMaxRooms: whole(env, "STORAGE_MAX_ROOMS", d.storageMaxRooms, 1, 1e12),
     storageMaxBytes: whole(env, "STORAGE_MAX_BYTES", d.storageMaxBytes, 1, Number.MAX_SAFE_INTEGER),
     budgetAddressRooms: whole(env, "BUDGET_ADDR_ROOMS", d.budgetAddressRooms, 1, 1e12),
+    newRoomRate: {
+      perSecond: positive(env, "NEW_ROOM_RATE_ADDR", d.newRoomRate.perSecond, 1e12),
+      burst: whole(env, "NEW_ROOM_RATE_ADDR_BURST", d.newRoomRate.burst, 1, 1e12),
+    },
     budgetAddressBytes: whole(env, "BUDGET_ADDR_BYTES", d.budgetAddressBytes, 1, Number.MAX_SAFE_INTEGER),
     budgetWindowMs: seconds("BUDGET_WINDOW", d.budgetWindowMs, 1, 366 * 86_400),
   };
@@ -299,6 +386,28 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
       "SEND_QUEUE_BYTES",
       String(merged.sendQueueBytes),
       `at least twice MAX_FRAME_BYTES (${2 * merged.maxFrameBytes})`,
+    );
+  }
+  if (merged.rateConnectionBytes.burst < merged.maxFrameBytes) {
+    // A frame bigger than the burst could never pass.
+    throw new ConfigError(
+      "RATE_CONN_BYTES_BURST",
+      String(merged.rateConnectionBytes.burst),
+      `at least MAX_FRAME_BYTES (${merged.maxFrameBytes})`,
+    );
+  }
+  if (merged.rateAddressBytes.burst < merged.maxFrameBytes) {
+    throw new ConfigError(
+      "RATE_ADDR_BYTES_BURST",
+      String(merged.rateAddressBytes.burst),
+      `at least MAX_FRAME_BYTES (${merged.maxFrameBytes})`,
+    );
+  }
+  if (merged.sendQueueTotalBytes < merged.sendQueueBytes) {
+    throw new ConfigError(
+      "SEND_QUEUE_TOTAL_BYTES",
+      String(merged.sendQueueTotalBytes),
+      `at least SEND_QUEUE_BYTES (${merged.sendQueueBytes})`,
     );
   }
   return merged;

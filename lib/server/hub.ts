@@ -39,6 +39,13 @@ const TOKEN_BYTES = 32;
 const LEFT_GRACE_MS = 5_000;
 /** Most `accepted` held back for one peer; past it they go at once (a burst, not a conversation). */
 const MAX_HELD_PER_PEER = 256;
+/**
+ * How long a room found full refuses new peers without reading its seats again: joins that keep coming
+ * to a full room cost one KV read per second, not one each. A seat freed meanwhile waits that long.
+ */
+const FULL_ROOM_MEMORY_MS = 1_000;
+/** Rooms remembered as full at most. */
+const FULL_ROOMS = 10_000;
 
 // Unlabelled on purpose: a labelled inc() costs about as much as parsing the frame.
 const chatRelayed = metrics.counter("parley_chat_frames_relayed_total", "Chat frames logged and relayed.");
@@ -159,6 +166,8 @@ export class Hub {
   #now: () => number;
   #rooms = new Map<string, Room>();
   #addressRooms = new Map<string, Map<string, number>>();
+  /** Rooms found full lately: room → until when a join is refused without reading the room again. */
+  #full = new Map<string, number>();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Appends and KV writes in flight: shutdown waits for them before the KV goes away. */
   #appends = new Set<Promise<unknown>>();
@@ -264,9 +273,15 @@ export class Hub {
     try {
       // Read before any write, so a full room is refused before admission writes a verifier; the seat
       // itself is claimed below, checked against this very read, so racing joins cannot all pass.
+      // A room found full a moment ago is refused without reading it again (joins and leaves in a loop).
+      if (!resumed && this.#fullLately(roomId)) {
+        this.#unregister(peer);
+        return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
+      }
       const seats = resumed ? null : await store.seats(roomId);
       if (seats && seats.roster.filter((entry) => entry.peer !== peerId).length >= this.#config.maxPeersPerRoom) {
         this.#unregister(peer);
+        this.#foundFull(roomId);
         return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
       }
       // The storage budget is the last limit before a new room's first write (its verifier).
@@ -299,6 +314,7 @@ export class Hub {
         const seat = await store.claimSeat(roomId, peerId, record, this.#config.maxPeersPerRoom, seats!);
         if (!seat) {
           this.#unregister(peer);
+          this.#foundFull(roomId);
           return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
         }
         roster = seat.roster;
@@ -850,6 +866,22 @@ export class Hub {
       this.#countAddress(peer.address, peer.room, -1);
       if (room.local.size === 0) this.#rooms.delete(peer.room);
     }
+  }
+
+  /** Whether `room` was found full less than `FULL_ROOM_MEMORY_MS` ago. */
+  #fullLately(room: string): boolean {
+    const until = this.#full.get(room);
+    if (until === undefined) return false;
+    if (until > this.#now()) return true;
+    this.#full.delete(room);
+    return false;
+  }
+
+  /** Remembers that `room` is full, for a moment (bounded: the oldest entries go first). */
+  #foundFull(room: string): void {
+    this.#full.delete(room);
+    this.#full.set(room, this.#now() + FULL_ROOM_MEMORY_MS);
+    if (this.#full.size > FULL_ROOMS) this.#full.delete(this.#full.keys().next().value!);
   }
 
   /** Whether joining `room` would take the address group over its open rooms on this instance. */

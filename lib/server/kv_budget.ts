@@ -160,8 +160,8 @@ export class KvBudget implements StorageBudget {
   #globalPending = new Map<number, Usage>();
   #groups = new Map<string, GroupState>();
   #admitted = new Map<string, number>();
-  /** The last registration queued per address group and window (see `admitRoom`). */
-  #turns = new Map<string, Promise<void>>();
+  /** Per address group, the end of its registrations in flight on this instance (they take turns). */
+  #registering = new Map<string, Promise<void>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> | null = null;
   /** Timers are the platform's (not injected): the flush timer must not keep the process alive. */
@@ -193,8 +193,25 @@ export class KvBudget implements StorageBudget {
     this.#shard = Math.floor(this.#o.random() * this.#o.shards) % this.#o.shards;
   }
 
-  /** Admits (and counts) a new room for `group`, or says which budget is spent. */
-  async admitRoom(room: string, group: string): Promise<BudgetVerdict> {
+  /**
+   * Admits (and counts) a new room for `group`, or says which budget is spent. One group's
+   * registrations on this instance take turns: racing each other on the group's key would make
+   * them lose the compare-and-swap over and over (only other instances' race is left to KV).
+   */
+  admitRoom(room: string, group: string): Promise<BudgetVerdict> {
+    const previous = this.#registering.get(group);
+    const run = previous === undefined
+      ? this.#admitRoom(room, group)
+      : previous.then(() => this.#admitRoom(room, group));
+    const turn = run.then(() => {}, () => {});
+    this.#registering.set(group, turn);
+    turn.then(() => {
+      if (this.#registering.get(group) === turn) this.#registering.delete(group);
+    });
+    return run;
+  }
+
+  async #admitRoom(room: string, group: string): Promise<BudgetVerdict> {
     this.#checkOpen();
     const now = this.#o.now();
     const window = Math.floor(now / this.#o.windowMs);
@@ -202,21 +219,6 @@ export class KvBudget implements StorageBudget {
     if (now - this.#globalReadAt >= this.#o.syncMs) await this.#refreshGlobal();
     const full = this.#globalRefusal(now);
     if (full) return full;
-    // Joins on this instance take turns per address group: they would only lose compare-and-swaps to each other.
-    const turn = `${group}\u0000${window}`;
-    const before = this.#turns.get(turn) ?? Promise.resolve();
-    const mine = before.then(() => this.#registerRoom(room, group, window, now));
-    const tail = mine.then(() => {}, () => {});
-    this.#turns.set(turn, tail);
-    tail.then(() => {
-      if (this.#turns.get(turn) === tail) this.#turns.delete(turn);
-    });
-    return await mine;
-  }
-
-  /** Counts a new room in its group's window with a compare-and-swap; one call per group at a time. */
-  async #registerRoom(room: string, group: string, window: number, now: number): Promise<BudgetVerdict> {
-    if (this.#admitted.get(room) === window) return OK;
     const key = this.#groupKey(group, window);
     const state = this.#group(group, window);
     for (let attempt = 0; attempt < this.#o.maxAttempts; attempt++) {

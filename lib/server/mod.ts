@@ -63,6 +63,7 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
     maxEntries: config.logMaxEntries,
     maxBytes: config.logMaxBytes,
     onStored: budget.recordStored,
+    commitRate: config.logCommitRate,
   });
   let bus: Bus;
   try {

@@ -5,7 +5,7 @@
  */
 import type { RateOptions } from "./config.ts";
 
-/** Refills at `perSecond`, holds at most `burst`; each frame takes one token. */
+/** Refills at `perSecond`, holds at most `burst`; each frame takes one token (or each byte: `take(now, bytes)`). */
 export class TokenBucket {
   #tokens: number;
   #last: number;
@@ -21,16 +21,16 @@ export class TokenBucket {
     this.#last = now();
   }
 
-  /** Takes one token; false when the bucket is empty (the frame must be refused). `now` saves a clock read. */
-  take(now: number = this.#now()): boolean {
+  /** Takes `count` tokens (one by default); false, taking none, when fewer are left. `now` saves a clock read. */
+  take(now: number = this.#now(), count = 1): boolean {
     const elapsed = now - this.#last;
     if (elapsed > 0) {
       const options = this.#options;
       this.#tokens = Math.min(options.burst, this.#tokens + elapsed * (options.perSecond / 1000));
       this.#last = now;
     }
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens < count) return false;
+    this.#tokens -= count;
     return true;
   }
 }

@@ -17,7 +17,11 @@
  *
  * Appends to one room are queued in this instance and committed in groups (one
  * atomic per group, within KV's limits), so concurrent appends from the hub
- * cost one round trip, not one each, and never conflict with each other.
+ * cost one round trip, not one each, and never conflict with each other. A
+ * room commits at a bounded pace (`commitRate`): frames that come faster wait
+ * for the next commit and go in it together, so a flood in one room costs the
+ * KV (and every other room's appends, which queue behind its commits) that many
+ * commits a second whatever its frame rate; people chatting never reach it.
  * Entries older than the window are never returned, even if KV has not yet
  * expired them (KV expiry is lazy). Expired entries are never listed to be
  * skipped: entries' times grow with their positions, so the oldest one still
@@ -38,6 +42,7 @@ import {
 import { retryKvBusy } from "./kv_busy.ts";
 import { serializedLength, utf8Length } from "./text_size.ts";
 import { KV_GROUP_MAX_BYTES, KV_KEY_OVERHEAD, piece, pieceCount } from "./kv_limits.ts";
+import type { RateOptions } from "./config.ts";
 
 /** Options of the KV room log, on top of the shared bounds. */
 export interface KvRoomLogOptions extends RoomLogOptions {
@@ -56,6 +61,13 @@ export interface KvRoomLogOptions extends RoomLogOptions {
    * storage budget can keep a global sum without scanning (see kv_budget.ts).
    */
   onStored?: (change: StoredChange) => void;
+  /**
+   * The most group commits per second one room makes, after a burst (`ROOM_LOG_COMMIT_RATE`,
+   * `ROOM_LOG_COMMIT_BURST`); default: no bound.
+   */
+  commitRate?: RateOptions;
+  /** Timer for waiting for the commit pace, injectable for tests. */
+  setTimeout?: (fn: () => void, ms: number) => unknown;
 }
 
 /** How one commit changed a room's kept bytes, and how long each state can last at most. */
@@ -89,6 +101,8 @@ const PROBES = 8;
 const LEGACY_EPOCH = "0";
 /** Rooms whose head this instance last committed are remembered, up to this many (least recent go first). */
 const HEAD_CACHE_ROOMS = 1024;
+/** Rooms whose commit pace is remembered, up to this many (least recent go first: they start full again). */
+const PACE_ROOMS = 4096;
 
 interface Head {
   last: number;
@@ -149,8 +163,12 @@ export async function openKvRoomLog(path: string | undefined, options: KvRoomLog
 export class KvRoomLog implements RoomLog {
   #kv: Deno.Kv;
   #ownsKv: boolean;
-  #options: Required<Omit<KvRoomLogOptions, "onStored">>;
+  #options: Required<Omit<KvRoomLogOptions, "onStored" | "commitRate" | "setTimeout">>;
   #onStored: ((change: StoredChange) => void) | undefined;
+  #commitRate: RateOptions | undefined;
+  #setTimeout: (fn: () => void, ms: number) => unknown;
+  /** Per room with appends lately: its commit tokens and when they were counted. */
+  #pace = new Map<string, { tokens: number; at: number }>();
   #queues = new Map<string, Pending[]>();
   /**
    * Heads this instance committed, by room: the next group commit checks
@@ -175,6 +193,8 @@ export class KvRoomLog implements RoomLog {
       newEpoch: options.newEpoch ?? (() => randomId(LOG_EPOCH_BYTES)),
     };
     this.#onStored = options.onStored;
+    this.#commitRate = options.commitRate;
+    this.#setTimeout = options.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
   }
 
   /** Appends one frame to a room's log and returns its position; `ascii` skips measuring it. */
@@ -365,6 +385,12 @@ export class KvRoomLog implements RoomLog {
         this.#queues.delete(room);
         return;
       }
+      // Past the room's commit pace, wait: what comes meanwhile goes in the same commit.
+      const wait = this.#commitWait(room);
+      if (wait > 0) {
+        await new Promise<void>((resolve) => this.#setTimeout(resolve, wait));
+        continue;
+      }
       const group = takeGroup(queue);
       try {
         const results = await this.#commitGroup(room, group);
@@ -389,6 +415,27 @@ export class KvRoomLog implements RoomLog {
       if (attempt > 3) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, attempt * 2)));
     }
     throw new Error(`room log append to ${room} lost the race ${maxAttempts} times`);
+  }
+
+  /** Takes one of the room's commit tokens (0), or says how many ms until it has one. */
+  #commitWait(room: string): number {
+    const rate = this.#commitRate;
+    if (rate === undefined) return 0;
+    const now = this.#options.now();
+    let pace = this.#pace.get(room);
+    if (pace === undefined) {
+      pace = { tokens: rate.burst, at: now };
+      this.#pace.set(room, pace);
+      // Rooms idle long enough to be full again need no state: forget the oldest past a bound.
+      if (this.#pace.size > PACE_ROOMS) this.#pace.delete(this.#pace.keys().next().value!);
+    }
+    pace.tokens = Math.min(rate.burst, pace.tokens + (now - pace.at) * rate.perSecond / 1000);
+    pace.at = now;
+    if (pace.tokens >= 1) {
+      pace.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil((1 - pace.tokens) * 1000 / rate.perSecond);
   }
 
   #report(change: StoredChange): void {
@@ -421,7 +468,15 @@ export class KvRoomLog implements RoomLog {
       ? { seq: head.first, at: head.firstAt, start: head.firstStart, keys: [] }
       : await this.#firstFresh(room, head, cutoff);
     const firstKept = oldest ? oldest.seq : head.last + 1;
-    const pruner = new Pruner(this.#kv, this.#entryKey(room, firstKept), this.#entryKey(room, head.last + 1));
+    // An append drops about as many keys as it adds; then the next entry (about as big) and one key past it.
+    let adding = 0;
+    for (const pending of group) adding += pending.pieces;
+    const pruner = new Pruner(
+      this.#kv,
+      this.#entryKey(room, firstKept),
+      this.#entryKey(room, head.last + 1),
+      2 * adding + 1,
+    );
     let last = head.last;
     let end = head.end;
     const doomed: Deno.KvKey[] = [];
@@ -552,20 +607,36 @@ function takeGroup(queue: Pending[]): Pending[] {
   return queue.splice(0, count);
 }
 
-/** Walks a room's stored entries in order while an append prunes the oldest. */
+/**
+ * Walks a room's stored entries in order while an append prunes the oldest.
+ * Entries are listed with their values (a value is up to 64 KiB), so it lists
+ * only about what the append drops, in chunks that double from `firstChunk`:
+ * an append to a full log of big frames reads one or two entries, not a batch
+ * of 128 (5.8 MB at 45 KB each, on every commit).
+ */
 class Pruner {
-  #iter: Deno.KvListIterator<StoredEntry | string> | null = null;
   #kv: Deno.Kv;
   #start: Deno.KvKey;
   #end: Deno.KvKey;
+  /** Keys the next list round trip asks for. */
+  #chunk: number;
+  /** The keys of the last round trip, and how many of them were taken. */
+  #listed: Deno.KvEntry<StoredEntry | string>[] = [];
+  #taken = 0;
+  /** Where the next round trip starts (the cursor after the last key listed). */
+  #cursor: string | undefined = undefined;
+  /** The range has no more keys to list. */
+  #exhausted = false;
   /** A main entry read ahead while collecting the previous entry's pieces. */
   #ahead: { seq: number; value: StoredEntry; keys: Deno.KvKey[] } | null = null;
   #done = false;
 
-  constructor(kv: Deno.Kv, start: Deno.KvKey, end: Deno.KvKey) {
+  /** Walks [start, end); `firstChunk`: about how many keys the append will drop (at least 2 are listed). */
+  constructor(kv: Deno.Kv, start: Deno.KvKey, end: Deno.KvKey, firstChunk = 2) {
     this.#kv = kv;
     this.#start = start;
     this.#end = end;
+    this.#chunk = Math.max(2, Math.min(LIST_BATCH, firstChunk));
   }
 
   /** The keys (entry and pieces) of the entry at `seq`, which must be the first one listed. */
@@ -587,6 +658,25 @@ class Pruner {
     }
   }
 
+  /** The next key of the range with its value, or null at its end. */
+  async #next(): Promise<Deno.KvEntry<StoredEntry | string> | null> {
+    if (this.#taken < this.#listed.length) return this.#listed[this.#taken++];
+    if (this.#exhausted) return null;
+    const limit = this.#chunk;
+    this.#chunk = Math.min(LIST_BATCH, limit * 2);
+    const iter = this.#kv.list<StoredEntry | string>(
+      { start: this.#start, end: this.#end },
+      { limit, batchSize: limit, cursor: this.#cursor },
+    );
+    const listed: Deno.KvEntry<StoredEntry | string>[] = [];
+    for await (const entry of iter) listed.push(entry);
+    if (listed.length < limit) this.#exhausted = true;
+    else this.#cursor = iter.cursor;
+    this.#listed = listed;
+    this.#taken = 0;
+    return listed.length > 0 ? listed[this.#taken++] : null;
+  }
+
   async #read(): Promise<{ seq: number; value: StoredEntry; keys: Deno.KvKey[] } | null> {
     if (this.#ahead) {
       const ahead = this.#ahead;
@@ -594,18 +684,15 @@ class Pruner {
       return ahead;
     }
     if (this.#done) return null;
-    this.#iter ??= this.#kv.list<StoredEntry | string>({ start: this.#start, end: this.#end }, {
-      batchSize: LIST_BATCH,
-    });
     let entry: { seq: number; value: StoredEntry; keys: Deno.KvKey[] } | null = this.#pendingMain;
     this.#pendingMain = null;
     for (;;) {
-      const step = await this.#iter.next();
-      if (step.done) {
+      const step = await this.#next();
+      if (step === null) {
         this.#done = true;
         return entry;
       }
-      const { key, value } = step.value;
+      const { key, value } = step;
       if (key.length === 5) {
         if (entry) entry.keys.push(key);
         continue;

@@ -28,7 +28,9 @@ export type SlowReason =
   /** A frame would have taken the bytes waiting over the bound. */
   | "over_bound"
   /** Bytes were waiting and no write completed for the stall time. */
-  | "stalled";
+  | "stalled"
+  /** Bytes were waiting, and the frame would have taken all sockets' waiting bytes over their bound. */
+  | "over_total";
 
 /** The socket side flow control reads and acts on. */
 export interface FlowSocket {
@@ -50,6 +52,8 @@ export interface IntervalTimers {
 export interface FlowOptions {
   /** The most bytes that may wait on one socket (`SEND_QUEUE_BYTES`). */
   maxBytes: number;
+  /** The most bytes that may wait on all sockets together (`SEND_QUEUE_TOTAL_BYTES`; default: no bound). */
+  totalBytes?: number;
   /** How long bytes may wait with no write completing before the socket is a slow consumer, in ms. */
   stallMs: number;
   /** How often congested sockets are checked, in ms (default 20). */
@@ -77,11 +81,15 @@ const slowConsumers = metrics.counter(
   "Sockets closed with 4008 because their client did not read, by reason.",
 );
 const LIVE = new Set<FlowControl>();
-metrics.gauge("parley_send_waiting_bytes", "Bytes waiting to be written on congested sockets.", () => {
-  let n = 0;
-  for (const flow of LIVE) n += flow.waitingBytes;
-  return n;
-});
+metrics.gauge(
+  "parley_send_waiting_bytes",
+  "Bytes waiting to be written on congested sockets, slow consumers' stuck bytes included (estimate).",
+  () => {
+    let n = 0;
+    for (const flow of LIVE) n += flow.waitingBytes;
+    return n;
+  },
+);
 
 const GLOBAL_INTERVAL: IntervalTimers = {
   set(run, ms) {
@@ -100,6 +108,12 @@ export class FlowControl {
   readonly maxBytes: number;
   /** The backlog's window: it sends only while fewer bytes than this wait. */
   readonly windowBytes: number;
+  /** The most bytes that may wait on all sockets together. */
+  readonly totalBytes: number;
+  /** Bytes waiting on all congested sockets (as of their last check, plus what was sent since), stuck ones included. */
+  #waiting = 0;
+  /** Slow consumers closed and not yet ended: the bytes they still hold in the runtime. */
+  #stuck = new Map<FlowSocket, number>();
   #stallMs: number;
   #tickMs: number;
   #now: () => number;
@@ -111,6 +125,7 @@ export class FlowControl {
   constructor(options: FlowOptions) {
     this.maxBytes = options.maxBytes;
     this.windowBytes = Math.floor(options.maxBytes / 2);
+    this.totalBytes = options.totalBytes ?? Infinity;
     this.#stallMs = options.stallMs;
     this.#tickMs = options.tickMs ?? 20;
     this.#now = options.now ?? Date.now;
@@ -123,11 +138,17 @@ export class FlowControl {
     return this.#congested.size;
   }
 
-  /** Bytes waiting on the congested sockets now. */
+  /**
+   * Bytes waiting on all sockets: on congested ones as of their last check plus what was sent
+   * since, and on slow consumers closed but not yet ended. What the total bound is checked against.
+   */
   get waitingBytes(): number {
-    let n = 0;
-    for (const socket of this.#congested.keys()) n += socket.bufferedAmount;
-    return n;
+    return this.#waiting;
+  }
+
+  /** Slow consumers closed whose connection has not ended yet. */
+  get stuckCount(): number {
+    return this.#stuck.size;
   }
 
   /**
@@ -136,11 +157,14 @@ export class FlowControl {
    */
   admit(socket: FlowSocket, length: number): boolean {
     const buffered = socket.bufferedAmount;
+    // A watched socket's estimate is brought up to date with what it holds now.
+    const state = this.#congested.size === 0 ? undefined : this.#congested.get(socket);
+    if (state) this.#observe(state, buffered, this.#now());
     if (buffered === 0) {
       // The fast path: nothing waits. A socket still watched must count what it is given.
-      if (this.#congested.size !== 0) {
-        const state = this.#congested.get(socket);
-        if (state) state.added += length;
+      if (state) {
+        state.added += length;
+        this.#waiting += length;
       }
       return true;
     }
@@ -148,7 +172,13 @@ export class FlowControl {
       this.#slow(socket, "over_bound");
       return false;
     }
-    this.#watch(socket, buffered).added += length;
+    const watched = state ?? this.#watch(socket, buffered);
+    if (this.#waiting + length > this.totalBytes) {
+      this.#slow(socket, "over_total");
+      return false;
+    }
+    watched.added += length;
+    this.#waiting += length;
     return true;
   }
 
@@ -158,17 +188,28 @@ export class FlowControl {
    */
   ready(socket: FlowSocket, length: number): true | Promise<boolean> {
     const buffered = socket.bufferedAmount;
-    if (buffered === 0 || buffered + length <= this.windowBytes) return true;
+    if (buffered === 0) return true;
+    if (buffered + length <= this.windowBytes && this.#waiting + length <= this.totalBytes) return true;
     const state = this.#watch(socket, buffered);
     return new Promise((resolve) => (state.waiters ??= []).push([length, resolve]));
   }
 
-  /** Forgets a socket that closed: its waiters get false. */
+  /** Forgets a socket that closed: its waiters get false. A slow consumer's bytes count until `ended()`. */
   forget(socket: FlowSocket): void {
     const state = this.#congested.get(socket);
     if (!state) return;
     this.#congested.delete(socket);
+    this.#waiting -= state.base + state.added;
     for (const [, resolve] of state.waiters ?? []) resolve(false);
+  }
+
+  /** The socket's connection has ended: nothing of it waits any more (its stuck bytes are released). */
+  ended(socket: FlowSocket): void {
+    this.forget(socket);
+    const stuck = this.#stuck.get(socket);
+    if (stuck === undefined) return;
+    this.#stuck.delete(socket);
+    this.#waiting -= stuck;
   }
 
   /** Checks every congested socket once (the interval calls this; tests may too). */
@@ -176,10 +217,7 @@ export class FlowControl {
     const now = this.#now();
     for (const [socket, state] of this.#congested) {
       const buffered = socket.bufferedAmount;
-      // Less waiting than before plus what was added: some write completed.
-      if (buffered < state.base + state.added) state.progressAt = now;
-      state.base = buffered;
-      state.added = 0;
+      this.#observe(state, buffered, now);
       if (state.waiters) this.#wake(buffered, state);
       if (buffered === 0 && state.waiters === null) {
         this.#congested.delete(socket);
@@ -193,8 +231,19 @@ export class FlowControl {
   /** Stops the interval and fails every waiter; the controller is unusable afterwards. */
   close(): void {
     for (const socket of [...this.#congested.keys()]) this.forget(socket);
+    this.#stuck.clear();
+    this.#waiting = 0;
     this.#disarm();
     LIVE.delete(this);
+  }
+
+  /** Takes in what a watched socket holds now: progress when less waits than was counted; the estimate follows. */
+  #observe(state: Congestion, buffered: number, now: number): void {
+    // Less waiting than before plus what was added: some write completed.
+    if (buffered < state.base + state.added) state.progressAt = now;
+    this.#waiting += buffered - state.base - state.added;
+    state.base = buffered;
+    state.added = 0;
   }
 
   #watch(socket: FlowSocket, buffered: number): Congestion {
@@ -202,6 +251,7 @@ export class FlowControl {
     if (!state) {
       state = { base: buffered, added: 0, progressAt: this.#now(), waiters: null };
       this.#congested.set(socket, state);
+      this.#waiting += buffered;
       this.#interval ??= this.#timers.set(() => this.check(), this.#tickMs);
     }
     return state;
@@ -211,9 +261,14 @@ export class FlowControl {
   #wake(buffered: number, state: Congestion): void {
     const waiters = state.waiters!;
     let used = buffered;
+    let total = this.#waiting;
     let woken = 0;
-    while (woken < waiters.length && (used === 0 || used + waiters[woken][0] <= this.windowBytes)) {
+    while (
+      woken < waiters.length &&
+      (used === 0 || (used + waiters[woken][0] <= this.windowBytes && total + waiters[woken][0] <= this.totalBytes))
+    ) {
       used += waiters[woken][0];
+      total += waiters[woken][0];
       waiters[woken++][1](true);
     }
     if (woken === waiters.length) state.waiters = null;
@@ -221,7 +276,14 @@ export class FlowControl {
   }
 
   #slow(socket: FlowSocket, reason: SlowReason): void {
+    const state = this.#congested.get(socket);
+    // Its bytes stay in the runtime until the connection ends: they count until `ended()`.
+    const held = state ? state.base + state.added : 0;
     this.forget(socket);
+    if (held > 0) {
+      this.#stuck.set(socket, (this.#stuck.get(socket) ?? 0) + held);
+      this.#waiting += held;
+    }
     slowConsumers.inc({ reason });
     socket.slowConsumer(reason);
   }

@@ -17,11 +17,16 @@
  *   room: every join and resume refreshes it, and so do appends and presence lease renewals
  *   (throttled to one write per room per refresh interval), each to the room's retention plus
  *   that interval, so it always outlives the room's newest log entry and presence.
+ *
+ * Verifiers in force are remembered (a bounded number of rooms, each only while it is in force):
+ * a verifier in force never changes, so a hello is checked without a KV read, and a join's
+ * refresh writes only when the last one is older than the refresh interval. A flood of hellos
+ * (wrong proofs, or joins and leaves) then costs the KV nothing.
  * @module
  */
-import { encodeBase64Url } from "../protocol/ids.ts";
 import type { Presence } from "../protocol/frames.ts";
 import { jitteredPause } from "./jitter.ts";
+import { hashTokenNow } from "./server_crypto.ts";
 import { retryKvBusy } from "./kv_busy.ts";
 
 /** A stored presence entry. */
@@ -100,6 +105,8 @@ const TOKEN_PEER_CHARS = 12;
 const MAX_VERIFIER_REFRESH_MS = 600_000;
 /** Rooms remembered by the refresh throttle before old entries are swept. */
 const THROTTLE_SWEEP_AT = 4_096;
+/** Verifiers in force remembered, by room (the least recently stored go first). */
+const VERIFIER_CACHE_ROOMS = 4_096;
 
 /** A stored verifier. */
 interface VerifierRecord {
@@ -109,10 +116,9 @@ interface VerifierRecord {
   until: number;
 }
 
-/** Hashes a session token for its KV key: a KV leak never yields usable tokens. */
-export async function hashToken(token: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
-  return encodeBase64Url(new Uint8Array(digest));
+/** Hashes a session token for its KV key: a KV leak never yields usable tokens (synchronous SHA-256 inside). */
+export function hashToken(token: string): Promise<string> {
+  return Promise.resolve(hashTokenNow(token));
 }
 
 /** The peer id a session token starts with (the token names its presence key). */
@@ -135,6 +141,8 @@ export class SessionStore {
   #swept = 0;
   /** Background refreshes in flight, so shutdown can wait for them before the KV closes. */
   #refreshing = new Set<Promise<void>>();
+  /** Verifiers in force as last read or written, by room: one in force never changes until its `until`. */
+  #verifiers = new Map<string, VerifierRecord>();
 
   /** Uses `kv`, which the caller owns. */
   constructor(kv: Deno.Kv, options: SessionStoreOptions) {
@@ -331,20 +339,46 @@ export class SessionStore {
         expireIn: life,
       }).commit()
     );
-    if (result.ok) this.#refreshed.set(room, now);
+    if (result.ok) {
+      this.#refreshed.set(room, now);
+      this.#remember(room, { v: verifier, until: now + life });
+    }
     return result.ok;
   }
 
   async #readVerifier(room: string): Promise<Deno.KvEntryMaybe<VerifierRecord>> {
-    return await retryKvBusy(() => this.#kv.get<VerifierRecord>(this.#verifierKey(room)));
+    const entry = await retryKvBusy(() => this.#kv.get<VerifierRecord>(this.#verifierKey(room)));
+    if (this.#live(entry) !== null) this.#remember(room, entry.value!);
+    return entry;
+  }
+
+  /** Remembers a verifier in force. */
+  #remember(room: string, record: VerifierRecord): void {
+    this.#verifiers.delete(room);
+    this.#verifiers.set(room, record);
+    if (this.#verifiers.size > VERIFIER_CACHE_ROOMS) this.#verifiers.delete(this.#verifiers.keys().next().value!);
+  }
+
+  /** The remembered verifier of a room while it is in force, else undefined. */
+  #remembered(room: string): VerifierRecord | undefined {
+    const record = this.#verifiers.get(room);
+    if (record === undefined) return undefined;
+    if (record.until > this.#now()) return record;
+    this.#verifiers.delete(room);
+    return undefined;
   }
 
   #live(entry: Deno.KvEntryMaybe<VerifierRecord>): string | null {
     return entry.value !== null && entry.value.until > this.#now() ? entry.value.v : null;
   }
 
-  /** The room's verifier in force, or null when none is (never registered, or expired with the room). */
+  /**
+   * The room's verifier in force, or null when none is (never registered, or expired with the room).
+   * A verifier in force never changes, so one remembered is answered without a KV read.
+   */
   async verifier(room: string): Promise<string | null> {
+    const remembered = this.#remembered(room);
+    if (remembered !== undefined) return remembered.v;
     return this.#live(await this.#readVerifier(room));
   }
 
@@ -361,8 +395,14 @@ export class SessionStore {
     }
   }
 
-  /** Gives the room's verifier a full life again if it is still `verifier`; false when another one is in force. */
+  /**
+   * Gives the room's verifier a full life again if it is still `verifier`; false when another one
+   * is in force. Nothing is written when it was given one within the refresh interval (it then
+   * still outlives the room's retention).
+   */
   async refreshVerifier(room: string, verifier: string): Promise<boolean> {
+    const remembered = this.#remembered(room);
+    if (remembered?.v === verifier && remembered.until - this.#now() >= this.#ttlMs) return true;
     for (;;) {
       const current = await this.#readVerifier(room);
       if (this.#live(current) !== verifier) return false;

@@ -19,6 +19,10 @@ import { isRoomId } from "../protocol/ids.ts";
 import { isTooBig, parseClientFrame } from "../protocol/validate.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/version.ts";
 import { Admission, type AdmissionDecision } from "./admission.ts";
+import { AdmissionGate } from "./admission_gate.ts";
+import { NewRoomPace } from "./new_room_pace.ts";
+import { SocketCaps } from "./socket_caps.ts";
+import { addressGroup } from "./address_group.ts";
 import type { Bus } from "./bus.ts";
 import type { ServerConfig } from "./config.ts";
 import { Hub, type JoinAdmission, sendError } from "./hub.ts";
@@ -47,6 +51,14 @@ const earlyHellos = metrics.counter(
   "Hellos in the upgrade request (page nonce), by outcome: used, or why the socket got a challenge instead.",
 );
 const LIVE_SERVICES = new Set<SignalService>();
+/** The close reason of a slow consumer, by why. */
+const SLOW_REASONS: Record<SlowReason, string> = {
+  over_bound: "slow consumer: over bound",
+  stalled: "slow consumer: stalled",
+  over_total: "slow consumer: server send queues full",
+};
+/** The most hellos waiting for their turn over all address groups, at least (each is a socket that exists anyway). */
+const HELLOS_QUEUED = 4_096;
 /** How long shutdown waits for clients to complete the close handshake, in ms. */
 const CLOSE_WAIT_MS = 2_000;
 metrics.gauge("parley_connections", "Open signaling WebSockets in this process.", () => {
@@ -80,7 +92,11 @@ export interface SignalServiceOptions {
 interface AddressState {
   /** The address, one string shared by all its sockets. */
   address: string;
+  /** Its address group (the address itself for IPv4, the /64 for IPv6). */
+  group: string;
   bucket: TokenBucket;
+  /** Byte tokens shared by the address's sockets. */
+  bytes: TokenBucket;
   sockets: number;
 }
 
@@ -100,14 +116,21 @@ export class SignalService {
   #iceAccess: IceAccess;
   #now: () => number;
   #flow: FlowControl;
+  #gate: AdmissionGate<Connection>;
+  #caps: SocketCaps;
   #addresses = new Map<string, AddressState>();
   #connections = new Set<Connection>();
   #closing: Promise<void> | null = null;
-  /** Sockets waiting for their hello, oldest first (one deadline for all, so FIFO order is deadline order). */
-  #awaitingHello: Connection[] = [];
+  /**
+   * Sockets waiting for their hello, oldest first (one deadline for all, so FIFO order is deadline order);
+   * a slot is emptied once its socket is welcomed or closes, so a closed socket is not kept until its deadline.
+   */
+  #awaitingHello: (Connection | null)[] = [];
   /** Their deadlines, index for index: a number array, not an object per socket. */
   #helloDeadlines: number[] = [];
   #helloHead = 0;
+  /** How many slots were dropped from the front of the queue so far: a slot's number less this is its index. */
+  #helloBase = 0;
   #helloTimer: ReturnType<typeof setInterval> | undefined;
 
   /** Builds the service and its hub. */
@@ -120,7 +143,7 @@ export class SignalService {
       now: this.#now,
     });
     this.#store = store;
-    this.#admission = new Admission(store, options.log);
+    this.#admission = new Admission(store, options.log, new NewRoomPace(options.config.newRoomRate, this.#now));
     this.#pageNonces = new PageNonces({
       kv: options.kv,
       namespace: options.namespace,
@@ -140,8 +163,18 @@ export class SignalService {
     });
     this.#flow = new FlowControl({
       maxBytes: options.config.sendQueueBytes,
+      totalBytes: options.config.sendQueueTotalBytes,
       stallMs: options.config.sendStallMs,
       now: this.#now,
+    });
+    this.#caps = new SocketCaps({
+      sockets: options.config.maxSocketsPerAddress,
+      pending: options.config.maxPendingPerAddress,
+    });
+    this.#gate = new AdmissionGate({
+      concurrent: options.config.hellosInFlight,
+      perGroup: options.config.hellosQueuedPerAddress,
+      queued: Math.max(HELLOS_QUEUED, options.config.hellosQueuedPerAddress),
     });
     LIVE_SERVICES.add(this);
   }
@@ -185,6 +218,18 @@ export class SignalService {
     if (origin !== null && !this.#originAllowed(origin, req)) {
       return httpError(403, "origin_refused", `origin ${origin} is not allowed`);
     }
+    const group = addressGroup(remote.hostname);
+    const cap = this.#caps.full(group);
+    if (cap !== null) {
+      return httpError(
+        429,
+        "busy",
+        cap === "sockets"
+          ? "this address has too many sockets open here; close some, then retry"
+          : "this address has too many sockets waiting for their welcome; retry later",
+        { "Retry-After": "5" },
+      );
+    }
     const url = new URL(req.url);
     let upgraded;
     try {
@@ -197,9 +242,16 @@ export class SignalService {
     connectionsTotal.inc();
     let state = this.#addresses.get(remote.hostname);
     if (!state) {
-      state = { address: remote.hostname, bucket: new TokenBucket(this.#config.rateAddress, this.#now), sockets: 0 };
+      state = {
+        address: remote.hostname,
+        group,
+        bucket: new TokenBucket(this.#config.rateAddress, this.#now),
+        bytes: new TokenBucket(this.#config.rateAddressBytes, this.#now),
+        sockets: 0,
+      };
       this.#addresses.set(state.address, state);
     }
+    this.#caps.opened(group);
     state.sockets++;
     const connection = new Connection(
       this,
@@ -229,12 +281,28 @@ export class SignalService {
    * Starts a socket's hello deadline. One interval checks every deadline: a timer per socket
    * costs kilobytes each in Deno, and sockets are most of this server's memory.
    */
-  expectHello(connection: Connection): void {
+  expectHello(connection: Connection): number {
+    const slot = this.#helloBase + this.#awaitingHello.length;
     this.#awaitingHello.push(connection);
     this.#helloDeadlines.push(this.#now() + this.#config.helloTimeoutMs);
-    if (this.#helloTimer !== undefined) return;
-    const period = Math.max(50, Math.min(1000, this.#config.helloTimeoutMs / 4));
-    this.#helloTimer = setInterval(() => this.#checkHellos(), period);
+    if (this.#helloTimer === undefined) {
+      const period = Math.max(50, Math.min(1000, this.#config.helloTimeoutMs / 4));
+      this.#helloTimer = setInterval(() => this.#checkHellos(), period);
+    }
+    return slot;
+  }
+
+  /** Sockets whose hello deadline is still kept (not yet welcomed, closed or timed out). */
+  get awaitingHelloCount(): number {
+    let n = 0;
+    for (let i = this.#helloHead; i < this.#awaitingHello.length; i++) if (this.#awaitingHello[i] !== null) n++;
+    return n;
+  }
+
+  /** The socket of `slot` (from `expectHello`) needs no deadline any more: it was welcomed or it closed. */
+  helloDone(slot: number, connection: Connection): void {
+    const index = slot - this.#helloBase;
+    if (index >= this.#helloHead && this.#awaitingHello[index] === connection) this.#awaitingHello[index] = null;
   }
 
   #checkHellos(): void {
@@ -242,14 +310,18 @@ export class SignalService {
     const queue = this.#awaitingHello;
     const deadlines = this.#helloDeadlines;
     while (this.#helloHead < queue.length && deadlines[this.#helloHead] <= now) {
-      queue[this.#helloHead++].helloDeadline();
+      const connection = queue[this.#helloHead];
+      queue[this.#helloHead++] = null;
+      connection?.helloDeadline();
     }
     if (this.#helloHead > 1024 && this.#helloHead * 2 > queue.length) {
       this.#awaitingHello = queue.slice(this.#helloHead);
       this.#helloDeadlines = deadlines.slice(this.#helloHead);
+      this.#helloBase += this.#helloHead;
       this.#helloHead = 0;
     }
     if (this.#helloHead === this.#awaitingHello.length) {
+      this.#helloBase += this.#helloHead;
       this.#awaitingHello = [];
       this.#helloDeadlines = [];
       this.#helloHead = 0;
@@ -258,8 +330,19 @@ export class SignalService {
     }
   }
 
-  /** Called by a connection when its socket closed. */
-  released(connection: Connection): void {
+  /** Called by a connection when it was welcomed: no longer pending for its address's cap. */
+  welcomed(connection: Connection): void {
+    this.#caps.admitted(connection.addressState.group);
+  }
+
+  /** Sockets of an address group, open and not yet admitted (for tests and metrics). */
+  socketsOf(group: string): { open: number; pending: number } {
+    return this.#caps.of(group);
+  }
+
+  /** Called by a connection when its socket closed; `pending`: it was never welcomed. */
+  released(connection: Connection, pending: boolean): void {
+    this.#caps.closed(connection.addressState.group, pending);
     this.#connections.delete(connection);
     const state = connection.addressState;
     if (--state.sockets === 0) this.#addresses.delete(connection.address);
@@ -273,6 +356,11 @@ export class SignalService {
   /** The config, for connections. */
   get config(): ServerConfig {
     return this.#config;
+  }
+
+  /** The hellos in work and waiting, for connections. */
+  get gate(): AdmissionGate<Connection> {
+    return this.#gate;
   }
 
   /** The send-side flow control of every socket, for connections. */
@@ -342,6 +430,13 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   #early: EarlyHello | null;
   /** Set only while shutdown waits for this socket to close (a promise per socket would cost memory). */
   #onClosed: (() => void) | null = null;
+  /** Its place in the service's hello deadlines, until welcomed or closed; -1 when none. */
+  #helloSlot = -1;
+  /** It was welcomed (it no longer counts as pending for its address). */
+  #welcomed = false;
+  /** Byte tokens of this connection (`RATE_CONN_BYTES`), as of `#bytesAt`. */
+  #bytes: number;
+  #bytesAt: number;
 
   constructor(
     service: SignalService,
@@ -353,6 +448,8 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   ) {
     super(service.config.rateConnection, service.now);
     this.#service = service;
+    this.#bytes = service.config.rateConnectionBytes.burst;
+    this.#bytesAt = service.now();
     this.#ws = ws;
     this.#early = early;
     this.addressState = addressState;
@@ -369,7 +466,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     } else if (!isRoomId(room)) {
       this.#refuseOnOpen("bad_room", "room must be 22-64 base64url characters");
     } else {
-      service.expectHello(this);
+      this.#helloSlot = service.expectHello(this);
       ws.addEventListener("open", this);
     }
     // The connection is the listener object itself (handleEvent): no closure or wrapper per socket.
@@ -394,6 +491,8 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     } else if (event.type === "close") {
       if (!(event as CloseEvent).wasClean) socketErrors.inc();
       this.#closed();
+      // The connection is gone: whatever a slow consumer left in the runtime is released.
+      this.#service.flow.ended(this);
     }
   }
 
@@ -449,8 +548,28 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     }
   }
 
+  /** Takes `length` of this connection's byte tokens; false (nothing taken) when it has fewer. */
+  #takeBytes(length: number, now: number): boolean {
+    const rate = this.#service.config.rateConnectionBytes;
+    if (now > this.#bytesAt) {
+      this.#bytes = Math.min(rate.burst, this.#bytes + (now - this.#bytesAt) * rate.perSecond / 1000);
+      this.#bytesAt = now;
+    }
+    if (this.#bytes < length) return false;
+    this.#bytes -= length;
+    return true;
+  }
+
+  /** Lets the service forget this socket's hello deadline (so a closed socket is not kept until then). */
+  #noDeadline(): void {
+    if (this.#helloSlot < 0) return;
+    this.#service.helloDone(this.#helloSlot, this);
+    this.#helloSlot = -1;
+  }
+
   /** The hello deadline passed: close unless the hello came. */
   helloDeadline(): void {
+    this.#helloSlot = -1;
     if (this.#phase !== "hello" && this.#phase !== "verify") return;
     sendError(this, "hello_timeout", "no hello in time");
     this.close(CLOSE.HELLO_TIMEOUT, "hello timeout");
@@ -491,7 +610,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
    */
   slowConsumer(reason: SlowReason): void {
     if (this.#phase === "closed") return;
-    this.close(CLOSE.SLOW_CONSUMER, reason === "stalled" ? "slow consumer: stalled" : "slow consumer: over bound");
+    this.close(CLOSE.SLOW_CONSUMER, SLOW_REASONS[reason]);
     this.#closed();
   }
 
@@ -520,13 +639,19 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       return;
     }
     const now = this.#service.now();
-    if (!this.take(now) || !this.addressState.bucket.take(now)) {
+    const address = this.addressState;
+    if (
+      !this.take(now) || !this.#takeBytes(data.length, now) || !address.bucket.take(now) ||
+      !address.bytes.take(now, data.length)
+    ) {
       this.#strikes++;
-      if (this.#strikes === 1) sendError(this, "rate_limited", "too many frames; slow down");
+      if (this.#strikes === 1) sendError(this, "rate_limited", "too many frames or bytes; slow down");
       if (this.#strikes > config.rateStrikes) this.close(CLOSE.POLICY_VIOLATION, "rate limit exceeded");
       return;
     }
-    this.#strikes = 0;
+    // An accepted frame forgives one refused: a burst past a limit passes, a socket that keeps sending several
+    // times its rate (its frames refused far more often than accepted) is closed, and stops costing the server.
+    if (this.#strikes > 0) this.#strikes--;
     if (this.#phase === "joined") {
       this.#service.hub.onFrame(this.#peer!, data);
       return;
@@ -560,9 +685,27 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
    * replay, or a page shown again from a cache) gets the socket a challenge instead.
    */
   async #admit(hello: HelloFrame, again: boolean, early = false): Promise<void> {
+    // One turn at the gate per hello, from admission to the welcome (or the refusal).
+    const gate = this.#service.gate;
+    const turn = gate.enter(this, addressGroup(this.address));
+    if (turn === false || (turn !== true && !await turn)) {
+      if (turn === false && this.#phase !== "closed") {
+        sendError(this, "busy", "too many hellos from this address are waiting; retry later");
+        this.close(CLOSE.TRY_AGAIN_LATER, "busy");
+      }
+      return;
+    }
+    try {
+      await this.#admitInTurn(hello, again, early);
+    } finally {
+      gate.leave(this);
+    }
+  }
+
+  async #admitInTurn(hello: HelloFrame, again: boolean, early: boolean): Promise<void> {
     let decision: AdmissionDecision;
     try {
-      decision = await this.#service.admission.decide(this.#room, this.#nonce, hello);
+      decision = await this.#service.admission.decide(this.#room, this.#nonce, hello, addressGroup(this.address));
     } catch (error) {
       console.error("signal: admission failed", error);
       decision = {
@@ -616,6 +759,10 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       result = await hub.join(this, this.address, this.#room, hello, isOpen, (peer) => {
         this.#room = ""; // the peer holds the room's shared id string now
         this.#nonce = ""; // proven: no need to keep it per socket
+        this.#service.gate.leave(this); // welcomed: the backlog streams outside the gate
+        this.#noDeadline();
+        this.#service.welcomed(this);
+        this.#welcomed = true;
         if (this.#phase === "closed") return;
         this.#peer = peer;
         this.#phase = "joined";
@@ -645,8 +792,10 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     const joined = this.#phase === "joined";
     this.#phase = "closed";
     this.#onClosed?.();
+    this.#service.gate.cancel(this); // a hello still waiting for its turn is dropped
+    this.#noDeadline();
     this.#service.flow.forget(this);
-    this.#service.released(this);
+    this.#service.released(this, !this.#welcomed);
     if (joined) this.#service.hub.disconnect(this.#peer!);
   }
 }

@@ -16,10 +16,13 @@
  * (raw results). Loopback only; every loop is bounded by the
  * run's deadline; temp KV files are removed.
  *
- * All clients come from 127.0.0.1, so the per-address limits (rate, rooms)
- * are raised as in the server bench: they would otherwise throttle the honest
- * members together with the attackers, which a real attacker on other
- * addresses would not. Per-connection limits stay at their defaults.
+ * Client addresses: every socket comes from 127.0.0.1, so the server runs as
+ * it would behind a reverse proxy (`TRUSTED_PROXIES=loopback`) and each client
+ * names its address in `X-Forwarded-For`: every honest member its own
+ * (192.0.2.x), every attack of every unit its own (198.51.100.x). So every
+ * limit runs at its default, per-address ones included, and applies to the
+ * attackers as it would to attackers on other machines, not to honest members
+ * along with them.
  * @module
  */
 import { detectAdmission } from "./abuse/admit.ts";
@@ -41,6 +44,10 @@ const DRAIN_MS = 5_000;
 /** Stops a run whose server passes this (the code before backpressure grows without bound). */
 const RSS_CAP = 3 * 2 ** 30;
 const MB = 2 ** 20;
+/** Honest member `i`'s address (TEST-NET-1). */
+const HONEST = (i: number) => `192.0.2.${i + 1}`;
+/** Attack addresses: 198.51.100.1, .2... (TEST-NET-2), one per attack per unit. */
+const ATTACKER_PREFIX = "198.51.100.";
 
 /** One run's numbers. */
 interface RunResult {
@@ -105,7 +112,7 @@ async function run(name: string, scale: number): Promise<RunResult> {
   const dir = await Deno.makeTempDir({ prefix: "parley_abuse_" });
   const server = await ServerProcess.start({
     kvPath: `${dir}/kv.sqlite3`,
-    env: { RATE_ADDR: "1000000", RATE_ADDR_BURST: "1000000", MAX_ROOMS_PER_ADDRESS: "1000000" },
+    env: { TRUSTED_PROXIES: "loopback" },
   });
   let attackers: Deno.ChildProcess | null = null;
   try {
@@ -121,7 +128,7 @@ async function run(name: string, scale: number): Promise<RunResult> {
         server.stop("SIGKILL");
       }
     }, 100);
-    const mode = await detectAdmission(() => Wire.open({ port: server.port, room: newRoomId() }));
+    const mode = await detectAdmission(() => Wire.open({ port: server.port, room: newRoomId(), address: HONEST(99) }));
     let attack: Promise<AttackResult> | null = null;
     if (scale > 0) {
       const config: AttackConfig = {
@@ -130,6 +137,7 @@ async function run(name: string, scale: number): Promise<RunResult> {
         scale,
         durationMs: WARMUP_MS + SECONDS * 1000 + DRAIN_MS,
         kinds: KINDS,
+        addressPrefix: ATTACKER_PREFIX,
       };
       attackers = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", new URL("./abuse/attackers.ts", import.meta.url).pathname, JSON.stringify(config)],
@@ -153,6 +161,7 @@ async function run(name: string, scale: number): Promise<RunResult> {
       perSecond: 5,
       durationMs: SECONDS * 1000,
       drainMs: DRAIN_MS,
+      addressOf: HONEST,
     });
     const otherTicks = Math.max(0, cpuTicks(null) - machineStart - (ours() - oursStart));
     const otherCpuPercent = 100 * otherTicks / TICKS_PER_SECOND / ((performance.now() - wallStart) / 1000);

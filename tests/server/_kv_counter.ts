@@ -12,6 +12,8 @@ export interface KvCounts {
   lists: number;
   /** Entries returned by lists. */
   listed: number;
+  /** Keys lists asked KV for (each round trip's batch, capped by the list's limit): what they may have read. */
+  asked: number;
   /** Committed or attempted atomics, plus plain `set`/`delete`. */
   writes: number;
   /** Atomics whose checks failed. */
@@ -20,7 +22,7 @@ export interface KvCounts {
 
 /** A counting view of `kv`; `counts` grows as the view is used. */
 export function countingKv(kv: Deno.Kv): { kv: Deno.Kv; counts: KvCounts; reset(): void } {
-  const counts: KvCounts = { gets: 0, lists: 0, listed: 0, writes: 0, failedWrites: 0 };
+  const counts: KvCounts = { gets: 0, lists: 0, listed: 0, asked: 0, writes: 0, failedWrites: 0 };
   const wrapAtomic = (atomic: Deno.AtomicOperation): Deno.AtomicOperation => {
     const proxy: Deno.AtomicOperation = new Proxy(atomic, {
       get(target, prop) {
@@ -59,8 +61,10 @@ export function countingKv(kv: Deno.Kv): { kv: Deno.Kv; counts: KvCounts; reset(
           return (selector: Deno.KvListSelector, options: Deno.KvListOptions = {}) => {
             const inner = target.list(selector, options);
             const batch = options.batchSize ?? options.limit ?? 100;
+            const limit = options.limit ?? Infinity;
             let seen = 0;
             counts.lists++;
+            counts.asked += Math.min(batch, limit);
             const iterator = {
               get cursor() {
                 return inner.cursor;
@@ -70,7 +74,10 @@ export function countingKv(kv: Deno.Kv): { kv: Deno.Kv; counts: KvCounts; reset(
                 if (!step.done) {
                   seen++;
                   counts.listed++;
-                  if (seen > 1 && (seen - 1) % batch === 0) counts.lists++;
+                  if (seen > 1 && (seen - 1) % batch === 0) {
+                    counts.lists++;
+                    counts.asked += Math.min(batch, limit - (seen - 1));
+                  }
                 }
                 return step;
               },
@@ -89,7 +96,7 @@ export function countingKv(kv: Deno.Kv): { kv: Deno.Kv; counts: KvCounts; reset(
     kv: view,
     counts,
     reset() {
-      Object.assign(counts, { gets: 0, lists: 0, listed: 0, writes: 0, failedWrites: 0 });
+      Object.assign(counts, { gets: 0, lists: 0, listed: 0, asked: 0, writes: 0, failedWrites: 0 });
     },
   };
 }

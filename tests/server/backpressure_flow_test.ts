@@ -16,14 +16,14 @@ class FakeSocket implements FlowSocket {
   }
 }
 
-function setup() {
+function setup(totalBytes?: number) {
   let now = 0;
   let armed = 0;
   const timers: IntervalTimers = {
     set: () => ++armed,
     clear: () => armed = 0,
   };
-  const flow = new FlowControl({ maxBytes: 1000, stallMs: 500, tickMs: 100, now: () => now, timers });
+  const flow = new FlowControl({ maxBytes: 1000, totalBytes, stallMs: 500, tickMs: 100, now: () => now, timers });
   return {
     flow,
     get armed() {
@@ -69,10 +69,9 @@ Deno.test("bytes waiting with no write completing for the stall time make a slow
   assertEquals(socket.slow, [], "not yet");
   // One write completes: the clock starts again, even though new frames keep the amount up.
   socket.bufferedAmount -= 100;
-  socket.send(t.flow, 100);
-  t.advance(100);
+  socket.send(t.flow, 100); // the send sees that a write completed: the clock starts again now
   t.advance(400);
-  assertEquals(socket.slow, [], "the check after the write saw progress");
+  assertEquals(socket.slow, [], "the send after the write saw progress");
   t.advance(100);
   assertEquals(socket.slow, ["stalled"]);
   t.flow.close();
@@ -132,5 +131,68 @@ Deno.test("a waiting sender learns that its socket was dropped", async () => {
   t.flow.forget(closed);
   assertEquals(await pending, false);
   assertEquals(closed.slow, [], "a closed socket is not a slow one");
+  t.flow.close();
+});
+
+Deno.test("the bytes waiting on all sockets are bounded: a congested socket over the total is a slow consumer", () => {
+  const t = setup(2000);
+  const sockets = [new FakeSocket(), new FakeSocket(), new FakeSocket()];
+  for (const socket of sockets) assert(socket.send(t.flow, 500), "nothing waits yet: the kernel takes it");
+  assert(sockets[0].send(t.flow, 400));
+  assert(sockets[1].send(t.flow, 400));
+  assertEquals(t.flow.waitingBytes, 1800, "two congested sockets, 900 each");
+  // Each alone is under its own bound (1000), but together they would pass 2000.
+  assertEquals(sockets[2].send(t.flow, 400), false);
+  assertEquals(sockets[2].slow, ["over_total"]);
+  const reader = new FakeSocket();
+  assert(reader.send(t.flow, 900), "a socket with nothing waiting is never refused");
+  assertEquals(reader.slow, []);
+  t.flow.close();
+});
+
+Deno.test("a slow consumer's bytes count in the total until its connection ends", () => {
+  const t = setup(1500);
+  const stuck = new FakeSocket();
+  stuck.send(t.flow, 500);
+  stuck.send(t.flow, 400);
+  assertEquals(stuck.send(t.flow, 200), false, "over its own bound");
+  assertEquals(stuck.slow, ["over_bound"]);
+  // Closed, but Deno still holds what it was given: it counts.
+  assertEquals(t.flow.waitingBytes, 900);
+  assertEquals(t.flow.stuckCount, 1);
+  const other = new FakeSocket();
+  other.send(t.flow, 300);
+  assertEquals(other.send(t.flow, 400), false, "900 stuck + 300 + 400 > 1500");
+  assertEquals(other.slow, ["over_total"]);
+  t.flow.ended(stuck);
+  t.flow.ended(other);
+  assertEquals([t.flow.waitingBytes, t.flow.stuckCount], [0, 0]);
+  const next = new FakeSocket();
+  next.send(t.flow, 300);
+  assert(next.send(t.flow, 400), "room again once the connections ended");
+  t.flow.close();
+});
+
+Deno.test("a backlog waits for room in the total rather than being closed", async () => {
+  const t = setup(1300);
+  const hog = new FakeSocket();
+  hog.send(t.flow, 500);
+  hog.send(t.flow, 400);
+  const backlog = new FakeSocket();
+  backlog.send(t.flow, 200);
+  backlog.send(t.flow, 100);
+  const ready = t.flow.ready(backlog, 450);
+  assert(ready instanceof Promise, "300 + 450 is over the window (500) anyway");
+  let woken: boolean | null = null;
+  ready.then((ok) => woken = ok);
+  backlog.bufferedAmount = 40;
+  t.advance(100);
+  await Promise.resolve();
+  assertEquals(woken, null, "40 + 450 fits its window, but 900 + 40 + 450 > 1300: it waits");
+  hog.bufferedAmount = 500;
+  t.advance(100);
+  await Promise.resolve();
+  assertEquals(woken, true, "the hog drained some: room in the total");
+  assertEquals([hog.slow, backlog.slow], [[], []]);
   t.flow.close();
 });

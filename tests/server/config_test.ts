@@ -42,6 +42,19 @@ const NONSENSE: Record<string, string[]> = {
   FORWARDED_HEADER: ["x-real-ip"],
   ALLOWED_ORIGINS: ["https://chat.example/", "chat.example", "https://chat.example/path"],
   METRICS_TOKEN: ["short", "has a space in it, twenty chars"],
+  SEND_QUEUE_TOTAL_BYTES: ["0", "-1", "1048576.5", "8MiB", "1000"],
+  HELLOS_IN_FLIGHT: ["0", "-1", "2.5", "many"],
+  HELLOS_QUEUED_PER_ADDRESS: ["0", "-4", "64.5"],
+  NEW_ROOM_RATE_ADDR: ["0", "-1", "fast"],
+  NEW_ROOM_RATE_ADDR_BURST: ["0", "2.5"],
+  ROOM_LOG_COMMIT_RATE: ["0", "-20", "lots"],
+  ROOM_LOG_COMMIT_BURST: ["0", "10.5"],
+  MAX_SOCKETS_PER_ADDRESS: ["0", "-1", "2048.5"],
+  MAX_PENDING_PER_ADDRESS: ["0", "1e3"],
+  RATE_CONN_BYTES: ["0", "-1", "fast"],
+  RATE_CONN_BYTES_BURST: ["0", "4096.5", "1000"],
+  RATE_ADDR_BYTES: ["0", "-5"],
+  RATE_ADDR_BYTES_BURST: ["0", "1.5", "1000"],
 };
 
 Deno.test("every variable refuses values that make no sense, and the error names it", async (t) => {
@@ -76,6 +89,16 @@ Deno.test("settings that contradict each other are refused too", () => {
   assertEquals(log.variable, "ROOM_LOG_MAX_BYTES", "a log bound below the default 64 KiB frame");
   assertMatch(log.message, /at least MAX_FRAME_BYTES \(65536\)/);
   assertEquals(configOf({ ROOM_LOG_MAX_BYTES: "32768", MAX_FRAME_BYTES: "16384" }).logMaxBytes, 32_768);
+  const burst = refusal({ RATE_CONN_BYTES_BURST: "32768" });
+  assertEquals(burst.variable, "RATE_CONN_BYTES_BURST", "a byte burst below the largest frame");
+  assertMatch(burst.message, /at least MAX_FRAME_BYTES \(65536\)/);
+  const total = refusal({ SEND_QUEUE_TOTAL_BYTES: "524288" });
+  assertEquals(total.variable, "SEND_QUEUE_TOTAL_BYTES", "all sockets together below one socket's bound");
+  assertMatch(total.message, /at least SEND_QUEUE_BYTES \(1048576\)/);
+  assertEquals(
+    configOf({ SEND_QUEUE_TOTAL_BYTES: "524288", SEND_QUEUE_BYTES: "262144" }).sendQueueTotalBytes,
+    524_288,
+  );
 });
 
 Deno.test("sensible values pass, fractions where they mean something, blanks mean the default", () => {

@@ -2,7 +2,9 @@ import { assert, assertEquals } from "@std/assert";
 import { CLOSE } from "../../lib/protocol/codes.ts";
 import { newRoomId } from "../../lib/protocol/ids.ts";
 import { type PresenceRecord, type Renewal, SessionStore } from "../../lib/server/session_store.ts";
+import { FakeClock } from "../support/fake_clock.ts";
 import { join, openHubs } from "./_hub_harness.ts";
+import { countingKv } from "./_kv_counter.ts";
 
 /** Resolves when `open()` is called. */
 function gate(): { wait: Promise<void>; open: () => void } {
@@ -152,5 +154,33 @@ Deno.test("a renewal does not overwrite a session that resumed on another instan
     assertEquals(presence?.inst, "inst1", "the entry stays instance two's");
   } finally {
     await harness.close();
+  }
+});
+
+Deno.test("joins to a room found full are refused for a moment without reading it again; then a freed seat is taken", async () => {
+  const clock = new FakeClock(1_700_000_000_000);
+  const raw = await Deno.openKv(":memory:");
+  const { kv, counts, reset } = countingKv(raw);
+  const harness = await openHubs({ kv, now: clock.now, config: { maxPeersPerRoom: 2 } });
+  const hub = harness.hubs[0];
+  try {
+    const room = newRoomId();
+    const first = await join(hub, room, "10.0.0.1");
+    assert((await join(hub, room, "10.0.0.2")).result.ok && first.result.ok);
+    const refused = await join(hub, room, "10.0.0.3");
+    assert(!refused.result.ok && refused.result.code === "room_full");
+    reset();
+    for (let i = 0; i < 20; i++) {
+      const again = await join(hub, room, "10.0.0.4");
+      assert(!again.result.ok);
+      assertEquals([again.result.code, again.result.close], ["room_full", CLOSE.ROOM_FULL]);
+    }
+    assertEquals([counts.gets, counts.lists, counts.writes], [0, 0, 0], "the room was not read again");
+    hub.onFrame(first.result.peer, JSON.stringify({ type: "bye" }));
+    await clock.advance(1_000);
+    assert((await join(hub, room, "10.0.0.4")).result.ok, "after a moment the room is read again: a seat is free");
+  } finally {
+    await harness.close();
+    raw.close();
   }
 });

@@ -16,6 +16,11 @@ export interface AttackConfig {
   durationMs: number;
   /** Which attacks to run (default: all). */
   kinds?: AttackKind[];
+  /**
+   * When set, each attack of each unit claims its own client address, this prefix plus a number
+   * (e.g. "198.51.100." gives 198.51.100.1, .2...), sent as `X-Forwarded-For`.
+   */
+  addressPrefix?: string;
 }
 
 /** The attacks, by name (`--attacks=slow,flood` picks some). */

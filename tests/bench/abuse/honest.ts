@@ -23,6 +23,8 @@ export interface HonestOptions {
   durationMs: number;
   /** How long to wait after the last send for stragglers, in ms. */
   drainMs: number;
+  /** The client address of member `index` (0, 1 for the first pair...), sent as `X-Forwarded-For`; default none. */
+  addressOf?: (index: number) => string;
 }
 
 /** What the honest members saw. */
@@ -50,6 +52,7 @@ class Member {
   readonly name: string;
   #options: HonestOptions;
   #key: RoomKey;
+  #address: string | undefined;
   #wire: Wire | null = null;
   #token: string | undefined;
   #since = 0;
@@ -66,10 +69,12 @@ class Member {
     key: RoomKey,
     onChat: (frame: Frame) => void,
     reconnects: Record<string, number>,
+    address?: string,
   ) {
     this.name = name;
     this.#options = options;
     this.#key = key;
+    this.#address = address;
     this.#onChat = onChat;
     this.#reconnects = reconnects;
   }
@@ -83,7 +88,7 @@ class Member {
   async #connect(create: boolean): Promise<void> {
     for (let attempt = 0; !this.#stopped; attempt++) {
       try {
-        const wire = await Wire.open({ port: this.#options.port, room: this.#key.room });
+        const wire = await Wire.open({ port: this.#options.port, room: this.#key.room, address: this.#address });
         const hello = this.#token === undefined ? { since: this.#since } : { token: this.#token, since: this.#since };
         const welcome = await admit(wire, this.#options.mode, this.#key, hello, create && attempt === 0);
         this.#token = welcome.token as string;
@@ -144,14 +149,21 @@ export async function runHonest(options: HonestOptions): Promise<HonestResult> {
   const members: Member[] = [];
   for (let p = 0; p < options.pairs; p++) {
     const key = await roomKey(newRoomId());
-    for (const side of ["a", "b"]) {
+    for (const [i, side] of ["a", "b"].entries()) {
       const name = `p${p}${side}`;
-      const member = new Member(name, options, key, (frame) => {
-        const id = frame.id as string;
-        if (received.has(id) || id.startsWith(name + "-")) return; // own frames come back in backlogs
-        received.add(id);
-        latencies.push(performance.now() - sentAt.get(id)!);
-      }, reconnects);
+      const member = new Member(
+        name,
+        options,
+        key,
+        (frame) => {
+          const id = frame.id as string;
+          if (received.has(id) || id.startsWith(name + "-")) return; // own frames come back in backlogs
+          received.add(id);
+          latencies.push(performance.now() - sentAt.get(id)!);
+        },
+        reconnects,
+        options.addressOf?.(2 * p + i),
+      );
       await member.connect(side === "a");
       members.push(member);
     }

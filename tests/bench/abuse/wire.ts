@@ -21,6 +21,12 @@ export interface WireOptions {
   /** Room id. */
   room: string;
   /**
+   * The client address this socket claims, sent as `X-Forwarded-For`: a server that trusts
+   * loopback as its proxy (`TRUSTED_PROXIES=loopback`) counts the socket under it, so one machine
+   * can play many clients. Without it the socket counts under 127.0.0.1.
+   */
+  address?: string;
+  /**
    * Sees every frame first; returning true consumes it (not kept for `next()`). Without a handler
    * (or when it returns false) frames are kept until `next()` takes them.
    */
@@ -52,6 +58,7 @@ export class Wire {
       hostname: "127.0.0.1",
       port: options.port,
       path: `/api/signal?v=${PROTOCOL_VERSION}&room=${options.room}`,
+      headers: options.address === undefined ? undefined : { "X-Forwarded-For": options.address },
       onText: (text) => wire ? wire.#receive(text) : early.push(text),
       onClose: (code) => {
         onClosed(code);
