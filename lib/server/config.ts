@@ -114,6 +114,13 @@ export interface ServerConfig {
    * HTTP 429 `busy`.
    */
   maxPendingPerAddress: number;
+  /**
+   * Sockets of one address group refused for abuse within a minute (a wrong proof, an oversized or binary frame,
+   * no hello in time, a rate-limit close) that start its cool-down (`ABUSE_STRIKES`).
+   */
+  abuseStrikes: number;
+  /** How long an address group in its cool-down has its new sockets refused (`ABUSE_COOLDOWN`, s; HTTP 429 `busy`). */
+  abuseCooldownMs: number;
   /** CIDRs of reverse proxies whose forwarding header is believed (`TRUSTED_PROXIES`); empty = none. */
   trustedProxies: string[];
   /** The header those proxies append the client's address to (`FORWARDED_HEADER`). */
@@ -185,6 +192,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   maxSocketsPerAddress: 2_048,
   // A socket is pending for one round trip and a proof; 128 at once is a crowd reconnecting behind one address.
   maxPendingPerAddress: 128,
+  // A wrong link is refused once and the client does not retry it: 20 a minute is a flood, not a mistake.
+  abuseStrikes: 20,
+  abuseCooldownMs: 60_000,
   trustedProxies: [],
   forwardedHeader: "x-forwarded-for",
   metricsToken: null,
@@ -366,6 +376,8 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     sendStallMs: seconds("SEND_STALL_TIMEOUT", d.sendStallMs, 1, 3_600),
     hellosInFlight: whole(env, "HELLOS_IN_FLIGHT", d.hellosInFlight, 1, 100_000),
     hellosQueuedPerAddress: whole(env, "HELLOS_QUEUED_PER_ADDRESS", d.hellosQueuedPerAddress, 1, 1_000_000),
+    abuseStrikes: whole(env, "ABUSE_STRIKES", d.abuseStrikes, 1, 1e9),
+    abuseCooldownMs: seconds("ABUSE_COOLDOWN", d.abuseCooldownMs, 1, 86_400),
     maxSocketsPerAddress: whole(env, "MAX_SOCKETS_PER_ADDRESS", d.maxSocketsPerAddress, 1, 1e9),
     maxPendingPerAddress: whole(env, "MAX_PENDING_PER_ADDRESS", d.maxPendingPerAddress, 1, 1e9),
     sendQueueTotalBytes: whole(env, "SEND_QUEUE_TOTAL_BYTES", d.sendQueueTotalBytes, 2 * 1024, Number.MAX_SAFE_INTEGER),

@@ -22,6 +22,7 @@ import { Admission, type AdmissionDecision } from "./admission.ts";
 import { AdmissionGate } from "./admission_gate.ts";
 import { NewRoomPace } from "./new_room_pace.ts";
 import { SocketCaps } from "./socket_caps.ts";
+import { AddressPenalty, type StrikeReason } from "./address_penalty.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Bus } from "./bus.ts";
 import type { ServerConfig } from "./config.ts";
@@ -50,13 +51,25 @@ const earlyHellos = metrics.counter(
   "parley_early_hellos_total",
   "Hellos in the upgrade request (page nonce), by outcome: used, or why the socket got a challenge instead.",
 );
+const abuseStrikes = metrics.counter(
+  "parley_abuse_strikes_total",
+  "Sockets refused for abuse, by reason: each a strike toward its address group's cool-down.",
+);
+const abuseRefusals = metrics.counter(
+  "parley_abuse_refusals_total",
+  "Upgrades refused because their address group is cooling down after too many strikes.",
+);
 const LIVE_SERVICES = new Set<SignalService>();
+/** Admission refusals that count as abuse strikes: a proof that is missing or wrong, a squat. */
+const STRIKING_REFUSALS: ReadonlySet<string> = new Set(["no_proof", "wrong_proof", "squat", "bad_member"]);
 /** The close reason of a slow consumer, by why. */
 const SLOW_REASONS: Record<SlowReason, string> = {
   over_bound: "slow consumer: over bound",
   stalled: "slow consumer: stalled",
   over_total: "slow consumer: server send queues full",
 };
+/** The window abuse strikes of an address group are counted in, in ms. */
+const PENALTY_WINDOW_MS = 60_000;
 /** The most hellos waiting for their turn over all address groups, at least (each is a socket that exists anyway). */
 const HELLOS_QUEUED = 4_096;
 /** How long shutdown waits for clients to complete the close handshake, in ms. */
@@ -118,6 +131,7 @@ export class SignalService {
   #flow: FlowControl;
   #gate: AdmissionGate<Connection>;
   #caps: SocketCaps;
+  #penalty: AddressPenalty;
   #addresses = new Map<string, AddressState>();
   #connections = new Set<Connection>();
   #closing: Promise<void> | null = null;
@@ -165,6 +179,12 @@ export class SignalService {
       maxBytes: options.config.sendQueueBytes,
       totalBytes: options.config.sendQueueTotalBytes,
       stallMs: options.config.sendStallMs,
+      now: this.#now,
+    });
+    this.#penalty = new AddressPenalty({
+      strikes: options.config.abuseStrikes,
+      windowMs: PENALTY_WINDOW_MS,
+      cooldownMs: options.config.abuseCooldownMs,
       now: this.#now,
     });
     this.#caps = new SocketCaps({
@@ -219,6 +239,12 @@ export class SignalService {
       return httpError(403, "origin_refused", `origin ${origin} is not allowed`);
     }
     const group = addressGroup(remote.hostname);
+    if (this.#penalty.coolingDown(group)) {
+      abuseRefusals.inc();
+      return httpError(429, "busy", "this address broke the protocol too often; retry later", {
+        "Retry-After": String(Math.ceil(this.#config.abuseCooldownMs / 1000)),
+      });
+    }
     const cap = this.#caps.full(group);
     if (cap !== null) {
       return httpError(
@@ -328,6 +354,12 @@ export class SignalService {
       clearInterval(this.#helloTimer);
       this.#helloTimer = undefined;
     }
+  }
+
+  /** A socket of `connection`'s address group was refused for abuse: one strike toward its cool-down. */
+  strike(connection: Connection, reason: StrikeReason): void {
+    abuseStrikes.inc({ reason });
+    this.#penalty.strike(connection.addressState.group, reason);
   }
 
   /** Called by a connection when it was welcomed: no longer pending for its address's cap. */
@@ -573,6 +605,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     if (this.#phase !== "hello" && this.#phase !== "verify") return;
     sendError(this, "hello_timeout", "no hello in time");
     this.close(CLOSE.HELLO_TIMEOUT, "hello timeout");
+    this.#service.strike(this, "hello_timeout");
   }
 
   /** Resolves once the socket has closed. */
@@ -630,12 +663,14 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     if (typeof data !== "string") {
       sendError(this, "binary_refused", "binary frames are not part of the protocol");
       this.close(CLOSE.UNSUPPORTED_DATA, "binary frames refused");
+      this.#service.strike(this, "binary");
       return;
     }
     const config = this.#service.config;
     if (isTooBig(data, config.maxFrameBytes)) {
       sendError(this, "too_big", `frames are limited to ${config.maxFrameBytes} bytes`);
       this.close(CLOSE.MESSAGE_TOO_BIG, "frame too big");
+      this.#service.strike(this, "too_big");
       return;
     }
     const now = this.#service.now();
@@ -646,7 +681,10 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     ) {
       this.#strikes++;
       if (this.#strikes === 1) sendError(this, "rate_limited", "too many frames or bytes; slow down");
-      if (this.#strikes > config.rateStrikes) this.close(CLOSE.POLICY_VIOLATION, "rate limit exceeded");
+      if (this.#strikes > config.rateStrikes) {
+        this.close(CLOSE.POLICY_VIOLATION, "rate limit exceeded");
+        this.#service.strike(this, "rate_limited");
+      }
       return;
     }
     // An accepted frame forgives one refused: a burst past a limit passes, a socket that keeps sending several
@@ -741,11 +779,13 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     if (decision.kind === "verifier_required") {
       sendError(this, "admission_refused", "a new room needs the verifier in the hello that follows verifier_required");
       this.close(CLOSE.ADMISSION_REFUSED, "admission_refused");
+      this.#service.strike(this, "wrong_proof");
       return;
     }
     if (decision.kind === "refuse") {
       sendError(this, decision.refusal.code, decision.refusal.message);
       this.close(decision.refusal.close, decision.refusal.code);
+      if (STRIKING_REFUSALS.has(decision.reason)) this.#service.strike(this, "wrong_proof");
       return;
     }
     await this.#join(hello, decision.admission);

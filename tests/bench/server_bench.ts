@@ -269,6 +269,7 @@ async function parleyServer(port: number): Promise<ServerProcess> {
     MAX_SOCKETS_PER_ADDRESS: "1000000000",
     MAX_PENDING_PER_ADDRESS: "1000000000",
     HELLOS_QUEUED_PER_ADDRESS: "1000000",
+    ABUSE_STRIKES: "1000000000",
     ALLOWED_ORIGINS: "*",
   });
 }

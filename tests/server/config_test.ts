@@ -55,6 +55,8 @@ const NONSENSE: Record<string, string[]> = {
   RATE_CONN_BYTES_BURST: ["0", "4096.5", "1000"],
   RATE_ADDR_BYTES: ["0", "-5"],
   RATE_ADDR_BYTES_BURST: ["0", "1.5", "1000"],
+  ABUSE_STRIKES: ["0", "-1", "2.5"],
+  ABUSE_COOLDOWN: ["0", "1.5", "86401"],
 };
 
 Deno.test("every variable refuses values that make no sense, and the error names it", async (t) => {

@@ -1,3 +1,4 @@
+import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 import { assert, assertEquals } from "@std/assert";
 import { helloProof } from "../../lib/protocol/admission.ts";
 import { CLOSE } from "../../lib/protocol/codes.ts";
@@ -22,7 +23,12 @@ Deno.test("hellos to rooms without a verifier are paced per address group, befor
   const create = async (group: string) => {
     const room = newRoomId();
     const verifier = encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
-    const hello = { type: "hello" as const, v: 1, proof: await helloProof(verifier, room, NONCE), verifier };
+    const hello = {
+      type: "hello" as const,
+      v: PROTOCOL_VERSION,
+      proof: await helloProof(verifier, room, NONCE),
+      verifier,
+    };
     return { room, verifier, decision: await admission.decide(room, NONCE, hello, group) };
   };
   try {
@@ -42,7 +48,11 @@ Deno.test("hellos to rooms without a verifier are paced per address group, befor
     assertEquals((await create("203.0.113.5")).decision.kind, "admit", "another group has its own pace");
     // A room with a verifier costs no token: members keep joining it.
     for (let i = 0; i < 5; i++) {
-      const hello = { type: "hello" as const, v: 1, proof: await helloProof(first.verifier, first.room, NONCE) };
+      const hello = {
+        type: "hello" as const,
+        v: PROTOCOL_VERSION,
+        proof: await helloProof(first.verifier, first.room, NONCE),
+      };
       assertEquals((await admission.decide(first.room, NONCE, hello, "198.51.100.9")).kind, "admit");
     }
     await clock.advance(2_000);
