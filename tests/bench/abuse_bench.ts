@@ -255,7 +255,10 @@ console.log(
 );
 for (const r of results.slice(1)) {
   console.log(`${r.name}: closes ${JSON.stringify(r.attack?.closes)} errors ${JSON.stringify(r.attack?.errors)}`);
-  console.log(`  honest reconnects ${JSON.stringify(r.honest.reconnects)}, fresh rooms ${r.attack?.freshRooms}`);
+  console.log(
+    `  honest reconnects ${JSON.stringify(r.honest.reconnects)}, fresh rooms ${r.attack?.freshRooms}, ` +
+      `attack steps that failed (a refused upgrade or hello) ${r.attack?.failures}`,
+  );
 }
 const verdict = (ok: boolean) => ok ? "met" : "MISSED";
 console.log(`\nTargets:`);

@@ -4,8 +4,11 @@
  * `deno run -A attackers.ts '<AttackConfig as JSON>'`; prints one line of
  * JSON ({@linkcode AttackResult}) when done.
  *
- * Every attack stays within the per-connection limits (rate, frame size except
- * the oversized one) and runs bounded loops on loopback until the deadline.
+ * Every attack stays within the per-connection frame rate and frame size
+ * (except the oversized one) and runs bounded loops on loopback until the
+ * deadline. The slow room's sender (1.8 MB/s) is over the per-connection byte
+ * rate the server enforces since (`RATE_CONN_BYTES`): it is refused past its
+ * burst, and closed (1008) when it keeps on; the attack is left as it was.
  * Per unit of `scale`:
  * - slow readers: one room where 10 members join and never read while one
  *   member sends 4 frames of 45 KB every 100 ms (40 frames/s, under 50/s);
