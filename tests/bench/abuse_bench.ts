@@ -11,7 +11,8 @@
  * with the attackers, honest p99 at most 1.5x the quiet run's, no honest
  * message lost. Only a broken harness exits non-zero.
  *
- * Options: `--quick` (10 s per run instead of 30), `--seconds=<n>`,
+ * Options: `--quick` (10 s per run instead of 30), `--seconds=<n>`, `--x4` (a
+ * fourth run with the attackers doubled again, to see whether RSS levels off),
  * `--attacks=slow,flood,churn,hello,fresh,oversized` (a subset), `--json=<file>`
  * (raw results). Loopback only; every loop is bounded by the
  * run's deadline; temp KV files are removed.
@@ -198,7 +199,9 @@ const mb = (bytes: number) => (bytes / MB).toFixed(0);
 const ms = (value: number) => Number.isFinite(value) ? value.toFixed(1) : "-";
 
 const results: RunResult[] = [];
-for (const [name, scale] of [["quiet", 0], ["attack x1", 1], ["attack x2", 2]] as const) {
+const RUNS: [string, number][] = [["quiet", 0], ["attack x1", 1], ["attack x2", 2]];
+if (flags.has("x4")) RUNS.push(["attack x4", 4]);
+for (const [name, scale] of RUNS) {
   console.error(`run: ${name} (${SECONDS} s)...`);
   results.push(await run(name, scale));
 }
@@ -253,6 +256,14 @@ console.log(
     growth1 > 0 ? (growth2 / growth1).toFixed(2) + "x" : "-"
   }).`,
 );
+const x4 = results[3];
+if (x4) {
+  console.log(
+    `RSS over quiet at x4: +${mb(x4.peakRssBytes - quiet.peakRssBytes)} MB (x2 to x4: ${
+      mb(x4.peakRssBytes - x2.peakRssBytes)
+    } MB more).`,
+  );
+}
 for (const r of results.slice(1)) {
   console.log(`${r.name}: closes ${JSON.stringify(r.attack?.closes)} errors ${JSON.stringify(r.attack?.errors)}`);
   console.log(
@@ -264,6 +275,11 @@ const verdict = (ok: boolean) => ok ? "met" : "MISSED";
 console.log(`\nTargets:`);
 console.log(
   `- peak RSS <= 300 MB in every run: ${verdict(results.every((r) => r.peakRssBytes <= 300 * MB && !r.capped))}`,
+);
+console.log(
+  `- peak RSS not growing with the attackers: x1 ${mb(x1.peakRssBytes)} MB, x2 ${mb(x2.peakRssBytes)} MB (${
+    ((x2.peakRssBytes / x1.peakRssBytes - 1) * 100).toFixed(0)
+  }% more)${x4 ? `, x4 ${mb(x4.peakRssBytes)} MB` : ""}`,
 );
 console.log(`- honest p99 <= 1.5x quiet: ${verdict(results.every((r) => r.honest.p99Ms <= 1.5 * quiet.honest.p99Ms))}`);
 console.log(`- no honest message lost: ${verdict(results.every((r) => r.honest.lost === 0))}`);

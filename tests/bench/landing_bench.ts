@@ -6,6 +6,7 @@
  */
 import { appHandler } from "../support/app.ts";
 import { gzipSize, pageModules } from "./page_weight.ts";
+import { serverV8Args } from "../support/server_flags.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const LANDING_BUDGET_GZIP = 15 * 1024;
@@ -73,7 +74,15 @@ export async function runLandingBench(): Promise<{ ok: boolean }> {
     console.log(`  Preact core alone (floor): ${preactGzip} B; landing/Preact = ${(total / preactGzip).toFixed(2)}x`);
   }
 
-  const appArgs = ["run", "--allow-net", "--allow-read", "--allow-env", "lib/fresh/listen.ts", "main.ts"];
+  const appArgs = [
+    "run",
+    ...serverV8Args(),
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    "lib/fresh/listen.ts",
+    "main.ts",
+  ];
   const bareArgs = ["run", "--allow-net", "--allow-env", "tests/bench/peers/bare_server.ts"];
   const appTimes: number[] = [];
   const bareTimes: number[] = [];

@@ -19,6 +19,7 @@
  */
 import type { Page } from "playwright-core";
 import type { Lab, LabProcess, Phone } from "./lab.ts";
+import { serverV8Args } from "../support/server_flags.ts";
 
 /** The repository root: the server runs from here. */
 export const ROOT: string = new URL("../..", import.meta.url).pathname;
@@ -33,6 +34,7 @@ const BUILD_CMD = [Deno.execPath(), "run", "-A", "lib/fresh/dev.ts", "build", "-
 const SERVE_CMD = [
   Deno.execPath(),
   "run",
+  ...serverV8Args(),
   "--allow-net",
   "--allow-read",
   "--allow-env",

@@ -6,6 +6,7 @@
  */
 import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
 import { launch, type Launched, ListeningProcess } from "./listening_process.ts";
+import { serverV8Args } from "./server_flags.ts";
 
 /** Options of `startServer`. */
 export interface ServerProcessOptions {
@@ -71,6 +72,7 @@ export class ServerProcess extends ListeningProcess {
       args: [
         "run",
         "-A",
+        ...serverV8Args(),
         `--config=${new URL("deno.json", ROOT).pathname}`,
         ...[options.entry ?? DEFAULT_ENTRY].flat(),
       ],
