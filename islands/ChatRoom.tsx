@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { openRoom, type RoomView } from "../lib/client/mod.ts";
+import type { RoomView } from "../lib/client/mod.ts";
+import { watchEarlyWelcome } from "../lib/client/bootstrap/early_status.ts";
 import { prefetchLazyParts, whenSettled } from "../lib/ui/after_connect.ts";
 import {
   hasLaterWords,
@@ -41,10 +42,14 @@ function applyLang(lang: Lang, rememberInUrl: boolean): void {
 
 /**
  * The chat: opens the room from the link's fragment and shows it; all transport lives in `lib/client`. The room id
- * comes from the path (an offline shell may be another room's page), the key from the fragment.
+ * comes from the path (an offline shell may be another room's page), the key from the fragment. The client core is
+ * an eager chunk: it arrives with the page but the island hydrates without it, showing the bootstrap's socket as
+ * connected once the server welcomed it; a message sent before the core has run waits for it.
  */
 export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHold, strings }: ChatRoomProps) {
   const [view, setView] = useState<RoomView | null>(null);
+  const [early, setEarly] = useState(false);
+  const opening = useRef<Promise<RoomView>>();
   const [error, setError] = useState<OpenError>();
   const [lang, setLang] = useState(serverLang);
   const [words, setWords] = useState(strings);
@@ -84,29 +89,29 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
 
     let closed = false;
     let opened: RoomView | undefined;
-    openRoom({
-      origin: location.origin,
-      room: location.pathname.slice(1),
-      fragment: location.hash.slice(1),
-      debug,
-      relayHold,
-    }).then(
-      (result) => {
-        if (!result.ok) return setError(result.error);
-        if (closed) return result.view.close();
-        opened = result.view;
-        setView(result.view);
-      },
-      (failure: unknown) => {
-        console.error("Parley: opening the room failed", failure);
-        setError(failure instanceof Error ? failure.message : String(failure));
-      },
-    );
+    const room = location.pathname.slice(1);
+    const unwatch = watchEarlyWelcome(room, setEarly);
+    opening.current = import("../lib/client/core.eager.ts").then((core) =>
+      core.openRoom({ origin: location.origin, room, fragment: location.hash.slice(1), debug, relayHold })
+    ).then((result) => {
+      unwatch();
+      if (!result.ok) throw result.error;
+      if (closed) result.view.close();
+      else setView(opened = result.view);
+      return result.view;
+    });
+    opening.current.catch((failure: unknown) => {
+      unwatch();
+      if (typeof failure === "string") return setError(failure);
+      console.error("Parley: opening the room failed", failure);
+      setError(failure instanceof Error ? failure.message : String(failure));
+    });
     // Another fragment is another key: start over rather than mix rooms.
     const onHashChange = () => location.reload();
     addEventListener("hashchange", onHashChange);
     return () => {
       closed = true;
+      unwatch();
       opened?.close();
       removeEventListener("hashchange", onHashChange);
     };
@@ -139,6 +144,8 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
   return (
     <RoomScreen
       view={view}
+      early={early}
+      whenOpen={() => opening.current ?? Promise.reject(new Error("the room is not opening"))}
       error={error}
       lang={lang}
       t={words[lang] ?? words[serverLang]!}

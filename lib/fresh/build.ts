@@ -109,6 +109,7 @@ export async function build(options: BuildOptions): Promise<BuildMeta> {
         }
         built.set(chunk.fileName, code);
         meta.imports![chunk.fileName] = chunk.imports;
+        if (chunk.eagerImports.length) (meta.eager ??= {})[chunk.fileName] = chunk.eagerImports;
         if (chunk.island) meta.islands[chunk.island] = chunk.fileName;
       }
     }

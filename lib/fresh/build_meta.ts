@@ -19,15 +19,21 @@ export interface BuildMeta {
   files: string[];
   /** The static imports of each file (file names), so pages can preload a whole island at once. */
   imports?: Record<string, string[]>;
+  /** The eager chunks each file imports dynamically (file names; see `EAGER_CHUNK` in rechunk.ts), where it has any. */
+  eager?: Record<string, string[]>;
 }
 
-/** The file names `entry` imports statically, directly or through other files, the entry included. */
-export function staticClosure(meta: BuildMeta, entries: string[]): string[] {
+/**
+ * The file names a page fetches with `entries`: what they import statically and the eager chunks they import
+ * dynamically, directly or through other files, the entries included.
+ */
+export function preloadClosure(meta: BuildMeta, entries: string[]): string[] {
   const seen = new Set<string>();
   const visit = (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
     for (const dep of meta.imports?.[file] ?? []) visit(dep);
+    for (const dep of meta.eager?.[file] ?? []) visit(dep);
   };
   entries.forEach(visit);
   return [...seen];

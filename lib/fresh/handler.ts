@@ -4,7 +4,7 @@
  * @module
  */
 import type { ComponentType } from "preact";
-import { BUNDLE_URL_PREFIX, readBuildMeta, staticClosure } from "./build_meta.ts";
+import { BUNDLE_URL_PREFIX, preloadClosure, readBuildMeta } from "./build_meta.ts";
 import { CompressedBodies, compressResponse } from "./compression.ts";
 import { withEntityTag } from "./entity_tag.ts";
 import { islandNameFromFile } from "./files.ts";
@@ -61,7 +61,7 @@ export async function createHandler(manifest: Manifest, config: FreshConfig = {}
       preload: Object.fromEntries(
         Object.entries(meta.islands).map(([name, file]) => [
           name,
-          staticClosure(meta, [file]).map((dep) => BUNDLE_URL_PREFIX + dep),
+          preloadClosure(meta, [file]).map((dep) => BUNDLE_URL_PREFIX + dep),
         ]),
       ),
     };

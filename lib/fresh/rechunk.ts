@@ -23,7 +23,16 @@ export interface ChunkFile {
   code: string;
   /** File names it imports statically. */
   imports: string[];
+  /** File names of the eager chunks it imports dynamically (see {@link EAGER_CHUNK}). */
+  eagerImports: string[];
 }
+
+/**
+ * An eager chunk: the chunk of a module whose file name ends in `.eager.ts` (or `.eager.tsx`), imported dynamically.
+ * A page fetches it with the island (`modulepreload`), in parallel with it, but it runs only when imported: the
+ * island hydrates without waiting for it. For what an island needs soon after hydration, not to hydrate.
+ */
+export const EAGER_CHUNK = /\.eager-[0-9a-f]{12}\.js$/;
 
 /** esbuild's chunk names end with its own content hash (`drawers-MROC5NJR`); rollup's hash replaces it. */
 const ESBUILD_HASH = /-[A-Z0-9]{8}$/;
@@ -62,6 +71,7 @@ export async function rechunk(dir: string, entries: Record<string, string>, tag:
         island: item.isEntry ? item.name : undefined,
         code: item.code,
         imports: item.imports,
+        eagerImports: [...new Set(item.dynamicImports.filter((file) => EAGER_CHUNK.test(file)))],
       });
     }
     return files;

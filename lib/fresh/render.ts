@@ -16,7 +16,7 @@ export interface IslandAssets {
   islands: Record<string, string>;
   /** The islands bundled together, by group; an island in none is a bundle of its own. */
   groups?: string[][];
-  /** Every module URL to preload for each island (its static import closure), by island name. */
+  /** Every module URL to preload for each island (its static imports and eager chunks, transitively), by island name. */
   preload?: Record<string, string[]>;
 }
 

@@ -1,6 +1,6 @@
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { MAX_BODY_CHARS } from "../client/courier/limits.ts";
+import { MAX_BODY_CHARS } from "../client/text_limits.ts";
 import { format, type HeldWords } from "./i18n.ts";
 import * as UI from "./styles.ts";
 

@@ -1,7 +1,8 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { MAX_NAME_LENGTH } from "../client/room/roster.ts";
+import { MAX_NAME_LENGTH } from "../client/text_limits.ts";
 import type { RoomView } from "../client/room_view.ts";
+import type { SocketState } from "../client/signal_socket.ts";
 import { Composer } from "./Composer.tsx";
 import { ConnectionBar } from "./ConnectionBar.tsx";
 import { format, hasLaterWords, type HeldWords, type Lang, LANG_NAMES, LANGS } from "./i18n.ts";
@@ -15,6 +16,8 @@ import { useLazy } from "./use_lazy.ts";
 import { useSignalValue } from "./use_signal_value.ts";
 
 const NONE: never[] = [];
+/** What the screen shows while the room opens on a socket the server already welcomed. */
+const EARLY_CONNECTED: SocketState = { kind: "connected" };
 
 /** Why a room could not be opened, as `openRoom` reports it. */
 export type OpenError = "missing_key" | "bad_key" | "storage" | string;
@@ -23,6 +26,13 @@ export type OpenError = "missing_key" | "bad_key" | "storage" | string;
 export interface RoomScreenProps {
   /** The open room; null while it opens (and in the server render). */
   view: RoomView | null;
+  /**
+   * While `view` is null: true when the page's bootstrap socket is already in the room (welcomed), so the screen shows
+   * "Connected" and takes a message before the client core has run.
+   */
+  early?: boolean;
+  /** The room once open, for a message sent while `view` is still null (see `early`). */
+  whenOpen?: () => Promise<RoomView>;
   /** Set when the room could not be opened. */
   error?: OpenError;
   /** The UI language. */
@@ -51,15 +61,18 @@ export interface RoomScreenProps {
 type Panel = "invite" | "name" | "diagnostics" | null;
 
 /** The whole chat: header, connection, peers, an optional drawer, messages and the composer. */
-export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLeave, onNeedWords }: RoomScreenProps) {
+export function RoomScreen(
+  { view, early, whenOpen, error, lang, t, onLang, inviteLink, now, onLeave, onNeedWords }: RoomScreenProps,
+) {
   const [panel, setPanel] = useState<Panel>(null);
   const [atBottom, setAtBottom] = useState(true);
   const messages = useSignalValue(view?.messages, NONE);
   const peers = useSignalValue(view?.peers, NONE);
   const self = useSignalValue(view?.self, undefined);
-  const connection = useSignalValue(view?.connection, null);
+  const opened = useSignalValue(view?.connection, null);
+  const connection = opened ?? (early ? EARLY_CONNECTED : null);
   // The drawers and the notifications load once the room has settled (or a drawer is opened before): joining first.
-  const settled = connection !== null && connection.kind !== "connecting";
+  const settled = opened !== null && opened.kind !== "connecting";
   const drawers = useLazy(() => import("./drawers.ts"), panel !== null || settled);
   const words = hasLaterWords(t) ? t : undefined;
   useEffect(() => {
@@ -149,9 +162,14 @@ export function RoomScreen({ view, error, lang, t, onLang, inviteLink, now, onLe
       <TypingIndicator peers={peers} t={t} />
       {!error && (
         <Composer
-          onSend={(text) => view ? view.send(text) : Promise.reject(new Error("the room is not open yet"))}
+          onSend={(text) =>
+            view
+              ? view.send(text)
+              : whenOpen
+              ? whenOpen().then((opened) => opened.send(text))
+              : Promise.reject(new Error("the room is not open yet"))}
           onTyping={() => view?.typing()}
-          disabled={!view}
+          disabled={!view && !(early && whenOpen)}
           t={t}
         />
       )}

@@ -8,7 +8,6 @@
  * at hand later and offline.
  * @module
  */
-import { prefetchRareParts } from "../client/mod.ts";
 import type { RoomView } from "../client/room_view.ts";
 import { loadLinkFinder } from "./links.ts";
 
@@ -49,6 +48,6 @@ export function prefetchLazyParts(): Promise<unknown> {
     import("./drawers.ts"),
     import("./qr.ts"),
     loadLinkFinder(),
-    prefetchRareParts(),
+    import("../client/core.eager.ts").then((core) => core.prefetchRareParts()),
   ]);
 }

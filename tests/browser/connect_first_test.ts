@@ -201,6 +201,46 @@ Deno.test({
 });
 
 Deno.test({
+  name: "Connected shows while the client core is still on its way; a message sent then goes once it has come",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    inChromium(async ({ app, context, page, errors }) => {
+      const link = createRoomLink();
+      const other = await context.browser()!.newContext();
+      try {
+        const reader = await other.newPage();
+        await reader.goto(app.origin + link.href);
+        await connected(reader);
+
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => release = resolve);
+        let heldCore = false;
+        await page.route("**/_fresh/js/core.eager-*.js", async (route) => {
+          heldCore = true;
+          await held;
+          await route.continue();
+        });
+        await page.goto(app.origin + link.href, { waitUntil: "commit" });
+        await connected(page);
+        assert(heldCore, "the page asked for the core with its first module");
+        const coreDone = await page.evaluate(() =>
+          performance.getEntriesByType("resource").some((entry) => entry.name.includes("/core.eager-"))
+        );
+        assertEquals(coreDone, false, "Connected while the core had not arrived");
+
+        await page.locator("#composer-message").fill("sent before the core ran");
+        await page.locator("#composer-message").press("Enter");
+        release();
+        await reader.locator("[role=log] li p", { hasText: "sent before the core ran" }).waitFor(SLOW);
+        assertEquals(errors, []);
+      } finally {
+        await other.close();
+      }
+    }),
+});
+
+Deno.test({
   name: "a return visit is answered from the service worker's cache: Connected while the server still holds the page",
   sanitizeOps: false,
   sanitizeResources: false,

@@ -18,6 +18,7 @@ import {
   markStored,
   takeBootstrap,
 } from "../../lib/client/bootstrap/mod.ts";
+import { watchEarlyWelcome } from "../../lib/client/bootstrap/early_status.ts";
 import { RoomCipher } from "../../lib/client/crypto.ts";
 import { signalUrl } from "../../lib/client/signal_socket.ts";
 import {
@@ -44,6 +45,7 @@ class FakeWebSocket {
   static made: FakeWebSocket[] = [];
   readyState = 0;
   onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: (() => void) | null = null;
   closedWith?: number;
   sent: Record<string, unknown>[] = [];
   constructor(readonly url: string) {
@@ -55,6 +57,11 @@ class FakeWebSocket {
   close(code = 1000) {
     this.closedWith = code;
     this.readyState = 3;
+  }
+  /** The server or the network closes it. */
+  drop() {
+    this.readyState = 3;
+    this.onclose?.();
   }
   deliver(data: string) {
     this.onmessage?.({ data });
@@ -125,8 +132,8 @@ function runBootstrap(href: string, page: PageOptions = {}) {
 }
 
 Deno.test("the bootstrap is a small constant script with no request data in it", () => {
-  // It joins on its own (state, identity, hello, early hello): 2.7 KB, about 1 KB more on the wire in the gzipped page.
-  assert(BOOTSTRAP_SCRIPT.length < 2_800, `${BOOTSTRAP_SCRIPT.length} characters`);
+  // It joins on its own (state, identity, hello, early hello): 2.8 KB, about 1 KB more on the wire in the gzipped page.
+  assert(BOOTSTRAP_SCRIPT.length < 2_850, `${BOOTSTRAP_SCRIPT.length} characters`);
   assert(!BOOTSTRAP_SCRIPT.includes("</script"), "cannot end its element early");
   assert(!/[\r\n]/.test(BOOTSTRAP_SCRIPT));
 });
@@ -171,6 +178,38 @@ Deno.test("it keeps the frames received until the island takes the socket, in or
   boot.discard();
   assertEquals(sockets[0].closedWith, undefined, "an adopted socket is not the bootstrap's to close");
   await boot.keys();
+});
+
+Deno.test("the island sees the bootstrap's socket in the room (welcomed, open) before it takes the socket", () => {
+  const { scope, sockets } = runBootstrap(`https://parley.example/${ROOM}#${KEY}`);
+  const seen: boolean[] = [];
+  const stop = watchEarlyWelcome(ROOM, (inRoom) => seen.push(inRoom), scope);
+  sockets[0].readyState = 1;
+  sockets[0].deliver('{"type":"challenge","nonce":"n"}');
+  assertEquals(seen, [false], "open and challenged is not in the room");
+  // A real welcome is long: the roster, ICE servers.
+  sockets[0].deliver(JSON.stringify({ type: "welcome", peer: "p", peers: Array(40).fill({ peer: "q".repeat(12) }) }));
+  assertEquals(seen, [false, true]);
+  sockets[0].drop();
+  assertEquals(seen, [false, true, false], "a closed socket is out of the room again");
+  stop();
+  assertEquals((scope[BOOTSTRAP_SLOT] as { o?: unknown }).o, undefined, "stopped: the hook is gone");
+  const other: boolean[] = [];
+  watchEarlyWelcome("x".repeat(22), (inRoom) => other.push(inRoom), scope);
+  assertEquals(other, [false], "another room's socket is not this room's");
+});
+
+Deno.test("once the island took the socket, the early status is out of the way", () => {
+  const { scope, sockets } = runBootstrap(`https://parley.example/${ROOM}#${KEY}`);
+  const seen: boolean[] = [];
+  watchEarlyWelcome(ROOM, (inRoom) => seen.push(inRoom), scope);
+  sockets[0].readyState = 1;
+  sockets[0].deliver('{"type":"welcome","peer":"p"}');
+  takeBootstrap(ROOM, scope)!.takeSocket();
+  sockets[0].deliver('{"type":"presence"}');
+  assertEquals(seen, [false, true, false], "the client core's own state takes over");
+  watchEarlyWelcome(ROOM, (inRoom) => seen.push(inRoom), {});
+  assertEquals(seen, [false, true, false, false], "no bootstrap: not in the room");
 });
 
 Deno.test("the keys it derives are the room's: the same admission proofs and an interchangeable cipher", async () => {

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { build, needsBuild } from "$fresh/build.ts";
-import { readBuildMeta, staticClosure } from "$fresh/build_meta.ts";
+import { preloadClosure, readBuildMeta } from "$fresh/build_meta.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -34,17 +34,24 @@ Deno.test("islands a route renders together are one bundle; every entry exports 
   assert(!built.files.some((file) => file.startsWith("boot-")), "no boot module of its own");
 });
 
-Deno.test("the room's first load is one file: code shared with its lazy parts or the landing is not split out", async () => {
+Deno.test("the room's first load is its entry and its client core: code shared with its lazy parts or the landing is not split out", async () => {
   const built = await meta();
-  const room = staticClosure(built, [built.islands.ChatRoom]);
-  const landing = staticClosure(built, [built.islands.NewChat, built.islands.RecentChats]);
+  const room = preloadClosure(built, [built.islands.ChatRoom]);
+  const landing = preloadClosure(built, [built.islands.NewChat, built.islands.RecentChats]);
   assertMatch(room[0], /^ChatRoom-[0-9a-f]{12}\.js$/);
-  assertEquals(room, [built.islands.ChatRoom], "the room loads its entry alone");
+  assertEquals(room.length, 2, `the room loads its entry and the core's eager chunk: ${room.join(", ")}`);
+  assertMatch(room[1], /^core\.eager-[0-9a-f]{12}\.js$/);
+  assertEquals(
+    built.imports?.[built.islands.ChatRoom],
+    [],
+    "the entry does not wait for the core: it imports it lazily",
+  );
+  assertEquals(built.eager?.[built.islands.ChatRoom], [room[1]], "but the page fetches it with the entry");
   assert(landing.length <= 3, `the landing loads ${landing.join(", ")}`);
   assertEquals(room.filter((file) => landing.includes(file)), [], "nothing split out for the other page");
 });
 
-Deno.test("the room's lazy parts import what they share with the room from its entry, which is loaded already", async () => {
+Deno.test("the room's lazy parts import what they share with the room from the files it loaded already", async () => {
   const built = await meta();
   const lazy = built.files.filter((file) => /^(drawers|p2p|store_recovery)-[0-9a-f]{12}\.js$/.test(file));
   assertEquals(
@@ -52,7 +59,11 @@ Deno.test("the room's lazy parts import what they share with the room from its e
     3,
     `the drawers, the P2P code and the storage recovery are lazy chunks: ${built.files.join(", ")}`,
   );
-  for (const file of lazy) assertEquals(built.imports?.[file], [built.islands.ChatRoom], file);
+  const room = preloadClosure(built, [built.islands.ChatRoom]);
+  for (const file of lazy) {
+    const imports = built.imports?.[file] ?? [];
+    assert(imports.length > 0 && imports.every((dep) => room.includes(dep)), `${file} imports ${imports.join(", ")}`);
+  }
   for (const file of built.files) {
     const code = await Deno.readTextFile(`${ROOT}/_fresh/js/${file}`);
     for (const found of code.matchAll(/from"\.\/([^"]+)"|import\("\.\/([^"]+)"\)/g)) {

@@ -61,7 +61,8 @@ export const EARLY_HELLO_WAIT_MS = 1_000;
  * member key pair], `b.s` the hello in force on the socket (sent in its URL or
  * as a frame), `b.a` how many of `b.f` (from the first) it has answered,
  * `b.t` set by the island when it takes the socket (the script then sends
- * nothing and opens nothing more). Local names: `s` SubtleCrypto, `e`
+ * nothing and opens nothing more), `b.o` a hook the island may set, called
+ * after each frame and when the socket closes (`early_status.ts`). Local names: `s` SubtleCrypto, `e`
  * TextEncoder, `u` the socket's URL, `A` promise of the admission key bytes,
  * `B` base64url, `G` a new member key pair (made while IndexedDB is read, used when it holds none), `h` builds the hello for a nonce, `y` sends a frame that
  * answers the frames up to `i`, `c` opens the socket. A hash change is another
@@ -74,10 +75,10 @@ export const BOOTSTRAP_SCRIPT: string = `((g,l,n)=>{` +
   `g.${BOOTSTRAP_SLOT}=b;` +
   `B=a=>btoa(String.fromCharCode(...new Uint8Array(a))).replace(/\\+/g,"-").replace(/\\//g,"_").replace(/=/g,"");` +
   `y=(w,o,i)=>{if(!b.t&&w.readyState==1){w.send(JSON.stringify(o));b.a=i;return 1}};` +
-  `c=(q,o)=>{if(b.t||b.w)return;try{var w=b.w=new WebSocket(u+q);b.s=o;w.onmessage=m=>{` +
+  `c=(q,o)=>{if(b.t||b.w)return;try{var w=b.w=new WebSocket(u+q);b.s=o;w.onclose=()=>b.o&&b.o();w.onmessage=m=>{` +
   `var d=m.data,i=b.f.push(d),j;try{j=d.length<300&&JSON.parse(d)}catch{}` +
   `j&&j.type=="challenge"&&h?h(j.nonce).then(o=>y(w,o,i)&&(b.s=o),()=>{}):` +
-  `j&&j.code=="verifier_required"&&b.s&&A&&A.then(v=>y(w,{...b.s,verifier:B(v)},i))}}catch{}};` +
+  `j&&j.code=="verifier_required"&&b.s&&A&&A.then(v=>y(w,{...b.s,verifier:B(v)},i));b.o&&b.o()}}catch{}};` +
   `try{s=crypto.subtle;e=new TextEncoder;` +
   `var d=Uint8Array.from(atob(k.replace(/-/g,"+").replace(/_/g,"/")),c=>c.charCodeAt(0));` +
   `b.k=Promise.all([s.importKey("raw",d,"AES-GCM",!1,["encrypt","decrypt"]),` +

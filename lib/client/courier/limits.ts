@@ -8,8 +8,7 @@
 import { MAX_FRAME_BYTES } from "../../protocol/validate.ts";
 export { MAX_CLOCK_LEAD_MS } from "../order_key.ts";
 
-/** Most UTF-16 code units in a message body (any script): ≈ 256 KiB of UTF-8 at most. */
-export const MAX_BODY_CHARS = 65_536;
+export { MAX_BODY_CHARS } from "../text_limits.ts";
 
 /** Ids (message ids, member ids, peer ids) are 1-64 base64url characters, like the protocol's short ids. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

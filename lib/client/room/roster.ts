@@ -10,8 +10,8 @@ import type { Timers } from "../timer_set.ts";
 
 /** How long a typing indicator lasts without a new typing signal. */
 export const TYPING_SHOW_MS = 4_000;
-/** Most characters of a display name. */
-export const MAX_NAME_LENGTH = 40;
+import { MAX_NAME_LENGTH } from "../text_limits.ts";
+export { MAX_NAME_LENGTH };
 
 const MEMBER_ID = /^[A-Za-z0-9_-]{22}$/;
 
