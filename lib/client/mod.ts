@@ -7,7 +7,7 @@
  * opened while the page loaded is the one that joins.
  * @module
  */
-import { type Bootstrap, type BootstrapScope, markStored, takeBootstrap } from "./bootstrap/handoff.ts";
+import { type Bootstrap, type BootstrapScope, keepsRooms, markStored, takeBootstrap } from "./bootstrap/handoff.ts";
 import { parseRoomKey } from "./crypto.ts";
 import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
@@ -86,9 +86,13 @@ async function open(
   keyBytes: Uint8Array,
   boot: Bootstrap | undefined,
 ): Promise<{ ok: true; view: RoomView; persistent: boolean }> {
-  // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not.
+  // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not. A browser that
+  // keeps no room yet has nothing to read: the room starts in memory, IndexedDB opens once the room has settled
+  // (its code is a chunk of its own), and what the room took meanwhile is written back then.
+  const firstVisit = !keepsRooms(localStorageOrUndefined());
   const [store, keys, relayPolicy] = await Promise.all([
     openResilientStore({
+      defer: firstVisit,
       onFailure: (reason, error) =>
         console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
     }),
@@ -116,8 +120,16 @@ async function open(
     env: browserEnvironment(),
     debug: options.debug,
   });
+  let started = !firstVisit;
+  const stopDeferring = view.connection.subscribe((state) => {
+    if (started || state.kind === "connecting") return;
+    started = true;
+    void store.start();
+  });
   // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it.
-  if (store.durable()) markStored(localStorageOrUndefined());
+  const stopNoting = store.state.subscribe((state) => {
+    if (state.mode === "durable") markStored(localStorageOrUndefined());
+  });
   // The key stays on this device (never sent anywhere), so the landing page can reopen the chat.
   void store.patchState(options.room, { key: options.fragment.replace(/^#/, ""), openedAt: Date.now() })
     .catch((error) => console.warn("Parley: remembering the chat failed", error));
@@ -132,6 +144,8 @@ async function open(
   const closeView = view.close.bind(view);
   view.close = () => {
     stopMarking();
+    stopNoting();
+    stopDeferring();
     closeView();
     store.close();
   };

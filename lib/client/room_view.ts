@@ -94,8 +94,11 @@ export interface RoomNotice {
   at: number;
 }
 
-/** Where a room's writes go: IndexedDB ("durable"), or memory only, when storage fails ("memory"). */
-export type StorageMode = "durable" | "memory";
+/**
+ * Where a room's writes go: IndexedDB ("durable"), memory only, when storage fails ("memory"), or memory until
+ * IndexedDB has opened on a first visit ("opening"; written back then).
+ */
+export type StorageMode = "durable" | "memory" | "opening";
 
 /** A chat room as the UI drives it. */
 export interface RoomView {

@@ -25,9 +25,9 @@ import {
   type Store,
   type StoredMessage,
 } from "./store.ts";
+import { IDB_NAME } from "./store.ts";
 
-/** Default database name. */
-export const IDB_NAME = "parley";
+export { IDB_NAME };
 /** Schema version; bump with an upgrade step when the layout changes. */
 export const IDB_VERSION = 1;
 

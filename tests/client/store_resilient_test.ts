@@ -18,6 +18,7 @@ import { MemoryStore } from "../../lib/client/store_memory.ts";
 import { type IdbLoss, openIdbStore } from "../../lib/client/store_idb.ts";
 import {
   classifyStorageError,
+  openResilientStore,
   type PersistentStore,
   ResilientStore,
   STORAGE_RETRY_CAP_MS,
@@ -522,4 +523,32 @@ Deno.test("over random schedules of writes and failures, reads match a model and
     `resilient store: ${ops} operations, ${faults} injected failures, ${checks} on-disk checks while durable`,
   );
   assert(faults > 0 && checks > 0, "the schedules injected failures and checked the disk");
+});
+
+Deno.test("a first visit's store runs at once, in memory until IndexedDB opens, and what it took meanwhile is kept", async () => {
+  const name = freshName();
+  const store = await openResilientStore({ name, defer: true });
+  assertEquals(store.state.value.mode, "opening", "not durable yet, and not a failure either");
+  await store.putOwn(ROOM, message("m1", "0001"), entry("m1", "0001"));
+  await store.patchState(ROOM, { lastSeq: 7 });
+  assertEquals((await store.listMessages(ROOM)).map((m) => m.id), ["m1"], "read back at once, from memory");
+  assertEquals(store.state.value.mode, "opening", "nothing opened before start()");
+  await store.start();
+  await store.settled();
+  assertEquals(store.state.value.mode, "durable");
+  store.close();
+  const db = await openIdbStore(name);
+  try {
+    assertEquals((await db.listMessages(ROOM)).map((m) => m.id), ["m1"], "written back to IndexedDB");
+    assertEquals((await db.listOutbox(ROOM)).map((e) => e.id), ["m1"]);
+    assertEquals((await db.getState(ROOM)).lastSeq, 7);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("by default the store opens IndexedDB before it resolves", async () => {
+  const store = await openResilientStore({ name: freshName() });
+  assertEquals(store.state.value.mode, "durable");
+  store.close();
 });
