@@ -12,10 +12,12 @@ import { parseRoomKey } from "./crypto.ts";
 import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
 import { loadParts } from "./courier/wire.ts";
+import { loadOutboxCode } from "./courier/courier.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
 import type { RoomView } from "./room_view.ts";
 import { computed, effect, untracked } from "@preact/signals-core";
 import { openResilientStore } from "./store_resilient.ts";
+import { whenSettled } from "./when_settled.ts";
 import { type PersistApi, persistOnce } from "./persist.ts";
 
 export type {
@@ -35,12 +37,12 @@ export { createRoomLink } from "./room_link.ts";
 export { MAX_NAME_LENGTH } from "./room/mod.ts";
 
 /**
- * Loads the client code a room needs only now and then (reassembling a message that came in parts, writing back
- * what storage missed while it failed), so it is at hand later, and cached for offline use: the page calls it once
- * the room has settled.
+ * Loads the client code a room needs only now and then, or not before its first own message (reassembling a
+ * message that came in parts, writing back what storage missed while it failed, the outbox), so it is at hand
+ * later, and cached for offline use: the page calls it once the room has settled.
  */
 export function prefetchRareParts(): Promise<unknown> {
-  return Promise.allSettled([loadParts(), import("./store_recovery.ts")]);
+  return Promise.allSettled([loadParts(), import("./store_recovery.ts"), loadOutboxCode()]);
 }
 
 /** Options of `openRoom`. */
@@ -87,8 +89,8 @@ async function open(
   boot: Bootstrap | undefined,
 ): Promise<{ ok: true; view: RoomView; persistent: boolean }> {
   // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not. A browser that
-  // keeps no room yet has nothing to read: the room starts in memory, IndexedDB opens once the room has settled
-  // (its code is a chunk of its own), and what the room took meanwhile is written back then.
+  // keeps no room yet has nothing to read: the room starts in memory, IndexedDB opens once the room has settled and
+  // shown it (its code is a chunk of its own), and what the room took meanwhile is written back then.
   const firstVisit = !keepsRooms(localStorageOrUndefined());
   const [store, keys, relayPolicy] = await Promise.all([
     openResilientStore({
@@ -120,12 +122,7 @@ async function open(
     env: browserEnvironment(),
     debug: options.debug,
   });
-  let started = !firstVisit;
-  const stopDeferring = view.connection.subscribe((state) => {
-    if (started || state.kind === "connecting") return;
-    started = true;
-    void store.start();
-  });
+  const stopDeferring = firstVisit ? whenSettled(view, () => void store.start()) : () => {};
   // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it.
   const stopNoting = store.state.subscribe((state) => {
     if (state.mode === "durable") markStored(localStorageOrUndefined());
