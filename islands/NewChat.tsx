@@ -16,7 +16,7 @@ export default function NewChat({ label }: NewChatProps) {
   return (
     <button
       type="button"
-      class="w-full sm:w-auto px-6 py-3 rounded-xl bg-emerald-700 text-white text-lg font-semibold shadow hover:bg-emerald-800 focus:outline-none focus-visible:ring-4 focus-visible:ring-emerald-300 disabled:opacity-60"
+      class="w-full sm:w-auto px-6 py-3 rounded-xl bg-emerald-700 text-white text-lg font-semibold shadow hover:bg-emerald-800 focus-visible:outline focus-visible:outline-4 focus-visible:outline-emerald-300 disabled:opacity-60"
       disabled={busy}
       onClick={() => {
         setBusy(true);

@@ -20,8 +20,8 @@ export const STYLES: Readonly<Record<Part, string>> = {
     "flex flex-wrap items-center justify-end gap-1.5 px-2 py-2 border-b border-slate-200 dark:border-slate-700 bg-white dark:bg-slate-800",
   title: "sr-only sm:not-sr-only sm:text-lg sm:font-bold sm:mr-auto",
   headerButton:
-    "px-2.5 py-1.5 rounded-lg text-sm font-medium text-slate-800 bg-slate-100 hover:bg-slate-200 dark:text-slate-100 dark:bg-slate-700 dark:hover:bg-slate-600 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500",
-  headerButtonActive: "ring-2 ring-emerald-600",
+    "px-2.5 py-1.5 rounded-lg text-sm font-medium text-slate-800 bg-slate-100 hover:bg-slate-200 dark:text-slate-100 dark:bg-slate-700 dark:hover:bg-slate-600 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-emerald-500",
+  headerButtonActive: "outline outline-2 -outline-offset-2 outline-emerald-600",
   connectionRow:
     "flex flex-wrap items-center justify-between gap-x-2 gap-y-1 px-3 py-1 border-b border-slate-200 dark:border-slate-700",
   connection: "flex flex-wrap items-center gap-2 text-sm",
@@ -33,7 +33,7 @@ export const STYLES: Readonly<Record<Part, string>> = {
   muted: "text-slate-600 dark:text-slate-300",
   small: "text-xs",
   retry:
-    "px-2 py-1 rounded-md text-sm font-medium bg-amber-100 text-amber-900 hover:bg-amber-200 dark:bg-amber-900 dark:text-amber-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500",
+    "px-2 py-1 rounded-md text-sm font-medium bg-amber-100 text-amber-900 hover:bg-amber-200 dark:bg-amber-900 dark:text-amber-50 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-amber-500",
   peers: "flex gap-2 overflow-x-auto px-3 py-2 text-sm border-b border-slate-200 dark:border-slate-700",
   peer:
     "flex items-center gap-1 shrink-0 px-2 py-1 rounded-full bg-white border border-slate-200 dark:bg-slate-800 dark:border-slate-700",
@@ -46,7 +46,7 @@ export const STYLES: Readonly<Record<Part, string>> = {
   itemOwn: "self-end items-end",
   itemOther: "self-start items-start",
   author: "text-xs font-semibold text-slate-700 dark:text-slate-200 px-1",
-  bubble: "px-3 py-2 rounded-2xl whitespace-pre-wrap break-words shadow-sm",
+  bubble: "px-3 py-2 rounded-2xl whitespace-pre-wrap break-words",
   bubbleOwn: "bg-emerald-700 text-white rounded-br-md dark:bg-emerald-800",
   bubbleOther:
     "bg-white text-slate-900 border border-slate-200 rounded-bl-md dark:bg-slate-800 dark:text-slate-100 dark:border-slate-700",
@@ -66,11 +66,11 @@ export const STYLES: Readonly<Record<Part, string>> = {
   typing: "min-h-[1.25rem] px-3 text-xs italic text-slate-600 dark:text-slate-300",
   composer: "flex items-end gap-2 px-3 py-2 border-t border-slate-200 dark:border-slate-700 bg-white dark:bg-slate-800",
   textarea:
-    "flex-1 resize-none rounded-xl border border-slate-300 bg-white text-slate-900 px-3 py-2 text-base dark:bg-slate-900 dark:text-slate-100 dark:border-slate-600 focus:outline-none focus:ring-2 focus:ring-emerald-500",
+    "flex-1 resize-none rounded-xl border border-slate-300 bg-white text-slate-900 px-3 py-2 text-base dark:bg-slate-900 dark:text-slate-100 dark:border-slate-600 focus:outline focus:outline-2 focus:outline-emerald-500",
   primary:
-    "px-4 py-2 rounded-xl bg-emerald-700 text-white font-semibold hover:bg-emerald-800 focus:outline-none focus-visible:ring-4 focus-visible:ring-emerald-300 disabled:opacity-60",
+    "px-4 py-2 rounded-xl bg-emerald-700 text-white font-semibold hover:bg-emerald-800 focus-visible:outline focus-visible:outline-4 focus-visible:outline-emerald-300 disabled:opacity-60",
   secondary:
-    "px-3 py-2 rounded-lg border border-slate-300 text-slate-800 bg-white hover:bg-slate-100 dark:border-slate-600 dark:text-slate-100 dark:bg-slate-800 dark:hover:bg-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500",
+    "px-3 py-2 rounded-lg border border-slate-300 text-slate-800 bg-white hover:bg-slate-100 dark:border-slate-600 dark:text-slate-100 dark:bg-slate-800 dark:hover:bg-slate-700 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-emerald-500",
   panel:
     "px-3 py-3 border-b border-slate-200 dark:border-slate-700 bg-white dark:bg-slate-800 max-h-[60vh] overflow-y-auto",
   panelTitle: "text-base font-semibold mb-2",
@@ -79,7 +79,7 @@ export const STYLES: Readonly<Record<Part, string>> = {
   hint: "text-xs text-slate-600 dark:text-slate-300 mt-1",
   section: "mt-3",
   field:
-    "flex-1 w-full rounded-lg border border-slate-300 bg-white text-slate-900 px-3 py-2 text-sm dark:bg-slate-900 dark:text-slate-100 dark:border-slate-600 focus:outline-none focus:ring-2 focus:ring-emerald-500",
+    "flex-1 w-full rounded-lg border border-slate-300 bg-white text-slate-900 px-3 py-2 text-sm dark:bg-slate-900 dark:text-slate-100 dark:border-slate-600 focus:outline focus:outline-2 focus:outline-emerald-500",
   label: "block text-sm font-medium mb-1",
   qr: "w-40 h-40 sm:w-48 sm:h-48 mt-3 bg-white p-2 rounded-lg",
   notice: "text-sm text-emerald-800 dark:text-emerald-300",
