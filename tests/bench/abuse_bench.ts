@@ -57,6 +57,8 @@ interface RunResult {
   honest: HonestResult;
   attack: AttackResult | null;
   peakRssBytes: number;
+  /** At the peak: anonymous memory (heaps) and file-backed pages (the KV's SQLite file, code) of the RSS. */
+  peakSplit: { anon: number; file: number };
   startRssBytes: number;
   kvBytes: number;
   slowConsumers: number;
@@ -83,13 +85,19 @@ function cpuTicks(pid: number | null): number {
 /** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
-function rss(pid: number): number {
+/** VmRSS of a process, with its anonymous and file-backed parts (bytes; zeros once it is gone). */
+function rssOf(pid: number): { total: number; anon: number; file: number } {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+    return { total: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
   } catch {
-    return 0; // the process is gone
+    return { total: 0, anon: 0, file: 0 }; // the process is gone
   }
+}
+
+function rss(pid: number): number {
+  return rssOf(pid).total;
 }
 
 async function filesBytes(dir: string): Promise<number> {
@@ -119,9 +127,12 @@ async function run(name: string, scale: number): Promise<RunResult> {
   try {
     const startRssBytes = rss(server.pid);
     let peakRssBytes = startRssBytes;
+    let peakSplit = { anon: 0, file: 0 };
     let capped = false;
     const sampler = setInterval(() => {
-      const now = rss(server.pid);
+      const sample = rssOf(server.pid);
+      const now = sample.total;
+      if (now > peakRssBytes) peakSplit = { anon: sample.anon, file: sample.file };
       peakRssBytes = Math.max(peakRssBytes, now);
       if (now > RSS_CAP && !capped) {
         capped = true;
@@ -177,6 +188,7 @@ async function run(name: string, scale: number): Promise<RunResult> {
       honest,
       attack: attackResult,
       peakRssBytes,
+      peakSplit,
       startRssBytes,
       kvBytes: await filesBytes(dir),
       slowConsumers: slow,
@@ -217,6 +229,7 @@ const rows = [
     "lost",
     "server RSS start MB",
     "peak MB",
+    "anon / file MB",
     "KV MB",
     "closed 4008",
     "attack sockets",
@@ -232,6 +245,7 @@ const rows = [
     String(r.honest.lost),
     mb(r.startRssBytes),
     mb(r.peakRssBytes),
+    `${mb(r.peakSplit.anon)} / ${mb(r.peakSplit.file)}`,
     (r.kvBytes / MB).toFixed(1),
     String(r.slowConsumers),
     String(r.attack?.sockets ?? 0),
