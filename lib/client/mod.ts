@@ -7,17 +7,15 @@
  * opened while the page loaded is the one that joins.
  * @module
  */
-import { type Bootstrap, type BootstrapScope, keepsRooms, markStored, takeBootstrap } from "./bootstrap/handoff.ts";
+import { type Bootstrap, type BootstrapScope, markStored, takeBootstrap } from "./bootstrap/handoff.ts";
 import { parseRoomKey } from "./crypto.ts";
 import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
 import { loadParts } from "./courier/wire.ts";
-import { loadOutboxCode } from "./courier/courier.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
 import type { RoomView } from "./room_view.ts";
 import { computed, effect, untracked } from "@preact/signals-core";
 import { openResilientStore } from "./store_resilient.ts";
-import { whenSettled } from "./when_settled.ts";
 import { type PersistApi, persistOnce } from "./persist.ts";
 
 export type {
@@ -37,12 +35,12 @@ export { createRoomLink } from "./room_link.ts";
 export { MAX_NAME_LENGTH } from "./room/mod.ts";
 
 /**
- * Loads the client code a room needs only now and then, or not before its first own message (reassembling a
- * message that came in parts, writing back what storage missed while it failed, the outbox), so it is at hand
- * later, and cached for offline use: the page calls it once the room has settled.
+ * Loads the client code a room needs only now and then (reassembling a message that came in parts, writing back
+ * what storage missed while it failed), so it is at hand later, and cached for offline use: the page calls it once
+ * the room has settled.
  */
 export function prefetchRareParts(): Promise<unknown> {
-  return Promise.allSettled([loadParts(), import("./store_recovery.ts"), loadOutboxCode()]);
+  return Promise.allSettled([loadParts(), import("./store_recovery.ts")]);
 }
 
 /** Options of `openRoom`. */
@@ -88,13 +86,9 @@ async function open(
   keyBytes: Uint8Array,
   boot: Bootstrap | undefined,
 ): Promise<{ ok: true; view: RoomView; persistent: boolean }> {
-  // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not. A browser that
-  // keeps no room yet has nothing to read: the room starts in memory, IndexedDB opens once the room has settled and
-  // shown it (its code is a chunk of its own), and what the room took meanwhile is written back then.
-  const firstVisit = !keepsRooms(localStorageOrUndefined());
+  // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not.
   const [store, keys, relayPolicy] = await Promise.all([
     openResilientStore({
-      defer: firstVisit,
       onFailure: (reason, error) =>
         console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
     }),
@@ -122,8 +116,8 @@ async function open(
     env: browserEnvironment(),
     debug: options.debug,
   });
-  const stopDeferring = firstVisit ? whenSettled(view, () => void store.start()) : () => {};
-  // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it.
+  // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it (also when
+  // the store becomes durable only later, after a failure).
   const stopNoting = store.state.subscribe((state) => {
     if (state.mode === "durable") markStored(localStorageOrUndefined());
   });
@@ -142,7 +136,6 @@ async function open(
   view.close = () => {
     stopMarking();
     stopNoting();
-    stopDeferring();
     closeView();
     store.close();
   };

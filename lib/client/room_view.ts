@@ -94,11 +94,8 @@ export interface RoomNotice {
   at: number;
 }
 
-/**
- * Where a room's writes go: IndexedDB ("durable"), memory only, when storage fails ("memory"), or memory until
- * IndexedDB has opened on a first visit ("opening"; written back then).
- */
-export type StorageMode = "durable" | "memory" | "opening";
+/** Where a room's writes go: IndexedDB ("durable"), or memory only, when storage fails ("memory"). */
+export type StorageMode = "durable" | "memory";
 
 /** A chat room as the UI drives it. */
 export interface RoomView {

@@ -14,14 +14,13 @@
  * @module
  */
 
+/** The IndexedDB database rooms live in (`store_idb.ts` opens it; the room page's bootstrap reads it). */
+export const IDB_NAME = "parley";
+
 /**
  * Delivery status of a message; `received` is a message written by another
  * member; `failed` an own message the server refused for good (see `failure`).
  */
-/** The IndexedDB database rooms live in (`store_idb.ts` opens it; the room page's bootstrap reads it). */
-export const IDB_NAME = "parley";
-
-/** A message's delivery status. */
 export type MessageStatus = "pending" | "sent" | "delivered" | "received" | "failed";
 
 /** Rank of each status: a write never lowers a message's rank (a failed message a peer acknowledged is sent). */

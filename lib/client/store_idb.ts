@@ -228,7 +228,12 @@ export class IdbStore implements Store {
       if (Object.keys(changes.state).length > 0) {
         const state = tx.objectStore("state");
         const row = await state.get(room);
-        await state.put({ ...applyStatePatch(row ? stripRoom(row) : {}, changes.state), room });
+        const stored = row ? stripRoom(row) : {};
+        // A member key pair already stored stays: a page makes its own only when it could not read the stored one
+        // (another tab stored it meanwhile), and replacing it would make this device another member after a reload.
+        const { identity: _made, ...rest } = changes.state;
+        const patch = stored.identity !== undefined && "identity" in changes.state ? rest : changes.state;
+        await state.put({ ...applyStatePatch(stored, patch), room });
       }
     });
   }

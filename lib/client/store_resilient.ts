@@ -25,7 +25,6 @@
 import { type ReadonlySignal, signal } from "@preact/signals-core";
 import { Backoff } from "./backoff.ts";
 import {
-  IDB_NAME,
   type ListOptions,
   type MessageStatus,
   type OutboxEntry,
@@ -33,16 +32,13 @@ import {
   type Store,
   type StoredMessage,
 } from "./store.ts";
-import type { IdbLoss, RoomChanges } from "./store_idb.ts";
+import { IDB_NAME, type IdbLoss, openIdbStore, type RoomChanges } from "./store_idb.ts";
 import { MemoryStore } from "./store_memory.ts";
 import type { Dirty, RecoveryHost, RoomSnapshot } from "./store_recovery.ts";
 import { GLOBAL_TIMERS, type Timers, TimerSet } from "./timer_set.ts";
 
-/**
- * Where writes go now: IndexedDB ("durable"), memory because storage failed ("memory"), or memory until the first
- * open has answered ("opening"; what is written meanwhile is written back once it has).
- */
-export type StorageMode = "durable" | "memory" | "opening";
+/** Where writes go now. */
+export type StorageMode = "durable" | "memory";
 
 /**
  * Why writes live in memory only:
@@ -94,7 +90,7 @@ export const STORAGE_STALL_MS = 8_000;
 export interface ResilientStoreOptions {
   /**
    * Opens the persistent store; rejects when storage cannot open. `onLost` must be called when the connection
-   * goes away later by itself. Default: IndexedDB `parley` through `openIdbStore` (loaded when first needed).
+   * goes away later by itself. Default: IndexedDB `parley` through {@link openIdbStore}.
    */
   open?(onLost: (reason: IdbLoss) => void): Promise<PersistentStore>;
   /** Timers for the reopen backoff; the global ones by default. */
@@ -180,7 +176,7 @@ export class ResilientStore implements Store {
   #dirty = new Map<string, Dirty>();
   #persistent: PersistentStore | undefined;
   #inflight = new Set<Promise<unknown>>();
-  #state = signal<StorageState>({ mode: "opening" });
+  #state = signal<StorageState>({ mode: "memory" });
   #backoff: Backoff;
   #timers: TimerSet<"reopen">;
   #clock: Timers;
@@ -190,7 +186,7 @@ export class ResilientStore implements Store {
 
   /** Starts in memory; call {@link ResilientStore.start} (or use {@link openResilientStore}) to open the database. */
   constructor(options: ResilientStoreOptions = {}) {
-    this.#open = options.open ?? openIndexedDb(IDB_NAME);
+    this.#open = options.open ?? ((onLost) => openIdbStore(IDB_NAME, { onLost }));
     this.#onFailure = options.onFailure ?? (() => {});
     this.#clock = options.timers ?? GLOBAL_TIMERS;
     this.#timers = new TimerSet(this.#clock);
@@ -547,29 +543,18 @@ export class ResilientStore implements Store {
 export interface OpenResilientOptions extends Omit<ResilientStoreOptions, "open"> {
   /** The IndexedDB database name (default `parley`). */
   name?: string;
-  /** Resolve at once, without opening IndexedDB until `start()` is called (default false: open, then resolve). */
-  defer?: boolean;
 }
 
-/**
- * The opener of IndexedDB database `name`: rejects with {@link StorageUnavailableError} where there is none. The
- * IndexedDB code (`store_idb.ts` and `idb`) is a chunk of its own, loaded on the first open: a first visit has the
- * room running in memory before it has come.
- */
-function openIndexedDb(name: string): (onLost: (reason: IdbLoss) => void) => Promise<PersistentStore> {
-  return (onLost) => {
-    if (typeof indexedDB === "undefined") return Promise.reject(new StorageUnavailableError());
-    return import("./store_idb.ts").then((idb) => idb.openIdbStore(name, { onLost }));
-  };
-}
-
-/**
- * Opens the page's store: IndexedDB when it opens, memory otherwise (retrying with backoff). Never rejects. With
- * `defer` it resolves at once, in "opening" mode, and opens nothing until the caller calls `start()` (for a browser
- * that keeps no room yet: nothing to read, and joining need not wait for the IndexedDB code to arrive).
- */
+/** Opens the page's store: IndexedDB when it opens, memory otherwise (retrying with backoff). Never rejects. */
 export async function openResilientStore(options: OpenResilientOptions = {}): Promise<ResilientStore> {
-  const store = new ResilientStore({ ...options, open: openIndexedDb(options.name ?? IDB_NAME) });
-  if (!options.defer) await store.start();
+  const name = options.name ?? IDB_NAME;
+  const store = new ResilientStore({
+    ...options,
+    open: (onLost) => {
+      if (typeof indexedDB === "undefined") return Promise.reject(new StorageUnavailableError());
+      return openIdbStore(name, { onLost });
+    },
+  });
+  await store.start();
   return store;
 }

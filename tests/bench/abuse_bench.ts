@@ -132,7 +132,9 @@ async function run(name: string, scale: number): Promise<RunResult> {
     const sampler = setInterval(() => {
       const sample = rssOf(server.pid);
       const now = sample.total;
-      if (now > peakRssBytes) peakSplit = { anon: sample.anon, file: sample.file };
+      if (now > peakRssBytes || peakSplit.anon + peakSplit.file === 0) {
+        peakSplit = { anon: sample.anon, file: sample.file };
+      }
       peakRssBytes = Math.max(peakRssBytes, now);
       if (now > RSS_CAP && !capped) {
         capped = true;

@@ -18,7 +18,6 @@ import { MemoryStore } from "../../lib/client/store_memory.ts";
 import { type IdbLoss, openIdbStore } from "../../lib/client/store_idb.ts";
 import {
   classifyStorageError,
-  openResilientStore,
   type PersistentStore,
   ResilientStore,
   STORAGE_RETRY_CAP_MS,
@@ -525,30 +524,41 @@ Deno.test("over random schedules of writes and failures, reads match a model and
   assert(faults > 0 && checks > 0, "the schedules injected failures and checked the disk");
 });
 
-Deno.test("a first visit's store runs at once, in memory until IndexedDB opens, and what it took meanwhile is kept", async () => {
-  const name = freshName();
-  const store = await openResilientStore({ name, defer: true });
-  assertEquals(store.state.value.mode, "opening", "not durable yet, and not a failure either");
-  await store.putOwn(ROOM, message("m1", "0001"), entry("m1", "0001"));
-  await store.patchState(ROOM, { lastSeq: 7 });
-  assertEquals((await store.listMessages(ROOM)).map((m) => m.id), ["m1"], "read back at once, from memory");
-  assertEquals(store.state.value.mode, "opening", "nothing opened before start()");
-  await store.start();
-  await store.settled();
-  assertEquals(store.state.value.mode, "durable");
-  store.close();
-  const db = await openIdbStore(name);
+Deno.test("a write-back never replaces a member key pair another tab stored meanwhile", async () => {
+  const keys = () =>
+    crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]) as Promise<
+      CryptoKeyPair
+    >;
+  const [mine, theirs] = await Promise.all([keys(), keys()]);
+  // This tab could not open IndexedDB: the room started empty in memory and made its own key pair.
+  let refusals = 1;
+  const h = await harness({
+    open: (dbName, onLost) =>
+      refusals-- > 0
+        ? Promise.reject(new DOMException("A mutation operation was attempted", "InvalidStateError"))
+        : openIdbStore(dbName, { onLost }),
+  });
+  const { store } = h;
   try {
-    assertEquals((await db.listMessages(ROOM)).map((m) => m.id), ["m1"], "written back to IndexedDB");
-    assertEquals((await db.listOutbox(ROOM)).map((e) => e.id), ["m1"]);
-    assertEquals((await db.getState(ROOM)).lastSeq, 7);
+    assertEquals(store.state.value.mode, "memory");
+    await store.patchState(ROOM, { identity: mine, lastSeq: 3 });
+    // Meanwhile another tab of the same room opened IndexedDB and stored its key pair.
+    const other = await openIdbStore(h.name);
+    await other.patchState(ROOM, { identity: theirs });
+    other.close();
+    while (!store.durable()) await reopen(h);
+  } finally {
+    store.close();
+  }
+  const db = await openIdbStore(h.name);
+  try {
+    const state = await db.getState(ROOM);
+    assert(state.identity, "a key pair is stored");
+    const stored = await crypto.subtle.exportKey("raw", state.identity.publicKey);
+    const expected = await crypto.subtle.exportKey("raw", theirs.publicKey);
+    assertEquals(new Uint8Array(stored), new Uint8Array(expected), "the stored key pair stays");
+    assertEquals(state.lastSeq, 3, "the other fields are written back");
   } finally {
     db.close();
   }
-});
-
-Deno.test("by default the store opens IndexedDB before it resolves", async () => {
-  const store = await openResilientStore({ name: freshName() });
-  assertEquals(store.state.value.mode, "durable");
-  store.close();
 });

@@ -149,18 +149,6 @@ export function takeBootstrap(
 }
 
 /**
- * Whether `localStorage` notes that this browser keeps rooms (see {@link markStored}); true when storage cannot be
- * read, so that a browser that might keep rooms is treated as one. Never throws.
- */
-export function keepsRooms(storage: Pick<Storage, "getItem"> | undefined): boolean {
-  try {
-    return !storage || storage.getItem(BOOTSTRAP_STORED_FLAG) !== null;
-  } catch {
-    return true;
-  }
-}
-
-/**
  * Notes in `localStorage` that this browser keeps rooms (IndexedDB), so the next room page's bootstrap waits for
  * IndexedDB to read the room's state. Without the note it assumes a first visit and does not wait. Never throws.
  */

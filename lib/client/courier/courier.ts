@@ -40,7 +40,7 @@ import {
 } from "./limits.ts";
 import { newMessageId } from "./message_id.ts";
 import { type LogBounds, LogPosition, type LogTicket } from "./log_position.ts";
-import type { Outbox, OutboxOptions, Pending } from "./outbox.ts";
+import { Outbox, type Pending } from "./outbox.ts";
 import type { Packet, ReceivedPacket, RejectReason } from "./packets.ts";
 import { type PeerPresence, type PeerState, PeerTable } from "./peers.ts";
 import { Persister } from "./persist.ts";
@@ -158,59 +158,6 @@ type Settings = Required<
   Omit<CourierOptions, "room" | "store" | "relay" | "codec" | "signer" | "tab" | "historyBatchBytes">
 >;
 
-/** What the courier asks of its outbox. */
-type OutboxLike = Pick<
-  Outbox,
-  | "size"
-  | "get"
-  | "values"
-  | "add"
-  | "hasWork"
-  | "transmit"
-  | "frameAccepted"
-  | "accepted"
-  | "logReset"
-  | "refused"
-  | "acked"
-  | "memberLearned"
-  | "checkAllDelivered"
-  | "fail"
-  | "raise"
->;
-
-/**
- * The outbox of a courier that has sent nothing yet (and found nothing stored): it holds nothing, so every event
- * about own messages is a no-op. Its code (`outbox.ts`) is a chunk of its own: a first visit that only reads does
- * not fetch it before the first message shows (the page prefetches it once the room has settled).
- */
-const EMPTY_OUTBOX: OutboxLike = {
-  size: 0,
-  get: () => undefined,
-  values: () => [],
-  add: () => {
-    throw new Error("the outbox's code is not loaded");
-  },
-  hasWork: () => false,
-  transmit: () => 0,
-  frameAccepted: () => undefined,
-  accepted: () => {},
-  logReset: () => {},
-  refused: () => {},
-  acked: () => {},
-  memberLearned: () => {},
-  checkAllDelivered: () => {},
-  fail: () => {},
-  raise: () => {},
-};
-
-/** The outbox's code, once loaded (one load per page, shared by its couriers). */
-let outboxCode: typeof import("./outbox.ts") | undefined;
-
-/** Loads the outbox's code (once); also what the page calls to prefetch it. */
-export async function loadOutboxCode(): Promise<typeof import("./outbox.ts")> {
-  return outboxCode ??= await import("./outbox.ts");
-}
-
 function defaults(options: CourierOptions): Settings {
   return {
     timing: options.timing,
@@ -246,9 +193,7 @@ export class Courier {
   #persist: Persister;
   #log: LogPosition;
   #wire: Wire<LogTicket>;
-  /** The outbox; {@link EMPTY_OUTBOX} until an own message needs one (its code is loaded then). */
-  #outbox: OutboxLike = EMPTY_OUTBOX;
-  #outboxOptions: OutboxOptions;
+  #outbox: Outbox;
   #inbox: Inbox;
   /** Keys of stored messages by author (hints for the key book, which loads when first needed). */
   #hints = new Map<string, string>();
@@ -296,8 +241,6 @@ export class Courier {
       read<unknown[]>("load history", () => store.listMessages(room), []),
       read<unknown[]>("load outbox", () => store.listOutbox(room), []),
     ]);
-    // A stored outbox needs its code now; otherwise it loads with the first own message.
-    if (outbox.length > 0) await loadOutboxCode();
     return new Courier(options, { state: state ?? {}, history, outbox, problems });
   }
 
@@ -351,7 +294,7 @@ export class Courier {
       },
       track: (work, context) => this.#track(work, context),
     });
-    this.#outboxOptions = {
+    this.#outbox = new Outbox({
       room: this.#room,
       store: this.#store,
       book: this.#book,
@@ -359,8 +302,7 @@ export class Courier {
       wire: this.#wire as Wire<unknown>,
       persist: this.#persist,
       host: this.#host,
-    };
-    if (outboxCode) this.#outbox = new outboxCode.Outbox(this.#outboxOptions);
+    });
     this.#relay = options.relay;
     this.#acks = new AckQueue({
       delayMs: options.timing.ackCoalesceMs ?? 0,
@@ -553,8 +495,6 @@ export class Courier {
       throw new CourierSendError("too_long", `a message holds at most ${MAX_BODY_CHARS} characters`);
     }
     if (to !== undefined && !ID_PATTERN.test(to)) throw new CourierSendError("bad_recipient", "not a peer id");
-    const outbox = await this.#realOutbox();
-    if (this.#closed) throw new CourierSendError("closed", "courier is closed");
     const author = this.#signer.member;
     const { ms, c } = this.#clock.tick();
     const order = formatOrderKey({ ms, c, author, tab: this.#tab, n: ++this.#n });
@@ -570,7 +510,7 @@ export class Courier {
     if (to !== undefined) message.to = entry.to = to;
     this.#book.set(message);
     this.#book.markStored(message.id, false);
-    const pending = outbox.add(entry, false);
+    const pending = this.#outbox.add(entry, false);
     this.#emit({ type: "messages" });
     let signed: StoredMessage;
     try {
@@ -600,14 +540,6 @@ export class Courier {
     );
     this.#arm();
     return this.#book.get(message.id) ?? signed;
-  }
-
-  /** The outbox, made (and its code loaded) the first time an own message needs it. */
-  async #realOutbox(): Promise<Outbox> {
-    if (this.#outbox !== EMPTY_OUTBOX) return this.#outbox as Outbox;
-    const code = outboxCode ?? await loadOutboxCode();
-    if (this.#outbox === EMPTY_OUTBOX) this.#outbox = new code.Outbox(this.#outboxOptions);
-    return this.#outbox as Outbox;
   }
 
   // ---- relay --------------------------------------------------------------

@@ -19,6 +19,7 @@ export type { LogBounds } from "./log_position.ts";
 export type { Packet, RejectReason, WireMessage } from "./packets.ts";
 export type { PeerPresence } from "./peers.ts";
 export { chatData, chatPayload, directAck, parseDirectAck } from "./wire.ts";
+export { RETRYABLE_CODES } from "./outbox.ts";
 export {
   createMemorySigner,
   memberIdOf,
