@@ -166,6 +166,10 @@ export async function allDelivered({ pages, sent }: Pair, timeoutMs: number): Pr
     () => assertDelivery(pages, written).then(() => true, () => false),
     "every message Delivered",
     timeoutMs,
-  );
+  ).catch(async (timedOut: unknown) => {
+    // Say which message is missing what, rather than only that time ran out.
+    await assertDelivery(pages, written);
+    throw timedOut;
+  });
   await assertDelivery(pages, written);
 }
