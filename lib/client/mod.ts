@@ -95,6 +95,13 @@ async function open(
     boot?.keys(),
     options.relayHold ? relayHold(options.relayHold) : undefined,
   ]);
+  // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it (also when
+  // the store becomes durable only later, after a failure). Noted before the room stores its member key pair: a page
+  // left right after would otherwise leave a stored key pair the next page's bootstrap does not wait for, and that
+  // page would join with a new one (two members for one device).
+  const stopNoting = store.state.subscribe((state) => {
+    if (state.mode === "durable") markStored(localStorageOrUndefined());
+  });
   const view = await createRoomClient({
     origin: options.origin,
     room: options.room,
@@ -115,11 +122,6 @@ async function open(
     relayPolicy,
     env: browserEnvironment(),
     debug: options.debug,
-  });
-  // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it (also when
-  // the store becomes durable only later, after a failure).
-  const stopNoting = store.state.subscribe((state) => {
-    if (state.mode === "durable") markStored(localStorageOrUndefined());
   });
   // The key stays on this device (never sent anywhere), so the landing page can reopen the chat.
   void store.patchState(options.room, { key: options.fragment.replace(/^#/, ""), openedAt: Date.now() })
