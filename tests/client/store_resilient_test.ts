@@ -112,6 +112,16 @@ async function harness(
   return { store, clock, name, failures, delays };
 }
 
+/** An opener that refuses `refusals` times (InvalidStateError, as a closing browser does), then opens IndexedDB. */
+function openAfterRefusals(
+  refusals: number,
+): (name: string, onLost: (reason: IdbLoss) => void) => Promise<PersistentStore> {
+  return (name, onLost) =>
+    refusals-- > 0
+      ? Promise.reject(new DOMException("A mutation operation was attempted", "InvalidStateError"))
+      : openIdbStore(name, { onLost });
+}
+
 /** Runs the pending reopen timer (the longest wait is the cap) and waits for the real IndexedDB work. */
 async function reopen(h: Harness): Promise<void> {
   await h.clock.advance(STORAGE_RETRY_CAP_MS);
@@ -279,14 +289,7 @@ Deno.test("storage that cannot open starts in memory, retries with growing cappe
   await earlier.patchState(ROOM, { name: "Ann", lastSeq: 2 });
   earlier.close();
 
-  let refusals = 9;
-  const h = await harness({
-    name,
-    open: (dbName, onLost) =>
-      refusals-- > 0
-        ? Promise.reject(new DOMException("A mutation operation was attempted", "InvalidStateError"))
-        : openIdbStore(dbName, { onLost }),
-  });
+  const h = await harness({ name, open: openAfterRefusals(9) });
   const { store } = h;
   try {
     assertEquals(store.state.value.mode, "memory");
@@ -531,13 +534,7 @@ Deno.test("a write-back never replaces a member key pair another tab stored mean
     >;
   const [mine, theirs] = await Promise.all([keys(), keys()]);
   // This tab could not open IndexedDB: the room started empty in memory and made its own key pair.
-  let refusals = 1;
-  const h = await harness({
-    open: (dbName, onLost) =>
-      refusals-- > 0
-        ? Promise.reject(new DOMException("A mutation operation was attempted", "InvalidStateError"))
-        : openIdbStore(dbName, { onLost }),
-  });
+  const h = await harness({ open: openAfterRefusals(1) });
   const { store } = h;
   try {
     assertEquals(store.state.value.mode, "memory");
