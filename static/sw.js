@@ -32,12 +32,16 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-// The page tells the worker what it loaded before the worker controlled it; and a room page
-// the server refused asks for its shell afresh, to find out whether it was a stale version.
+// The page tells the worker what it loaded before the worker controlled it; a page left
+// uncontrolled asks to be claimed (its navigation began while this worker was installing, so
+// the claim in activate came before the page existed); and a room page the server refused
+// asks for its shell afresh, to find out whether it was a stale version.
 self.addEventListener("message", (event) => {
   const data = event.data;
   if (data && data.type === "cache-shell" && Array.isArray(data.urls)) {
     event.waitUntil(Promise.all(data.urls.map((url) => remember(new Request(new URL(url, self.location.origin))))));
+  } else if (data && data.type === "claim") {
+    event.waitUntil(self.clients.claim());
   } else if (data && data.type === "refresh-shell" && typeof data.path === "string" && event.ports[0]) {
     const port = event.ports[0];
     event.waitUntil(

@@ -3,7 +3,9 @@
  * URLs this page already loaded (modules, words), since a first visit's
  * requests happen before the worker controls the page. The room registers it
  * once settled, so none of this competes with joining. The URLs never include
- * the fragment.
+ * the fragment. A page the worker does not control though it is active (the
+ * page's navigation began while the worker was installing, or it was a hard
+ * reload) asks to be claimed, so it works offline without another reload.
  * @module
  */
 
@@ -18,7 +20,13 @@ export interface CacheShellMessage {
   urls: string[];
 }
 
-/** Registers the worker and asks it to keep this page and its modules for offline use. */
+/** The message asking the active worker to take control of the pages it does not yet control. */
+export interface ClaimMessage {
+  /** Always "claim". */
+  type: "claim";
+}
+
+/** Registers the worker, asks it to keep this page and its modules for offline use, and to control this page. */
 export function registerServiceWorker(): void {
   if (!("serviceWorker" in navigator)) return;
   navigator.serviceWorker.register(SERVICE_WORKER_URL).then(
@@ -32,6 +40,7 @@ export function registerServiceWorker(): void {
     }
     const message: CacheShellMessage = { type: "cache-shell", urls };
     registration.active?.postMessage(message);
+    if (!navigator.serviceWorker.controller) registration.active?.postMessage({ type: "claim" } satisfies ClaimMessage);
   }).catch((error) => console.warn("Parley: the offline cache is unavailable", error));
 }
 

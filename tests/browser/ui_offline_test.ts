@@ -70,6 +70,19 @@ Deno.test({
         }
       });
 
+      await t.step("a hard reload starts uncontrolled, and the page asks the worker to control it", async () => {
+        // Chromium's reload that ignores the cache (Ctrl+Shift+R) also bypasses the worker, as the spec says:
+        // the same state as a page whose navigation began while the worker was installing.
+        const cdp = await context.newCDPSession(page);
+        const loaded = page.waitForEvent("load");
+        await cdp.send("Page.reload", { ignoreCache: true });
+        await loaded;
+        await cdp.detach();
+        assertEquals(await page.evaluate(() => navigator.serviceWorker.controller !== null), false, "uncontrolled");
+        await page.getByRole("log").getByText("kept for offline").waitFor(SLOW);
+        await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, SLOW);
+      });
+
       await t.step("offline: reload shows the shell, the history and a non-connected state", async () => {
         await context.setOffline(true);
         await page.reload(SLOW);
