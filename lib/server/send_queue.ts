@@ -15,6 +15,12 @@
  *   (`over_bound`);
  * - a socket with bytes waiting and no write completed for `stallMs` is one too
  *   (`stalled`), so even a trickle of frames cannot keep a dead reader open;
+ * - a frame that would take all sockets' waiting bytes over `totalBytes` makes
+ *   its socket a slow consumer (`over_total`), unless that socket holds no more
+ *   than its share (`maxBytes / 16`): when the server itself falls behind (CPU
+ *   contention), readers that keep up hold a few frames each, and closing them
+ *   would free nothing, since what fills the total is mostly the stuck bytes of
+ *   slow consumers already closed;
  * - `ready()` lets the backlog send in windows of `maxBytes / 2`.
  *
  * Only congested sockets (bytes waiting when a frame is sent) get state here,
@@ -108,6 +114,11 @@ export class FlowControl {
   readonly maxBytes: number;
   /** The backlog's window: it sends only while fewer bytes than this wait. */
   readonly windowBytes: number;
+  /**
+   * What a socket may hold waiting whatever the total (`maxBytes / 16`: 64 KiB by default, a few hundred chat
+   * frames). So the bytes waiting stay within `totalBytes` plus this much per congested socket.
+   */
+  readonly shareBytes: number;
   /** The most bytes that may wait on all sockets together. */
   readonly totalBytes: number;
   /** Bytes waiting on all congested sockets (as of their last check, plus what was sent since), stuck ones included. */
@@ -125,6 +136,7 @@ export class FlowControl {
   constructor(options: FlowOptions) {
     this.maxBytes = options.maxBytes;
     this.windowBytes = Math.floor(options.maxBytes / 2);
+    this.shareBytes = Math.floor(options.maxBytes / 16);
     this.totalBytes = options.totalBytes ?? Infinity;
     this.#stallMs = options.stallMs;
     this.#tickMs = options.tickMs ?? 20;
@@ -173,7 +185,7 @@ export class FlowControl {
       return false;
     }
     const watched = state ?? this.#watch(socket, buffered);
-    if (this.#waiting + length > this.totalBytes) {
+    if (this.#waiting + length > this.totalBytes && buffered + length > this.shareBytes) {
       this.#slow(socket, "over_total");
       return false;
     }

@@ -173,6 +173,28 @@ Deno.test("a slow consumer's bytes count in the total until its connection ends"
   t.flow.close();
 });
 
+Deno.test("under a full total, a socket holding no more than its share is not closed: a reader that keeps up while the server falls behind", () => {
+  const t = setup(1500);
+  assertEquals(t.flow.shareBytes, 62, "a sixteenth of the socket bound (1000)");
+  const stuck = new FakeSocket();
+  stuck.send(t.flow, 500);
+  stuck.send(t.flow, 400);
+  assertEquals(stuck.send(t.flow, 200), false, "a non-reading member, over its own bound");
+  const hog = new FakeSocket();
+  hog.send(t.flow, 500);
+  assert(hog.send(t.flow, 100), "900 stuck + 600 = 1500: within the total");
+  // The total is full. A reader whose frames merely wait for the server's next write turn holds a few bytes.
+  const reader = new FakeSocket();
+  reader.send(t.flow, 30);
+  assert(reader.send(t.flow, 30), "60 waiting: within its share, so the total does not close it");
+  assertEquals(reader.slow, []);
+  assertEquals(reader.send(t.flow, 30), false, "90 would pass its share: now the total applies");
+  assertEquals(reader.slow, ["over_total"]);
+  assertEquals(hog.send(t.flow, 100), false, "a socket holding more than its share is closed by the total");
+  assertEquals(hog.slow, ["over_total"]);
+  t.flow.close();
+});
+
 Deno.test("a backlog waits for room in the total rather than being closed", async () => {
   const t = setup(1300);
   const hog = new FakeSocket();
