@@ -62,6 +62,8 @@ interface RunResult {
   startRssBytes: number;
   kvBytes: number;
   slowConsumers: number;
+  /** Slow consumers by the server's reason (`over_bound`, `stalled`, `over_total`). */
+  slowReasons: Record<string, number>;
   capped: boolean;
   /** CPU used by other processes on the machine during the run, in % of one core: interference. */
   otherCpuPercent: number;
@@ -108,13 +110,15 @@ async function filesBytes(dir: string): Promise<number> {
   return total;
 }
 
-async function slowConsumers(server: ServerProcess): Promise<number> {
+/** Sockets the server closed as slow consumers (4008), by reason, from its metrics. */
+async function slowConsumers(server: ServerProcess): Promise<Record<string, number>> {
   const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
-  let total = 0;
+  const reasons: Record<string, number> = {};
   for (const line of text.split("\n")) {
-    if (line.startsWith("parley_slow_consumers_total{")) total += Number(line.split(" ").pop());
+    const reason = line.match(/^parley_slow_consumers_total\{reason="([a-z_]+)"\} (\d+)$/);
+    if (reason) reasons[reason[1]] = Number(reason[2]);
   }
-  return total;
+  return reasons;
 }
 
 async function run(name: string, scale: number): Promise<RunResult> {
@@ -182,7 +186,8 @@ async function run(name: string, scale: number): Promise<RunResult> {
     const attackResult = attack ? await attack : null;
     attackers = null;
     clearInterval(sampler);
-    const slow = capped ? NaN : await slowConsumers(server);
+    const slowReasons = capped ? {} : await slowConsumers(server);
+    const slow = capped ? NaN : Object.values(slowReasons).reduce((sum, n) => sum + n, 0);
     await server.stop();
     return {
       name,
@@ -194,6 +199,7 @@ async function run(name: string, scale: number): Promise<RunResult> {
       startRssBytes,
       kvBytes: await filesBytes(dir),
       slowConsumers: slow,
+      slowReasons,
       capped,
       otherCpuPercent,
     };
@@ -284,7 +290,8 @@ for (const r of results.slice(1)) {
   console.log(`${r.name}: closes ${JSON.stringify(r.attack?.closes)} errors ${JSON.stringify(r.attack?.errors)}`);
   console.log(
     `  honest reconnects ${JSON.stringify(r.honest.reconnects)}, fresh rooms ${r.attack?.freshRooms}, ` +
-      `attack steps that failed (a refused upgrade or hello) ${r.attack?.failures}`,
+      `attack steps that failed (a refused upgrade or hello) ${r.attack?.failures}, ` +
+      `slow consumers by reason ${JSON.stringify(r.slowReasons)}`,
   );
 }
 const verdict = (ok: boolean) => ok ? "met" : "MISSED";
