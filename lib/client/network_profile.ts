@@ -108,6 +108,13 @@ export interface NetworkTimings {
   p2pRetryCapMs: number;
   /** ICE `disconnected` this long triggers an ICE restart: it often heals itself within a second or two. */
   iceDisconnectedGraceMs: number;
+  /**
+   * A DataChannel that carried no chat this long closes, and the next message sent opens it again (the relay
+   * carries chat meanwhile). An open one costs a phone about 12 KB and 25 radio wake-ups a minute while idle (ICE
+   * consent checks, SCTP heartbeats: 707 KB and 1,500 wake-ups an hour in `bench:wire`'s netlab pair); opening one
+   * again costs one ICE and DTLS handshake, a few KB. So phones close after 2 minutes, desktops after 10.
+   */
+  p2pIdleCloseMs: number;
   /** ICE candidates gathered ahead of the offer. Seed: 10. Fewer with save-data (each costs traffic). */
   iceCandidatePoolSize: number;
   /** Refresh ICE servers this long before their TURN credential expires, so a restart never uses a stale one. */
@@ -140,6 +147,7 @@ export const DESKTOP_TIMINGS: Readonly<NetworkTimings> = {
   p2pRetryBaseMs: 5_000,
   p2pRetryCapMs: 60_000,
   iceDisconnectedGraceMs: 3_000,
+  p2pIdleCloseMs: 600_000,
   iceCandidatePoolSize: 10,
   iceRefreshMarginMs: 60_000,
   resendIntervalMs: 5_000,
@@ -161,6 +169,7 @@ export const MOBILE_TIMINGS: Readonly<NetworkTimings> = {
   p2pRetryBaseMs: 5_000,
   p2pRetryCapMs: 60_000,
   iceDisconnectedGraceMs: 2_000,
+  p2pIdleCloseMs: 120_000,
   iceCandidatePoolSize: 10,
   iceRefreshMarginMs: 60_000,
   resendIntervalMs: 3_000,

@@ -4,6 +4,12 @@
  * marks P2P "not now" and retries later, and ICE restarts on trouble.
  * Chat never waits for this link: until it opens, the relay carries it.
  *
+ * An open connection costs a phone even when nobody writes: ICE consent
+ * checks and SCTP heartbeats wake its radio every few seconds. So a channel
+ * that carried nothing for `idleCloseMs` closes ("idle"), telling the other
+ * side to do the same rather than retry, and chat takes the relay until the
+ * next message wakes the link (`wake()`, or the remote's new offer).
+ *
  * Every timer and every wait belongs to the connection generation that
  * started it: a retry armed for an old generation never tears down a newer
  * one, and fetching ICE servers is bounded by the setup timeout, so a hung
@@ -16,8 +22,8 @@ import { GLOBAL_TIMERS, type Timers, TimerSet } from "./timer_set.ts";
 /** The path chat takes to a peer: direct, direct through TURN, or the server relay. */
 export type PeerPath = "p2p" | "p2p-turn" | "relay";
 
-/** Where a link stands. */
-export type PeerLinkState = "connecting" | "open" | "not-now" | "closed";
+/** Where a link stands: "idle" is closed for lack of chat, until woken; "closed" is for good. */
+export type PeerLinkState = "connecting" | "open" | "not-now" | "idle" | "closed";
 
 /** A signaling payload between two links, carried by the server's `signal` frames. */
 export interface PeerLinkSignal {
@@ -29,6 +35,8 @@ export interface PeerLinkSignal {
   description?: RTCSessionDescriptionInit;
   /** A trickled ICE candidate. */
   candidate?: RTCIceCandidateInit;
+  /** The sender closed generation `gen` for idleness: close it too, and wait for chat rather than retry. */
+  idle?: true;
 }
 
 /** Timing of a link, from the network profile. */
@@ -39,6 +47,8 @@ export interface PeerLinkTiming {
   disconnectedGraceMs: number;
   /** ICE candidates gathered before they are needed (seed: 10). */
   candidatePoolSize: number;
+  /** An open channel that carried no chat this long closes until chat wakes it, in ms; 0 or absent: never. */
+  idleCloseMs?: number;
 }
 
 /** A retry delay source, e.g. exponential backoff with jitter. */
@@ -91,7 +101,7 @@ export interface PeerLinkStats {
 export class PeerLink {
   #options: PeerLinkOptions;
   #clock: Timers;
-  #timers: TimerSet<"setup" | "grace" | "retry">;
+  #timers: TimerSet<"setup" | "grace" | "retry" | "idle">;
   #polite: boolean;
   #gen = 0;
   #pc: RTCPeerConnection | null = null;
@@ -149,7 +159,15 @@ export class PeerLink {
     if (!channel || channel.readyState !== "open" || this.#path.value === "relay") return false;
     if (channel.bufferedAmount > 0) return false;
     channel.send(data);
+    this.#touch();
     return true;
+  }
+
+  /** Chat is about to flow: an idle link starts a new connection (the relay carries chat until it opens). */
+  wake(): void {
+    if (this.#closed || this.#state.value !== "idle") return;
+    this.#log("P2P wakes", { gen: this.#gen + 1 });
+    void this.#connect(this.#gen + 1);
   }
 
   /** Handles a signaling payload from the remote peer (perfect negotiation), in arrival order. */
@@ -162,6 +180,12 @@ export class PeerLink {
 
   async #handleSignal(message: PeerLinkSignal): Promise<void> {
     if (this.#closed || message.gen < this.#gen) return;
+    // The remote closed its connection for idleness: so does this side, whatever it was doing with that generation.
+    if (message.idle) {
+      this.#gen = message.gen;
+      this.#sleep("remote idle");
+      return;
+    }
     // This side gave that generation up (setup timeout): its late signals are stale, and the
     // next attempt (ours or the remote's retry) starts a higher generation that both follow.
     if (message.gen === this.#gen && this.#state.value === "not-now") return;
@@ -206,7 +230,9 @@ export class PeerLink {
 
   /** Starts over with a new connection generation now (the signaling path came back: earlier signals may be lost). */
   reconnect(): void {
-    if (this.#closed || this.#state.value === "open" && this.#path.value !== "relay") return;
+    if (this.#closed || this.#state.value === "idle" || this.#state.value === "open" && this.#path.value !== "relay") {
+      return;
+    }
     this.#options.retry.reset();
     this.#log("P2P reconnect", { gen: this.#gen + 1 });
     void this.#connect(this.#gen + 1);
@@ -316,6 +342,7 @@ export class PeerLink {
       this.#options.retry.reset();
       this.#state.value = "open";
       this.#log("DataChannel open", { gen });
+      this.#touch();
       void this.#refreshPath();
     };
     channel.onclose = () => {
@@ -324,7 +351,9 @@ export class PeerLink {
       this.#fail("channel closed");
     };
     channel.onmessage = (event) => {
-      if (typeof event.data === "string") this.#options.onMessage(event.data);
+      if (typeof event.data !== "string") return;
+      this.#touch();
+      this.#options.onMessage(event.data);
     };
   }
 
@@ -398,6 +427,28 @@ export class PeerLink {
     }
   }
 
+  /** Chat moved on the channel: the idle countdown starts again. */
+  #touch(): void {
+    const idleMs = this.#options.timing.idleCloseMs;
+    if (idleMs) this.#timers.set("idle", idleMs, () => this.#goIdle());
+  }
+
+  /** Nothing moved for the idle time: tell the remote (over the relay, so it does not retry), then close. */
+  #goIdle(): void {
+    if (this.#closed || this.#state.value !== "open") return;
+    this.#signal({ idle: true });
+    this.#sleep("idle");
+  }
+
+  #sleep(reason: "idle" | "remote idle"): void {
+    if (this.#state.value === "idle") return;
+    this.#log("P2P idle", { gen: this.#gen, reason });
+    this.#teardown();
+    this.#timers.clear("retry");
+    this.#state.value = "idle";
+    this.#path.value = "relay";
+  }
+
   #fail(reason: string): void {
     this.#teardown();
     this.#state.value = "not-now";
@@ -419,6 +470,7 @@ export class PeerLink {
   #teardown(): void {
     this.#timers.clear("setup");
     this.#timers.clear("grace");
+    this.#timers.clear("idle");
     for (const cancel of [...this.#cancelWaits]) cancel();
     const pc = this.#pc;
     const channel = this.#channel;

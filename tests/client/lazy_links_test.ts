@@ -39,6 +39,7 @@ function recordingModule(
         peers: () => [...links],
         signalingRestored: () => void calls.push("restored"),
         networkChanged: () => void calls.push("network"),
+        wake: () => void calls.push("wake"),
       };
     },
   };
@@ -56,6 +57,7 @@ function options(load: () => Promise<LinkPoolModule>, withRtc = true) {
       iceCandidatePoolSize: 0,
       p2pRetryBaseMs: 1,
       p2pRetryCapMs: 1,
+      p2pIdleCloseMs: 0,
     }),
     sendSignal() {},
     onMessage() {},
@@ -84,6 +86,7 @@ Deno.test("nothing loads until a link is asked for, and the first ask loads once
   const pool = createLazyLinkPool(options(gated.load));
   pool.signalingRestored();
   pool.networkChanged();
+  pool.wake();
   assertEquals([gated.count(), pool.peers()], [0, []]);
   pool.ensure("me", "a");
   pool.ensure("me", "b");

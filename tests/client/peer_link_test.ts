@@ -49,6 +49,8 @@ interface PairOptions {
   iceServersA?: () => Promise<RTCIceServer[]>;
   /** Retry delays per side. */
   retry?: { a: RecordingRetry; b: RecordingRetry };
+  /** Timing overrides (both sides). */
+  timing?: Partial<typeof TIMING & { idleCloseMs: number }>;
 }
 
 function makePair(options: PairOptions = {}): Pair {
@@ -76,7 +78,7 @@ function makePair(options: PairOptions = {}): Pair {
         if (signaling.up) clock.setTimeout(() => void links[remote].handleSignal(copy), 5);
       },
       onMessage: (data) => received[self].push(data),
-      timing: TIMING,
+      timing: { ...TIMING, ...options.timing },
       retry: retry[self],
       timers: clock,
       log: (name) => events[self].push(name),
@@ -321,4 +323,81 @@ Deno.test("ICE servers that never arrive cannot hold the link: the setup timeout
     assertEquals([a.state.value, b.state.value], ["open", "open"]);
     assertEquals(network.connections.filter((pc) => pc.owner === "a").length, 1);
   });
+});
+
+Deno.test("a channel that carried no chat for the idle time closes on both sides, with no retry, until chat wakes it", async (t) => {
+  const { clock, network, a, b, received, events } = makePair({ timing: { idleCloseMs: 60_000 } });
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(500);
+  const first = network.live("a")!;
+
+  await t.step("chat keeps it open: the countdown starts again with each payload, either way", async () => {
+    await clock.advance(50_000);
+    assert(a.send("one"));
+    await clock.advance(50_000);
+    assert(b.send("two"));
+    await clock.advance(50_000);
+    assertEquals([a.state.value, b.state.value], ["open", "open"], "never 60 s without chat");
+    assertEquals(received, { a: ["two"], b: ["one"] });
+  });
+
+  await t.step("60 s without chat: both close, chat takes the relay, and nobody retries", async () => {
+    await clock.advance(10_100);
+    assertEquals([a.state.value, b.state.value], ["idle", "idle"]);
+    assertEquals([a.path.value, b.path.value], ["relay", "relay"]);
+    assertEquals([network.live("a"), network.live("b")], [undefined, undefined], "both connections closed");
+    assertEquals(a.send("by relay"), false);
+    const built = network.connections.length;
+    await clock.advance(10 * 60_000);
+    assertEquals(network.connections.length, built, "no attempt in ten minutes: an idle link waits for chat");
+    assertEquals([a.state.value, b.state.value], ["idle", "idle"]);
+    assert(!events.a.concat(events.b).includes("Retry scheduled"), events.b.join(", "));
+  });
+
+  await t.step("the next message wakes it: a new generation, and both sides open again", async () => {
+    const gen = a.generation;
+    b.wake();
+    await clock.advance(500);
+    assertEquals([a.state.value, b.state.value], ["open", "open"]);
+    assertEquals([a.generation, b.generation], [gen + 1, gen + 1]);
+    assert(network.live("a") !== first, "a new connection");
+    assert(b.send("p2p again"));
+    await clock.advance(10);
+    assertEquals(received.a.at(-1), "p2p again");
+  });
+});
+
+Deno.test("a side told its remote went idle while it was retrying stops retrying", async () => {
+  const { clock, network, a, b } = makePair({ timing: { idleCloseMs: 60_000 } });
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(500);
+  // The remote's connection goes first (its SCTP abort outruns the signal): this side fails and would retry.
+  network.live("b")!.close();
+  await clock.advance(1);
+  assertEquals(a.state.value, "not-now");
+  await a.handleSignal({ kind: "rtc", gen: a.generation, idle: true });
+  assertEquals(a.state.value, "idle");
+  const built = network.connections.length;
+  await clock.advance(120_000);
+  assertEquals(network.connections.length, built, "the retry was called off");
+  assertEquals(a.state.value, "idle");
+  void b;
+});
+
+Deno.test("an idle link ignores reconnects and network changes, and an old idle signal never closes a newer link", async () => {
+  const { clock, network, a, b } = makePair({ timing: { idleCloseMs: 60_000 } });
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(61_000);
+  assertEquals([a.state.value, b.state.value], ["idle", "idle"]);
+  const built = network.connections.length;
+  a.reconnect();
+  a.networkChanged();
+  await clock.advance(1_000);
+  assertEquals(network.connections.length, built, "signaling back or a new network is no reason to open");
+  const idleGen = a.generation;
+  a.wake();
+  await clock.advance(500);
+  assertEquals([a.state.value, b.state.value], ["open", "open"]);
+  await b.handleSignal({ kind: "rtc", gen: idleGen, idle: true });
+  assertEquals(b.state.value, "open", "a stale idle signal (an older generation) is ignored");
 });

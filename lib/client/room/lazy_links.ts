@@ -89,5 +89,6 @@ export function createLazyLinkPool(options: LazyLinkPoolOptions): LazyLinkPool {
     peers: () => real.peek()?.peers() ?? [...wanted.keys()],
     signalingRestored: () => real.peek()?.signalingRestored(),
     networkChanged: () => real.peek()?.networkChanged(),
+    wake: () => real.peek()?.wake(),
   };
 }

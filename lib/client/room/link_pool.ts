@@ -16,7 +16,12 @@ import type { Timers } from "../timer_set.ts";
 /** The timing numbers links take from the network profile. */
 export type LinkTimings = Pick<
   NetworkTimings,
-  "p2pSetupTimeoutMs" | "iceDisconnectedGraceMs" | "iceCandidatePoolSize" | "p2pRetryBaseMs" | "p2pRetryCapMs"
+  | "p2pSetupTimeoutMs"
+  | "iceDisconnectedGraceMs"
+  | "iceCandidatePoolSize"
+  | "p2pRetryBaseMs"
+  | "p2pRetryCapMs"
+  | "p2pIdleCloseMs"
 >;
 
 /** What the link pool needs. */
@@ -35,9 +40,10 @@ export interface LinkPoolOptions {
   onDirect(peer: string, link: DirectLink): void;
   /**
    * Chat to `peer` takes the relay again: its DataChannel stopped being usable (`lost`, often the only
-   * sign that this device's address changed), or the room closed the link (`closed`).
+   * sign that this device's address changed), it closed after carrying no chat for a while (`idle`), or
+   * the room closed the link (`closed`).
    */
-  onRelay(peer: string, why: "lost" | "closed"): void;
+  onRelay(peer: string, why: "lost" | "idle" | "closed"): void;
   /** A link was made and starts its first attempt. */
   onStarting?(peer: string): void;
   /** Timers for the links. */
@@ -68,6 +74,8 @@ export interface LinkPool {
   signalingRestored(): void;
   /** The network changed: links restart ICE (or retry now). */
   networkChanged(): void;
+  /** Chat is about to be sent: links closed for idleness open again. */
+  wake(): void;
 }
 
 /** Creates the link pool of one room. */
@@ -96,6 +104,7 @@ export function createLinkPool(options: LinkPoolOptions): LinkPool {
         setupTimeoutMs: t.p2pSetupTimeoutMs,
         disconnectedGraceMs: t.iceDisconnectedGraceMs,
         candidatePoolSize: t.iceCandidatePoolSize,
+        idleCloseMs: t.p2pIdleCloseMs,
       },
       retry: new Backoff({
         baseMs: t.p2pRetryBaseMs,
@@ -114,7 +123,7 @@ export function createLinkPool(options: LinkPoolOptions): LinkPool {
       if (direct === wasDirect) return;
       wasDirect = direct;
       if (direct) options.onDirect(peer, link);
-      else options.onRelay(peer, "lost");
+      else options.onRelay(peer, link.state.peek() === "idle" ? "idle" : "lost");
     });
     links.set(peer, { link, stop });
     options.onStarting?.(peer);
@@ -145,6 +154,9 @@ export function createLinkPool(options: LinkPoolOptions): LinkPool {
     },
     networkChanged() {
       for (const { link } of links.values()) link.networkChanged();
+    },
+    wake() {
+      for (const { link } of links.values()) link.wake();
     },
   };
 }

@@ -600,6 +600,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     async send(text: string) {
       const body = text.trim();
       if (!body) return;
+      links.wake();
       await courier.send(body);
     },
     setName(name: string) {
