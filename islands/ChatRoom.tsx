@@ -23,6 +23,8 @@ export interface ChatRoomProps {
   debug: boolean;
   /** How long chat waits for P2P before the relay: 0 (relay first), ms (seed policy) or "never" (P2P only). */
   relayHold?: number | "never";
+  /** How long an idle DataChannel stays open, in ms (`CLIENT_P2P_IDLE_MS`); absent: the network profile's. */
+  p2pIdleMs?: number;
   /**
    * The UI strings of the rendered language, as page data: words are data, so the bundle stays small. The page
    * carries the words the room shows before its drawers, in its usual states (`FirstWords`); all words of every
@@ -46,7 +48,9 @@ function applyLang(lang: Lang, rememberInUrl: boolean): void {
  * an eager chunk: it arrives with the page but the island hydrates without it, showing the bootstrap's socket as
  * connected once the server welcomed it; a message sent before the core has run waits for it.
  */
-export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHold, strings }: ChatRoomProps) {
+export default function ChatRoom(
+  { lang: serverLang, forcedLang, debug, relayHold, p2pIdleMs, strings }: ChatRoomProps,
+) {
   const [view, setView] = useState<RoomView | null>(null);
   const [early, setEarly] = useState(false);
   const opening = useRef<Promise<RoomView>>();
@@ -92,7 +96,7 @@ export default function ChatRoom({ lang: serverLang, forcedLang, debug, relayHol
     const room = location.pathname.slice(1);
     const unwatch = watchEarlyWelcome(room, setEarly);
     opening.current = import("../lib/client/core.eager.ts").then((core) =>
-      core.openRoom({ origin: location.origin, room, fragment: location.hash.slice(1), debug, relayHold })
+      core.openRoom({ origin: location.origin, room, fragment: location.hash.slice(1), debug, relayHold, p2pIdleMs })
     ).then((result) => {
       unwatch();
       if (!result.ok) throw result.error;

@@ -5,7 +5,7 @@ import { BOOTSTRAP_SCRIPT } from "../lib/client/bootstrap/mod.ts";
 import { isRoomId } from "../lib/protocol/mod.ts";
 import { PAGE_NONCE_TIMING } from "../lib/protocol/admission.ts";
 import { pageNonce } from "../lib/server/mod.ts";
-import { type RelayHold, relayHoldFromEnv } from "../lib/server/client_policy.ts";
+import { p2pIdleFromEnv, type RelayHold, relayHoldFromEnv } from "../lib/server/client_policy.ts";
 import { firstWords, type LangData, langOfRequest, STRINGS } from "../lib/ui/mod.ts";
 import { safelist } from "../lib/ui/styles_css.ts";
 
@@ -15,6 +15,8 @@ export interface RoomData extends LangData {
   debug: boolean;
   /** The delivery policy (`CLIENT_RELAY_HOLD_MS`): 0 in production, other values for baseline benchmarks. */
   relayHold: RelayHold;
+  /** How long an idle DataChannel stays open (`CLIENT_P2P_IDLE_MS`), in ms; undefined: the network profile's. */
+  p2pIdleMs?: number;
 }
 
 /**
@@ -31,13 +33,20 @@ const SAFELIST = safelist();
 
 // Read once at start-up, so a bad value stops the server instead of a page.
 const RELAY_HOLD = relayHoldFromEnv();
+const P2P_IDLE_MS = p2pIdleFromEnv();
 
 /** Only well-formed room ids get a room page; anything else is a 404. */
 export const handler: Handlers<RoomData> = {
   async GET(req, ctx) {
     if (!isRoomId(ctx.params.room)) return ctx.renderNotFound();
     const { lang, forced } = langOfRequest(req, ctx.url);
-    const data = { lang, forced, debug: ctx.url.searchParams.get("debug") === "1", relayHold: RELAY_HOLD };
+    const data = {
+      lang,
+      forced,
+      debug: ctx.url.searchParams.get("debug") === "1",
+      relayHold: RELAY_HOLD,
+      p2pIdleMs: P2P_IDLE_MS,
+    };
     // The words follow Accept-Language unless `?lang=` forces them.
     const headers: Record<string, string> = { vary: "Accept-Language" };
     // A fresh page nonce rides in a header, so the body (its entity tag, the service worker's copy) stays the same
@@ -72,6 +81,7 @@ export default function Room({ data }: PageProps<RoomData>) {
         forcedLang={data.forced}
         debug={data.debug}
         relayHold={data.relayHold}
+        p2pIdleMs={data.p2pIdleMs}
         strings={{ [data.lang]: firstWords(t) }}
       />
     </>

@@ -55,6 +55,8 @@ export interface OpenRoomOptions {
   debug?: boolean;
   /** How long chat waits for P2P before the relay: 0 (default, relay first), ms (seed policy), "never" (P2P only). */
   relayHold?: number | "never";
+  /** How long an idle DataChannel stays open, in ms; default: the network profile's. */
+  p2pIdleMs?: number;
   /** Where the page's bootstrap left its socket and keys (default: the global object). */
   bootstrapScope?: BootstrapScope;
 }
@@ -121,6 +123,7 @@ async function open(
     openTabChannel: typeof BroadcastChannel === "function" ? (name) => new BroadcastChannel(name) : undefined,
     relayPolicy,
     env: browserEnvironment(),
+    profileOverrides: options.p2pIdleMs ? { p2pIdleCloseMs: options.p2pIdleMs } : undefined,
     debug: options.debug,
   });
   // The key stays on this device (never sent anywhere), so the landing page can reopen the chat.
