@@ -47,7 +47,7 @@ import { DESKTOP_TIMINGS, MOBILE_TIMINGS, QUIET_FACTOR } from "../../lib/client/
 import { newRoomId } from "../../lib/protocol/mod.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { until } from "../support/until.ts";
-import { type LabWire, runLabWire } from "./wire_lab.ts";
+import { type LabIdleClosed, type LabWire, runLabWire } from "./wire_lab.ts";
 
 /** A radio that heard nothing for this long is counted as woken by the next packet. */
 export const WAKE_GAP_MS = 1_000;
@@ -719,19 +719,20 @@ async function loopback(args: Args, say: (text?: string) => void): Promise<{ mar
 async function browserPair(args: Args, say: (text?: string) => void): Promise<{ markdown: string[]; json: unknown }> {
   const messages = Math.min(args.messages, LAB_MESSAGES);
   console.error(`wire: browser pair in the lab, ${messages} messages and ${args.labIdleMs / 1000} s idle per page...`);
-  const [parley, minimal] = await runLabWire({
+  const { parley, minimal, idleClosed } = await runLabWire({
     messages,
     idleMs: args.labIdleMs,
     body: Object.values(BODIES)[0],
     wakeGapMs: WAKE_GAP_MS,
   });
-  return labReport(parley, minimal, say);
+  return labReport(parley, minimal, idleClosed, say);
 }
 
 /** The browser pair's table and note, from a fresh run or kept from an earlier one (`kept`: when it ran). */
 function labReport(
   parley: LabWire,
   minimal: LabWire,
+  idleClosed: LabIdleClosed | undefined,
   say: (text?: string) => void,
   kept?: string,
 ): { markdown: string[]; json: unknown } {
@@ -757,6 +758,29 @@ function labReport(
       ),
       row("idle, one phone, per hour: packets", parley.idlePerHour.packets, minimal.idlePerHour.packets, 0),
       row("idle, one phone, per hour: radio wake-ups", parley.idlePerHour.wakeUps, minimal.idlePerHour.wakeUps, 0),
+      ...(idleClosed
+        ? [
+          row(
+            "idle with the DataChannel closed: bytes per hour",
+            idleClosed.idlePerHour.bytes / 1000,
+            minimal.idlePerHour.bytes / 1000,
+            1,
+            " KB",
+          ),
+          row(
+            "idle with the DataChannel closed: packets",
+            idleClosed.idlePerHour.packets,
+            minimal.idlePerHour.packets,
+            0,
+          ),
+          row(
+            "idle with the DataChannel closed: wake-ups",
+            idleClosed.idlePerHour.wakeUps,
+            minimal.idlePerHour.wakeUps,
+            0,
+          ),
+        ]
+        : []),
     ],
   };
   const note =
@@ -766,13 +790,18 @@ function labReport(
     `x${fixed(3_600_000 / windowMs, 0)}; phone A's radio woke at ${parley.wakeAtS.join(", ")} s (Parley) and ` +
     `${minimal.wakeAtS.join(", ")} s (minimal page). Counted: every TCP and UDP packet between a phone and the ` +
     "lab's addresses, as IP bytes (tests/bench/link_meter.ts; Chromium's own failing DNS lookups are left out). " +
-    "In Parley's window the DataChannel's ICE consent checks and SCTP heartbeats come on top of the WebSocket's.";
+    "In Parley's window the DataChannel's ICE consent checks and SCTP heartbeats come on top of the WebSocket's." +
+    (idleClosed
+      ? ` The rows "with the DataChannel closed" are Parley pages told to close an idle link after ` +
+        `${idleClosed.idleCloseMs / 1000} s (\`CLIENT_P2P_IDLE_MS\`; a phone's default is 2 minutes): measured once ` +
+        `both showed "Relay" again, over the same window; phone A's radio woke at ${idleClosed.wakeAtS.join(", ")} s.`
+      : "");
   say(`\n## Browser pair in the netlab (real Chromium, LAN profile)${kept ? `, kept from ${kept}` : ""}\n`);
   say(textTable(table));
   say(`\n${note}`);
   return {
     markdown: ["### Browser pair (real Chromium phones in the netlab, LAN)", "", markdownTable(table), "", note, ""],
-    json: { parley, minimal },
+    json: { parley, minimal, idleClosed },
   };
 }
 
@@ -783,10 +812,12 @@ async function keptLab(
 ): Promise<{ markdown: string[]; json: unknown } | null> {
   try {
     const old = JSON.parse(await Deno.readTextFile(`${out}/wire_results.json`));
-    const pair = old.browserPair as { parley: LabWire; minimal: LabWire; keptFrom?: string } | null;
+    const pair = old.browserPair as
+      | { parley: LabWire; minimal: LabWire; idleClosed?: LabIdleClosed; keptFrom?: string }
+      | null;
     if (!pair?.parley || !pair?.minimal) return null;
     const when = pair.keptFrom ?? String(old.measuredAt).slice(0, 16).replace("T", " ") + " UTC";
-    const report = labReport(pair.parley, pair.minimal, say, when);
+    const report = labReport(pair.parley, pair.minimal, pair.idleClosed, say, when);
     return { ...report, json: { ...pair, keptFrom: when } };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;

@@ -12,6 +12,12 @@
  * idles for the window (sampled every 250 ms), then messages are sent one at a
  * time, each visible on B (and "Delivered" on A for Parley) before the next.
  * Per message, the background rate measured while idle is subtracted.
+ *
+ * A phone's idle DataChannel closes after 2 minutes, longer than the window, so
+ * the window above measures an open one. What an idle room costs once it has
+ * closed is measured on a second app server whose pages close it after 5 s
+ * (`CLIENT_P2P_IDLE_MS`): P2P opens, then both show "Relay" again, then the
+ * same idle window.
  * @module
  */
 import type { Page } from "playwright-core";
@@ -38,6 +44,9 @@ const SAMPLE_MS = 250;
 const SETTLE_MS = 300;
 const APP_PORT = 8_301;
 const MINIMAL_PORT = 8_302;
+const IDLE_CLOSE_PORT = 8_303;
+/** The idle DataChannel time of the second app server's pages (`CLIENT_P2P_IDLE_MS`). */
+const IDLE_CLOSE_MS = 5_000;
 const MINIMAL_SERVER = new URL("./minimal_page/server.ts", import.meta.url).pathname;
 
 /** What one page cost on the lab's links. */
@@ -54,6 +63,20 @@ export interface LabWire {
   wakeAtS: number[];
   /** The idle window, ms. */
   windowMs: number;
+}
+
+/** What an idle room cost one phone once its DataChannel had closed for idleness. */
+export interface LabIdleClosed {
+  /** The page measured. */
+  name: string;
+  /** Idle, per hour, one phone's link (phone A), extrapolated from the window. */
+  idlePerHour: LinkCount & { wakeUps: number };
+  /** When phone A's radio woke during the idle window, s into it. */
+  wakeAtS: number[];
+  /** The idle window, ms. */
+  windowMs: number;
+  /** The pages' idle DataChannel time, ms. */
+  idleCloseMs: number;
 }
 
 /** Options of {@link runLabWire}. */
@@ -169,8 +192,54 @@ async function measurePage(
   }
 }
 
-/** Runs the browser pair for Parley (P2P) and for the minimal page, in one lab. Needs root. */
-export async function runLabWire(options: LabWireOptions): Promise<LabWire[]> {
+/** Opens a room on both phones, waits for P2P and for its idle close, then measures the idle window. */
+async function measureIdleClosed(lab: Lab, url: string, options: LabWireOptions): Promise<LabIdleClosed> {
+  const [a, b] = await Promise.all([phoneOf(lab, 0, url, "A"), phoneOf(lab, 1, url, "B")]);
+  try {
+    const { room, key } = createRoomLink();
+    const link = new URL(`/${room}#${key}`, url).href;
+    await a.goto(link);
+    await waitForConnected(a);
+    await b.goto(link);
+    await waitForConnected(b);
+    await Promise.all([waitForPath(a, "P2P"), waitForPath(b, "P2P")]);
+    await send(a, `warm-up ${options.body}`);
+    await waitForMessages(b, [`warm-up ${options.body}`]);
+    await waitForAllDelivered(a);
+    await Promise.all([waitForPath(a, "Relay"), waitForPath(b, "Relay")]);
+    await sleep(2_000);
+    const quiet = await idle(lab, options.idleMs, options.wakeGapMs);
+    const path = await Promise.all([a, b].map((page) => page.locator("[data-path]").first().textContent()));
+    if (path.some((word) => word !== "Relay")) throw new Error(`the idle link opened again while measuring (${path})`);
+    const hour = 3_600_000 / options.idleMs;
+    return {
+      name: "Parley, DataChannel closed when idle (browser pair)",
+      idlePerHour: {
+        bytes: quiet.a.bytes * hour,
+        packets: quiet.a.packets * hour,
+        wakeUps: quiet.wakeAtS.length * hour,
+      },
+      wakeAtS: quiet.wakeAtS,
+      windowMs: options.idleMs,
+      idleCloseMs: IDLE_CLOSE_MS,
+    };
+  } finally {
+    await Promise.all([a, b].map((page) => page.context().browser()?.close()));
+  }
+}
+
+/** What the browser pair measured. */
+export interface LabWireRun {
+  /** Parley over its open DataChannel. */
+  parley: LabWire;
+  /** The minimal relay page. */
+  minimal: LabWire;
+  /** Parley once its idle DataChannel closed. */
+  idleClosed: LabIdleClosed;
+}
+
+/** Runs the browser pair for Parley (P2P), for the minimal page and for Parley's closed idle link, in one lab. Needs root. */
+export async function runLabWire(options: LabWireOptions): Promise<LabWireRun> {
   await using lab = await Lab.create({ phones: 2, profile: "lan" });
   for (const phone of lab.phones) await installLinkMeter(lab, phone);
   const app = await startApp(lab, { port: APP_PORT });
@@ -180,8 +249,13 @@ export async function runLabWire(options: LabWireOptions): Promise<LabWire[]> {
     cwd: ROOT,
     env: { HOSTNAME: lab.serverAddress, PORT: String(MINIMAL_PORT) },
   });
-  return [
-    await measurePage(lab, "Parley, P2P (browser pair)", app.url, true, options),
-    await measurePage(lab, "minimal page (browser pair)", minimal.url, false, options),
-  ];
+  const idleClose = await startApp(lab, {
+    port: IDLE_CLOSE_PORT,
+    env: { CLIENT_P2P_IDLE_MS: String(IDLE_CLOSE_MS) },
+  });
+  return {
+    parley: await measurePage(lab, "Parley, P2P (browser pair)", app.url, true, options),
+    minimal: await measurePage(lab, "minimal page (browser pair)", minimal.url, false, options),
+    idleClosed: await measureIdleClosed(lab, idleClose.url, options),
+  };
 }
