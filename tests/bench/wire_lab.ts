@@ -132,14 +132,18 @@ async function idle(
   return { both: add(a, b), a, wakeAtS };
 }
 
-/** Measures one page: opens the room on both phones, idles, then sends messages one at a time. */
-async function measurePage(
-  lab: Lab,
-  name: string,
-  url: string,
-  p2p: boolean,
-  options: LabWireOptions,
-): Promise<LabWire> {
+/** A room open on both phones: the pages, and how to deliver one message from A to B. */
+interface PairRoom {
+  /** Phone A's page (it sends). */
+  a: Page;
+  /** Phone B's page. */
+  b: Page;
+  /** Sends `body` from A and waits until B shows it (and, with P2P, A shows "Delivered"). */
+  deliver(body: string): Promise<void>;
+}
+
+/** Opens a new room of `url` on both phones (until both show "P2P" when `p2p`), runs `measure`, and closes both. */
+async function withPairRoom<T>(lab: Lab, url: string, p2p: boolean, measure: (room: PairRoom) => Promise<T>) {
   const [a, b] = await Promise.all([phoneOf(lab, 0, url, "A"), phoneOf(lab, 1, url, "B")]);
   try {
     const { room, key } = createRoomLink();
@@ -154,6 +158,26 @@ async function measurePage(
       await waitForMessages(b, [body]);
       if (p2p) await waitForAllDelivered(a);
     };
+    return await measure({ a, b, deliver });
+  } finally {
+    await Promise.all([a, b].map((page) => page.context().browser()?.close()));
+  }
+}
+
+/** The path each page shows to its peer. */
+function pathsOf(...pages: Page[]): Promise<(string | null)[]> {
+  return Promise.all(pages.map((page) => page.locator("[data-path]").first().textContent()));
+}
+
+/** Phone A's idle window, extrapolated to an hour. */
+function perHour(quiet: { a: LinkCount; wakeAtS: number[] }, windowMs: number): LinkCount & { wakeUps: number } {
+  const hour = 3_600_000 / windowMs;
+  return { bytes: quiet.a.bytes * hour, packets: quiet.a.packets * hour, wakeUps: quiet.wakeAtS.length * hour };
+}
+
+/** Measures one page: opens the room on both phones, idles, then sends messages one at a time. */
+function measurePage(lab: Lab, name: string, url: string, p2p: boolean, options: LabWireOptions): Promise<LabWire> {
+  return withPairRoom(lab, url, p2p, async ({ a, b, deliver }) => {
     await deliver(`warm-up ${options.body}`);
     await sleep(2_000);
     const quiet = await idle(lab, options.idleMs, options.wakeGapMs);
@@ -166,12 +190,11 @@ async function measurePage(
     const elapsed = performance.now() - started;
     const after = await Promise.all(lab.phones.map((p) => readLinkMeter(lab, p)));
     if (p2p) {
-      const path = await Promise.all([a, b].map((page) => page.locator("[data-path]").first().textContent()));
+      const path = await pathsOf(a, b);
       if (path.some((word) => word !== "P2P")) throw new Error(`${name}: the path left P2P while measuring (${path})`);
     }
     const background = (key: keyof LinkCount) => (quiet.both[key] / options.idleMs) * elapsed;
     const delta = (key: keyof LinkCount) => after[0][key] + after[1][key] - before[0][key] - before[1][key];
-    const hour = 3_600_000 / options.idleMs;
     return {
       name,
       messages: options.messages,
@@ -179,53 +202,30 @@ async function measurePage(
         bytes: (delta("bytes") - background("bytes")) / options.messages,
         packets: (delta("packets") - background("packets")) / options.messages,
       },
-      idlePerHour: {
-        bytes: quiet.a.bytes * hour,
-        packets: quiet.a.packets * hour,
-        wakeUps: quiet.wakeAtS.length * hour,
-      },
+      idlePerHour: perHour(quiet, options.idleMs),
       wakeAtS: quiet.wakeAtS,
       windowMs: options.idleMs,
     };
-  } finally {
-    await Promise.all([a, b].map((page) => page.context().browser()?.close()));
-  }
+  });
 }
 
 /** Opens a room on both phones, waits for P2P and for its idle close, then measures the idle window. */
-async function measureIdleClosed(lab: Lab, url: string, options: LabWireOptions): Promise<LabIdleClosed> {
-  const [a, b] = await Promise.all([phoneOf(lab, 0, url, "A"), phoneOf(lab, 1, url, "B")]);
-  try {
-    const { room, key } = createRoomLink();
-    const link = new URL(`/${room}#${key}`, url).href;
-    await a.goto(link);
-    await waitForConnected(a);
-    await b.goto(link);
-    await waitForConnected(b);
-    await Promise.all([waitForPath(a, "P2P"), waitForPath(b, "P2P")]);
-    await send(a, `warm-up ${options.body}`);
-    await waitForMessages(b, [`warm-up ${options.body}`]);
-    await waitForAllDelivered(a);
+function measureIdleClosed(lab: Lab, url: string, options: LabWireOptions): Promise<LabIdleClosed> {
+  return withPairRoom(lab, url, true, async ({ a, b, deliver }) => {
+    await deliver(`warm-up ${options.body}`);
     await Promise.all([waitForPath(a, "Relay"), waitForPath(b, "Relay")]);
     await sleep(2_000);
     const quiet = await idle(lab, options.idleMs, options.wakeGapMs);
-    const path = await Promise.all([a, b].map((page) => page.locator("[data-path]").first().textContent()));
+    const path = await pathsOf(a, b);
     if (path.some((word) => word !== "Relay")) throw new Error(`the idle link opened again while measuring (${path})`);
-    const hour = 3_600_000 / options.idleMs;
     return {
       name: "Parley, DataChannel closed when idle (browser pair)",
-      idlePerHour: {
-        bytes: quiet.a.bytes * hour,
-        packets: quiet.a.packets * hour,
-        wakeUps: quiet.wakeAtS.length * hour,
-      },
+      idlePerHour: perHour(quiet, options.idleMs),
       wakeAtS: quiet.wakeAtS,
       windowMs: options.idleMs,
       idleCloseMs: IDLE_CLOSE_MS,
     };
-  } finally {
-    await Promise.all([a, b].map((page) => page.context().browser()?.close()));
-  }
+  });
 }
 
 /** What the browser pair measured. */
