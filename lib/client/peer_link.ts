@@ -109,6 +109,8 @@ export class PeerLink {
   #makingOffer = false;
   #ignoreOffer = false;
   #closed = false;
+  /** No chat for three quarters of the idle time: a connection lost now is most likely the remote going idle. */
+  #nearlyIdle = false;
   #inbox: Promise<void> = Promise.resolve();
   #connecting: Promise<void> | null = null;
   /** Ends the waits for ICE servers still running; called when the connection they were for goes away. */
@@ -186,9 +188,9 @@ export class PeerLink {
       this.#sleep("remote idle");
       return;
     }
-    // This side gave that generation up (setup timeout): its late signals are stale, and the
-    // next attempt (ours or the remote's retry) starts a higher generation that both follow.
-    if (message.gen === this.#gen && this.#state.value === "not-now") return;
+    // This side gave that generation up (setup timeout, or idle): its late signals are stale, and the
+    // next attempt (ours or the remote's retry, or a wake) starts a higher generation that both follow.
+    if (message.gen === this.#gen && (this.#state.value === "not-now" || this.#state.value === "idle")) return;
     // The remote side started a new attempt: follow it with a fresh connection.
     if (message.gen > this.#gen) await this.#connect(message.gen);
     // A connection of this generation may still be fetching its ICE servers: wait for it, not a second one.
@@ -348,6 +350,9 @@ export class PeerLink {
     channel.onclose = () => {
       if (channel !== this.#channel || this.#closed) return;
       this.#log("DataChannel closed", { gen });
+      // Near the idle time the remote has most likely gone idle, and its signal saying so is still on its way
+      // through the server: a retry now would reopen the link nobody uses.
+      if (this.#nearlyIdle) return this.#sleep("lost near idle", true);
       this.#fail("channel closed");
     };
     channel.onmessage = (event) => {
@@ -387,6 +392,9 @@ export class PeerLink {
     if (state === "connected" || state === "completed") {
       this.#timers.clear("grace");
       if (this.#state.value === "open") void this.#refreshPath();
+    } else if ((state === "disconnected" || state === "failed") && this.#nearlyIdle) {
+      // As for a closed channel: this is most likely the remote going idle; the next message opens the link again.
+      this.#sleep("lost near idle", true);
     } else if (state === "disconnected") {
       // Chat moves to the relay at once; ICE gets a short grace to recover by itself.
       this.#path.value = "relay";
@@ -427,21 +435,32 @@ export class PeerLink {
     }
   }
 
-  /** Chat moved on the channel: the idle countdown starts again. */
+  /**
+   * Chat moved on the channel: the idle countdown starts again. It runs in two stages, on one timer: after three
+   * quarters of the idle time the link is "nearly idle" (a loss then is taken as the remote going idle), and after
+   * the rest it goes idle itself.
+   */
   #touch(): void {
     const idleMs = this.#options.timing.idleCloseMs;
-    if (idleMs) this.#timers.set("idle", idleMs, () => this.#goIdle());
+    this.#nearlyIdle = false;
+    if (!idleMs) return;
+    const early = Math.floor(idleMs * 3 / 4);
+    this.#timers.set("idle", early, () => {
+      this.#nearlyIdle = true;
+      this.#timers.set("idle", idleMs - early, () => this.#goIdle());
+    });
   }
 
-  /** Nothing moved for the idle time: tell the remote (over the relay, so it does not retry), then close. */
+  /** Nothing moved for the idle time: close, telling the remote. */
   #goIdle(): void {
     if (this.#closed || this.#state.value !== "open") return;
-    this.#signal({ idle: true });
-    this.#sleep("idle");
+    this.#sleep("idle", true);
   }
 
-  #sleep(reason: "idle" | "remote idle"): void {
+  /** Closes the connection until chat wakes the link; `tell`: say so to the remote (over the relay), so it does not retry. */
+  #sleep(reason: "idle" | "remote idle" | "lost near idle", tell = false): void {
     if (this.#state.value === "idle") return;
+    if (tell) this.#signal({ idle: true });
     this.#log("P2P idle", { gen: this.#gen, reason });
     this.#teardown();
     this.#timers.clear("retry");
@@ -471,6 +490,7 @@ export class PeerLink {
     this.#timers.clear("setup");
     this.#timers.clear("grace");
     this.#timers.clear("idle");
+    this.#nearlyIdle = false;
     for (const cancel of [...this.#cancelWaits]) cancel();
     const pc = this.#pc;
     const channel = this.#channel;

@@ -17,10 +17,12 @@
  *   (`stalled`), so even a trickle of frames cannot keep a dead reader open;
  * - a frame that would take all sockets' waiting bytes over `totalBytes` makes
  *   its socket a slow consumer (`over_total`), unless that socket holds no more
- *   than its share (`maxBytes / 16`): when the server itself falls behind (CPU
- *   contention), readers that keep up hold a few frames each, and closing them
- *   would free nothing, since what fills the total is mostly the stuck bytes of
- *   slow consumers already closed;
+ *   than its share (`maxBytes / 16`) and the total is not yet twice over: when
+ *   the server itself falls behind (CPU contention), readers that keep up hold
+ *   a few frames each, and closing them would free nothing, since what fills
+ *   the total is mostly the stuck bytes of slow consumers already closed; and
+ *   many sockets each holding just under their share still cannot take the
+ *   process past twice the total;
  * - `ready()` lets the backlog send in windows of `maxBytes / 2`.
  *
  * Only congested sockets (bytes waiting when a frame is sent) get state here,
@@ -115,8 +117,8 @@ export class FlowControl {
   /** The backlog's window: it sends only while fewer bytes than this wait. */
   readonly windowBytes: number;
   /**
-   * What a socket may hold waiting whatever the total (`maxBytes / 16`: 64 KiB by default, a few hundred chat
-   * frames). So the bytes waiting stay within `totalBytes` plus this much per congested socket.
+   * What a socket may hold waiting past the total (`maxBytes / 16`: 64 KiB by default, a few hundred chat frames),
+   * as long as all sockets together hold less than twice the total: the hard ceiling.
    */
   readonly shareBytes: number;
   /** The most bytes that may wait on all sockets together. */
@@ -185,7 +187,8 @@ export class FlowControl {
       return false;
     }
     const watched = state ?? this.#watch(socket, buffered);
-    if (this.#waiting + length > this.totalBytes && buffered + length > this.shareBytes) {
+    const total = this.#waiting + length;
+    if (total > this.totalBytes && (buffered + length > this.shareBytes || total > 2 * this.totalBytes)) {
       this.#slow(socket, "over_total");
       return false;
     }

@@ -401,3 +401,62 @@ Deno.test("an idle link ignores reconnects and network changes, and an old idle 
   await b.handleSignal({ kind: "rtc", gen: idleGen, idle: true });
   assertEquals(b.state.value, "open", "a stale idle signal (an older generation) is ignored");
 });
+
+Deno.test("a late signal of the generation a link closed for idleness does not reopen it", async () => {
+  const { clock, network, a, b } = makePair({ timing: { idleCloseMs: 60_000 } });
+  await Promise.all([a.start(), b.start()]);
+  await clock.advance(61_000);
+  assertEquals([a.state.value, b.state.value], ["idle", "idle"]);
+  const built = network.connections.length;
+  // An ICE-restart offer the remote sent just before it, too, went idle, arriving late.
+  await a.handleSignal({ kind: "rtc", gen: a.generation, description: { type: "offer", sdp: "fake pc999 ufrag9" } });
+  await a.handleSignal({
+    kind: "rtc",
+    gen: a.generation,
+    candidate: { candidate: "candidate:1 1 udp 1 10.0.0.9 9 typ host" },
+  });
+  await clock.advance(120_000);
+  assertEquals(network.connections.length, built, "no connection was built for it");
+  assertEquals(a.state.value, "idle");
+});
+
+Deno.test("a connection lost near the idle time goes idle at once and tells the remote; lost earlier, it retries", async (t) => {
+  await t.step("near the idle time: the remote going idle, its signal still on the way", async () => {
+    const { clock, network, a, b, signaling } = makePair({ timing: { idleCloseMs: 60_000 } });
+    await Promise.all([a.start(), b.start()]);
+    await clock.advance(50_000);
+    signaling.up = false; // the remote's idle signal is late
+    network.live("b")!.close();
+    await clock.advance(1);
+    assertEquals(a.state.value, "idle", "not a failure to retry");
+    assertEquals(a.path.value, "relay");
+    signaling.up = true;
+    const built = network.connections.length;
+    await clock.advance(10 * 60_000);
+    assertEquals(network.connections.length, built, "nobody reopened it");
+    void b;
+  });
+
+  await t.step("it told the remote, which was not idle yet: both stay closed until chat", async () => {
+    const { clock, network, a, b } = makePair({ timing: { idleCloseMs: 60_000 } });
+    await Promise.all([a.start(), b.start()]);
+    await clock.advance(50_000);
+    network.cut(); // ICE drops on both sides: near the idle time, neither restarts
+    await clock.advance(10);
+    assertEquals([a.state.value, b.state.value], ["idle", "idle"]);
+    network.reachable = true;
+    const built = network.connections.length;
+    await clock.advance(10 * 60_000);
+    assertEquals(network.connections.length, built);
+  });
+
+  await t.step("well before it: a lost connection is a failure, retried as always", async () => {
+    const { clock, network, a, b } = makePair({ timing: { idleCloseMs: 60_000 } });
+    await Promise.all([a.start(), b.start()]);
+    await clock.advance(10_000);
+    network.live("b")!.close();
+    await clock.advance(1);
+    assertEquals(a.state.value, "not-now");
+    void b;
+  });
+});

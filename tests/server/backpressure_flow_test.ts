@@ -195,6 +195,24 @@ Deno.test("under a full total, a socket holding no more than its share is not cl
   t.flow.close();
 });
 
+Deno.test("sockets each within their share cannot take the waiting bytes past twice the total", () => {
+  const t = setup(1000);
+  const refused: number[] = [];
+  let highest = 0;
+  for (let i = 0; i < 40; i++) {
+    const socket = new FakeSocket();
+    socket.send(t.flow, 60); // nothing waited: the kernel took it, and it waits now
+    if (socket.send(t.flow, 1)) highest = Math.max(highest, t.flow.waitingBytes);
+    else refused.push(i);
+    assertEquals(socket.slow, refused.at(-1) === i ? ["over_total"] : []);
+  }
+  // Each holds 61, within its share (62): none is refused until the next would pass twice the total.
+  assertEquals(refused[0], 32, "32 x 61 = 1952 are admitted; the 33rd's 61 would make 2013");
+  assertEquals(refused.length, 8, "and every one after it");
+  assert(highest <= 2000, `an admitted frame took the total to ${highest}`);
+  t.flow.close();
+});
+
 Deno.test("a backlog waits for room in the total rather than being closed", async () => {
   const t = setup(1300);
   const hog = new FakeSocket();

@@ -139,11 +139,18 @@ const SHARED_IDS_KEPT = 1_000;
 /** Member ids the server stamps on sessions (CONTRACT "Member identity"); absent on servers that do not. */
 type Stamped = { member?: unknown };
 
+/**
+ * The highest link generation a peer may name: a link starts one per attempt, so no honest link gets near it, and a
+ * hostile peer naming more could leave no room for the next attempt's `gen + 1`.
+ */
+const MAX_LINK_GENERATION = 1_000_000_000;
+
 /** Whether an opened `rtc` envelope has the shape of a link signal. */
 function isLinkSignal(value: unknown): value is PeerLinkSignal {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
   return v.kind === "rtc" && Number.isSafeInteger(v.gen) && (v.gen as number) >= 0 &&
+    (v.gen as number) <= MAX_LINK_GENERATION && (v.idle === undefined || v.idle === true) &&
     (v.description === undefined || (typeof v.description === "object" && v.description !== null)) &&
     (v.candidate === undefined || (typeof v.candidate === "object" && v.candidate !== null));
 }
