@@ -32,6 +32,7 @@ import { type HonestResult, runHonest } from "./abuse/honest.ts";
 import { Wire } from "./abuse/wire.ts";
 import { newRoomId } from "../../lib/protocol/ids.ts";
 import { ServerProcess } from "../support/server_process.ts";
+import { readMetrics } from "../support/server_metrics.ts";
 
 const flags = new Map(Deno.args.map((arg) => {
   const [name, value] = arg.replace(/^--/, "").split("=");
@@ -112,11 +113,10 @@ async function filesBytes(dir: string): Promise<number> {
 
 /** Sockets the server closed as slow consumers (4008), by reason, from its metrics. */
 async function slowConsumers(server: ServerProcess): Promise<Record<string, number>> {
-  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
   const reasons: Record<string, number> = {};
-  for (const line of text.split("\n")) {
-    const reason = line.match(/^parley_slow_consumers_total\{reason="([a-z_]+)"\} (\d+)$/);
-    if (reason) reasons[reason[1]] = Number(reason[2]);
+  for (const [series, value] of await readMetrics(server.httpUrl)) {
+    const reason = series.match(/^parley_slow_consumers_total\{reason="([a-z_]+)"\}$/);
+    if (reason) reasons[reason[1]] = value;
   }
   return reasons;
 }

@@ -9,6 +9,8 @@ import config from "../../fresh.config.ts";
 import { RoomScreen } from "../../lib/ui/RoomScreen.tsx";
 import { safelist } from "../../lib/ui/styles_css.ts";
 import { STRINGS } from "../../lib/ui/i18n.ts";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../support/chromium.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BODY_CLASS = "min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-900 dark:text-slate-100 antialiased";
@@ -61,4 +63,16 @@ export async function serveUiHarness(): Promise<UiHarness> {
   });
   const { port } = server.addr as Deno.NetAddr;
   return { origin: `http://127.0.0.1:${port}`, close: () => server.shutdown() };
+}
+
+/** Runs `fn` with a fresh harness and a fresh Chromium, and closes both afterwards, whatever happens. */
+export async function withHarness(fn: (harness: UiHarness, browser: Browser) => Promise<void>): Promise<void> {
+  const harness = await serveUiHarness();
+  const browser = await launchChromium();
+  try {
+    await fn(harness, browser);
+  } finally {
+    await browser.close();
+    await harness.close();
+  }
 }

@@ -6,12 +6,11 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { COUNTER_FROM_CHARS, MAX_BODY_CHARS } from "../../lib/ui/Composer.tsx";
 import { format, STRINGS } from "../../lib/ui/i18n.ts";
-import { launchChromium } from "../support/chromium.ts";
 import { assertImeReport, imeScenario } from "./_composer_ime.ts";
-import { serveUiHarness, type UiHarness } from "./_ui_harness_server.ts";
+import { withHarness } from "./_ui_harness_server.ts";
 
 /** The bodies the fake room was asked to send, in order. */
 function sent(page: Page): Promise<string[]> {
@@ -29,17 +28,6 @@ function expected(template: string, locale: string, count: number): string {
 
 function loose(text: string | null): string {
   return (text ?? "").replace(/\s/g, " ");
-}
-
-async function withHarness(fn: (harness: UiHarness, browser: Browser) => Promise<void>): Promise<void> {
-  const harness = await serveUiHarness();
-  const browser = await launchChromium();
-  try {
-    await fn(harness, browser);
-  } finally {
-    await browser.close();
-    await harness.close();
-  }
 }
 
 Deno.test("Chromium: Enter that confirms an IME composition never sends (isComposing, keyCode 229)", async (t) => {

@@ -1,8 +1,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../support/chromium.ts";
+import type { Page } from "playwright-core";
 import { seriousViolations } from "./_axe.ts";
-import { serveUiHarness, type UiHarness } from "./_ui_harness_server.ts";
+import { withHarness } from "./_ui_harness_server.ts";
 
 /** Where screenshots go; the README's images are taken from here. */
 const SHOTS = Deno.env.get("PARLEY_SCREENSHOTS") ?? new URL("../../_screenshots", import.meta.url).pathname;
@@ -11,17 +10,6 @@ const PHONE = { width: 360, height: 640 };
 /** What the fake room recorded, read from the page. */
 function calls(page: Page): Promise<string[]> {
   return page.evaluate(() => (globalThis as unknown as { __room: { calls: string[] } }).__room.calls.slice());
-}
-
-async function withHarness(fn: (harness: UiHarness, browser: Browser) => Promise<void>): Promise<void> {
-  const harness = await serveUiHarness();
-  const browser = await launchChromium();
-  try {
-    await fn(harness, browser);
-  } finally {
-    await browser.close();
-    await harness.close();
-  }
 }
 
 Deno.test("the chat UI is driven by keyboard and buttons the way a user finds them", async (t) => {

@@ -10,7 +10,7 @@ import { assert, assertEquals } from "@std/assert";
 import { parseOrderKey } from "../../lib/client/order_key.ts";
 import { MemoryStore } from "../../lib/client/store_memory.ts";
 import { FaultyStore } from "./_sim/faulty_store.ts";
-import { FakeTime, msgs, payloadOf, pump, RESEND_MS, Rig, ROOM, rosterOf } from "./_sim/rig.ts";
+import { FakeTime, msgs, payloadOf, pump, relayedPair, RESEND_MS, Rig, ROOM, rosterOf } from "./_sim/rig.ts";
 import { newMember, signed } from "./_sim/signers.ts";
 
 async function withBob(store: FaultyStore | MemoryStore = new FaultyStore()) {
@@ -226,12 +226,7 @@ Deno.test("a log behind since (reset without an epoch) brings since down to it",
 
 Deno.test("a split message holds since below its first part until it is stored whole", async () => {
   const time = new FakeTime();
-  const rigs = { ann: await Rig.create({ time }), bob: await Rig.create({ time }) };
-  for (const rig of Object.values(rigs)) await rig.load();
-  const { ann, bob } = rigs;
-  ann.courier.relayUp({ peer: "ann", peers: [rosterOf("bob", bob)] });
-  bob.courier.relayUp({ peer: "bob", peers: [rosterOf("ann", ann)] });
-  await pump(rigs);
+  const { rigs, ann, bob } = await relayedPair(time);
   await ann.courier.send("Ж".repeat(60_000));
   const parts = ann.take().filter((s) => s.kind === "chat");
   assert(parts.length >= 3);

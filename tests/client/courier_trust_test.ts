@@ -10,7 +10,7 @@ import { assert, assertEquals } from "@std/assert";
 import { MAX_FUTURE_SKEW_MS } from "../../lib/client/courier/mod.ts";
 import { COUNTER_MAX, formatOrderKey, HybridClock, MAX_ORDER_MS, parseOrderKey } from "../../lib/client/order_key.ts";
 import { MemoryStore } from "../../lib/client/store_memory.ts";
-import { FakeTime, msgs, payloadOf, pump, RESEND_MS, Rig, ROOM, rosterOf } from "./_sim/rig.ts";
+import { FakeTime, msgs, payloadOf, pump, relayedPair, RESEND_MS, Rig, ROOM, rosterOf } from "./_sim/rig.ts";
 import { newMember, signed } from "./_sim/signers.ts";
 
 async function withBob() {
@@ -59,12 +59,7 @@ Deno.test("a message from too far in the future is refused, not acknowledged, an
 
 Deno.test("an order key at the end of time is refused and leaves every later message intact", async () => {
   const time = new FakeTime();
-  const rigs = { ann: await Rig.create({ time }), bob: await Rig.create({ time }) };
-  for (const rig of Object.values(rigs)) await rig.load();
-  const { ann, bob } = rigs;
-  ann.courier.relayUp({ peer: "ann", peers: [rosterOf("bob", bob)] });
-  bob.courier.relayUp({ peer: "bob", peers: [rosterOf("ann", ann)] });
-  await pump(rigs);
+  const { rigs, ann, bob } = await relayedPair(time);
   const eve = await newMember(ROOM);
   const end = await signed(eve, { id: "end", time: time.now, ms: MAX_ORDER_MS, c: COUNTER_MAX, body: "last word" });
   bob.courier.receiveSignal("ann", payloadOf({ t: "msg", m: end }));

@@ -10,6 +10,7 @@ import type { Browser, Page } from "playwright-core";
 import { assertDelivery, buildIslands, nameOf, send, waitForMessages } from "../netlab/app.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { launch, ListeningProcess } from "../support/listening_process.ts";
+import { readMetrics } from "../support/server_metrics.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -51,9 +52,7 @@ export class Instance extends ListeningProcess {
 
   /** One metric's value from `/metrics` (whichever worker answers), or NaN when absent. */
   async metric(name: string): Promise<number> {
-    const text = await (await fetch(`${this.origin}/metrics`)).text();
-    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-    return line ? Number(line.slice(name.length + 1)) : NaN;
+    return (await readMetrics(this.origin)).get(name) ?? NaN;
   }
 
   /** Starts `deno serve main.ts` (building the islands first if needed) and waits until it listens. */

@@ -3,6 +3,7 @@ import { newRoomId } from "../../lib/protocol/ids.ts";
 import { type AdmissionMode, admit, detectAdmission, roomKey } from "../bench/abuse/admit.ts";
 import { type Frame, Wire } from "../bench/abuse/wire.ts";
 import { ServerProcess } from "../support/server_process.ts";
+import { FLOOD_ENV, readMetrics } from "../support/server_metrics.ts";
 
 /** The send bound the server runs with here (small, so the test floods little). */
 const BOUND = 256 * 1024;
@@ -35,25 +36,13 @@ class Received {
   };
 }
 
-async function metric(server: ServerProcess, line: string): Promise<number> {
-  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
-  for (const row of text.split("\n")) if (row.startsWith(line + " ")) return Number(row.slice(line.length + 1));
-  return 0;
+async function metric(server: ServerProcess, series: string): Promise<number> {
+  return (await readMetrics(server.httpUrl)).get(series) ?? 0;
 }
 
 Deno.test("a member that stops reading is closed with 4008 within the bound, then resumes and misses nothing", async (t) => {
   const server = await ServerProcess.start({
-    env: {
-      SEND_QUEUE_BYTES: String(BOUND),
-      SEND_STALL_TIMEOUT: "2",
-      RATE_CONN: "1000",
-      RATE_CONN_BURST: "1000",
-      RATE_CONN_BYTES: "1000000000",
-      RATE_ADDR_BYTES: "1000000000",
-      RATE_ADDR_BYTES_BURST: "1000000000",
-      ROOM_LOG_MAX_BYTES: String(96 * 1024 * 1024),
-      ROOM_LOG_MAX_ENTRIES: "5000",
-    },
+    env: { ...FLOOD_ENV, SEND_QUEUE_BYTES: String(BOUND), SEND_STALL_TIMEOUT: "2" },
   });
   const room = newRoomId();
   const key = await roomKey(room);

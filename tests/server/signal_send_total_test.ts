@@ -3,6 +3,7 @@ import { newRoomId } from "../../lib/protocol/ids.ts";
 import { admit, detectAdmission, roomKey } from "../bench/abuse/admit.ts";
 import { type Frame, Wire } from "../bench/abuse/wire.ts";
 import { ServerProcess } from "../support/server_process.ts";
+import { FLOOD_ENV, readMetrics } from "../support/server_metrics.ts";
 
 /** Each socket's send bound here. */
 const BOUND = 256 * 1024;
@@ -12,29 +13,13 @@ const DATA = "A".repeat(45_000);
 /** How long a wait may take before the test fails instead of hanging: a guard, not a measurement. */
 const HANG_GUARD_MS = 30_000;
 
-async function metrics(server: ServerProcess): Promise<Map<string, number>> {
-  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
-  const values = new Map<string, number>();
-  for (const row of text.split("\n")) {
-    if (row.startsWith("#") || !row.includes(" ")) continue;
-    values.set(row.slice(0, row.lastIndexOf(" ")), Number(row.slice(row.lastIndexOf(" ") + 1)));
-  }
-  return values;
+function metrics(server: ServerProcess): Promise<Map<string, number>> {
+  return readMetrics(server.httpUrl);
 }
 
 Deno.test("the bytes waiting on all sockets are bounded: non-reading members are closed with 4008 before each fills its own bound, a reading one never", async () => {
   const server = await ServerProcess.start({
-    env: {
-      SEND_QUEUE_BYTES: String(BOUND),
-      SEND_QUEUE_TOTAL_BYTES: String(TOTAL),
-      RATE_CONN: "1000",
-      RATE_CONN_BURST: "1000",
-      RATE_CONN_BYTES: "1000000000",
-      RATE_ADDR_BYTES: "1000000000",
-      RATE_ADDR_BYTES_BURST: "1000000000",
-      ROOM_LOG_MAX_BYTES: String(96 * 1024 * 1024),
-      ROOM_LOG_MAX_ENTRIES: "5000",
-    },
+    env: { ...FLOOD_ENV, SEND_QUEUE_BYTES: String(BOUND), SEND_QUEUE_TOTAL_BYTES: String(TOTAL) },
   });
   const room = newRoomId();
   const key = await roomKey(room);

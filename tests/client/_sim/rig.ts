@@ -262,6 +262,17 @@ export async function pump(rigs: Record<string, Rig>, rounds = 40): Promise<void
   }
 }
 
+/** Two loaded rigs, ann and bob, on one clock, each on the relay with the other online, their joining exchanged. */
+export async function relayedPair(time: FakeTime): Promise<{ rigs: { ann: Rig; bob: Rig }; ann: Rig; bob: Rig }> {
+  const rigs = { ann: await Rig.create({ time }), bob: await Rig.create({ time }) };
+  for (const rig of Object.values(rigs)) await rig.load();
+  const { ann, bob } = rigs;
+  ann.courier.relayUp({ peer: "ann", peers: [rosterOf("bob", bob)] });
+  bob.courier.relayUp({ peer: "bob", peers: [rosterOf("ann", ann)] });
+  await pump(rigs);
+  return { rigs, ann, bob };
+}
+
 /** The roster entry of a rig as peer `id`. */
 export function rosterOf(id: string, rig: Rig, presence: "online" | "away" = "online") {
   return { id, presence, member: rig.member };
