@@ -30,6 +30,34 @@ export interface RecentChatsProps {
   t: RecentChatsStrings;
 }
 
+/**
+ * The list's utility classes, in one place: the list renders only in the browser (it comes from IndexedDB), so Twind
+ * never sees them in the server's markup, and the landing page names them all for it (`RECENT_CHATS_CLASSES`).
+ */
+const C = {
+  section: "mt-12",
+  heading: "text-xl font-semibold",
+  list: "mt-4 divide-y divide-slate-200 dark:divide-slate-700",
+  item: "py-3",
+  form: "flex gap-2 items-end",
+  label: "flex-1 text-sm",
+  input: "mt-1 block w-full rounded border border-slate-400 px-2 py-1 text-base text-slate-900",
+  save: "px-3 py-1 rounded bg-emerald-700 text-white",
+  row: "flex items-center gap-3",
+  link: "flex-1 min-w-0 underline text-emerald-800 dark:text-emerald-300",
+  name: "font-semibold",
+  unread: "ml-2 rounded-full bg-emerald-700 text-white text-xs px-2 py-0.5",
+  last: "block truncate text-sm text-slate-700 dark:text-slate-200",
+  rename: "text-sm underline text-slate-800 dark:text-slate-100",
+  forget: "text-sm underline text-red-800 dark:text-red-300",
+} as const;
+
+/** Every utility class of the list, for the landing page's Twind safelist. */
+export const RECENT_CHATS_CLASSES: string = Object.values(C).join(" ");
+
+/** The most characters of a last message the list shows: one line's preview (the rest is cut off with an ellipsis). */
+const PREVIEW_CHARS = 200;
+
 function fill(template: string, values: Record<string, string | number>): string {
   return template.replace(/\{(\w+)\}/g, (all, key: string) => key in values ? String(values[key]) : all);
 }
@@ -59,17 +87,17 @@ export default function RecentChats({ t }: RecentChatsProps) {
   const reload = async () => setChats(await listRecentChats(store));
 
   return (
-    <section aria-labelledby="recent-chats" class="mt-12">
-      <h2 id="recent-chats" class="text-xl font-semibold">{t.recentChats}</h2>
-      <ul class="mt-4 divide-y divide-slate-200 dark:divide-slate-700">
+    <section aria-labelledby="recent-chats" class={C.section}>
+      <h2 id="recent-chats" class={C.heading}>{t.recentChats}</h2>
+      <ul class={C.list}>
         {chats.map((chat) => {
           const name = chat.title ?? fill(t.chatFallbackName, { id: chat.room.slice(0, 6) });
           return (
-            <li key={chat.room} class="py-3" data-room={chat.room}>
+            <li key={chat.room} class={C.item} data-room={chat.room}>
               {editing === chat.room
                 ? (
                   <form
-                    class="flex gap-2 items-end"
+                    class={C.form}
                     onSubmit={async (event) => {
                       event.preventDefault();
                       const field = (event.currentTarget as HTMLFormElement).elements.namedItem("title");
@@ -78,35 +106,35 @@ export default function RecentChats({ t }: RecentChatsProps) {
                       await reload();
                     }}
                   >
-                    <label class="flex-1 text-sm">
+                    <label class={C.label}>
                       {t.chatNameLabel}
                       <input
                         name="title"
                         maxLength={60}
                         defaultValue={chat.title ?? ""}
-                        class="mt-1 block w-full rounded border border-slate-400 px-2 py-1 text-base text-slate-900"
+                        class={C.input}
                         autoFocus
                       />
                     </label>
-                    <button type="submit" class="px-3 py-1 rounded bg-emerald-700 text-white">{t.saveName}</button>
+                    <button type="submit" class={C.save}>{t.saveName}</button>
                   </form>
                 )
                 : (
-                  <div class="flex items-center gap-3">
-                    <a href={chat.href} class="flex-1 min-w-0 underline text-emerald-800 dark:text-emerald-300">
-                      <span class="font-semibold">{name}</span>
+                  <div class={C.row}>
+                    <a href={chat.href} class={C.link}>
+                      <span class={C.name}>{name}</span>
                       {chat.unread > 0 && (
-                        <span class="ml-2 rounded-full bg-emerald-700 text-white text-xs px-2 py-0.5">
+                        <span class={C.unread}>
                           {fill(t.unreadCount, { count: chat.unread })}
                         </span>
                       )}
-                      <span class="block truncate text-sm text-slate-700 dark:text-slate-200">
-                        {chat.lastMessage || t.lastMessageNone}
+                      <span class={C.last}>
+                        {chat.lastMessage ? chat.lastMessage.slice(0, PREVIEW_CHARS) : t.lastMessageNone}
                       </span>
                     </a>
                     <button
                       type="button"
-                      class="text-sm underline text-slate-800 dark:text-slate-100"
+                      class={C.rename}
                       aria-label={`${t.renameChat}: ${name}`}
                       onClick={() => setEditing(chat.room)}
                     >
@@ -114,7 +142,7 @@ export default function RecentChats({ t }: RecentChatsProps) {
                     </button>
                     <button
                       type="button"
-                      class="text-sm underline text-red-800 dark:text-red-300"
+                      class={C.forget}
                       aria-label={`${t.forgetChat}: ${name}`}
                       onClick={async () => {
                         if (!confirm(t.forgetConfirm)) return;

@@ -1,7 +1,7 @@
 import { Head } from "$fresh/runtime.ts";
 import type { Handlers, PageProps } from "$fresh/server.ts";
 import NewChat from "../islands/NewChat.tsx";
-import RecentChats from "../islands/RecentChats.tsx";
+import RecentChats, { RECENT_CHATS_CLASSES } from "../islands/RecentChats.tsx";
 import { LANG_NAMES, type LangData, langOfRequest, LANGS, STRINGS } from "../lib/ui/mod.ts";
 
 /** The landing speaks the browser's language unless `?lang=` says otherwise. */
@@ -39,6 +39,8 @@ export default function Landing({ data }: PageProps<LangData>) {
         <NewChat label={t.newChat} />
       </div>
       <p class="mt-6 text-sm text-slate-600 dark:text-slate-300">{t.landingHowTo}</p>
+      {/* The list of chats renders only in the browser: Twind compiles its classes from here; the plugin drops it. */}
+      <div hidden data-twind-only="" class={RECENT_CHATS_CLASSES} />
       <RecentChats
         t={{
           recentChats: t.recentChats,

@@ -161,12 +161,22 @@ Deno.test({
       await send(a, "see you at noon");
       // The first message sent asks the browser to keep the site's storage.
       await a.waitForFunction(() => (globalThis as unknown as { __persist: number }).__persist === 1, undefined, SLOW);
+      // The last message is a long paste: the list previews it on one line under the chat's name.
+      await send(a, "bring the maps " + "and the long list of places to see ".repeat(150));
 
       await a.goto(origin + "/");
       const list = a.getByRole("region", { name: "Chats on this device" });
-      const chat = list.getByRole("listitem").filter({ hasText: "see you at noon" });
+      const chat = list.getByRole("listitem").filter({ hasText: "bring the maps" });
       await chat.waitFor(SLOW);
       assertEquals(await list.getByRole("listitem").count(), 1);
+      const name = (await chat.getByText(/^Chat /).boundingBox())!;
+      const preview = (await chat.getByText(/^bring the maps/).boundingBox())!;
+      assert(
+        preview.y >= name.y + name.height - 1,
+        `the preview starts under the name: ${JSON.stringify({ name, preview })}`,
+      );
+      assert(preview.height < 2 * name.height, `the preview is one line, ${preview.height} px`);
+      assert((await chat.boundingBox())!.height < 120, "the whole entry stays a few lines tall");
       const violations = await seriousViolations(a);
       assertEquals(violations, [], violations.join("\n"));
 
