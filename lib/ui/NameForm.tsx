@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { RoomWords } from "./i18n.ts";
 import * as UI from "./styles.ts";
 
@@ -15,9 +15,13 @@ export interface NameFormProps {
   t: RoomWords;
 }
 
-/** Sets the display name others see next to this device's messages. */
+/** Sets the display name others see next to this device's messages; the field takes focus when the form opens. */
 export function NameForm({ name, onSave, maxLength, t }: NameFormProps) {
   const [value, setValue] = useState(name);
+  const field = useRef<HTMLInputElement>(null);
+  // The form opens from its button: typing goes straight into the name (the `autofocus` attribute does nothing for an
+  // element added after the page loaded).
+  useEffect(() => field.current?.focus(), []);
   return (
     <form
       class={UI.panel}
@@ -29,6 +33,7 @@ export function NameForm({ name, onSave, maxLength, t }: NameFormProps) {
       <label for="self-name" class={UI.label}>{t.yourName}</label>
       <div class={UI.row}>
         <input
+          ref={field}
           id="self-name"
           class={UI.field}
           value={value}

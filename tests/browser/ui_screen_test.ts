@@ -84,6 +84,7 @@ Deno.test("the chat UI is driven by keyboard and buttons the way a user finds th
       await page.getByRole("button", { name: "Your name" }).click();
       const name = page.getByRole("textbox", { name: "Your name" });
       assertEquals(await name.inputValue(), "Ivan");
+      assertEquals(await page.evaluate(() => document.activeElement?.id), "self-name", "the field takes focus");
       await name.fill("Ivan P.");
       await name.press("Enter");
       assert((await calls(page)).includes("setName:Ivan P."));
