@@ -226,7 +226,7 @@ Deno.test("a log behind since (reset without an epoch) brings since down to it",
 
 Deno.test("a split message holds since below its first part until it is stored whole", async () => {
   const time = new FakeTime();
-  const { rigs, ann, bob } = await relayedPair(time);
+  const { ann, bob } = await relayedPair(time);
   await ann.courier.send("Ж".repeat(60_000));
   const parts = ann.take().filter((s) => s.kind === "chat");
   assert(parts.length >= 3);

@@ -351,3 +351,21 @@ Deno.test("people are members: sessions stamped with one member are one person, 
   roster.close();
   view.close();
 });
+
+Deno.test("a peer's typing ends when a message of that member arrives, not seconds later", () => {
+  const clock = new FakeClock(1_000);
+  const roster = createRoster({ member: MEMBER_ME, siblings: signal(new Set()), now: clock.now, timers: clock });
+  roster.reset([
+    { id: "ann-laptop", presence: "online", member: MEMBER_ANN },
+    { id: "ann-phone", presence: "online", member: MEMBER_ANN },
+    { id: "old-client", presence: "online" },
+  ]);
+  for (const peer of ["ann-laptop", "ann-phone", "old-client"]) roster.typing(peer);
+  roster.wrote("someone else");
+  assertEquals(roster.typingUntil.value.size, 3, "another author's message changes nothing");
+  roster.wrote(MEMBER_ANN);
+  assertEquals([...roster.typingUntil.value.keys()], ["old-client"], "every session of that member stops typing");
+  roster.wrote("old-client");
+  assertEquals(roster.typingUntil.value.size, 0, "an author without a member id is its peer id");
+  roster.close();
+});

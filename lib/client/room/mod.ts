@@ -409,6 +409,8 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
   });
   courier.subscribe((event) => {
     if (event.type === "rejected") log.add(EVENTS.MESSAGE_REJECTED, { from: event.from, reason: event.reason });
+    // The message someone was typing is here: their "typing" ends with it, not seconds later.
+    if (event.type === "received") roster.wrote(event.message.author);
     if (event.type === "error") log.add("Courier error", { context: event.context, error: String(event.error) });
     // Acks reach the tab that sent: the member's other tabs learn "Delivered" from it (a raise is never repeated).
     if (event.type === "status" && event.status === "delivered") tabs?.shareDelivered(event.id);

@@ -69,6 +69,8 @@ export interface Roster {
   setName(peer: string, name: string): void;
   /** A peer is typing. */
   typing(peer: string): void;
+  /** A message of `author` (a member id, or a peer id) arrived: that author's sessions stop showing as typing. */
+  wrote(author: string): void;
   /** Stops the roster's watchers. */
   close(): void;
 }
@@ -138,6 +140,14 @@ export function createRoster(options: RosterOptions): Roster {
       typingUntil.value = new Map(typingUntil.peek()).set(peer, options.now() + TYPING_SHOW_MS);
       // A fresh map after the indicator's time makes the view recompute and drop it.
       options.timers.setTimeout(() => typingUntil.value = new Map(typingUntil.peek()), TYPING_SHOW_MS + 1);
+    },
+    wrote(author) {
+      const until = typingUntil.peek();
+      let next: Map<string, number> | undefined;
+      for (const peer of until.keys()) {
+        if (peer === author || members.peek().get(peer) === author) (next ??= new Map(until)).delete(peer);
+      }
+      if (next) typingUntil.value = next;
     },
     close: stopWatching,
   };
