@@ -65,8 +65,9 @@ export const STYLES: Readonly<Record<Part, string>> = {
   statusDelivered: "text-emerald-700 dark:text-emerald-400 font-medium",
   typing: "min-h-[1.25rem] px-3 text-xs italic text-slate-600 dark:text-slate-300",
   composer: "flex items-end gap-2 px-3 py-2 border-t border-slate-200 dark:border-slate-700 bg-white dark:bg-slate-800",
+  // min-w-0: Firefox gives a textarea a wide intrinsic width (20 columns), which sent Send to a row of its own on a phone.
   textarea:
-    "flex-1 resize-none rounded-xl border border-slate-300 bg-white text-slate-900 px-3 py-2 text-base dark:bg-slate-900 dark:text-slate-100 dark:border-slate-600 focus:outline focus:outline-2 focus:outline-emerald-500",
+    "flex-1 min-w-0 resize-none rounded-xl border border-slate-300 bg-white text-slate-900 px-3 py-2 text-base dark:bg-slate-900 dark:text-slate-100 dark:border-slate-600 focus:outline focus:outline-2 focus:outline-emerald-500",
   primary:
     "px-4 py-2 rounded-xl bg-emerald-700 text-white font-semibold hover:bg-emerald-800 focus-visible:outline focus-visible:outline-4 focus-visible:outline-emerald-300 disabled:opacity-60",
   secondary:

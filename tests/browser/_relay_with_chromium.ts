@@ -4,7 +4,7 @@
  * the real server on loopback, so every message takes the relay.
  * @module
  */
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { launchChromium } from "../support/chromium.ts";
 import { startAppProcess } from "./_app_process.ts";
 import {
@@ -58,6 +58,21 @@ export async function relayChatWithChromium(t: Deno.TestContext, open: () => Pro
       const seen = await chatBothWays(a, b, 5);
       assertEquals(seen[0], "hello from Chromium");
       assertEquals(await messagesOf(b), seen);
+    });
+
+    await t.step(`at a phone's width (360 px) the message box and Send share one row in both browsers`, async () => {
+      for (const page of [a, b]) {
+        const rows = await page.evaluate(() => {
+          document.documentElement.style.width = "360px";
+          const box = document.getElementById("composer-message")!.getBoundingClientRect();
+          const send = document.querySelector("form button[type=submit]")!.getBoundingClientRect();
+          document.documentElement.style.width = "";
+          return { box: [box.top, box.bottom], send: [send.top, send.bottom] };
+        });
+        const [boxTop, boxBottom] = rows.box;
+        const [sendTop, sendBottom] = rows.send;
+        assert(sendTop < boxBottom && sendBottom > boxTop, `${page.name}: Send on its own row ${JSON.stringify(rows)}`);
+      }
     });
 
     await t.step(`${b.name} reloads and keeps the history`, async () => {
