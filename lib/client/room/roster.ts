@@ -143,9 +143,10 @@ export function createRoster(options: RosterOptions): Roster {
     },
     wrote(author) {
       const until = typingUntil.peek();
+      const memberOfPeer = members.peek();
       let next: Map<string, number> | undefined;
       for (const peer of until.keys()) {
-        if (peer === author || members.peek().get(peer) === author) (next ??= new Map(until)).delete(peer);
+        if (peer === author || memberOfPeer.get(peer) === author) (next ??= new Map(until)).delete(peer);
       }
       if (next) typingUntil.value = next;
     },
