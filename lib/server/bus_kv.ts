@@ -132,7 +132,7 @@ export class BusOverflowError extends Error {
 
 /** Opens the KV at `path` and a bus on it that closes the KV when it closes. */
 export async function openKvBus(path: string | undefined, options: KvBusOptions = {}): Promise<KvBus> {
-  const kv = await Deno.openKv(path);
+  const kv = await retryKvBusy(() => Deno.openKv(path));
   try {
     return await KvBus.open(kv, options, true);
   } catch (error) {

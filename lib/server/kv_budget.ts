@@ -34,6 +34,7 @@
  * @module
  */
 import { jitteredPause } from "./jitter.ts";
+import { retryKvBusy } from "./kv_busy.ts";
 import type { StoredChange } from "./room_log_kv.ts";
 
 /** Why the budget refused, as the error code sent to the client. */
@@ -222,7 +223,7 @@ export class KvBudget implements StorageBudget {
     const key = this.#groupKey(group, window);
     const state = this.#group(group, window);
     for (let attempt = 0; attempt < this.#o.maxAttempts; attempt++) {
-      const entry = await this.#kv.get<Usage>(key);
+      const entry = await retryKvBusy(() => this.#kv.get<Usage>(key));
       state.stored = entry.value ?? { rooms: 0, bytes: 0 };
       state.known = true;
       if (state.stored.rooms >= this.#o.addressRooms) {
@@ -233,9 +234,11 @@ export class KvBudget implements StorageBudget {
       }
       // Bytes charged here stay the flush's to write: a flush may be writing them right now.
       const next = { rooms: state.stored.rooms + 1, bytes: state.stored.bytes };
-      const commit = await this.#kv.atomic().check(entry)
-        .set(key, next, { expireIn: this.#expireIn((window + 1) * this.#o.windowMs, now) })
-        .commit();
+      const commit = await retryKvBusy(() =>
+        this.#kv.atomic().check(entry)
+          .set(key, next, { expireIn: this.#expireIn((window + 1) * this.#o.windowMs, now) })
+          .commit()
+      );
       if (commit.ok) {
         state.stored = next;
         this.#addGlobal(this.#bucket(now + this.#o.retentionMs), 1, 0);
@@ -366,7 +369,7 @@ export class KvBudget implements StorageBudget {
       const chunk = live.slice(start, start + CHUNK);
       try {
         for (let attempt = 0;; attempt++) {
-          const entries = await this.#kv.getMany<Usage[]>(chunk.map((i) => items[i].key));
+          const entries = await retryKvBusy(() => this.#kv.getMany<Usage[]>(chunk.map((i) => items[i].key)));
           const atomic = this.#kv.atomic();
           const values = chunk.map((i, j) => {
             const old = entries[j].value ?? { rooms: 0, bytes: 0 };
@@ -375,7 +378,7 @@ export class KvBudget implements StorageBudget {
             atomic.check(entries[j]).set(key, value, { expireIn: this.#expireIn(expiresAt, now) });
             return value;
           });
-          if ((await atomic.commit()).ok) {
+          if ((await retryKvBusy(() => atomic.commit())).ok) {
             chunk.forEach((i, j) => written[i] = values[j]);
             break;
           }

@@ -11,6 +11,7 @@ import { type IceServers, iceServersFromEnv } from "./ice_servers.ts";
 import type { RoomLog } from "./room_log.ts";
 import { KvRoomLog } from "./room_log_kv.ts";
 import { KvBudget } from "./kv_budget.ts";
+import { retryKvBusy } from "./kv_busy.ts";
 import { SignalService } from "./signal_service.ts";
 
 export { ConfigError, configFromEnv, DEFAULT_CONFIG } from "./config.ts";
@@ -49,7 +50,8 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
   const config = options.config ?? configFromEnv();
   // Checked before anything opens: a bad ICE variable stops the server at start-up.
   const ice = options.ice ?? iceServersFromEnv();
-  const kv = options.kv ?? await Deno.openKv(config.kvPath);
+  // Workers of `deno serve --parallel` open the one file at once, and SQLite may say "locked" to all but one.
+  const kv = options.kv ?? await retryKvBusy(() => Deno.openKv(config.kvPath));
   const budget = new KvBudget(kv, {
     maxRooms: config.storageMaxRooms,
     maxBytes: config.storageMaxBytes,

@@ -155,7 +155,7 @@ function emptyHead(epoch: string): Head {
 
 /** Opens (or creates) the KV at `path` and a room log that closes it when closed. */
 export async function openKvRoomLog(path: string | undefined, options: KvRoomLogOptions): Promise<KvRoomLog> {
-  const kv = await Deno.openKv(path);
+  const kv = await retryKvBusy(() => Deno.openKv(path));
   return new KvRoomLog(kv, options, true);
 }
 

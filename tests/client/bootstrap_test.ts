@@ -99,6 +99,7 @@ function runBootstrap(href: string, page: PageOptions = {}) {
   const addEventListener = (type: string, listener: () => void) => {
     listeners.push(type);
     if (type === "hashchange") scope.fireHashChange = listener;
+    if (type === "pagehide") scope.firePageHide = listener;
   };
   const navigation = { serverTiming: page.nonce ? [{ name: PAGE_NONCE_TIMING, description: page.nonce }] : [] };
   const performance = { getEntriesByType: (type: string) => type === "navigation" ? [navigation] : [] };
@@ -132,8 +133,8 @@ function runBootstrap(href: string, page: PageOptions = {}) {
 }
 
 Deno.test("the bootstrap is a small constant script with no request data in it", () => {
-  // It joins on its own (state, identity, hello, early hello): 2.8 KB, about 1 KB more on the wire in the gzipped page.
-  assert(BOOTSTRAP_SCRIPT.length < 2_850, `${BOOTSTRAP_SCRIPT.length} characters`);
+  // It joins on its own (state, identity, hello, early hello, bye): 2.9 KB, about 1 KB more on the wire gzipped.
+  assert(BOOTSTRAP_SCRIPT.length < 2_900, `${BOOTSTRAP_SCRIPT.length} characters`);
   assert(!BOOTSTRAP_SCRIPT.includes("</script"), "cannot end its element early");
   assert(!/[\r\n]/.test(BOOTSTRAP_SCRIPT));
 });
@@ -210,6 +211,40 @@ Deno.test("once the island took the socket, the early status is out of the way",
   assertEquals(seen, [false, true, false], "the client core's own state takes over");
   watchEarlyWelcome(ROOM, (inRoom) => seen.push(inRoom), {});
   assertEquals(seen, [false, true, false, false], "no bootstrap: not in the room");
+});
+
+Deno.test("a page left before the island took its welcomed socket says bye, so no one waits for that session", async (t) => {
+  const WELCOME = '{"type":"welcome","peer":"p"}';
+  await t.step("welcomed, not taken: bye", () => {
+    const { scope, sockets } = runBootstrap(`https://parley.example/${ROOM}#${KEY}`);
+    sockets[0].readyState = 1;
+    sockets[0].deliver(WELCOME);
+    (scope.firePageHide as () => void)();
+    assertEquals(sockets[0].sent, [{ type: "bye" }]);
+  });
+  await t.step("not welcomed yet: nothing (the server would refuse a frame before the hello's answer)", () => {
+    const { scope, sockets } = runBootstrap(`https://parley.example/${ROOM}#${KEY}`);
+    sockets[0].readyState = 1;
+    sockets[0].deliver('{"type":"challenge","nonce":"n"}');
+    (scope.firePageHide as () => void)();
+    assertEquals(sockets[0].sent.filter((frame) => frame.type === "bye"), []);
+  });
+  await t.step("taken by the island: the island's session, resumable after a reload, so nothing", () => {
+    const { scope, sockets } = runBootstrap(`https://parley.example/${ROOM}#${KEY}`);
+    sockets[0].readyState = 1;
+    sockets[0].deliver(WELCOME);
+    takeBootstrap(ROOM, scope)!.takeSocket();
+    (scope.firePageHide as () => void)();
+    assertEquals(sockets[0].sent, []);
+  });
+  await t.step("closed already: nothing", () => {
+    const { scope, sockets } = runBootstrap(`https://parley.example/${ROOM}#${KEY}`);
+    sockets[0].readyState = 1;
+    sockets[0].deliver(WELCOME);
+    sockets[0].drop();
+    (scope.firePageHide as () => void)();
+    assertEquals(sockets[0].sent, []);
+  });
 });
 
 Deno.test("the keys it derives are the room's: the same admission proofs and an interchangeable cipher", async () => {

@@ -23,12 +23,20 @@ const WAIT_MS = 45_000;
 /** Reloads of B before its socket lands on the other worker (each try is about a coin toss). */
 const MAX_TRIES = 30;
 
-/** The instance (worker) that holds each peer's socket, from the presence records in KV. */
+/** Each session's presence record in KV: its state and the instance (worker) that holds or held its socket. */
+async function presenceOf(kv: Deno.Kv, room: string): Promise<Map<string, { inst: string; state: string }>> {
+  const records = new Map<string, { inst: string; state: string }>();
+  for await (const entry of kv.list<{ inst: string; state: string }>({ prefix: ["signal", "p", room] })) {
+    // The room's seat count shares the prefix (its last key part is empty).
+    if (entry.key[3] !== "") records.set(entry.key[3] as string, entry.value);
+  }
+  return records;
+}
+
+/** The instance (worker) that holds each online peer's socket. */
 async function workersOf(kv: Deno.Kv, room: string): Promise<Map<string, string>> {
   const owners = new Map<string, string>();
-  for await (const entry of kv.list<{ inst: string; state: string }>({ prefix: ["signal", "p", room] })) {
-    if (entry.value.state === "online") owners.set(entry.key[3] as string, entry.value.inst);
-  }
+  for (const [peer, record] of await presenceOf(kv, room)) if (record.state === "online") owners.set(peer, record.inst);
   return owners;
 }
 
@@ -52,7 +60,8 @@ Deno.test({
         room.link = await createRoom(pageA, server!.origin, WAIT_MS);
         room.id = new URL(room.link).pathname.slice(1);
         let workers = new Map<string, string>();
-        for (let attempt = 1;; attempt++) {
+        let attempt = 1;
+        for (;; attempt++) {
           await joinRoom(pageB, room.link, WAIT_MS);
           await waitFor(async () => (workers = await workersOf(kv!, room.id)).size === 2, "both peers online", WAIT_MS);
           if (new Set(workers.values()).size === 2) break;
@@ -62,6 +71,10 @@ Deno.test({
         }
         const [first, second] = [...workers.values()];
         assertNotEquals(first, second, "two workers");
+        // B's pages left early (before the island took the socket, whose session no later page can resume) said bye:
+        // no session of them waits as away, which would hold every "Delivered" here for the resume window.
+        const states = [...(await presenceOf(kv!, room.id)).values()].map((record) => record.state);
+        assertEquals(states, ["online", "online"], `presence after ${attempt} join(s) of B`);
       });
 
       await t.step("they chat both ways over the relay, across workers, exactly once and in one order", async () => {

@@ -19,7 +19,11 @@
  *   welcomes it without a challenge round trip. Otherwise (a page from the
  *   service worker's cache, an old browser) it opens the socket at once;
  * - it answers a `challenge` with the hello, and a `verifier_required` with
- *   the same hello and the verifier, unless the island took the socket first.
+ *   the same hello and the verifier, unless the island took the socket first;
+ * - a page left (`pagehide`) before the island took the welcomed socket says
+ *   `bye`: no later page can resume that session (its token never reached
+ *   `sessionStorage`, and its new member key pair may not be stored either),
+ *   so the others should not wait for it as "away" for the resume window.
  *
  * It leaves everything in one global slot ({@link BOOTSTRAP_SLOT}) that the
  * island takes when it hydrates (`handoff.ts`). Nothing about the key leaves
@@ -111,5 +115,6 @@ export const BOOTSTRAP_SCRIPT: string = `((g,l,n)=>{` +
   `.find(t=>t.name==${JSON.stringify(PAGE_NONCE_TIMING)}).description}catch{}` +
   `h&&/^[\\w-]{52}$/.test(x)?(h(x).then(o=>c("&${PAGE_NONCE_PARAM}="+x+"&${EARLY_HELLO_PARAM}="+` +
   `B(e.encode(JSON.stringify(o))),o),()=>c("")),setTimeout(c,${EARLY_HELLO_WAIT_MS},"")):c("");` +
-  `addEventListener("hashchange",()=>l.reload())` +
+  `addEventListener("hashchange",()=>l.reload());` +
+  `addEventListener("pagehide",()=>b.f.some(d=>d.startsWith('{"type":"welcome"'))&&y(b.w,{type:"bye"},b.a))` +
   `})(self,location,navigator)`;
