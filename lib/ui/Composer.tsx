@@ -1,5 +1,5 @@
 import type { JSX } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { MAX_BODY_CHARS } from "../client/text_limits.ts";
 import { format, type HeldWords } from "./i18n.ts";
 import * as UI from "./styles.ts";
@@ -21,7 +21,7 @@ export { MAX_BODY_CHARS };
 /** From this length on the composer shows a counter, so the limit never comes as a surprise. */
 export const COUNTER_FROM_CHARS = Math.floor(MAX_BODY_CHARS * 0.9);
 
-/** Most lines the textbox grows to before it scrolls. */
+/** Most lines the textbox grows to before it scrolls (new lines, or one long line that wraps). */
 const MAX_ROWS = 5;
 /** The keyCode browsers give a key event that an input method (IME) handles. */
 const IME_KEY_CODE = 229;
@@ -63,6 +63,19 @@ export function Composer({ onSend, onTyping, disabled, t }: ComposerProps) {
       box.removeEventListener("compositionend", end);
     };
   }, []);
+
+  // `rows` counts only new lines: a long line that wraps (a paste) grows the box too, up to MAX_ROWS lines, measured.
+  useLayoutEffect(() => {
+    const box = input.current;
+    if (!box) return;
+    box.style.height = "";
+    const style = getComputedStyle(box);
+    const border = box.offsetHeight - box.clientHeight;
+    const cap = (parseFloat(style.lineHeight) || 24) * MAX_ROWS + parseFloat(style.paddingTop) +
+      parseFloat(style.paddingBottom) + border;
+    const wanted = box.scrollHeight + border;
+    if (wanted > box.offsetHeight) box.style.height = `${Math.min(wanted, cap)}px`;
+  }, [text]);
 
   const submit = () => {
     if (!body || disabled || tooLong) return;

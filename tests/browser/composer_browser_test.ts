@@ -154,3 +154,39 @@ Deno.test("Chromium: past MAX_BODY_CHARS the composer shows why and refuses to s
     assertEquals(errors, []);
   });
 });
+
+Deno.test("Chromium: a long line grows the box on a phone, up to five lines, then it scrolls; sent, it is one line again", async (t) => {
+  await withHarness(async (harness, browser) => {
+    const page = await browser.newPage({ viewport: { width: 360, height: 640 } });
+    await page.goto(`${harness.origin}/?sample=0`);
+    const box = page.getByRole("textbox", { name: "Message" });
+    /** The box's height and line height in px, and whether its text scrolls inside it. */
+    const measure = () =>
+      box.evaluate((element: HTMLTextAreaElement) => ({
+        height: element.offsetHeight,
+        line: parseFloat(getComputedStyle(element).lineHeight),
+        scrolls: element.scrollHeight > element.clientHeight,
+      }));
+    const empty = await measure();
+
+    await t.step("a line that wraps grows the box, all of it showing", async () => {
+      await box.fill("word ".repeat(18)); // 90 characters: three or four lines in a phone's box
+      const grown = await measure();
+      assert(grown.height >= empty.height + 2 * empty.line, `${JSON.stringify(grown)} vs empty ${empty.height}`);
+      assert(!grown.scrolls, "all of it shows");
+    });
+
+    await t.step("a long paste stops at five lines and scrolls inside the box", async () => {
+      await box.fill("word ".repeat(1_000));
+      const capped = await measure();
+      assertEquals(capped.height, empty.height + 4 * empty.line, JSON.stringify(capped));
+      assert(capped.scrolls);
+    });
+
+    await t.step("sending empties it back to one line", async () => {
+      await box.press("Enter");
+      await page.waitForFunction(() => document.querySelector("textarea")?.value === "");
+      assertEquals((await measure()).height, empty.height);
+    });
+  });
+});
