@@ -320,8 +320,10 @@ const markdown = [
   "allocations for 600 s, and the lab's default 100 ports ran out mid-run.",
   "- Per measurement, both phones get a fresh browser (empty cache and storage). Phone A opens a new room's link " +
   'and waits for "Connected". Then phone B starts loading the invite link: t0 is B\'s navigation start. A sends ' +
-  'one message as soon as its "People here" list shows B (through Playwright, so A\'s reaction time, some tens of ' +
-  "ms, is included). A room whose setup fails (A never connects) is set up again and counted in the header.",
+  'one message as soon as its "People here" list shows B (A\'s page is checked every 10 ms, then Playwright fills ' +
+  "the box and presses Enter: A's reaction time, some tens of ms, is included; until 2026-11-30 16:40 UTC a " +
+  "locator's wait polled up to every 500 ms, adding 0 to 500 ms to either contender's first message). A room " +
+  "whose setup fails (A never connects) is set up again and counted in the header.",
   '- **Connected**: t0 until B shows "Connected". **First message**: t0 until the message is in B\'s "Messages" ' +
   'log. **Time to P2P**: t0 until B\'s peer list shows A on "P2P" or "P2P via TURN". All three are read on B\'s ' +
   "own clock (`performance.now()` in a MutationObserver installed before the page's scripts), so there is no " +

@@ -46,6 +46,8 @@ export interface PageServer {
 }
 
 const POLL_MS = 50;
+/** How often A's page checks for B in its "People here" before A writes the first message, in ms. */
+const SENDER_POLL_MS = 10;
 /** How long A may take to open the room and connect (not measured; a lossy link makes it slow). */
 const SETUP_MS = 45_000;
 /** A's last console lines kept for a setup failure's message or a slow P2P sample. */
@@ -330,9 +332,12 @@ export async function measureOnce(lab: Lab, app: PageServer, options: MeasureOpt
     const started = performance.now();
     // B starts loading at t0; its own clock measures from there.
     const navigation = b.goto(link, { waitUntil: "commit", timeout: capMs }).then(() => null, (error) => error);
-    // A writes the moment B shows up in its "People here".
-    const sender = a.locator("li[data-peer]").first().waitFor({ timeout: capMs })
-      .then(() => send(a, body))
+    // A writes the moment B shows up in its "People here". Checked in A's page every few ms: a locator's `waitFor`
+    // polls ever more slowly (up to every 500 ms), which added 0 to 500 ms of driver delay to each first message.
+    const sender = a.waitForFunction(() => document.querySelector("li[data-peer]") !== null, undefined, {
+      polling: SENDER_POLL_MS,
+      timeout: capMs,
+    }).then(() => send(a, body))
       .then(() => null, (error) => error);
     let record: PageRecord | null = null;
     let linkToFirstMessage: LinkCount | null = null;
