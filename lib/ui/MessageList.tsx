@@ -34,6 +34,18 @@ export function MessageList({ messages, t, lang, markerId, onAtBottom, now = Dat
     const el = box.current;
     if (el && wasAtBottom.current) el.scrollTop = el.scrollHeight;
   }, [messages]);
+  // The list also changes size without new messages (rows above it grow as their parts load, a drawer opens, the
+  // message box grows with a paste, links come): a reader at the end stays at the end.
+  useEffect(() => {
+    const el = box.current;
+    if (!el || typeof ResizeObserver !== "function") return;
+    const observer = new ResizeObserver(() => {
+      if (wasAtBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    observer.observe(el);
+    if (el.firstElementChild) observer.observe(el.firstElementChild);
+    return () => observer.disconnect();
+  }, [messages.length === 0]);
   useEffect(() => {
     if (messages.length > 0) void loadLinkFinder().catch(() => {});
   }, [messages.length > 0]);

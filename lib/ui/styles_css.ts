@@ -39,7 +39,9 @@ export const STYLES: Readonly<Record<Part, string>> = {
     "flex items-center gap-1 shrink-0 px-2 py-1 rounded-full bg-white border border-slate-200 dark:bg-slate-800 dark:border-slate-700",
   peerAway: "opacity-70",
   path: "px-1.5 rounded bg-slate-100 text-slate-800 dark:bg-slate-700 dark:text-slate-100 font-mono text-xs",
-  log: "flex-1 overflow-y-auto px-3 py-3",
+  // relative: the list's screen-reader-only labels (absolute) are placed in it, not in the page, which they would
+  // otherwise stretch below the screen by the height of the whole history (the page then scrolled off into blank).
+  log: "relative flex-1 min-h-0 overflow-y-auto px-3 py-3",
   list: "flex flex-col gap-2",
   empty: "text-center text-slate-600 dark:text-slate-300 py-8",
   item: "flex flex-col max-w-[85%]",
@@ -73,7 +75,7 @@ export const STYLES: Readonly<Record<Part, string>> = {
   secondary:
     "px-3 py-2 rounded-lg border border-slate-300 text-slate-800 bg-white hover:bg-slate-100 dark:border-slate-600 dark:text-slate-100 dark:bg-slate-800 dark:hover:bg-slate-700 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-emerald-500",
   panel:
-    "px-3 py-3 border-b border-slate-200 dark:border-slate-700 bg-white dark:bg-slate-800 max-h-[60vh] overflow-y-auto",
+    "px-3 py-3 border-b border-slate-200 dark:border-slate-700 bg-white dark:bg-slate-800 max-h-[40dvh] overflow-y-auto",
   panelTitle: "text-base font-semibold mb-2",
   row: "flex flex-wrap items-center gap-2",
   actions: "flex flex-wrap items-center gap-2 mt-2",

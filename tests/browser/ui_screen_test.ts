@@ -133,6 +133,59 @@ Deno.test("the chat UI is driven by keyboard and buttons the way a user finds th
   });
 });
 
+Deno.test("on a phone the room is one screen: a long history, the drawers and growing rows leave Send and the newest message in view", async (t) => {
+  await withHarness(async (harness, browser) => {
+    const page = await browser.newPage({ viewport: PHONE });
+    await page.goto(harness.origin + "/");
+    const log = page.locator("[role=log]"); // in either language
+    // 40 more messages of several lines each: a history far taller than the screen.
+    await page.evaluate(() => {
+      const room = (globalThis as unknown as { __room: { messages: { value: Record<string, unknown>[] } } }).__room;
+      const first = room.messages.value;
+      const more = Array.from({ length: 40 }, (_, i) => ({
+        ...first[i % first.length],
+        id: `long-${i}`,
+        body: `${"word ".repeat(60)}${i}`,
+        time: (first.at(-1)!.time as number) + i,
+      }));
+      room.messages.value = [...first, ...more];
+    });
+    await log.getByText(/ 39$/).waitFor();
+    /** How far the newest message's bottom lies below the list's visible bottom, in px (at most 0: all of it shows). */
+    const newestHidden = () =>
+      log.evaluate((list) =>
+        list.querySelector("li:last-of-type")!.getBoundingClientRect().bottom -
+        list.getBoundingClientRect().bottom
+      );
+    const sendBottom = async (name: string) => (await page.getByRole("button", { name, exact: true }).boundingBox())!;
+
+    await t.step("the page itself never scrolls: it is exactly the screen's height", async () => {
+      // The list's screen-reader-only labels once stretched the page by the history's height (13,241 px here).
+      assertEquals(await page.evaluate(() => document.documentElement.scrollHeight), PHONE.height);
+      assert(await newestHidden() <= 0.5, `newest message hidden by ${await newestHidden()} px`);
+    });
+
+    await t.step("rows above the list grow (Russian words): the newest message stays in view", async () => {
+      await page.getByRole("button", { name: "Русский" }).click();
+      await page.getByRole("button", { name: "Отправить" }).waitFor();
+      await page.waitForTimeout(200);
+      assert(await newestHidden() <= 0.5, `newest message hidden by ${await newestHidden()} px`);
+    });
+
+    await t.step("with each drawer open, Send stays on the screen, in Russian", async () => {
+      for (const drawer of ["Пригласить", "Ваше имя", "Диагностика"]) {
+        const button = page.getByRole("button", { name: drawer, exact: true });
+        await button.click();
+        await page.waitForTimeout(200);
+        const send = await sendBottom("Отправить");
+        assert(send.y + send.height <= PHONE.height, `${drawer} open: Send ends at ${send.y + send.height} px`);
+        assertEquals(await page.evaluate(() => document.documentElement.scrollHeight), PHONE.height, drawer);
+        await button.click();
+      }
+    });
+  });
+});
+
 Deno.test("the room screen has no serious accessibility violations, light and dark, English and Russian", async () => {
   await withHarness(async (harness, browser) => {
     for (const colorScheme of ["light", "dark"] as const) {
