@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { createRoomLink } from "../lib/client/room_link.ts";
+import { keepForcedLang } from "../lib/ui/lang_link.ts";
 import { registerServiceWorker } from "../lib/ui/service_worker.ts";
 
 /** Props of the "New chat" button. */
@@ -21,8 +22,7 @@ export default function NewChat({ label }: NewChatProps) {
       onClick={() => {
         setBusy(true);
         const { room, key } = createRoomLink();
-        const lang = new URLSearchParams(location.search).get("lang");
-        location.assign(`/${room}${lang ? `?lang=${encodeURIComponent(lang)}` : ""}#${key}`);
+        location.assign(keepForcedLang(`/${room}#${key}`, location.search));
       }}
     >
       {label}

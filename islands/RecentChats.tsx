@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { forgetChat, listRecentChats, type RecentChat, renameChat } from "../lib/client/recent_chats.ts";
 import { type IdbStore, openIdbStore } from "../lib/client/store_idb.ts";
+import { keepForcedLang } from "../lib/ui/lang_link.ts";
 
 /** The words of the list, localised by the page. */
 export interface RecentChatsStrings {
@@ -121,7 +122,7 @@ export default function RecentChats({ t }: RecentChatsProps) {
                 )
                 : (
                   <div class={C.row}>
-                    <a href={chat.href} class={C.link}>
+                    <a href={keepForcedLang(chat.href, location.search)} class={C.link}>
                       <span class={C.name}>{name}</span>
                       {chat.unread > 0 && (
                         <span class={C.unread}>

@@ -187,6 +187,13 @@ Deno.test({
       await a.waitForURL(link, SLOW);
       await connected(a);
 
+      // From a landing forced to Russian, the chat opens in Russian too (the browser says English).
+      await a.goto(origin + "/?lang=ru");
+      await a.getByRole("link", { name: /Lunch/ }).click();
+      await a.waitForURL(link.replace("#", "?lang=ru#"), SLOW);
+      await a.locator("[data-connection=connected]").waitFor(SLOW); // "Подключено"
+      assertEquals(await a.getAttribute("html", "lang"), "ru");
+
       await a.goto(origin + "/");
       await list.getByRole("link", { name: /Lunch/ }).waitFor(SLOW);
       let asked = "";
