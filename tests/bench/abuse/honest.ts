@@ -25,6 +25,11 @@ export interface HonestOptions {
   drainMs: number;
   /** The client address of member `index` (0, 1 for the first pair...), sent as `X-Forwarded-For`; default none. */
   addressOf?: (index: number) => string;
+  /**
+   * Messages sent in the first this many ms are delivered and checked for loss but left out of the latency
+   * percentiles: the server's code is still warming up (a quiet run has no attack traffic to warm it first); default 0.
+   */
+  warmupMs?: number;
 }
 
 /** What the honest members saw. */
@@ -35,6 +40,8 @@ export interface HonestResult {
   received: number;
   /** Sent but never received. */
   lost: number;
+  /** Messages whose latency counts (those sent after the warm-up). */
+  measured: number;
   /** Latency percentiles from first send to arrival, in ms. */
   p50Ms: number;
   /** 99th percentile, in ms. */
@@ -143,6 +150,8 @@ function percentile(sorted: number[], p: number): number {
 /** Runs the honest pairs for the given time and reports what they saw. */
 export async function runHonest(options: HonestOptions): Promise<HonestResult> {
   const sentAt = new Map<string, number>();
+  /** Ids sent during the warm-up: delivered and counted, not timed. */
+  const warm = new Set<string>();
   const latencies: number[] = [];
   const received = new Set<string>();
   const reconnects: Record<string, number> = {};
@@ -159,7 +168,7 @@ export async function runHonest(options: HonestOptions): Promise<HonestResult> {
           const id = frame.id as string;
           if (received.has(id) || id.startsWith(name + "-")) return; // own frames come back in backlogs
           received.add(id);
-          latencies.push(performance.now() - sentAt.get(id)!);
+          if (!warm.has(id)) latencies.push(performance.now() - sentAt.get(id)!);
         },
         reconnects,
         options.addressOf?.(2 * p + i),
@@ -170,6 +179,7 @@ export async function runHonest(options: HonestOptions): Promise<HonestResult> {
   }
   const interval = 1_000 / options.perSecond;
   const end = performance.now() + options.durationMs;
+  const timedFrom = performance.now() + (options.warmupMs ?? 0);
   let n = 0;
   // Members take turns, spread over each interval, so sends do not come in one burst.
   while (performance.now() < end) {
@@ -177,6 +187,7 @@ export async function runHonest(options: HonestOptions): Promise<HonestResult> {
     for (const member of members) {
       const id = `${member.name}-${++n}`;
       sentAt.set(id, performance.now());
+      if (performance.now() < timedFrom) warm.add(id);
       member.send(id);
       await new Promise((resolve) => setTimeout(resolve, interval / members.length));
     }
@@ -193,6 +204,7 @@ export async function runHonest(options: HonestOptions): Promise<HonestResult> {
     sent: sentAt.size,
     received: received.size,
     lost: sentAt.size - received.size,
+    measured: sentAt.size - warm.size,
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
     maxMs: latencies.length ? latencies[latencies.length - 1] : NaN,
