@@ -325,10 +325,16 @@ Deno.test("ICE servers that never arrive cannot hold the link: the setup timeout
   });
 });
 
+/** A pair whose links close after 60 s without chat, both started, with the clock then advanced by `afterMs`. */
+async function startedIdlePair(afterMs: number): Promise<Pair> {
+  const pair = makePair({ timing: { idleCloseMs: 60_000 } });
+  await Promise.all([pair.a.start(), pair.b.start()]);
+  await pair.clock.advance(afterMs);
+  return pair;
+}
+
 Deno.test("a channel that carried no chat for the idle time closes on both sides, with no retry, until chat wakes it", async (t) => {
-  const { clock, network, a, b, received, events } = makePair({ timing: { idleCloseMs: 60_000 } });
-  await Promise.all([a.start(), b.start()]);
-  await clock.advance(500);
+  const { clock, network, a, b, received, events } = await startedIdlePair(500);
   const first = network.live("a")!;
 
   await t.step("chat keeps it open: the countdown starts again with each payload, either way", async () => {
@@ -368,9 +374,7 @@ Deno.test("a channel that carried no chat for the idle time closes on both sides
 });
 
 Deno.test("a side told its remote went idle while it was retrying stops retrying", async () => {
-  const { clock, network, a, b } = makePair({ timing: { idleCloseMs: 60_000 } });
-  await Promise.all([a.start(), b.start()]);
-  await clock.advance(500);
+  const { clock, network, a, b } = await startedIdlePair(500);
   // The remote's connection goes first (its SCTP abort outruns the signal): this side fails and would retry.
   network.live("b")!.close();
   await clock.advance(1);
@@ -385,9 +389,7 @@ Deno.test("a side told its remote went idle while it was retrying stops retrying
 });
 
 Deno.test("an idle link ignores reconnects and network changes, and an old idle signal never closes a newer link", async () => {
-  const { clock, network, a, b } = makePair({ timing: { idleCloseMs: 60_000 } });
-  await Promise.all([a.start(), b.start()]);
-  await clock.advance(61_000);
+  const { clock, network, a, b } = await startedIdlePair(61_000);
   assertEquals([a.state.value, b.state.value], ["idle", "idle"]);
   const built = network.connections.length;
   a.reconnect();
@@ -403,9 +405,7 @@ Deno.test("an idle link ignores reconnects and network changes, and an old idle 
 });
 
 Deno.test("a late signal of the generation a link closed for idleness does not reopen it", async () => {
-  const { clock, network, a, b } = makePair({ timing: { idleCloseMs: 60_000 } });
-  await Promise.all([a.start(), b.start()]);
-  await clock.advance(61_000);
+  const { clock, network, a, b } = await startedIdlePair(61_000);
   assertEquals([a.state.value, b.state.value], ["idle", "idle"]);
   const built = network.connections.length;
   // An ICE-restart offer the remote sent just before it, too, went idle, arriving late.
@@ -422,9 +422,7 @@ Deno.test("a late signal of the generation a link closed for idleness does not r
 
 Deno.test("a connection lost near the idle time goes idle at once and tells the remote; lost earlier, it retries", async (t) => {
   await t.step("near the idle time: the remote going idle, its signal still on the way", async () => {
-    const { clock, network, a, b, signaling } = makePair({ timing: { idleCloseMs: 60_000 } });
-    await Promise.all([a.start(), b.start()]);
-    await clock.advance(50_000);
+    const { clock, network, a, b, signaling } = await startedIdlePair(50_000);
     signaling.up = false; // the remote's idle signal is late
     network.live("b")!.close();
     await clock.advance(1);
@@ -438,9 +436,7 @@ Deno.test("a connection lost near the idle time goes idle at once and tells the 
   });
 
   await t.step("it told the remote, which was not idle yet: both stay closed until chat", async () => {
-    const { clock, network, a, b } = makePair({ timing: { idleCloseMs: 60_000 } });
-    await Promise.all([a.start(), b.start()]);
-    await clock.advance(50_000);
+    const { clock, network, a, b } = await startedIdlePair(50_000);
     network.cut(); // ICE drops on both sides: near the idle time, neither restarts
     await clock.advance(10);
     assertEquals([a.state.value, b.state.value], ["idle", "idle"]);
@@ -451,9 +447,7 @@ Deno.test("a connection lost near the idle time goes idle at once and tells the 
   });
 
   await t.step("well before it: a lost connection is a failure, retried as always", async () => {
-    const { clock, network, a, b } = makePair({ timing: { idleCloseMs: 60_000 } });
-    await Promise.all([a.start(), b.start()]);
-    await clock.advance(10_000);
+    const { clock, network, a, b } = await startedIdlePair(10_000);
     network.live("b")!.close();
     await clock.advance(1);
     assertEquals(a.state.value, "not-now");
