@@ -24,7 +24,8 @@ export function NotifySetting({ t }: NotifySettingProps) {
   if (!supported) return null;
   return (
     <label class={UI.notifyLabel}>
-      <span>{t.notifications}</span>
+      {/* Named for screen readers only on a phone, where the words would push the row onto a third line. */}
+      <span class={UI.notifyWords}>{t.notifications}</span>
       <select
         class={UI.notifySelect}
         value={mode}

@@ -9,6 +9,8 @@ export interface PeerListProps {
   peers: readonly PeerView[];
   /** The UI strings. */
   t: FirstWords;
+  /** What to say when nobody else is here (default: nobody yet, with the invite hint). */
+  empty?: string;
 }
 
 /** The words for a path, exactly as the tests and users read them. */
@@ -17,10 +19,10 @@ export function pathLabel(path: PeerView["path"], t: FirstWords): string {
 }
 
 /** Everyone else in the room, each with presence and the path their messages take. */
-export function PeerList({ peers, t }: PeerListProps) {
+export function PeerList({ peers, t, empty = t.nobodyYet }: PeerListProps) {
   return (
     <section aria-label={t.people}>
-      {peers.length === 0 ? <p class={`${UI.peers} ${UI.muted}`}>{t.nobodyYet}</p> : (
+      {peers.length === 0 ? <p class={`${UI.peers} ${UI.muted}`}>{empty}</p> : (
         <ul class={UI.peers} tabIndex={0}>
           {peers.map((peer) => (
             <li

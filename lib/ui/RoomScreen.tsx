@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { MAX_NAME_LENGTH } from "../client/text_limits.ts";
 import type { RoomView } from "../client/room_view.ts";
 import type { SocketState } from "../client/signal_socket.ts";
@@ -86,6 +86,9 @@ export function RoomScreen(
       tag: view?.room ?? "parley",
     }).catch(() => {});
   });
+  // Once someone else has been here (present, or their messages), an empty list means they left, not "not yet".
+  const othersWereHere = useRef(false);
+  othersWereHere.current ||= peers.length > 0 || messages.some((message) => !message.own);
   const storage = useSignalValue(view?.storage, "durable");
   const notice = useSignalValue(view?.notice, null);
   const other = LANGS.find((l) => l !== lang) ?? lang;
@@ -131,7 +134,7 @@ export function RoomScreen(
       {!error && notice?.code === "session_replaced" && t.sessionReplaced && (
         <p class={UI.storageNotice}>{t.sessionReplaced}</p>
       )}
-      {!error && <PeerList peers={peers} t={t} />}
+      {!error && <PeerList peers={peers} t={t} empty={othersWereHere.current ? words?.nobodyNow : undefined} />}
       <div id="room-panel" onKeyDown={(event) => event.key === "Escape" && close()}>
         {drawers && words && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={words} />}
         {drawers && words && panel === "name" && view && (

@@ -55,6 +55,7 @@ const EN = {
   queuedHint: "You can keep writing: messages are sent when the connection returns.",
   people: "People here",
   nobodyYet: "Nobody else is here yet. Send them the invite link.",
+  nobodyNow: "Nobody else is here now.",
   online: "online",
   away: "away",
   p2p: "P2P",
@@ -163,6 +164,7 @@ const RU: Strings = {
   queuedHint: "Можно продолжать писать: сообщения уйдут, когда связь вернётся.",
   people: "Участники",
   nobodyYet: "Здесь пока никого нет. Отправьте ссылку-приглашение.",
+  nobodyNow: "Сейчас здесь больше никого нет.",
   online: "в сети",
   away: "отошёл",
   p2p: "P2P",
@@ -262,6 +264,7 @@ const NOT_IN_ROOM = [
  */
 const LATER_WORDS = [
   "appName",
+  "nobodyNow",
   "notifications",
   "notifyOff",
   "notifySender",

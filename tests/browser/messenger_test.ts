@@ -79,8 +79,9 @@ Deno.test({
       await a.getByRole("button", { name: "Leave", exact: true }).click();
       await a.waitForURL(origin + "/", SLOW);
       await a.getByRole("button", { name: "New chat" }).waitFor();
-      // Gone, not "away": well before the resume window would have ended an unannounced drop.
-      await people.getByText("Nobody else is here yet").waitFor(UNDER_RESUME);
+      // Gone, not "away": well before the resume window would have ended an unannounced drop. And gone, not "not
+      // come yet": the list says so.
+      await people.getByText("Nobody else is here now.").waitFor(UNDER_RESUME);
       assertEquals(await people.getByRole("listitem").count(), 0);
       assert((await seriousViolations(b)).length === 0, (await seriousViolations(b)).join("\n"));
     });

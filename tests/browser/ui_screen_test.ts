@@ -172,6 +172,47 @@ Deno.test("on a phone the room is one screen: a long history, the drawers and gr
       assert(await newestHidden() <= 0.5, `newest message hidden by ${await newestHidden()} px`);
     });
 
+    await t.step(
+      "the connection row (state, notifications, language, Leave) takes at most two rows, in Russian",
+      async () => {
+        await page.getByRole("combobox", { name: "Уведомления" }).waitFor();
+        // An item starts a new row when it lies below every item of the row before; the notification setting's words
+        // once made three.
+        const rows = await page.locator("[data-connection]").evaluate((status) => {
+          const boxes = [...status.closest("section")!.parentElement!.children]
+            .map((item) => item.getBoundingClientRect()).sort((a, b) => a.top - b.top);
+          const bottoms: number[] = [];
+          for (const box of boxes) {
+            if (bottoms.length === 0 || box.top >= bottoms[bottoms.length - 1] - 1) bottoms.push(box.bottom);
+            else bottoms[bottoms.length - 1] = Math.max(bottoms[bottoms.length - 1], box.bottom);
+          }
+          return bottoms.length;
+        });
+        assert(rows <= 2, `the connection row takes ${rows} rows`);
+      },
+    );
+
+    await t.step("a link that fits on a line is moved to the next line whole, not cut mid-word", async () => {
+      // Words of growing length before the link put its start at every place of a line; `break-all` cut it there.
+      await page.evaluate(() => {
+        const room = (globalThis as unknown as { __room: { messages: { value: Record<string, unknown>[] } } }).__room;
+        const last = room.messages.value.at(-1)!;
+        const links = Array.from({ length: 24 }, (_, i) => ({
+          ...last,
+          id: `link-${i}`,
+          body: `${"w".repeat(i + 1)} see https://example.com/page${i}`,
+          time: (last.time as number) + 1 + i,
+        }));
+        room.messages.value = [...room.messages.value, ...links];
+      });
+      const anchors = log.locator('a[href^="https://example.com/page"]');
+      await anchors.nth(23).waitFor();
+      const lines = await anchors.evaluateAll((all) =>
+        all.map((a) => new Set([...a.getClientRects()].map((rect) => Math.round(rect.top))).size)
+      );
+      assertEquals(lines, lines.map(() => 1), `lines per link: ${lines.join(", ")}`);
+    });
+
     await t.step("with each drawer open, Send stays on the screen, in Russian", async () => {
       for (const drawer of ["Пригласить", "Ваше имя", "Диагностика"]) {
         const button = page.getByRole("button", { name: drawer, exact: true });
