@@ -148,3 +148,5 @@ export const link = "_1s";
 export const storageNotice = "_1t";
 /** The class of the notifyWords part. */
 export const notifyWords = "_1u";
+/** The class of the notifyBell part. */
+export const notifyBell = "_1v";

@@ -59,6 +59,7 @@ export const STYLES: Readonly<Record<Part, string>> = {
   bodyLink: "underline [overflow-wrap:anywhere]",
   notifyLabel: "ml-auto flex items-center gap-1 text-xs text-slate-700 dark:text-slate-200",
   notifyWords: "sr-only sm:not-sr-only",
+  notifyBell: "shrink-0 sm:hidden",
   notifySelect: "rounded border border-slate-300 bg-white px-1 py-0.5 text-xs dark:border-slate-600 dark:bg-slate-800",
   meta: "flex items-center gap-1 mt-0.5 px-1 text-xs text-slate-600 dark:text-slate-300",
   status: "inline-flex items-center gap-0.5",
