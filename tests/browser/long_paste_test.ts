@@ -223,34 +223,20 @@ async function run(t: Deno.TestContext, browser: Browser, origin: string, path: 
   }
 }
 
-Deno.test({
-  name: "long paste over the relay: 65,536 units in four scripts arrive once and identical; 65,537 are refused",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    const app = await serveApp();
-    const browser = await launchChromium();
-    try {
-      await run(t, browser, app.origin, "relay");
-    } finally {
-      await browser.close();
-      await app.close();
-    }
-  },
-});
-
-Deno.test({
-  name: "long paste over P2P: 65,536 units in four scripts arrive once and identical; 65,537 are refused",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    const app = await serveApp();
-    const browser = await launchChromium();
-    try {
-      await run(t, browser, app.origin, "p2p");
-    } finally {
-      await browser.close();
-      await app.close();
-    }
-  },
-});
+for (const [path, over] of [["relay", "the relay"], ["p2p", "P2P"]] as const) {
+  Deno.test({
+    name: `long paste over ${over}: 65,536 units in four scripts arrive once and identical; 65,537 are refused`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn(t) {
+      const app = await serveApp();
+      const browser = await launchChromium();
+      try {
+        await run(t, browser, app.origin, path);
+      } finally {
+        await browser.close();
+        await app.close();
+      }
+    },
+  });
+}

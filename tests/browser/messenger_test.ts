@@ -62,17 +62,22 @@ async function page(browser: Browser, errors: string[]): Promise<Page> {
   return opened;
 }
 
+/** Two people, each in a fresh profile: A opens a new chat and B joins it by its link; both are connected. */
+async function twoInNewChat(browser: Browser, origin: string, errors: string[]): Promise<{ a: Page; b: Page }> {
+  const a = await page(browser, errors);
+  const b = await page(browser, errors);
+  await b.goto(await newChat(a, origin));
+  await connected(b);
+  return { a, b };
+}
+
 Deno.test({
   name: "Leave says bye: the other person sees them gone at once, and the leaver is back on the landing page",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
     await withBrowser(async (browser, origin, errors) => {
-      const a = await page(browser, errors);
-      const b = await page(browser, errors);
-      const link = await newChat(a, origin);
-      await b.goto(link);
-      await connected(b);
+      const { a, b } = await twoInNewChat(browser, origin, errors);
       const people = b.getByRole("region", { name: "People here" });
       await people.getByRole("listitem").filter({ hasText: "online" }).waitFor(SLOW);
 
@@ -94,11 +99,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await withBrowser(async (browser, origin, errors) => {
-      const a = await page(browser, errors);
-      const b = await page(browser, errors);
-      const link = await newChat(a, origin);
-      await b.goto(link);
-      await connected(b);
+      const { a, b } = await twoInNewChat(browser, origin, errors);
       await setName(b, "Boris");
       await send(b, "hello from Boris");
       const people = a.getByRole("region", { name: "People here" });
