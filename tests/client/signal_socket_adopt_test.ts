@@ -5,19 +5,11 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
-import { type AdoptedSocket, SignalSocket, type SignalSocketTimings } from "../../lib/client/signal_socket.ts";
+import { type AdoptedSocket, SignalSocket } from "../../lib/client/signal_socket.ts";
 import { FakeClock, settle } from "../support/fake_clock.ts";
 import { PROTOCOL_VERSION } from "../../lib/protocol/version.ts";
+import { FakeWebSocket, TIMINGS } from "./_fake_signal_socket.ts";
 
-const TIMINGS: SignalSocketTimings = {
-  reconnectBaseMs: 1_000,
-  reconnectCapMs: 30_000,
-  connectTimeoutMs: 10_000,
-  heartbeatIntervalMs: 25_000,
-  heartbeatQuietMs: 25_000,
-  heartbeatTimeoutMs: 10_000,
-  livenessTimeoutMs: 3_000,
-};
 const NONCE = "N".repeat(43);
 const WELCOME = {
   type: "welcome",
@@ -29,31 +21,6 @@ const WELCOME = {
   peers: [],
   log: { first: 1, last: 0 },
 };
-
-/** A WebSocket whose other end is the test. */
-class FakeWebSocket {
-  sent: Record<string, unknown>[] = [];
-  onmessage: ((event: { data: string }) => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  onopen: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  closedWith?: number;
-  constructor(readonly url: string, public readyState = 0) {}
-  send(data: string) {
-    this.sent.push(JSON.parse(data));
-  }
-  close(code = 1000) {
-    this.closedWith = code;
-    this.readyState = 3;
-  }
-  receive(frame: Record<string, unknown>) {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  serverClose(code: number) {
-    this.readyState = 3;
-    this.onclose?.({ code, reason: "" });
-  }
-}
 
 /** A bootstrap's socket: it keeps what arrives until someone takes over its handler. */
 function bootstrapSocket(readyState: number, received: Record<string, unknown>[] = []) {

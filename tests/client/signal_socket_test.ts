@@ -2,47 +2,7 @@ import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import { CLOSE, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
 import { SignalSocket, type SignalSocketTimings, signalUrl } from "../../lib/client/signal_socket.ts";
 import { FakeClock, settle } from "../support/fake_clock.ts";
-
-const TIMINGS: SignalSocketTimings = {
-  reconnectBaseMs: 1_000,
-  reconnectCapMs: 30_000,
-  connectTimeoutMs: 10_000,
-  heartbeatIntervalMs: 25_000,
-  heartbeatQuietMs: 25_000,
-  heartbeatTimeoutMs: 10_000,
-  livenessTimeoutMs: 3_000,
-};
-
-/** A WebSocket whose other end is the test. */
-class FakeWebSocket {
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((event: { data: string }) => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  closedWith?: number;
-  constructor(readonly url: string) {}
-  send(data: string) {
-    this.sent.push(JSON.parse(data));
-  }
-  close(code = 1000) {
-    this.closedWith = code;
-    this.readyState = 3;
-  }
-  // The server side of the test:
-  open() {
-    this.readyState = 1;
-    this.onopen?.();
-  }
-  receive(frame: Record<string, unknown>) {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  serverClose(code: number, reason = "") {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-}
+import { FakeWebSocket, TIMINGS } from "./_fake_signal_socket.ts";
 
 function setup(
   options: { online?: () => boolean; random?: () => number; timings?: Partial<SignalSocketTimings> } = {},
