@@ -142,23 +142,53 @@ export class HybridClock {
 /** A history summary: writer → flat list of inclusive ranges of message numbers `[lo, hi, lo, hi, ...]`. */
 export type Digest = Record<string, number[]>;
 
-/** Folds order parts (their writer and number) into a digest. */
-export function buildDigest(pairs: Iterable<OrderParts>): Digest {
-  const byWriter = new Map<string, number[]>();
+/** Bounds on a digest this side builds, so every peer accepts it whatever the history holds. */
+export interface BuildBounds extends DigestBounds {
+  /** Most writers of one author (a member's tabs over the room's life). */
+  maxWritersPerAuthor: number;
+}
+
+/**
+ * Folds order parts (their writer and number) into a digest. With `bounds`, a history that would list more than they
+ * allow (a long-lived room, or a member who made up thousands of writers) is summarized by its most recently active
+ * writers (newest message first, then writer id, so peers holding the same history build the same digest), at most
+ * `maxWritersPerAuthor` of one author, and a writer whose ranges would pass `maxNumbers` by its newest ranges. What it
+ * leaves out is not lost: it stays stored and is shown; sync only stops comparing it (see `history_sync.ts`).
+ */
+export function buildDigest(pairs: Iterable<OrderParts>, bounds?: BuildBounds): Digest {
+  const byWriter = new Map<string, { author: string; newest: number; numbers: number[] }>();
   for (const parts of pairs) {
     const writer = writerOf(parts);
-    const list = byWriter.get(writer);
-    if (list) list.push(parts.n);
-    else byWriter.set(writer, [parts.n]);
+    const entry = byWriter.get(writer);
+    if (entry) {
+      entry.numbers.push(parts.n);
+      if (parts.ms > entry.newest) entry.newest = parts.ms;
+    } else {
+      byWriter.set(writer, { author: parts.author, newest: parts.ms, numbers: [parts.n] });
+    }
   }
+  const writers = [...byWriter];
+  if (bounds) writers.sort(([a, x], [b, y]) => y.newest - x.newest || (a < b ? -1 : a > b ? 1 : 0));
   const digest: Digest = {};
-  for (const [writer, list] of byWriter) {
+  const perAuthor = new Map<string, number>();
+  let count = 0;
+  let numbers = 0;
+  for (const [writer, { author, numbers: list }] of writers) {
     list.sort((a, b) => a - b);
-    const ranges: number[] = [];
+    let ranges: number[] = [];
     for (const n of list) {
       const end = ranges.length - 1;
       if (end > 0 && n <= ranges[end] + 1) ranges[end] = Math.max(ranges[end], n);
       else ranges.push(n, n);
+    }
+    if (bounds) {
+      const mine = perAuthor.get(author) ?? 0;
+      const room = bounds.maxNumbers - numbers;
+      if (count >= bounds.maxWriters || mine >= bounds.maxWritersPerAuthor || room < 2) continue;
+      if (ranges.length > room) ranges = ranges.slice(ranges.length - (room - room % 2));
+      perAuthor.set(author, mine + 1);
+      count++;
+      numbers += ranges.length;
     }
     digest[writer] = ranges;
   }

@@ -7,6 +7,10 @@
 import { assert, assertEquals, assertExists, assertNotEquals } from "@std/assert";
 import { type Packet, type PayloadCodec, plainCodec } from "../../lib/client/courier/mod.ts";
 import { MemoryStore } from "../../lib/client/store_memory.ts";
+import { MessageBook } from "../../lib/client/courier/book.ts";
+import { HistorySync } from "../../lib/client/courier/history_sync.ts";
+import { MAX_SYNC_ROUNDS } from "../../lib/client/courier/limits.ts";
+import { askSync, PeerTable } from "../../lib/client/courier/peers.ts";
 import {
   buildDigest,
   digestCovers,
@@ -75,6 +79,24 @@ Deno.test("digests fold message numbers into ranges per writer and compare", () 
   }]);
   assertEquals(tabs, { "a~x": [1, 1], "a~y": [1, 1] }, "two tabs of one member number apart");
   assert(isDigest(tabs));
+});
+
+Deno.test("a digest built within bounds keeps the most recently active writers, a few per author, and newest ranges", () => {
+  const bounds = { maxWriters: 3, maxNumbers: 8, maxWritersPerAuthor: 2 };
+  // Author e made up four writers, all newer than a's and b's; b's writer has gaps.
+  const parts = [
+    ...[1, 2, 3, 4].map((i) => ({ ms: 100 + i, c: 0, author: "e", tab: `t${i}`, n: 1 })),
+    { ms: 10, c: 0, author: "a", n: 1 },
+    ...[1, 3, 5, 7].map((n) => ({ ms: 50 + n, c: 0, author: "b", n })),
+  ];
+  const digest = buildDigest(parts, bounds);
+  // e's two newest writers, then b (newer than a), whose four ranges are cut to the newest two that fit.
+  assertEquals(digest, { "e~t4": [1, 1], "e~t3": [1, 1], b: [5, 5, 7, 7] });
+  assert(isDigest(digest, bounds));
+  // Peers holding the same history build the same digest, whatever order they hold it in.
+  assertEquals(buildDigest([...parts].reverse(), bounds), digest);
+  // Within the bounds nothing is left out.
+  assertEquals(Object.keys(buildDigest(parts, { maxWriters: 6, maxNumbers: 20, maxWritersPerAuthor: 4 })).length, 6);
 });
 
 Deno.test("a message goes out by relay at once, is sent when logged, and delivered when the only peer acks", async (t) => {
@@ -521,4 +543,28 @@ Deno.test("packets the old way (unsigned messages) are refused, so nothing unsig
   assertEquals(courier.messages.length, 0);
   assertEquals(rig.rejections(), ["malformed_message"]);
   courier.close();
+});
+
+Deno.test("history sync stops offering after MAX_SYNC_ROUNDS offers that never settle, until something asks again", () => {
+  const peers = new PeerTable("me");
+  peers.relayUp = true;
+  const state = peers.ensure("bob")!;
+  state.presence = "online";
+  const sent: string[] = [];
+  const sync = new HistorySync({
+    book: new MessageBook(),
+    peers,
+    toPeer: (peer, packet) => sent.push(`${peer}:${packet.t}`),
+    batchBytes: 10_000,
+    arm: () => {},
+  });
+  askSync(state);
+  // Bob's digest lists what we never get (say a writer our digest leaves out): the two never cover each other.
+  sync.onAnswer("bob", { "x~y": [1, 1] });
+  for (let tick = 0; tick < MAX_SYNC_ROUNDS + 3; tick++) if (state.needSync) sync.offer("bob");
+  assertEquals(sent.length, MAX_SYNC_ROUNDS, "one offer per round, then none");
+  assertEquals(state.needSync, false);
+  askSync(state); // Bob comes back online
+  sync.offer("bob");
+  assertEquals(sent.length, MAX_SYNC_ROUNDS + 1, "a new reason starts new rounds");
 });

@@ -8,6 +8,8 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { MAX_FUTURE_SKEW_MS } from "../../lib/client/courier/mod.ts";
+import { MAX_DIGEST_WRITERS } from "../../lib/client/courier/limits.ts";
+import { newMessageId } from "../../lib/client/courier/message_id.ts";
 import { COUNTER_MAX, formatOrderKey, HybridClock, MAX_ORDER_MS, parseOrderKey } from "../../lib/client/order_key.ts";
 import { MemoryStore } from "../../lib/client/store_memory.ts";
 import { FakeTime, msgs, payloadOf, pump, relayedPair, RESEND_MS, Rig, ROOM, rosterOf } from "./_sim/rig.ts";
@@ -287,4 +289,64 @@ Deno.test("a forged copy still being verified does not take the honest copy down
   assertEquals(courier.since, 3);
   courier.close();
   ann.courier.close();
+});
+
+Deno.test("a member who makes up 4,097 writers cannot break history sync between the others, nor keep it going", async () => {
+  const time = new FakeTime();
+  const ann = await Rig.create({ time });
+  const bob = await Rig.create({ time });
+  await ann.load();
+  await bob.load();
+  const eve = await newMember(ROOM);
+  const eveOnline = { id: "eve", presence: "online" as const, member: eve.member };
+  ann.courier.relayUp({ peer: "ann", peers: [rosterOf("bob", bob), eveOnline] });
+  bob.courier.relayUp({ peer: "bob", peers: [rosterOf("ann", ann), eveOnline] });
+  await pump({ ann, bob });
+  // One valid signed message under each of 4,097 made-up tab tags: one writer more than a digest may list.
+  const made = await Promise.all(Array.from({ length: MAX_DIGEST_WRITERS + 1 }, (_, i) =>
+    signed(eve, {
+      id: newMessageId(eve.member, (n) => crypto.getRandomValues(new Uint8Array(n))),
+      time: time.now,
+      body: ".",
+      tab: `t${i}`,
+      n: 1,
+    })));
+  for (const rig of [ann, bob]) {
+    for (let i = 0; i < made.length; i += 1_000) {
+      rig.courier.receiveSignal("eve", payloadOf({ t: "hist", ms: made.slice(i, i + 1_000) }));
+    }
+    await rig.settle();
+    rig.take();
+    assertEquals(rig.courier.messages.length, made.length, "every one is a valid message, shown");
+  }
+  ann.courier.presence("eve", "left");
+  bob.courier.presence("eve", "left");
+  // Ann and bob compare histories again, as when a peer comes back.
+  ann.courier.presence("bob", "online", bob.member);
+  bob.courier.presence("ann", "online", ann.member);
+  await pump({ ann, bob });
+  // Count the sync packets the two send each other in each resend tick.
+  let syncs = 0;
+  for (const rig of [ann, bob]) {
+    const take = rig.take.bind(rig);
+    rig.take = () => {
+      const out = take();
+      syncs += out.filter((sent) => sent.packet?.t === "sync").length;
+      return out;
+    };
+  }
+  const ticks: number[] = [];
+  for (let tick = 0; tick < 10; tick++) {
+    const before = syncs;
+    time.advance(RESEND_MS);
+    await pump({ ann, bob });
+    ticks.push(syncs - before);
+  }
+  for (const rig of [ann, bob]) {
+    assert(!rig.rejections().includes("malformed_packet"), `an honest digest was refused: ${rig.rejections()}`);
+    assertEquals(rig.courier.messages.length, made.length);
+  }
+  assertEquals(ticks.slice(-3), [0, 0, 0], `sync goes quiet (sync packets per tick: ${ticks.join(", ")})`);
+  ann.courier.close();
+  bob.courier.close();
 });

@@ -5,8 +5,16 @@
  * outbox).
  * @module
  */
-import { buildDigest, type Digest, type OrderParts, parseOrderKey, writerOf } from "../order_key.ts";
+import { type BuildBounds, buildDigest, type Digest, type OrderParts, parseOrderKey, writerOf } from "../order_key.ts";
 import type { StoredMessage } from "../store.ts";
+import { MAX_DIGEST_NUMBERS, MAX_DIGEST_WRITERS, MAX_DIGEST_WRITERS_PER_AUTHOR } from "./limits.ts";
+
+/** The digest this side sends stays within what every peer accepts (`DIGEST_BOUNDS` in `packets.ts`). */
+const OWN_DIGEST_BOUNDS: BuildBounds = {
+  maxWriters: MAX_DIGEST_WRITERS,
+  maxNumbers: MAX_DIGEST_NUMBERS,
+  maxWritersPerAuthor: MAX_DIGEST_WRITERS_PER_AUTHOR,
+};
 
 function byOrder(a: StoredMessage, b: StoredMessage): number {
   if (a.order !== b.order) return a.order < b.order ? -1 : 1;
@@ -81,7 +89,10 @@ export class MessageBook {
     return syncable(message) && !this.#unstored.has(message.id);
   }
 
-  /** The digest of every message that may be offered (cached until the next change). */
+  /**
+   * The digest of the messages that may be offered (cached until the next change), within the bounds every peer
+   * accepts: a history too large for them is summarized by its most recently active writers (see `buildDigest`).
+   */
   digest(): Digest {
     if (!this.#digest) {
       const parts: OrderParts[] = [];
@@ -89,7 +100,7 @@ export class MessageBook {
         const p = this.#parts.get(message.id);
         if (p && this.offerable(message)) parts.push(p);
       }
-      this.#digest = buildDigest(parts);
+      this.#digest = buildDigest(parts, OWN_DIGEST_BOUNDS);
     }
     return this.#digest;
   }

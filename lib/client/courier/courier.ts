@@ -42,7 +42,7 @@ import { newMessageId } from "./message_id.ts";
 import { type LogBounds, LogPosition, type LogTicket } from "./log_position.ts";
 import { Outbox, type Pending } from "./outbox.ts";
 import type { Packet, ReceivedPacket, RejectReason } from "./packets.ts";
-import { type PeerPresence, type PeerState, PeerTable } from "./peers.ts";
+import { askSync, type PeerPresence, type PeerState, PeerTable } from "./peers.ts";
 import { Persister } from "./persist.ts";
 import { readMessage, readOutboxEntry } from "./records.ts";
 import { memberIdOf, type MessageSigner, signingText } from "./signer.ts";
@@ -324,7 +324,7 @@ export class Courier {
       ownLogged: (id, seq) => this.#outbox.accepted(id, seq),
       mine: (id, writer) => this.#outbox.get(id) !== undefined || writer === this.#writer,
       resync: (except) => {
-        for (const [id, state] of this.#peers.entries()) if (id !== except) state.needSync = true;
+        for (const [id, state] of this.#peers.entries()) if (id !== except) askSync(state);
         this.#arm();
       },
       host: this.#host,
@@ -565,7 +565,7 @@ export class Courier {
       if (!state) continue;
       state.presence = entry.presence;
       this.#learnMember(id, state, entry.member);
-      if (entry.presence === "online") state.needSync = true;
+      if (entry.presence === "online") askSync(state);
     }
     this.#outbox.checkAllDelivered();
     this.#pathChanged();
@@ -585,7 +585,7 @@ export class Courier {
     if (state === "left") {
       this.#peers.delete(peer);
       // Someone else may hold what only the leaver had told us about: compare notes again.
-      for (const other of this.#peers.states()) other.needSync = true;
+      for (const other of this.#peers.states()) askSync(other);
       this.#outbox.checkAllDelivered();
       this.#arm();
       return;
@@ -597,7 +597,7 @@ export class Courier {
       return;
     }
     entry.presence = "online";
-    entry.needSync = true;
+    askSync(entry);
     this.#pathChanged(peer);
   }
 
@@ -668,7 +668,7 @@ export class Courier {
     const state = this.#peers.ensure(peer);
     if (!state) return;
     state.link = link;
-    state.needSync = true;
+    askSync(state);
     this.#pathChanged(peer);
   }
 

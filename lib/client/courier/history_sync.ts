@@ -9,7 +9,7 @@
 import { utf8Length } from "../../protocol/validate.ts";
 import { type Digest, digestCovers, digestHas, writerOf } from "../order_key.ts";
 import type { MessageBook } from "./book.ts";
-import { MAX_HIST_MESSAGES } from "./limits.ts";
+import { MAX_HIST_MESSAGES, MAX_SYNC_ROUNDS } from "./limits.ts";
 import { type Packet, toWire, type WireMessage } from "./packets.ts";
 import type { PeerState, PeerTable } from "./peers.ts";
 
@@ -69,9 +69,21 @@ export class HistorySync {
     this.#o = options;
   }
 
-  /** Sends our digest to a session that may differ from us, when it can be reached. */
+  /**
+   * Sends our digest to a session that may differ from us, when it can be reached; after `MAX_SYNC_ROUNDS` offers
+   * since something asked for a sync, stops trying (histories whose digests leave out different writers never cover
+   * each other; what either holds is still shown, and an answer still on its way is still taken).
+   */
   offer(peer: string): void {
-    if (this.#o.peers.reachable(peer)) this.#o.toPeer(peer, { t: "sync", have: this.#o.book.digest() });
+    const state = this.#o.peers.get(peer);
+    if (!state || !this.#o.peers.reachable(peer)) return;
+    const rounds = state.syncRounds ?? 0;
+    if (rounds >= MAX_SYNC_ROUNDS) {
+      state.needSync = false;
+      return;
+    }
+    state.syncRounds = rounds + 1;
+    this.#o.toPeer(peer, { t: "sync", have: this.#o.book.digest() });
   }
 
   /** A `sync` from `from`: answer with what it lacks, and ask back when it holds what we lack. */
@@ -102,6 +114,9 @@ export class HistorySync {
     const theirs = state.theirs;
     if (!state.needSync || !theirs) return;
     const mine = this.#o.book.digest();
-    if (digestCovers(mine, theirs) && digestCovers(theirs, mine)) state.needSync = false;
+    if (digestCovers(mine, theirs) && digestCovers(theirs, mine)) {
+      state.needSync = false;
+      state.syncRounds = 0;
+    }
   }
 }

@@ -78,6 +78,19 @@ export const MAX_DIGEST_WRITERS = 4_096;
 export const MAX_DIGEST_NUMBERS = 65_536;
 
 /**
+ * Most writers of one author in a digest this side builds: a member's tabs over the room's life, so one member who
+ * makes up writers cannot push everyone else's out of the digest.
+ */
+export const MAX_DIGEST_WRITERS_PER_AUTHOR = 256;
+
+/**
+ * Offers of our digest to one session before history sync with it stops trying, until something new (it comes back
+ * online, a DataChannel opens, someone leaves) asks again: two histories that differ in what their digests leave out
+ * never cover each other, and without a bound they would be compared every resend tick forever.
+ */
+export const MAX_SYNC_ROUNDS = 5;
+
+/**
  * Default most bytes (UTF-8 of the JSON) of one `hist` packet: encrypted and
  * base64url-encoded (× 4/3, plus a little), it fits one transport message, so
  * a batch is one frame. A single message larger than this goes alone, in parts.

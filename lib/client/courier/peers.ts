@@ -22,10 +22,21 @@ export interface PeerState {
   member?: string;
   /** Its open DataChannel, if any. */
   link?: DirectLink;
-  /** Our histories may differ: keep sending it our digest until both digests cover each other. */
+  /**
+   * Our histories may differ: keep sending it our digest until both digests cover each other, or until
+   * `MAX_SYNC_ROUNDS` offers went unanswered by that (see `history_sync.ts`).
+   */
   needSync: boolean;
+  /** Offers of our digest since something last asked for a sync ({@link askSync}). */
+  syncRounds?: number;
   /** Its latest digest (from its `sync` or the last packet of its `hist` answer). */
   theirs?: Digest;
+}
+
+/** Something new happened with a session (it came online, a DataChannel opened, someone left): compare histories. */
+export function askSync(state: PeerState): void {
+  state.needSync = true;
+  state.syncRounds = 0;
 }
 
 /** Sessions of the room other than this one. */
