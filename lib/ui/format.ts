@@ -18,10 +18,14 @@ export function clockTime(time: number, lang: Lang): string {
   return formatter.format(time);
 }
 
-/** A display name, or "Guest" plus a short id so two guests can be told apart. */
+/** A display name (with the start of the id when it has the form of a guest label), or "Guest" plus a short id. */
 export function displayName(name: string | undefined, id: string, t: FirstWords): string {
   const trimmed = name?.trim();
-  return trimmed ? trimmed : `${t.guest} ${id.slice(0, 4)}`;
+  if (!trimmed) return `${t.guest} ${id.slice(0, 4)}`;
+  // A name of the form of a member's label without a name ("Guest abcd") would pass for that member: add its own id.
+  const suffix = ` (${id.slice(0, 4)})`;
+  const guestLike = trimmed.normalize("NFKC").toLowerCase().startsWith(t.guest.toLowerCase() + " ");
+  return guestLike && !trimmed.endsWith(suffix) ? trimmed + suffix : trimmed;
 }
 
 const fullFormats = new Map<Lang, Intl.DateTimeFormat>();

@@ -352,6 +352,14 @@ Deno.test("people are members: sessions stamped with one member are one person, 
   view.close();
 });
 
+Deno.test("a peer's name reaches the roster clean: no hidden characters, white space made one space", () => {
+  const clock = new FakeClock(1_000);
+  const roster = createRoster({ member: MEMBER_ME, siblings: signal(new Set()), now: clock.now, timers: clock });
+  roster.reset([{ id: "ann-laptop", presence: "online", member: MEMBER_ANN }]);
+  roster.setName("ann-laptop", "\u200EAnn\u200B \t Lee\u202E ");
+  assertEquals(roster.names.value.get("ann-laptop"), "Ann Lee");
+});
+
 Deno.test("a peer's typing ends when a message of that member arrives, not seconds later", () => {
   const clock = new FakeClock(1_000);
   const roster = createRoster({ member: MEMBER_ME, siblings: signal(new Set()), now: clock.now, timers: clock });

@@ -44,7 +44,7 @@ import { createEnvelopes, type OpenedEnvelope } from "./envelopes.ts";
 import { createFrameRouter } from "./frame_router.ts";
 import { createLazyLinkPool } from "./lazy_links.ts";
 import { RELAY_AT_ONCE, type RelayPolicy } from "./relay_policy.ts";
-import { rememberName, validNames } from "./names.ts";
+import { cleanName, rememberName, validNames } from "./names.ts";
 import { createRoster, MAX_NAME_LENGTH } from "./roster.ts";
 import { memorySessionSlot, type SessionSlot } from "./session.ts";
 import { createTabBus, type OpenTabChannel } from "./tabs.ts";
@@ -613,7 +613,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
       await courier.send(body);
     },
     setName(name: string) {
-      const clean = name.trim().slice(0, MAX_NAME_LENGTH);
+      const clean = cleanName(name, MAX_NAME_LENGTH);
       selfName.value = clean;
       void store.patchState(room, { name: clean || undefined }).catch((error) =>
         note("Store failed", { error: String(error) })

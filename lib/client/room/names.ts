@@ -10,6 +10,26 @@ export const MAX_REMEMBERED_NAMES = 200;
 export const NAME_SUFFIX_LENGTH = 4;
 
 /**
+ * Characters a name never shows: controls, line and paragraph separators, and format characters (zero-width spaces
+ * and joiners' kin, bidi marks and overrides, word joiners), except the zero-width joiner that holds emoji together.
+ */
+const HIDDEN = /[\p{Cc}\p{Zl}\p{Zp}]|(?!\u200D)\p{Cf}/gu;
+
+/**
+ * A name as it may show: without hidden characters (which let "Alice" and "Alice\u200B" or a reversed text pass for
+ * each other), runs of white space made one space, trimmed, at most `maxLength` UTF-16 units. Empty: no name.
+ */
+export function cleanName(name: string, maxLength: number): string {
+  // Line breaks and tabs are white space first (a space, not nothing), then hidden characters go.
+  return name.replace(/\s+/gu, " ").replace(HIDDEN, "").replace(/ {2,}/g, " ").trim().slice(0, maxLength).trim();
+}
+
+/** What two names are compared by: compatibility forms folded ("Ａlice" is "Alice"), case ignored, no joiners. */
+function sameNameKey(name: string): string {
+  return name.normalize("NFKC").replace(/\p{Cf}/gu, "").toLowerCase();
+}
+
+/**
  * The remembered names with `member`'s name set (moved to the newest place), trimmed to `maxLength`
  * characters and to `max` entries. Returns the same object when nothing changes.
  */
@@ -20,7 +40,7 @@ export function rememberName(
   maxLength: number,
   max = MAX_REMEMBERED_NAMES,
 ): Readonly<Record<string, string>> {
-  const clean = name.trim().slice(0, maxLength);
+  const clean = cleanName(name, maxLength);
   if (!clean || names[member] === clean) return names;
   const entries = Object.entries(names).filter(([id]) => id !== member);
   entries.push([member, clean]);
@@ -30,21 +50,23 @@ export function rememberName(
 /** Keeps only well-formed remembered names (what the store gave back may be anything). */
 export function validNames(value: unknown, maxLength: number, max = MAX_REMEMBERED_NAMES): Record<string, string> {
   if (typeof value !== "object" || value === null) return {};
-  const entries = Object.entries(value).filter(([, name]) => typeof name === "string" && name.length > 0)
-    .map(([id, name]) => [id, (name as string).slice(0, maxLength)] as const);
+  const entries = Object.entries(value).filter(([, name]) => typeof name === "string")
+    .map(([id, name]) => [id, cleanName(name as string, maxLength)] as const).filter(([, name]) => name.length > 0);
   return Object.fromEntries(entries.slice(Math.max(0, entries.length - max)));
 }
 
 /**
- * Tells apart members that share a display name: given each member's name, returns the name to show,
- * with ` (xxxx)` (the start of the member id) appended where another member has the same name.
+ * Tells apart members that share a display name: given each member's (clean) name, returns the name to show,
+ * with ` (xxxx)` (the start of the member id) appended where another member has the same name, compared without
+ * case and compatibility forms ("alice", "ALICE" and "Ａlice" are all "Alice").
  */
 export function distinctNames(named: ReadonlyMap<string, string>): Map<string, string> {
   const holders = new Map<string, number>();
-  for (const name of named.values()) holders.set(name, (holders.get(name) ?? 0) + 1);
+  for (const name of named.values()) holders.set(sameNameKey(name), (holders.get(sameNameKey(name)) ?? 0) + 1);
   const shown = new Map<string, string>();
   for (const [member, name] of named) {
-    shown.set(member, (holders.get(name) ?? 0) > 1 ? `${name} (${member.slice(0, NAME_SUFFIX_LENGTH)})` : name);
+    const shared = (holders.get(sameNameKey(name)) ?? 0) > 1;
+    shown.set(member, shared ? `${name} (${member.slice(0, NAME_SUFFIX_LENGTH)})` : name);
   }
   return shown;
 }

@@ -11,6 +11,7 @@ import type { Timers } from "../timer_set.ts";
 /** How long a typing indicator lasts without a new typing signal. */
 export const TYPING_SHOW_MS = 4_000;
 import { MAX_NAME_LENGTH } from "../text_limits.ts";
+import { cleanName } from "./names.ts";
 export { MAX_NAME_LENGTH };
 
 const MEMBER_ID = /^[A-Za-z0-9_-]{22}$/;
@@ -134,7 +135,7 @@ export function createRoster(options: RosterOptions): Roster {
       presence.value = next;
     },
     setName(peer, name) {
-      names.value = new Map(names.peek()).set(peer, name.slice(0, MAX_NAME_LENGTH));
+      names.value = new Map(names.peek()).set(peer, cleanName(name, MAX_NAME_LENGTH));
     },
     typing(peer) {
       typingUntil.value = new Map(typingUntil.peek()).set(peer, options.now() + TYPING_SHOW_MS);
