@@ -150,3 +150,21 @@ Deno.test("a part that contradicts its transfer is refused", () => {
   assertEquals(parts.add("bob", { xfer: XFER, index: 1, count: 4, chunk: "b" }).status, "refused");
   assertEquals(parts.add("cat", { xfer: XFER, index: 1, count: 4, chunk: "b" }).status, "partial", "per sender");
 });
+
+Deno.test("sessions each within their own bound cannot push out another sender's half-received payload", () => {
+  const dropped: string[][] = [];
+  const parts = reassembler(() => 0, dropped);
+  const ann = (index: number) =>
+    parts.add("ann", { xfer: "AnnXfer0001", index, count: 3, chunk: "a".repeat(60_000) } as Part, `ann${index}`);
+  assertEquals([ann(0).status, ann(1).status], ["partial", "partial"]);
+  // Four sessions of one hostile member, 32 unfinished payloads each (their own bound), 128 together (the global one).
+  let n = 0;
+  for (const eve of ["eve1", "eve2", "eve3", "eve4"]) {
+    for (let k = 0; k < 32; k++) {
+      parts.add(eve, { xfer: `E${String(n++).padStart(10, "0")}`, index: 0, count: 2, chunk: "x" } as Part, eve);
+    }
+  }
+  assert(parts.size <= 128);
+  assertEquals(ann(2).status, "complete", "ann's payload was kept");
+  assert(dropped.every((tags) => tags.every((tag) => !tag.startsWith("ann"))), "none of ann's parts was dropped");
+});

@@ -235,11 +235,19 @@ export class Reassembler<T> {
       this.#remove(key, assembly);
       this.#o.onDrop(assembly.tags, "evicted");
     }
-    for (const [key, assembly] of this.#active) {
-      if (!overAll()) break;
-      if (key === keep) continue;
-      this.#remove(key, assembly);
-      this.#o.onDrop(assembly.tags, "evicted");
+    // Over the bound for all senders: the sender holding the most unfinished payloads gives up its oldest (the sender
+    // of this part first among equals), so senders who each stay within their own bound cannot push out another's.
+    while (overAll()) {
+      let victim: [string, Assembly<T>] | undefined;
+      let most = -1;
+      for (const entry of this.#active) {
+        if (entry[0] === keep) continue;
+        const holds = this.#peer(entry[1].from).count + (entry[1].from === from ? 0.5 : 0);
+        if (holds > most) [victim, most] = [entry, holds];
+      }
+      if (!victim) break;
+      this.#remove(victim[0], victim[1]);
+      this.#o.onDrop(victim[1].tags, "evicted");
     }
   }
 
