@@ -29,6 +29,11 @@ export type MessageView = {
   failure?: "too_big" | "bad_frame" | "refused" | "unsendable";
   /** A record this device could not read (damaged or from a hostile peer): shown as unreadable, body empty. */
   unreadable?: boolean;
+  /**
+   * When this device got it (ms since the epoch), for another member's message that came long after its time and
+   * sorts before messages already shown: it was not there when those were read (it waited offline, or is backdated).
+   */
+  arrived?: number;
 };
 
 /** Another person of the room: one member, whatever number of sessions (tabs, devices) it has open. */

@@ -65,6 +65,12 @@ export interface StoredMessage {
   failure?: FailureReason;
   /** Set by the courier on a stored record it could not read: shown as unreadable, never sent on. */
   unreadable?: boolean;
+  /**
+   * When this device took in another member's message, ms since the epoch: set only when it came more than
+   * `LATE_ARRIVAL_MS` after its stated time and sorts before a message already held (an answer that waited offline,
+   * or a member backdating a line into the past), so the reader sees it was not there before.
+   */
+  arrived?: number;
 }
 
 /** An own message awaiting acknowledgement; its body lives in the history under the same id. */

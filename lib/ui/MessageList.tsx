@@ -2,7 +2,7 @@ import { Component, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { MessageView } from "../client/room_view.ts";
 import { clockTime, dayLabel, displayName, fullDateTime, localDay } from "./format.ts";
-import type { HeldWords, Lang } from "./i18n.ts";
+import { format, type HeldWords, type Lang } from "./i18n.ts";
 import { linkFinder, loadLinkFinder, splitLinks } from "./links.ts";
 import * as UI from "./styles.ts";
 import { useSignalValue } from "./use_signal_value.ts";
@@ -137,6 +137,12 @@ function MessageItem({ message, showAuthor, t, lang }: MessageItemProps) {
         >
           {full ? when : clockTime(message.time, lang)}
         </time>
+        {message.arrived !== undefined && isShowableTime(message.arrived) && (
+          // It was not there before the messages around it: it came long after its time (offline, or backdated).
+          <span title={fullDateTime(message.arrived, lang)}>
+            {format(t.arrivedAt, { time: clockTime(message.arrived, lang) })}
+          </span>
+        )}
         {message.own && <MessageStatus status={message.status} failure={message.failure} t={t} />}
       </span>
     </li>

@@ -350,3 +350,39 @@ Deno.test("a member who makes up 4,097 writers cannot break history sync between
   ann.courier.close();
   bob.courier.close();
 });
+
+Deno.test("a message backdated into what was already shown keeps its place, marked with when it arrived", async () => {
+  const time = new FakeTime();
+  const { rigs, ann, bob } = await relayedPair(time);
+  const question = await ann.courier.send("Can I post the board minutes?");
+  await pump(rigs);
+  time.advance(60_000);
+  await bob.courier.send("Yes, go ahead");
+  await pump(rigs);
+  time.advance(3 * 3_600_000);
+  const eve = await newMember(ROOM);
+  const at = parseOrderKey(question.order)!.ms + 1;
+  const draft = (body: string, ms: number, n: number) =>
+    signed(eve, {
+      id: newMessageId(eve.member, (size) => crypto.getRandomValues(new Uint8Array(size))),
+      time: ms,
+      ms,
+      n,
+      body,
+    });
+  // Just after the question, three hours late: it sorts before bob's answer, which bob has already shown.
+  const backdated = await draft("and the salary sheet too?", at, 1);
+  // Late as well, but after everything shown (a message that waited offline): nothing to mark.
+  const late = await draft("sent from the tunnel", time.now - 3_600_000, 2);
+  for (const m of [backdated, late]) bob.courier.receiveSignal("eve", payloadOf({ t: "msg", m }));
+  await bob.settle();
+  const shown = bob.courier.messages.map((m) => [m.body, m.arrived]);
+  assertEquals(shown, [
+    ["Can I post the board minutes?", undefined],
+    ["and the salary sheet too?", time.now],
+    ["Yes, go ahead", undefined],
+    ["sent from the tunnel", undefined],
+  ]);
+  ann.courier.close();
+  bob.courier.close();
+});

@@ -56,6 +56,17 @@ Deno.test("messages sit in a log region, own ones marked and carrying Sending, S
   assertMatch(html, /<time datetime="2026-11-24T09:21:00.000Z" title="[^"]*2026[^"]*">\d\d:\d\d( [AP]M)?<\/time>/);
 });
 
+Deno.test("a message that came long after its time, into what was shown, says when it arrived, in either language", () => {
+  const room = sampleRoom();
+  const arrived = Date.UTC(2026, 10, 24, 12, 5);
+  room.messages![0] = { ...room.messages![0], arrived };
+  for (const [lang, words] of [["en", /arrived (12:05|0?\d:05 PM)/], ["ru", /пришло в \d\d:05/]] as const) {
+    const html = render({ view: fakeRoomView(room), lang });
+    assertMatch(html, words);
+    assertEquals(html.match(lang === "en" ? /arrived /g : /пришло в /g)?.length, 1, "only that message");
+  }
+});
+
 Deno.test("an empty room says so instead of showing an empty list", () => {
   const html = render({ view: fakeRoomView() });
   assertStringIncludes(html, "No messages yet. Say hello.");

@@ -17,6 +17,7 @@ import { checkMessage, sameMessage, type WireMessage } from "./packets.ts";
 import type { PeerTable } from "./peers.ts";
 import type { Persister } from "./persist.ts";
 import type { MessageSigner } from "./signer.ts";
+import { LATE_ARRIVAL_MS } from "./limits.ts";
 
 /** How a list of messages came. */
 export interface Delivery {
@@ -279,6 +280,12 @@ export class Inbox {
       };
       if (wire.to !== undefined) message.to = wire.to;
       if (delivery.seq !== undefined) message.seq = delivery.seq;
+      // Long after its time, into the middle of what was already shown: say when it came (it may be backdated).
+      const now = host.now();
+      const newest = book.list.at(-1);
+      if (!own && now - wire.time > LATE_ARRIVAL_MS && newest !== undefined && wire.order < newest.order) {
+        message.arrived = now;
+      }
       book.set(message);
       if (!own) {
         host.count("received");

@@ -74,6 +74,12 @@ export const MAX_HIST_MESSAGES = 1_000;
 /** Most writers in a digest: members × tabs that ever wrote in the room. */
 export const MAX_DIGEST_WRITERS = 4_096;
 
+/**
+ * How long after its stated time another member's message may come and still take its place among what was already
+ * shown without a word: later, and sorting before a message already held, it is marked with when it arrived.
+ */
+export const LATE_ARRIVAL_MS = 5 * 60_000;
+
 /** Most numbers over all range lists of a digest (gaps cost two numbers each). */
 export const MAX_DIGEST_NUMBERS = 65_536;
 

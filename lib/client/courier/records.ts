@@ -26,7 +26,8 @@ export function readMessage(record: unknown): StoredMessage | undefined {
     typeof r.time === "number" && Number.isFinite(r.time) &&
     (r.to === undefined || isString(r.to)) && (r.seq === undefined || Number.isSafeInteger(r.seq)) &&
     (r.pk === undefined || isString(r.pk)) && (r.sig === undefined || isString(r.sig)) &&
-    (r.failure === undefined || FAILURES.includes(r.failure as string));
+    (r.failure === undefined || FAILURES.includes(r.failure as string)) &&
+    (r.arrived === undefined || (typeof r.arrived === "number" && Number.isFinite(r.arrived)));
   if (!readable) {
     return {
       id: r.id,
@@ -46,7 +47,7 @@ export function readMessage(record: unknown): StoredMessage | undefined {
     status: status!,
     time: r.time as number,
   };
-  for (const field of ["to", "seq", "pk", "sig", "failure"] as const) {
+  for (const field of ["to", "seq", "pk", "sig", "failure", "arrived"] as const) {
     if (r[field] !== undefined) (message as unknown as Record<string, unknown>)[field] = r[field];
   }
   return message;

@@ -84,6 +84,7 @@ export function createRoomSignals(options: RoomSignalsOptions): RoomSignals {
       };
       if (m.failure) view.failure = m.failure;
       if (m.unreadable) view.unreadable = true;
+      if (m.arrived !== undefined) view.arrived = m.arrived;
       return view;
     });
   });
