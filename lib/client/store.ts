@@ -67,8 +67,8 @@ export interface StoredMessage {
   unreadable?: boolean;
   /**
    * When this device took in another member's message, ms since the epoch: set only when it came more than
-   * `LATE_ARRIVAL_MS` after its stated time and sorts before a message already held (an answer that waited offline,
-   * or a member backdating a line into the past), so the reader sees it was not there before.
+   * `LATE_ARRIVAL_MS` after its stated time and sorts before a message the reader already had on screen (an answer
+   * that waited offline, or a member backdating a line into the past), so the reader sees it was not there before.
    */
   arrived?: number;
 }

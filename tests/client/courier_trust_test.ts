@@ -383,6 +383,17 @@ Deno.test("a message backdated into what was already shown keeps its place, mark
     ["Yes, go ahead", undefined],
     ["sent from the tunnel", undefined],
   ]);
+  // A joiner takes in a backlog at once, out of order: nothing of it was shown yet, so nothing is marked.
+  const joiner = await Rig.create({ time });
+  await joiner.load();
+  joiner.courier.relayUp({ peer: "joiner", peers: [] });
+  for (const m of [late, backdated]) joiner.courier.receiveSignal("eve", payloadOf({ t: "msg", m }));
+  await joiner.settle();
+  assertEquals(joiner.courier.messages.map((m) => [m.body, m.arrived]), [
+    ["and the salary sheet too?", undefined],
+    ["sent from the tunnel", undefined],
+  ]);
   ann.courier.close();
   bob.courier.close();
+  joiner.courier.close();
 });

@@ -19,6 +19,9 @@ import type { Persister } from "./persist.ts";
 import type { MessageSigner } from "./signer.ts";
 import { LATE_ARRIVAL_MS } from "./limits.ts";
 
+/** How long another member's message must have been held to count as already shown to the reader, ms. */
+const SHOWN_MS = 60_000;
+
 /** How a list of messages came. */
 export interface Delivery {
   /** The sending session. */
@@ -94,10 +97,29 @@ export class Inbox {
   #o: InboxOptions;
   #arrivals = new Map<string, Arrival>();
   #volatile = new Map<string, Set<string>>();
+  /** Others' messages taken in during the last `SHOWN_MS`, by id → when (older ones, and loaded ones, count as shown). */
+  #recent = new Map<string, number>();
 
   /** An inbox over the courier's parts. */
   constructor(options: InboxOptions) {
     this.#o = options;
+  }
+
+  /**
+   * Whether a message with order key `order` sorts before one the reader has had on screen: held when the page
+   * loaded, written here, or taken in at least `SHOWN_MS` ago (a joiner's backlog, which comes in at once in log
+   * order, is not "already shown" to it).
+   */
+  #beforeShown(order: string, now: number): boolean {
+    for (const [id, at] of this.#recent) {
+      if (at > now - SHOWN_MS) break;
+      this.#recent.delete(id); // in arrival order: the rest are newer
+    }
+    const list = this.#o.book.list;
+    for (let i = list.length - 1; i >= 0 && list[i].order > order; i--) {
+      if (!this.#recent.has(list[i].id)) return true;
+    }
+    return false;
   }
 
   /** Messages acknowledged as volatile, waiting for a durable store to be acknowledged again. */
@@ -282,10 +304,8 @@ export class Inbox {
       if (delivery.seq !== undefined) message.seq = delivery.seq;
       // Long after its time, into the middle of what was already shown: say when it came (it may be backdated).
       const now = host.now();
-      const newest = book.list.at(-1);
-      if (!own && now - wire.time > LATE_ARRIVAL_MS && newest !== undefined && wire.order < newest.order) {
-        message.arrived = now;
-      }
+      if (!own && now - wire.time > LATE_ARRIVAL_MS && this.#beforeShown(wire.order, now)) message.arrived = now;
+      if (!own) this.#recent.set(wire.id, now);
       book.set(message);
       if (!own) {
         host.count("received");
