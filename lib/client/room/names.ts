@@ -16,9 +16,11 @@ export const NAME_SUFFIX_LENGTH = 4;
  * annotations, the Arabic letter mark and Mongolian vowel separator); the zero-width joiner that holds emoji
  * together stays. Spelled as ranges, not `\p{Cf}`: the build's browser targets would need it rewritten at run time.
  */
-// deno-lint-ignore no-control-regex -- control characters are exactly what this removes
-const HIDDEN =
-  /[\0-\x1F\x7F-\x9F\xAD\u061C\u180E\u200B\u200C\u200E\u200F\u2028-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]/g;
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\0-\x1F\x7F-\x9F]/g;
+/** The format characters and separators of {@link CONTROLS}' doc. */
+const INVISIBLE =
+  /[\xAD\u061C\u180E\u200B\u200C\u200E\u200F\u2028-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]/g;
 
 /**
  * A name as it may show: without hidden characters (which let "Alice" and "Alice\u200B" or a reversed text pass for
@@ -26,7 +28,10 @@ const HIDDEN =
  */
 export function cleanName(name: string, maxLength: number): string {
   // Line breaks and tabs are white space first (a space, not nothing), then hidden characters go.
-  return name.replace(/\s+/gu, " ").replace(HIDDEN, "").replace(/ {2,}/g, " ").trim().slice(0, maxLength).trim();
+  return name.replace(/\s+/gu, " ").replace(CONTROLS, "").replace(INVISIBLE, "").replace(/ {2,}/g, " ").trim().slice(
+    0,
+    maxLength,
+  ).trim();
 }
 
 /** What two names are compared by: compatibility forms folded ("Ａlice" is "Alice"), case ignored, no joiners. */
