@@ -18,6 +18,19 @@ export interface ConnectionBarProps {
 /** How often the countdown redraws. */
 const COUNTDOWN_TICK_MS = 1000;
 
+/** The word for a connection state, as the connection area and the diagnostics show it. */
+export function connectionWord(kind: SocketState["kind"], t: HeldWords): string {
+  return kind === "connected"
+    ? t.connected
+    : kind === "reconnecting"
+    ? t.reconnecting
+    : kind === "offline"
+    ? t.offline
+    : kind === "refused"
+    ? t.refused
+    : t.connecting;
+}
+
 /** The connection in one word, with a countdown and "Retry now" while reconnecting. */
 export function ConnectionBar({ state, onRetry, t, now = Date.now }: ConnectionBarProps) {
   const nextAttemptAt = state?.kind === "reconnecting" ? state.nextAttemptAt : 0;
@@ -30,15 +43,14 @@ export function ConnectionBar({ state, onRetry, t, now = Date.now }: ConnectionB
   }, [nextAttemptAt]);
 
   const kind = state?.kind ?? "connecting";
-  const [word, dot] = kind === "connected"
-    ? [t.connected, UI.dotConnected]
-    : kind === "reconnecting"
-    ? [t.reconnecting, UI.dotReconnecting]
+  const word = connectionWord(kind, t);
+  const dot = kind === "connected"
+    ? UI.dotConnected
     : kind === "offline"
-    ? [t.offline, UI.dotOffline]
+    ? UI.dotOffline
     : kind === "refused"
-    ? [t.refused, UI.dotRefused]
-    : [t.connecting, UI.dotReconnecting];
+    ? UI.dotRefused
+    : UI.dotReconnecting;
   const seconds = Math.max(0, Math.ceil((nextAttemptAt - clock) / 1000));
 
   return (

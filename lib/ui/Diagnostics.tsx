@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { PeerDiagnostics, RoomView } from "../client/room_view.ts";
+import { connectionWord } from "./ConnectionBar.tsx";
 import { copyText } from "./copy_text.ts";
 import type { RoomWords } from "./i18n.ts";
 import { pathLabel } from "./PeerList.tsx";
@@ -84,7 +85,7 @@ export function Diagnostics({ view, t }: DiagnosticsProps) {
         <span role="status" class={UI.notice}>{notice}</span>
       </div>
       <p class={UI.hint}>
-        {t.connection}: <code>{connection.kind}</code>
+        {t.connection}: {connectionWord(connection.kind, t)} (<code>{connection.kind}</code>)
         {self.id && (
           <>
             {" · "}

@@ -24,17 +24,8 @@ export function NotifySetting({ t }: NotifySettingProps) {
   if (!supported) return null;
   return (
     <label class={UI.notifyLabel}>
-      {/* On a phone a bell stands for the words (which would push the row onto a third line); they stay for screen readers. */}
-      <span class={UI.notifyWords}>{t.notifications}</span>
-      <svg class={UI.notifyBell} viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
-        <path
-          d="M8 1.5a4 4 0 0 0-4 4v3L2.5 11h11L12 8.5v-3a4 4 0 0 0-4-4zM6.5 12.5a1.5 1.5 0 0 0 3 0"
-          fill="none"
-          stroke="currentColor"
-          stroke-width="1.3"
-          stroke-linejoin="round"
-        />
-      </svg>
+      {/* Each option says what it is ("No notifications"), so the word is for screen readers only. */}
+      <span class={UI.srOnly}>{t.notifications}</span>
       <select
         class={UI.notifySelect}
         value={mode}

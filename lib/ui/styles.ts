@@ -146,7 +146,3 @@ export const center = "_1r";
 export const link = "_1s";
 /** The class of the storageNotice part. */
 export const storageNotice = "_1t";
-/** The class of the notifyWords part. */
-export const notifyWords = "_1u";
-/** The class of the notifyBell part. */
-export const notifyBell = "_1v";

@@ -56,10 +56,8 @@ export const STYLES: Readonly<Record<Part, string>> = {
     "self-center my-1 px-2 py-0.5 rounded-full text-xs bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-100",
   newMarker:
     "self-stretch text-center text-xs font-semibold text-rose-700 dark:text-rose-300 border-t border-rose-400 pt-1",
-  bodyLink: "underline [overflow-wrap:anywhere]",
+  bodyLink: "underline inline-block max-w-full [overflow-wrap:anywhere]",
   notifyLabel: "ml-auto flex items-center gap-1 text-xs text-slate-700 dark:text-slate-200",
-  notifyWords: "sr-only sm:not-sr-only",
-  notifyBell: "shrink-0 sm:hidden",
   notifySelect: "rounded border border-slate-300 bg-white px-1 py-0.5 text-xs dark:border-slate-600 dark:bg-slate-800",
   meta: "flex items-center gap-1 mt-0.5 px-1 text-xs text-slate-600 dark:text-slate-300",
   status: "inline-flex items-center gap-0.5",

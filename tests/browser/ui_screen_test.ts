@@ -124,6 +124,10 @@ Deno.test("the chat UI is driven by keyboard and buttons the way a user finds th
       await page.getByRole("button", { name: "Русский" }).click();
       await page.getByRole("button", { name: "Отправить" }).waitFor();
       await page.getByRole("textbox", { name: "Сообщение" }).waitFor();
+      // The diagnostics say the connection state in Russian too (its code stays, for reports).
+      await page.getByRole("button", { name: "Диагностика" }).click();
+      await page.getByText(/Соединение: [А-Яа-яЁё ]+ \(\w+\)/).waitFor();
+      await page.getByRole("button", { name: "Диагностика" }).click();
       await page.getByRole("button", { name: "English" }).click();
       await page.getByRole("button", { name: "Send" }).waitFor();
     });
