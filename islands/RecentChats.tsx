@@ -92,7 +92,8 @@ export default function RecentChats({ t }: RecentChatsProps) {
       <h2 id="recent-chats" class={C.heading}>{t.recentChats}</h2>
       <ul class={C.list}>
         {chats.map((chat) => {
-          const name = chat.title ?? fill(t.chatFallbackName, { id: chat.room.slice(0, 6) });
+          // A chat without a local name is called by the people in it, else by the start of its id.
+          const name = chat.title ?? chat.people?.join(", ") ?? fill(t.chatFallbackName, { id: chat.room.slice(0, 6) });
           return (
             <li key={chat.room} class={C.item} data-room={chat.room}>
               {editing === chat.room

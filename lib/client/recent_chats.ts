@@ -11,6 +11,8 @@ import type { Store } from "./store.ts";
 export const UNREAD_SCAN = 99;
 /** Most characters of a chat's local name. */
 export const MAX_TITLE_LENGTH = 60;
+/** Most names of other people a chat without a local name is called by. */
+export const MAX_PEOPLE_NAMED = 3;
 
 /** What the list needs of a store. */
 export type RecentChatsStore = Pick<Store, "getState" | "listMessages" | "patchState" | "clearRoom"> & {
@@ -26,6 +28,8 @@ export interface RecentChat {
   href: string;
   /** The user's local name for it, if any. */
   title?: string;
+  /** The names of the other people last seen in it, the most recently named first (at most {@link MAX_PEOPLE_NAMED}). */
+  people?: string[];
   /** The newest message's text (empty for an unreadable one), if any. */
   lastMessage?: string;
   /** Time of the newest message, or of the last opening, for ordering. */
@@ -51,6 +55,10 @@ export async function listRecentChats(store: RecentChatsStore): Promise<RecentCh
       unread,
     };
     if (state.title) chat.title = state.title;
+    // The remembered names are kept oldest first (see `room/names.ts`).
+    const people = Object.values(state.names ?? {}).filter((name) => typeof name === "string" && name !== "")
+      .slice(-MAX_PEOPLE_NAMED).reverse();
+    if (people.length > 0) chat.people = people;
     if (last) chat.lastMessage = last.unreadable ? "" : last.body;
     chats.push(chat);
   }

@@ -23,6 +23,10 @@ Deno.test("recent chats: only rooms with a kept key, newest first, unread after 
   assertEquals(chats[0], { room: "new", href: "/new#k2", lastAt: 400, unread: 2, lastMessage: "body d" });
   assertEquals(chats[1].unread, 0);
 
+  // Without a local name, a chat is called by the people named in it, the most recently named first.
+  await store.patchState("old", { names: { m1: "Anna", m2: "Boris", m3: "Vera", m4: "Gleb" } });
+  assertEquals((await listRecentChats(store))[1].people, ["Gleb", "Vera", "Boris"]);
+
   await renameChat(store, "old", "  Lunch  ");
   chats = await listRecentChats(store);
   assertEquals(chats[1].title, "Lunch");
