@@ -39,40 +39,45 @@ export function InvitePanel({ link, t }: InvitePanelProps) {
         value={link}
         onFocus={(event) => event.currentTarget.select()}
       />
-      <p class={UI.hint}>{t.inviteHint}</p>
-      <div class={UI.actions}>
-        <button
-          type="button"
-          class={UI.primary}
-          onClick={async () => setNotice(await copyText(link) ? t.linkCopied : t.copyFailed)}
-        >
-          {t.copyLink}
-        </button>
-        {canShare && (
-          <button
-            type="button"
-            class={UI.secondary}
-            onClick={() =>
-              navigator.share({ title: t.appName, url: link }).catch((error: DOMException) => {
-                if (error.name !== "AbortError") console.warn("Parley: sharing failed", error);
-              })}
+      {/* The code beside the words, so the drawer shows all of it on a phone without scrolling. */}
+      <div class={UI.inviteRow}>
+        <div class={UI.inviteWords}>
+          <p class={UI.hint}>{t.inviteHint}</p>
+          <div class={UI.actions}>
+            <button
+              type="button"
+              class={UI.primary}
+              onClick={async () => setNotice(await copyText(link) ? t.linkCopied : t.copyFailed)}
+            >
+              {t.copyLink}
+            </button>
+            {canShare && (
+              <button
+                type="button"
+                class={UI.secondary}
+                onClick={() =>
+                  navigator.share({ title: t.appName, url: link }).catch((error: DOMException) => {
+                    if (error.name !== "AbortError") console.warn("Parley: sharing failed", error);
+                  })}
+              >
+                {t.share}
+              </button>
+            )}
+            <span role="status" class={UI.notice}>{notice}</span>
+          </div>
+        </div>
+        {qr && (
+          <svg
+            class={UI.qr}
+            role="img"
+            aria-label={t.qrCode}
+            viewBox={`0 0 ${qr.size} ${qr.size}`}
+            shape-rendering="crispEdges"
           >
-            {t.share}
-          </button>
+            <path d={qr.d} fill="#000" />
+          </svg>
         )}
-        <span role="status" class={UI.notice}>{notice}</span>
       </div>
-      {qr && (
-        <svg
-          class={UI.qr}
-          role="img"
-          aria-label={t.qrCode}
-          viewBox={`0 0 ${qr.size} ${qr.size}`}
-          shape-rendering="crispEdges"
-        >
-          <path d={qr.d} fill="#000" />
-        </svg>
-      )}
     </section>
   );
 }

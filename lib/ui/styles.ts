@@ -146,3 +146,7 @@ export const center = "_1r";
 export const link = "_1s";
 /** The class of the storageNotice part. */
 export const storageNotice = "_1t";
+/** The class of the inviteRow part. */
+export const inviteRow = "_1u";
+/** The class of the inviteWords part. */
+export const inviteWords = "_1v";

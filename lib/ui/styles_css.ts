@@ -84,7 +84,9 @@ export const STYLES: Readonly<Record<Part, string>> = {
   field:
     "flex-1 w-full rounded-lg border border-slate-300 bg-white text-slate-900 px-3 py-2 text-sm dark:bg-slate-900 dark:text-slate-100 dark:border-slate-600 focus:outline focus:outline-2 focus:outline-emerald-500",
   label: "block text-sm font-medium mb-1",
-  qr: "w-40 h-40 sm:w-48 sm:h-48 mt-3 bg-white p-2 rounded-lg",
+  qr: "shrink-0 w-32 h-32 sm:w-48 sm:h-48 mt-2 bg-white p-1.5 rounded-lg",
+  inviteRow: "flex items-start gap-3",
+  inviteWords: "min-w-0 flex-1",
   notice: "text-sm text-emerald-800 dark:text-emerald-300",
   error: "text-sm text-red-700 dark:text-red-300",
   table: "w-full text-xs text-left border-collapse",

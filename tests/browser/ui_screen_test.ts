@@ -84,7 +84,8 @@ Deno.test("the chat UI is driven by keyboard and buttons the way a user finds th
       await page.getByRole("button", { name: "Your name" }).click();
       const name = page.getByRole("textbox", { name: "Your name" });
       assertEquals(await name.inputValue(), "Ivan");
-      assertEquals(await page.evaluate(() => document.activeElement?.id), "self-name", "the field takes focus");
+      // The field takes focus once the drawer has rendered (an effect after the render the value shows in).
+      await page.waitForFunction(() => document.activeElement?.id === "self-name", undefined, { timeout: 5_000 });
       await name.fill("Ivan P.");
       await name.press("Enter");
       assert((await calls(page)).includes("setName:Ivan P."));
@@ -225,6 +226,15 @@ Deno.test("on a phone the room is one screen: a long history, the drawers and gr
         const send = await sendBottom("Отправить");
         assert(send.y + send.height <= PHONE.height, `${drawer} open: Send ends at ${send.y + send.height} px`);
         assertEquals(await page.evaluate(() => document.documentElement.scrollHeight), PHONE.height, drawer);
+        if (drawer === "Пригласить") {
+          // The QR code shows whole without scrolling the drawer (it was cut off under the words).
+          const hidden = await page.getByRole("img", { name: "QR-код ссылки-приглашения" }).evaluate((qr) => {
+            const panel = document.getElementById("room-panel")!.getBoundingClientRect();
+            const box = qr.getBoundingClientRect();
+            return Math.max(0, box.bottom - panel.bottom, panel.top - box.top);
+          });
+          assert(hidden <= 0.5, `the QR code is cut by ${hidden} px`);
+        }
         await button.click();
       }
     });
