@@ -22,13 +22,14 @@ const SLOW = { timeout: 30_000 };
 /** Issue 11's goal for a first visit before "Connected": 40 KiB of HTML, CSS and JavaScript on the wire, headers included. */
 const FIRST_VISIT_TARGET = 40 * 1024;
 /**
- * What the test holds the first visit to, so any growth shows: the measured 46,200 B (the room's UI module and its
+ * What the test holds the first visit to, so any growth shows: the measured 47,377 B (the room's UI module and its
  * client core, fetched side by side so the UI hydrates and shows Connected before the core has arrived; 45,095 B
- * as one module, which hydrated only once all of it had come) with about 1 KB of room. The goal above is missed by
- * about 5 KB (47,323 B at the start of this work; 56.0 KiB before the socket opened from the head); the test prints
- * both.
+ * as one module, which hydrated only once all of it had come) with about 1.2 KB of room. It was 46,636 B before the
+ * fixes of 2026-11-30's hostile-member pass (history digests kept within bounds, names cleaned, a backdated message
+ * marked, fairer eviction of parts), which added about 700 B to the client core. The goal above is missed by about
+ * 6 KB (47,323 B at the start of this work; 56.0 KiB before the socket opened from the head); the test prints both.
  */
-const FIRST_VISIT_CEILING = 46 * 1024;
+const FIRST_VISIT_CEILING = 47.5 * 1024;
 /** How long the module route holds each module, standing in for a slow phone link. */
 const MODULE_DELAY_MS = 1_500;
 
