@@ -69,21 +69,9 @@ export class HistorySync {
     this.#o = options;
   }
 
-  /**
-   * Sends our digest to a session that may differ from us, when it can be reached; after `MAX_SYNC_ROUNDS` offers
-   * since something asked for a sync, stops trying (histories whose digests leave out different writers never cover
-   * each other; what either holds is still shown, and an answer still on its way is still taken).
-   */
+  /** Sends our digest to a session that may differ from us, when it can be reached. */
   offer(peer: string): void {
-    const state = this.#o.peers.get(peer);
-    if (!state || !this.#o.peers.reachable(peer)) return;
-    const rounds = state.syncRounds ?? 0;
-    if (rounds >= MAX_SYNC_ROUNDS) {
-      state.needSync = false;
-      return;
-    }
-    state.syncRounds = rounds + 1;
-    this.#o.toPeer(peer, { t: "sync", have: this.#o.book.digest() });
+    if (this.#o.peers.reachable(peer)) this.#o.toPeer(peer, { t: "sync", have: this.#o.book.digest() });
   }
 
   /** A `sync` from `from`: answer with what it lacks, and ask back when it holds what we lack. */
@@ -92,8 +80,9 @@ export class HistorySync {
     const state = this.#o.peers.get(from);
     if (!state) return;
     state.theirs = have;
-    // It holds something we lack: ask it too (a sync pulls, so either side noticing is enough).
-    if (!state.needSync && !digestCovers(this.#o.book.digest(), have)) {
+    // It holds something we lack: ask it too (a sync pulls, so either side noticing is enough), unless asking it
+    // stopped bringing anything (see `onAnswer`); only something new (`askSync`) starts that again.
+    if (!state.needSync && (state.syncRounds ?? 0) < MAX_SYNC_ROUNDS && !digestCovers(this.#o.book.digest(), have)) {
       state.needSync = true;
       this.offer(from);
       this.#o.arm();
@@ -101,12 +90,26 @@ export class HistorySync {
     this.check(state);
   }
 
-  /** The digest that ends a `hist` answer from `from`. */
+  /**
+   * The digest that ends a `hist` answer from `from`. An answer after which the two still do not cover each other,
+   * and our history has not grown since the last such answer, is a round without progress; after `MAX_SYNC_ROUNDS`
+   * of them we stop asking (histories whose digests leave out different writers never cover each other). Offers or
+   * answers lost on the way count for nothing, so a lossy link keeps asking as long as it needs to.
+   */
   onAnswer(from: string, have: Digest | undefined): void {
     const state = this.#o.peers.get(from);
     if (!state) return;
-    if (have) state.theirs = have;
+    if (!have) return this.check(state);
+    state.theirs = have;
     this.check(state);
+    if (!state.needSync) return;
+    const size = this.#o.book.size;
+    if (state.syncSize === undefined || size > state.syncSize) {
+      state.syncSize = size;
+      state.syncRounds = 0;
+    } else if ((state.syncRounds = (state.syncRounds ?? 0) + 1) >= MAX_SYNC_ROUNDS) {
+      state.needSync = false;
+    }
   }
 
   /** Sync with a session is complete once we hold everything its digest lists and it holds everything we may give. */
@@ -117,6 +120,7 @@ export class HistorySync {
     if (digestCovers(mine, theirs) && digestCovers(theirs, mine)) {
       state.needSync = false;
       state.syncRounds = 0;
+      state.syncSize = undefined;
     }
   }
 }

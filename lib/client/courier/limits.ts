@@ -90,9 +90,10 @@ export const MAX_DIGEST_NUMBERS = 65_536;
 export const MAX_DIGEST_WRITERS_PER_AUTHOR = 256;
 
 /**
- * Offers of our digest to one session before history sync with it stops trying, until something new (it comes back
- * online, a DataChannel opens, someone leaves) asks again: two histories that differ in what their digests leave out
- * never cover each other, and without a bound they would be compared every resend tick forever.
+ * Answers from one session that leave the two histories apart and bring nothing new, before history sync with it
+ * stops asking, until something new (it comes back online, a DataChannel opens, someone leaves) asks again: two
+ * histories that differ in what their digests leave out never cover each other, and without a bound they would be
+ * compared every resend tick forever. Offers and answers lost on the way do not count.
  */
 export const MAX_SYNC_ROUNDS = 5;
 

@@ -24,11 +24,13 @@ export interface PeerState {
   link?: DirectLink;
   /**
    * Our histories may differ: keep sending it our digest until both digests cover each other, or until
-   * `MAX_SYNC_ROUNDS` offers went unanswered by that (see `history_sync.ts`).
+   * `MAX_SYNC_ROUNDS` of its answers brought nothing new (see `history_sync.ts`).
    */
   needSync: boolean;
-  /** Offers of our digest since something last asked for a sync ({@link askSync}). */
+  /** Answers from it without progress since something last asked for a sync ({@link askSync}). */
   syncRounds?: number;
+  /** How many messages our history held at its last answer that did not settle the sync. */
+  syncSize?: number;
   /** Its latest digest (from its `sync` or the last packet of its `hist` answer). */
   theirs?: Digest;
 }
@@ -37,6 +39,7 @@ export interface PeerState {
 export function askSync(state: PeerState): void {
   state.needSync = true;
   state.syncRounds = 0;
+  state.syncSize = undefined;
 }
 
 /** Sessions of the room other than this one. */
