@@ -105,6 +105,12 @@ export class MessageBook {
     return this.#digest;
   }
 
+  /** Whether a held message sorts after `order`, other than those `skip` names: one pass, no sorting. */
+  someAfter(order: string, skip: (id: string) => boolean): boolean {
+    for (const message of this.#byId.values()) if (message.order > order && !skip(message.id)) return true;
+    return false;
+  }
+
   /** The highest message number a writer used in the held history (0 for none). */
   lastNumber(writer: string): number {
     let n = 0;

@@ -105,21 +105,12 @@ export class Inbox {
     this.#o = options;
   }
 
-  /**
-   * Whether a message with order key `order` sorts before one the reader has had on screen: held when the page
-   * loaded, written here, or taken in at least `SHOWN_MS` ago (a joiner's backlog, which comes in at once in log
-   * order, is not "already shown" to it).
-   */
-  #beforeShown(order: string, now: number): boolean {
+  /** Forgets the messages taken in more than `SHOWN_MS` ago: they count as shown now. */
+  #pruneRecent(now: number): void {
     for (const [id, at] of this.#recent) {
       if (at > now - SHOWN_MS) break;
       this.#recent.delete(id); // in arrival order: the rest are newer
     }
-    const list = this.#o.book.list;
-    for (let i = list.length - 1; i >= 0 && list[i].order > order; i--) {
-      if (!this.#recent.has(list[i].id)) return true;
-    }
-    return false;
   }
 
   /** Messages acknowledged as volatile, waiting for a durable store to be acknowledged again. */
@@ -302,10 +293,17 @@ export class Inbox {
       };
       if (wire.to !== undefined) message.to = wire.to;
       if (delivery.seq !== undefined) message.seq = delivery.seq;
-      // Long after its time, into the middle of what was already shown: say when it came (it may be backdated).
-      const now = host.now();
-      if (!own && now - wire.time > LATE_ARRIVAL_MS && this.#beforeShown(wire.order, now)) message.arrived = now;
-      if (!own) this.#recent.set(wire.id, now);
+      if (!own) {
+        // Long after its time, sorting before a message the reader has had on screen (held when the page loaded,
+        // written here, or taken in at least `SHOWN_MS` ago; a joiner's backlog, which comes in at once, is not):
+        // say when it came (it may be backdated).
+        const now = host.now();
+        this.#pruneRecent(now);
+        if (now - wire.time > LATE_ARRIVAL_MS && book.someAfter(wire.order, (id) => this.#recent.has(id))) {
+          message.arrived = now;
+        }
+        this.#recent.set(wire.id, now);
+      }
       book.set(message);
       if (!own) {
         host.count("received");
