@@ -6,6 +6,8 @@
  * @module
  */
 import type { Store } from "./store.ts";
+import { validNames } from "./room/names.ts";
+import { MAX_NAME_LENGTH } from "./text_limits.ts";
 
 /** Newest messages read to count unread ones; more than this shows as this many. */
 export const UNREAD_SCAN = 99;
@@ -55,9 +57,8 @@ export async function listRecentChats(store: RecentChatsStore): Promise<RecentCh
       unread,
     };
     if (state.title) chat.title = state.title;
-    // The remembered names are kept oldest first (see `room/names.ts`).
-    const people = Object.values(state.names ?? {}).filter((name) => typeof name === "string" && name !== "")
-      .slice(-MAX_PEOPLE_NAMED).reverse();
+    // The remembered names are kept oldest first; what the store gave back may be anything.
+    const people = Object.values(validNames(state.names, MAX_NAME_LENGTH)).slice(-MAX_PEOPLE_NAMED).reverse();
     if (people.length > 0) chat.people = people;
     if (last) chat.lastMessage = last.unreadable ? "" : last.body;
     chats.push(chat);

@@ -18,17 +18,18 @@ export interface ConnectionBarProps {
 /** How often the countdown redraws. */
 const COUNTDOWN_TICK_MS = 1000;
 
-/** The word for a connection state, as the connection area and the diagnostics show it. */
+/** The dot's class for each connection state. */
+const DOTS: Record<SocketState["kind"], string> = {
+  connecting: UI.dotReconnecting,
+  connected: UI.dotConnected,
+  reconnecting: UI.dotReconnecting,
+  offline: UI.dotOffline,
+  refused: UI.dotRefused,
+};
+
+/** The word for a connection state (its words are named after the states), as the bar and the diagnostics show it. */
 export function connectionWord(kind: SocketState["kind"], t: HeldWords): string {
-  return kind === "connected"
-    ? t.connected
-    : kind === "reconnecting"
-    ? t.reconnecting
-    : kind === "offline"
-    ? t.offline
-    : kind === "refused"
-    ? t.refused
-    : t.connecting;
+  return t[kind];
 }
 
 /** The connection in one word, with a countdown and "Retry now" while reconnecting. */
@@ -44,13 +45,7 @@ export function ConnectionBar({ state, onRetry, t, now = Date.now }: ConnectionB
 
   const kind = state?.kind ?? "connecting";
   const word = connectionWord(kind, t);
-  const dot = kind === "connected"
-    ? UI.dotConnected
-    : kind === "offline"
-    ? UI.dotOffline
-    : kind === "refused"
-    ? UI.dotRefused
-    : UI.dotReconnecting;
+  const dot = DOTS[kind];
   const seconds = Math.max(0, Math.ceil((nextAttemptAt - clock) / 1000));
 
   return (

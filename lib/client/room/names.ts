@@ -34,8 +34,13 @@ export function cleanName(name: string, maxLength: number): string {
   ).trim();
 }
 
+/** The start of a member id that tells apart two people of one name: ` (xxxx)`. */
+export function memberSuffix(member: string): string {
+  return ` (${member.slice(0, NAME_SUFFIX_LENGTH)})`;
+}
+
 /** What two names are compared by: compatibility forms folded ("Ａlice" is "Alice"), case ignored, no joiners. */
-function sameNameKey(name: string): string {
+export function sameNameKey(name: string): string {
   return name.normalize("NFKC").replace(/\u200D/g, "").toLowerCase();
 }
 
@@ -71,12 +76,12 @@ export function validNames(value: unknown, maxLength: number, max = MAX_REMEMBER
  * case and compatibility forms ("alice", "ALICE" and "Ａlice" are all "Alice").
  */
 export function distinctNames(named: ReadonlyMap<string, string>): Map<string, string> {
+  const keys = new Map([...named].map(([member, name]) => [member, sameNameKey(name)]));
   const holders = new Map<string, number>();
-  for (const name of named.values()) holders.set(sameNameKey(name), (holders.get(sameNameKey(name)) ?? 0) + 1);
+  for (const key of keys.values()) holders.set(key, (holders.get(key) ?? 0) + 1);
   const shown = new Map<string, string>();
   for (const [member, name] of named) {
-    const shared = (holders.get(sameNameKey(name)) ?? 0) > 1;
-    shown.set(member, shared ? `${name} (${member.slice(0, NAME_SUFFIX_LENGTH)})` : name);
+    shown.set(member, holders.get(keys.get(member)!)! > 1 ? name + memberSuffix(member) : name);
   }
   return shown;
 }
