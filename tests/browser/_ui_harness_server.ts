@@ -53,6 +53,8 @@ export async function serveUiHarness(): Promise<UiHarness> {
   const js = await bundle();
   const page = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">` +
+    // Links in the sample messages (example.com) must not make the browser look their hosts up: traffic stays local.
+    `<meta http-equiv="x-dns-prefetch-control" content="off">` +
     `<title>Parley UI harness</title><style>${styles()}</style></head>` +
     `<body class="${BODY_CLASS}"><div id="root"></div><script type="module" src="/harness.js"></script></body></html>`;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {

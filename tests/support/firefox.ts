@@ -31,6 +31,10 @@ export const FIREFOX_PREFS: Readonly<Record<string, unknown>> = {
   "network.captive-portal-service.enabled": false,
   "network.connectivity-service.enabled": false,
   "dom.push.connection.enabled": false,
+  // Remote settings (firefox.settings.services.mozilla.com, seen on the wire without this) and DNS prefetch of
+  // links' hosts: nothing may leave the machine. Port 9 on loopback refuses at once.
+  "services.settings.server": "http://127.0.0.1:9/v1",
+  "network.dns.disablePrefetch": true,
 };
 
 const LISTENING = /^WebDriver BiDi listening on (ws:\/\/127\.0\.0\.1:\d+)/;
@@ -76,7 +80,8 @@ export async function launchFirefox(options: FirefoxOptions = {}): Promise<Firef
   const wrap = options.netns ? ["ip", "netns", "exec", options.netns] : [];
   const group = ProcessGroup.spawn(
     [...wrap, FIREFOX_PATH, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port=0"],
-    { env: { MOZ_CRASHREPORTER_DISABLE: "1", TMPDIR: `${profile}/tmp` } },
+    // Release builds take `services.settings.server` (see FIREFOX_PREFS) only with MOZ_REMOTE_SETTINGS_DEVTOOLS.
+    { env: { MOZ_CRASHREPORTER_DISABLE: "1", MOZ_REMOTE_SETTINGS_DEVTOOLS: "1", TMPDIR: `${profile}/tmp` } },
   );
   let bridge: Deno.ChildProcess | undefined;
   let browser: Browser | undefined;
