@@ -158,10 +158,12 @@ async function slowConsumers(server: ServerProcess): Promise<Record<string, numb
 
 async function run(name: string, scale: number): Promise<RunResult> {
   const dir = await Deno.makeTempDir({ prefix: "parley_abuse_" });
-  const server = await ServerProcess.start({
-    kvPath: `${dir}/kv.sqlite3`,
-    env: { TRUSTED_PROXIES: "loopback" },
-  });
+  // A server that fails to start leaves no KV directory behind.
+  const server = await ServerProcess.start({ kvPath: `${dir}/kv.sqlite3`, env: { TRUSTED_PROXIES: "loopback" } })
+    .catch(async (error) => {
+      await Deno.remove(dir, { recursive: true });
+      throw error;
+    });
   let attackers: Deno.ChildProcess | null = null;
   try {
     if (PINNING) pin(server.pid, PINNING.server);
