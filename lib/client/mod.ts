@@ -7,7 +7,7 @@
  * opened while the page loaded is the one that joins.
  * @module
  */
-import { type Bootstrap, type BootstrapScope, markStored, takeBootstrap } from "./bootstrap/handoff.ts";
+import { type Bootstrap, type BootstrapScope, keepsRooms, markStored, takeBootstrap } from "./bootstrap/handoff.ts";
 import { parseRoomKey } from "./crypto.ts";
 import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
@@ -17,6 +17,7 @@ import type { RoomView } from "./room_view.ts";
 import { computed, effect, untracked } from "@preact/signals-core";
 import { openResilientStore } from "./store_resilient.ts";
 import { type PersistApi, persistOnce } from "./persist.ts";
+import { whenSettled } from "./when_settled.ts";
 
 export type {
   CountersView,
@@ -67,7 +68,7 @@ export type OpenRoomError = "missing_key" | "bad_key";
 /** Opens a room in the browser, or says why the link cannot work. */
 export async function openRoom(
   options: OpenRoomOptions,
-): Promise<{ ok: true; view: RoomView; persistent: boolean } | { ok: false; error: OpenRoomError }> {
+): Promise<{ ok: true; view: RoomView } | { ok: false; error: OpenRoomError }> {
   // Taken before anything can fail, so an unusable link also closes the socket the bootstrap opened.
   const boot = takeBootstrap(options.room, options.bootstrapScope);
   const key = parseRoomKey(options.fragment);
@@ -87,23 +88,27 @@ async function open(
   options: OpenRoomOptions,
   keyBytes: Uint8Array,
   boot: Bootstrap | undefined,
-): Promise<{ ok: true; view: RoomView; persistent: boolean }> {
-  // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not.
+): Promise<{ ok: true; view: RoomView }> {
+  // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not. A browser that
+  // keeps no room yet (a first visit) has nothing to read: its room starts in memory, and the database (whose code
+  // is a lazy chunk) opens once the room has settled, writing back what came meanwhile, so the bytes and the time
+  // before "Connected" go to joining.
+  const local = localStorageOrUndefined();
+  const firstVisit = !keepsRooms(local);
   const [store, keys, relayPolicy] = await Promise.all([
     openResilientStore({
+      deferred: firstVisit,
+      // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it. Noted
+      // as soon as the database opens, before anything (the member key pair above all) is written into it: a page
+      // left right after would otherwise leave a stored key pair the next page's bootstrap does not wait for, and
+      // that page would join with a new one (two members for one device).
+      onOpened: () => markStored(local),
       onFailure: (reason, error) =>
         console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
     }),
     boot?.keys(),
     options.relayHold ? relayHold(options.relayHold) : undefined,
   ]);
-  // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it (also when
-  // the store becomes durable only later, after a failure). Noted before the room stores its member key pair: a page
-  // left right after would otherwise leave a stored key pair the next page's bootstrap does not wait for, and that
-  // page would join with a new one (two members for one device).
-  const stopNoting = store.state.subscribe((state) => {
-    if (state.mode === "durable") markStored(localStorageOrUndefined());
-  });
   const view = await createRoomClient({
     origin: options.origin,
     room: options.room,
@@ -130,21 +135,24 @@ async function open(
   void store.patchState(options.room, { key: options.fragment.replace(/^#/, ""), openedAt: Date.now() })
     .catch((error) => console.warn("Parley: remembering the chat failed", error));
   const stopMarking = markRead(view, (readId) => store.patchState(options.room, { readId }));
-  // After the first message sent, the user means to keep the chat: ask the browser once not to evict it.
+  // After the first message sent, the user means to keep the chat: ask the browser once not to evict it. On a first
+  // visit a message sent before the room settled opens the database at once: the outbox goes to disk.
   const send = view.send.bind(view);
   view.send = async (text) => {
+    if (firstVisit) void store.start();
     await send(text);
     void askPersist();
   };
+  const stopOpening = firstVisit ? whenSettled(view, () => void store.start()) : undefined;
   // The store's reopen timer stops with the room.
   const closeView = view.close.bind(view);
   view.close = () => {
     stopMarking();
-    stopNoting();
+    stopOpening?.();
     closeView();
     store.close();
   };
-  return { ok: true, view, persistent: store.durable() };
+  return { ok: true, view };
 }
 
 /** Asks for persistent storage once per page; `navigator.storage` is missing in some browsers and insecure pages. */

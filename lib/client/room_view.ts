@@ -8,6 +8,7 @@ import type { ReadonlySignal } from "@preact/signals-core";
 import type { LogEvent } from "./event_log.ts";
 import type { PeerPath } from "./peer_link.ts";
 import type { SocketState } from "./signal_socket.ts";
+import type { StorageMode } from "./store_resilient.ts";
 
 /** Delivery status of a message, as the UI shows it. */
 export type MessageView = {
@@ -99,8 +100,7 @@ export interface RoomNotice {
   at: number;
 }
 
-/** Where a room's writes go: IndexedDB ("durable"), or memory only, when storage fails ("memory"). */
-export type StorageMode = "durable" | "memory";
+export type { StorageMode };
 
 /** A chat room as the UI drives it. */
 export interface RoomView {
@@ -120,7 +120,7 @@ export interface RoomView {
   readonly counters: ReadonlySignal<CountersView>;
   /** The most recent diagnostic events, oldest first. */
   readonly events: ReadonlySignal<readonly LogEvent[]>;
-  /** Where writes go now; the UI shows a notice while "memory" (absent: durable). */
+  /** Where writes go now; the UI shows a notice while "memory" (absent: durable; "opening" shows none). */
   readonly storage?: ReadonlySignal<StorageMode>;
   /** Sends a message; it is stored first, so it survives a reload even offline. */
   send(text: string): Promise<void>;

@@ -25,6 +25,7 @@
 import { type ReadonlySignal, signal } from "@preact/signals-core";
 import { Backoff } from "./backoff.ts";
 import {
+  IDB_NAME,
   type ListOptions,
   type MessageStatus,
   type OutboxEntry,
@@ -32,13 +33,17 @@ import {
   type Store,
   type StoredMessage,
 } from "./store.ts";
-import { IDB_NAME, type IdbLoss, openIdbStore, type RoomChanges } from "./store_idb.ts";
+import type { IdbLoss, RoomChanges } from "./store_idb.ts";
 import { MemoryStore } from "./store_memory.ts";
 import type { Dirty, RecoveryHost, RoomSnapshot } from "./store_recovery.ts";
 import { GLOBAL_TIMERS, type Timers, TimerSet } from "./timer_set.ts";
 
-/** Where writes go now. */
-export type StorageMode = "durable" | "memory";
+/**
+ * Where writes go now: IndexedDB ("durable"); memory only, because storage failed ("memory"); or memory until the
+ * first open ends ("opening": a room's first visit opens the database once the room has settled, see
+ * {@link OpenResilientOptions.deferred}; what was written meanwhile is then written back).
+ */
+export type StorageMode = "opening" | "durable" | "memory";
 
 /**
  * Why writes live in memory only:
@@ -176,7 +181,7 @@ export class ResilientStore implements Store {
   #dirty = new Map<string, Dirty>();
   #persistent: PersistentStore | undefined;
   #inflight = new Set<Promise<unknown>>();
-  #state = signal<StorageState>({ mode: "memory" });
+  #state = signal<StorageState>({ mode: "opening" });
   #backoff: Backoff;
   #timers: TimerSet<"reopen">;
   #clock: Timers;
@@ -184,9 +189,12 @@ export class ResilientStore implements Store {
   #recovery: Promise<void> | undefined;
   #closed = false;
 
-  /** Starts in memory; call {@link ResilientStore.start} (or use {@link openResilientStore}) to open the database. */
+  /**
+   * Starts in memory ("opening"); call {@link ResilientStore.start} (or use {@link openResilientStore}) to open the
+   * database.
+   */
   constructor(options: ResilientStoreOptions = {}) {
-    this.#open = options.open ?? ((onLost) => openIdbStore(IDB_NAME, { onLost }));
+    this.#open = options.open ?? ((onLost) => openIdb(IDB_NAME, onLost));
     this.#onFailure = options.onFailure ?? (() => {});
     this.#clock = options.timers ?? GLOBAL_TIMERS;
     this.#timers = new TimerSet(this.#clock);
@@ -209,9 +217,12 @@ export class ResilientStore implements Store {
     return this.#state.peek().mode === "durable";
   }
 
-  /** Opens the database (first attempt); resolves either way, in memory mode when it could not. */
-  async start(): Promise<void> {
-    await this.#attempt();
+  /**
+   * Opens the database (first attempt; later calls wait for the one under way, or do nothing once durable);
+   * resolves either way, in memory mode when it could not, after writing back what was written before.
+   */
+  start(): Promise<void> {
+    return this.retryNow();
   }
 
   /** Reopens now instead of waiting for the backoff (e.g. the page became visible again); no-op while durable. */
@@ -543,18 +554,37 @@ export class ResilientStore implements Store {
 export interface OpenResilientOptions extends Omit<ResilientStoreOptions, "open"> {
   /** The IndexedDB database name (default `parley`). */
   name?: string;
+  /**
+   * Return at once, in "opening" mode, without opening the database: the caller calls `start()` when it can spare
+   * the bytes and the time (a first visit, whose IndexedDB code is a lazy chunk and holds nothing yet). Writes until
+   * then live in memory and are written back by the open. Default false: resolve once the first open has ended.
+   */
+  deferred?: boolean;
+  /** Told each time the database has opened, before anything is written back into it. */
+  onOpened?(): void;
 }
 
-/** Opens the page's store: IndexedDB when it opens, memory otherwise (retrying with backoff). Never rejects. */
+/**
+ * Opens the page's store: IndexedDB when it opens, memory otherwise (retrying with backoff). Never rejects. The
+ * IndexedDB code (`store_idb.ts` and `idb`) is a lazy chunk, loaded by the first open.
+ */
 export async function openResilientStore(options: OpenResilientOptions = {}): Promise<ResilientStore> {
   const name = options.name ?? IDB_NAME;
   const store = new ResilientStore({
     ...options,
-    open: (onLost) => {
-      if (typeof indexedDB === "undefined") return Promise.reject(new StorageUnavailableError());
-      return openIdbStore(name, { onLost });
+    open: async (onLost) => {
+      const db = await openIdb(name, onLost);
+      options.onOpened?.();
+      return db;
     },
   });
-  await store.start();
+  if (!options.deferred) await store.start();
   return store;
+}
+
+/** Opens IndexedDB `name` through the lazily loaded `store_idb.ts`; a browser without IndexedDB is told at once. */
+async function openIdb(name: string, onLost: (reason: IdbLoss) => void): Promise<PersistentStore> {
+  if (typeof indexedDB === "undefined") throw new StorageUnavailableError();
+  const { openIdbStore } = await import("./store_idb.ts");
+  return await openIdbStore(name, { onLost });
 }

@@ -18,6 +18,7 @@ import { MemoryStore } from "../../lib/client/store_memory.ts";
 import { type IdbLoss, openIdbStore } from "../../lib/client/store_idb.ts";
 import {
   classifyStorageError,
+  openResilientStore,
   type PersistentStore,
   ResilientStore,
   STORAGE_RETRY_CAP_MS,
@@ -419,6 +420,40 @@ Deno.test("writes made while the write-back runs are written back too", async ()
     await store.settled();
     assert(store.durable());
     assertEquals((await onDisk(h.name, ROOM)).messages.map((m) => m.id), ["m1", "m2", "m3", "m4", "m5", "m6"]);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a deferred store (a first visit) opens nothing until start(), then writes back what came meanwhile", async () => {
+  const name = freshName();
+  const opened: string[] = [];
+  const store = await openResilientStore({
+    name,
+    deferred: true,
+    onOpened: () => opened.push(store.state.peek().mode),
+  });
+  try {
+    assertEquals(store.state.value, { mode: "opening" }, "no notice: storage has not failed");
+    assert(!store.durable());
+    const before = connections.length;
+    await store.putOwn(ROOM, message("m1", "0001"), entry("m1", "0001"));
+    await store.patchState(ROOM, { lastSeq: 7 });
+    assertEquals(connections.length, before, "no database opened before start()");
+    assertEquals((await store.listMessages(ROOM)).map((m) => m.id), ["m1"], "the room runs in memory meanwhile");
+
+    await store.start();
+    await store.settled();
+    assertEquals(store.state.value, { mode: "durable" });
+    assertEquals(opened, ["opening"], "told once, when the database opened, before the write-back made it durable");
+    const disk = await onDisk(name, ROOM);
+    assertEquals(disk.messages.map((m) => m.id), ["m1"]);
+    assertEquals(disk.outbox.map((e) => e.id), ["m1"]);
+    assertEquals(disk.state.lastSeq, 7);
+
+    const connectionsNow = connections.length;
+    await store.start();
+    assertEquals(connections.length, connectionsNow, "a second start() does nothing once durable");
   } finally {
     store.close();
   }

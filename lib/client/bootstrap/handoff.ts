@@ -149,6 +149,18 @@ export function takeBootstrap(
 }
 
 /**
+ * Whether this browser keeps rooms (IndexedDB), as {@link markStored} noted: false on a first visit, and where
+ * `localStorage` is missing or refused. Never throws.
+ */
+export function keepsRooms(storage: Pick<Storage, "getItem"> | undefined): boolean {
+  try {
+    return storage?.getItem(BOOTSTRAP_STORED_FLAG) != null;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Notes in `localStorage` that this browser keeps rooms (IndexedDB), so the next room page's bootstrap waits for
  * IndexedDB to read the room's state. Without the note it assumes a first visit and does not wait. Never throws.
  */

@@ -8,4 +8,11 @@
  */
 export { BOOTSTRAP_SCRIPT } from "./script.ts";
 export { BOOTSTRAP_SLOT, BOOTSTRAP_STORED_FLAG } from "./slot.ts";
-export { type Bootstrap, type BootstrapKeys, type BootstrapScope, markStored, takeBootstrap } from "./handoff.ts";
+export {
+  type Bootstrap,
+  type BootstrapKeys,
+  type BootstrapScope,
+  keepsRooms,
+  markStored,
+  takeBootstrap,
+} from "./handoff.ts";
