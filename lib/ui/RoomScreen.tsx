@@ -106,7 +106,16 @@ export function RoomScreen(
         <PanelButton panel="invite" open={panel} onToggle={toggle} disabled={!inviteLink || !!error}>
           {t.invite}
         </PanelButton>
-        <PanelButton panel="name" open={panel} onToggle={toggle} disabled={!view}>{t.yourName}</PanelButton>
+        {/* Once named, the button shows the name it sets (its accessible name still says what it is). */}
+        <PanelButton
+          panel="name"
+          open={panel}
+          onToggle={toggle}
+          disabled={!view}
+          label={self?.name ? `${t.yourName}: ${self.name}` : undefined}
+        >
+          {self?.name ? <span class={UI.ownName}>{self.name}</span> : t.yourName}
+        </PanelButton>
         <PanelButton panel="diagnostics" open={panel} onToggle={toggle} disabled={!view}>
           {t.diagnostics}
         </PanelButton>
@@ -190,11 +199,13 @@ interface PanelButtonProps {
   onToggle(panel: Exclude<Panel, null>): void;
   /** True while the drawer has nothing to show. */
   disabled?: boolean;
+  /** Its accessible name, when its words alone do not say what it opens. */
+  label?: string;
   /** The button's words. */
   children: ComponentChildren;
 }
 
-function PanelButton({ panel, open, onToggle, disabled, children }: PanelButtonProps) {
+function PanelButton({ panel, open, onToggle, disabled, label, children }: PanelButtonProps) {
   const expanded = open === panel;
   return (
     <button
@@ -203,6 +214,7 @@ function PanelButton({ panel, open, onToggle, disabled, children }: PanelButtonP
       class={`${UI.headerButton} ${expanded ? UI.headerButtonActive : ""}`}
       aria-expanded={expanded}
       aria-controls="room-panel"
+      aria-label={label}
       disabled={disabled}
       onClick={() => onToggle(panel)}
     >

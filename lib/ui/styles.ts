@@ -150,3 +150,5 @@ export const storageNotice = "_1t";
 export const inviteRow = "_1u";
 /** The class of the inviteWords part. */
 export const inviteWords = "_1v";
+/** The class of the ownName part. */
+export const ownName = "_1w";

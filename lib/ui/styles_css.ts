@@ -87,6 +87,7 @@ export const STYLES: Readonly<Record<Part, string>> = {
   qr: "shrink-0 w-32 h-32 sm:w-48 sm:h-48 mt-2 bg-white p-1.5 rounded-lg",
   inviteRow: "flex items-start gap-3",
   inviteWords: "min-w-0 flex-1",
+  ownName: "inline-block max-w-[9rem] truncate align-bottom",
   notice: "text-sm text-emerald-800 dark:text-emerald-300",
   error: "text-sm text-red-700 dark:text-red-300",
   table: "w-full text-xs text-left border-collapse",

@@ -90,7 +90,11 @@ Deno.test("the chat UI is driven by keyboard and buttons the way a user finds th
       await name.press("Enter");
       assert((await calls(page)).includes("setName:Ivan P."));
       assertEquals(await name.count(), 0, "the form closes after saving");
-      assertEquals(await page.evaluate(() => document.activeElement?.textContent), "Your name", "focus returns");
+      // Focus returns to the button, which now shows the saved name (and still says what it opens).
+      assertEquals(
+        await page.evaluate(() => [document.activeElement?.textContent, document.activeElement?.ariaLabel]),
+        ["Ivan P.", "Your name: Ivan P."],
+      );
       await page.getByRole("button", { name: "Your name" }).click();
       await page.getByRole("textbox", { name: "Your name" }).press("Escape");
       assertEquals(await page.getByRole("textbox", { name: "Your name" }).count(), 0, "Escape closes the drawer");
@@ -220,7 +224,8 @@ Deno.test("on a phone the room is one screen: a long history, the drawers and gr
 
     await t.step("with each drawer open, Send stays on the screen, in Russian", async () => {
       for (const drawer of ["Пригласить", "Ваше имя", "Диагностика"]) {
-        const button = page.getByRole("button", { name: drawer, exact: true });
+        // A named member's name button says "Ваше имя: <name>".
+        const button = page.getByRole("button", { name: new RegExp(`^${drawer}(: |$)`) });
         await button.click();
         await page.waitForTimeout(200);
         const send = await sendBottom("Отправить");
