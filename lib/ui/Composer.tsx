@@ -75,6 +75,9 @@ export function Composer({ onSend, onTyping, disabled, t }: ComposerProps) {
       parseFloat(style.paddingBottom) + border;
     const wanted = box.scrollHeight + border;
     if (wanted > box.offsetHeight) box.style.height = `${Math.min(wanted, cap)}px`;
+    // Resetting the height scrolls the box to its start in WebKit; with the caret at the end (typing, a paste), show
+    // the end again.
+    if (box.selectionEnd === box.value.length) box.scrollTop = box.scrollHeight;
   }, [text]);
 
   const submit = () => {
