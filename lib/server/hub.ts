@@ -238,7 +238,9 @@ export class Hub {
       tokenHash = await hashToken(hello.token);
       const candidate = hello.token.slice(0, PEER_ID_CHARS);
       previous = await store.presence(roomId, candidate);
-      if (previous && previous.h === tokenHash) peerId = candidate;
+      // A session resumes only for the member it belongs to: a token seen elsewhere (an early hello's URL
+      // in a log) lets no other member take the peer id, its directed frames, or evict its socket.
+      if (previous && previous.h === tokenHash && previous.m === admission.member) peerId = candidate;
       else previous = null;
     }
     const resumed = peerId !== "";

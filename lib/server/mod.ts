@@ -41,6 +41,8 @@ export interface SignalServer {
   service: SignalService;
   /** Answers a request to `/api/signal`; `remote` is the socket's peer (a trusted proxy's header may name the client). */
   handle(req: Request, remote: Deno.NetAddr | { hostname: string }): Response;
+  /** Answers a request to `/api/ice` (see ice_access.ts); `remote` as for `handle`. */
+  ice(req: Request, remote: Deno.NetAddr | { hostname: string }): Promise<Response>;
   /** Graceful stop: refuse new sockets, flush the log, close sockets with 1012, release KV and bus. */
   shutdown(reason?: string): Promise<void>;
 }
@@ -88,6 +90,7 @@ export async function createSignalServer(options: SignalServerOptions = {}): Pro
       const hostname = clientAddress(req.headers, remote.hostname);
       return service.handle(req, hostname === remote.hostname ? remote : { hostname });
     },
+    ice: (req, remote) => service.iceAccess.answerRequest(req, clientAddress(req.headers, remote.hostname)),
     shutdown(reason) {
       stopping ??= (async () => {
         await service.shutdown(reason);
