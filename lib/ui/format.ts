@@ -5,7 +5,7 @@
  * @module
  */
 import type { FirstWords, Lang } from "./i18n.ts";
-import { memberSuffix, NAME_SUFFIX_LENGTH, sameNameKey } from "../client/room/names.ts";
+import { memberSuffix, sameNameKey, shortMemberId } from "../client/room/names.ts";
 
 const timeFormats = new Map<Lang, Intl.DateTimeFormat>();
 
@@ -22,7 +22,7 @@ export function clockTime(time: number, lang: Lang): string {
 /** A display name (with the start of the id when it has the form of a guest label), or "Guest" plus a short id. */
 export function displayName(name: string | undefined, id: string, t: FirstWords): string {
   const trimmed = name?.trim();
-  if (!trimmed) return `${t.guest} ${id.slice(0, NAME_SUFFIX_LENGTH)}`;
+  if (!trimmed) return `${t.guest} ${shortMemberId(id)}`;
   // A name of the form of a member's label without a name ("Guest abcd") would pass for that member: add its own id.
   const suffix = memberSuffix(id);
   const guestLike = sameNameKey(trimmed).startsWith(sameNameKey(t.guest) + " ");

@@ -1,5 +1,5 @@
 import { assertEquals, assertStrictEquals } from "@std/assert";
-import { cleanName, distinctNames, rememberName, validNames } from "../../lib/client/room/names.ts";
+import { cleanName, distinctNames, memberSuffix, rememberName, validNames } from "../../lib/client/room/names.ts";
 import { displayName } from "../../lib/ui/format.ts";
 import { firstWords, STRINGS } from "../../lib/ui/i18n.ts";
 
@@ -63,4 +63,12 @@ Deno.test("a name of the form of a guest label shows its member's id, so nobody 
   assertEquals(displayName("Guest abcd (ZZZZ)", "ZZZZzzz", en), "Guest abcd (ZZZZ)", "not twice");
   assertEquals(displayName("Guestbook", "ZZZZzzz", en), "Guestbook");
   assertEquals(displayName("Гость abcd", "ZZZZzzz", firstWords(STRINGS.ru)), "Гость abcd (ZZZZ)");
+});
+
+Deno.test("the short id people see has letters and digits only: no label starts with base64url's - or _", () => {
+  const en = firstWords(STRINGS.en);
+  assertEquals(displayName(undefined, "_k2-x9Abc", en), "Guest k2x9");
+  assertEquals(displayName(undefined, "-_-_abcdef", en), "Guest abcd");
+  assertEquals(displayName("Guest k2x9", "ZZ_ZZzz", en), "Guest k2x9 (ZZZZ)");
+  assertEquals(memberSuffix("a-b_cde"), " (abcd)");
 });

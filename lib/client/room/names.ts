@@ -34,9 +34,17 @@ export function cleanName(name: string, maxLength: number): string {
   ).trim();
 }
 
+/**
+ * The short form of a member (or peer) id people see: its first {@link NAME_SUFFIX_LENGTH} letters and digits (ids
+ * are base64url; a label like "Guest _k2-" read as punctuation, not as a name).
+ */
+export function shortMemberId(member: string): string {
+  return member.replace(/[-_]/g, "").slice(0, NAME_SUFFIX_LENGTH);
+}
+
 /** The start of a member id that tells apart two people of one name: ` (xxxx)`. */
 export function memberSuffix(member: string): string {
-  return ` (${member.slice(0, NAME_SUFFIX_LENGTH)})`;
+  return ` (${shortMemberId(member)})`;
 }
 
 /** What two names are compared by: compatibility forms folded ("Ａlice" is "Alice"), case ignored, no joiners. */
