@@ -56,8 +56,8 @@ Deno.test("the room's lazy parts import what they share with the room from the f
   const lazy = built.files.filter((file) => /^(drawers|p2p|store_recovery|store_idb)-[0-9a-f]{12}\.js$/.test(file));
   assertEquals(
     lazy.length,
-    3,
-    "the drawers, the P2P code and the storage recovery are lazy chunks: " +
+    4,
+    "the drawers, the P2P code, the storage recovery and the IndexedDB code (a first visit's) are lazy chunks: " +
       built.files.join(", "),
   );
   const room = preloadClosure(built, [built.islands.ChatRoom]);
