@@ -144,11 +144,19 @@ async function open(
     void askPersist();
   };
   const stopOpening = firstVisit ? whenSettled(view, () => void store.start()) : undefined;
+  // Until then the member key pair this page made lives in memory only: the next page (a reload) would join with
+  // another one and could not resume this session, so a page left before says `bye` instead of leaving it "away" for
+  // the others through the resume window. A page kept for back and forward (`persisted`) may come back: it does not.
+  const onPageHide = (event: PageTransitionEvent) => {
+    if (!event.persisted && !store.durable()) view.leave();
+  };
+  if (firstVisit) addEventListener("pagehide", onPageHide);
   // The store's reopen timer stops with the room.
   const closeView = view.close.bind(view);
   view.close = () => {
     stopMarking();
     stopOpening?.();
+    removeEventListener("pagehide", onPageHide);
     closeView();
     store.close();
   };

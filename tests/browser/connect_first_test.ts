@@ -276,6 +276,42 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a first visit left before its database opened says bye: the others see it gone at once, not away",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    inChromium(async ({ app, context, page, errors }) => {
+      const link = createRoomLink();
+      const other = await context.browser()!.newContext();
+      try {
+        const reader = await other.newPage();
+        await reader.goto(app.origin + link.href);
+        await connected(reader);
+        // The IndexedDB code never comes: this page's new member key pair lives in memory only, so a reload could
+        // not resume its session (it would join with another key pair).
+        await page.route("**/_fresh/js/store_idb-*.js", () => {});
+        await page.goto(app.origin + link.href);
+        await connected(page);
+        // The core runs (it shows a message), so the island holds the socket and the bootstrap no longer says bye.
+        await reader.locator("#composer-message").fill("hello newcomer");
+        await reader.locator("#composer-message").press("Enter");
+        await page.locator("[role=log] li p", { hasText: "hello newcomer" }).waitFor(SLOW);
+        const peers = reader.getByRole("region", { name: "People here" });
+        await peers.getByText("online").waitFor(SLOW);
+        assertEquals(await page.evaluate(() => localStorage.getItem("parley:stored")), null, "nothing stored yet");
+
+        await page.goto("about:blank");
+        // Without the bye it would show "away" for the resume window (120 s).
+        await reader.getByText(STRINGS.en.nobodyNow).waitFor(SLOW);
+        assertEquals(await peers.getByText("away").count(), 0);
+        assertEquals(errors, []);
+      } finally {
+        await other.close();
+      }
+    }),
+});
+
+Deno.test({
   name: "a return visit is answered from the service worker's cache: Connected while the server still holds the page",
   sanitizeOps: false,
   sanitizeResources: false,
