@@ -109,13 +109,30 @@ async function open(
     boot?.keys(),
     options.relayHold ? relayHold(options.relayHold) : undefined,
   ]);
+  // A first visit's member key pair lives in memory until the database opens (below): the next page (a reload) would
+  // join with another one and could not resume this session. So a page left before then says `bye`, from the moment
+  // it took the bootstrap's socket, instead of leaving the session "away" for the others through the resume window.
+  // A page kept for back and forward (`persisted`) may come back: it does not.
+  const held: { view?: RoomView; socket?: WebSocket } = {};
+  const onPageHide = (event: PageTransitionEvent) => {
+    if (event.persisted || store.durable()) return;
+    if (held.view) held.view.leave();
+    else if (held.socket?.readyState === WebSocket.OPEN) held.socket.send(JSON.stringify({ type: "bye" }));
+  };
+  if (firstVisit) addEventListener("pagehide", onPageHide);
   const view = await createRoomClient({
     origin: options.origin,
     room: options.room,
     keyBytes,
     cipher: keys?.cipher,
     admission: keys?.admission,
-    adoptSocket: boot ? () => boot.takeSocket() : undefined,
+    adoptSocket: boot
+      ? () => {
+        const adopted = boot.takeSocket();
+        held.socket = adopted?.ws;
+        return adopted;
+      }
+      : undefined,
     newMemberKeys: boot ? () => boot.memberKeys() : undefined,
     store,
     storage: computed(() => store.state.value.mode),
@@ -130,7 +147,11 @@ async function open(
     env: browserEnvironment(),
     profileOverrides: options.p2pIdleMs ? { p2pIdleCloseMs: options.p2pIdleMs } : undefined,
     debug: options.debug,
+  }).catch((error) => {
+    removeEventListener("pagehide", onPageHide);
+    throw error;
   });
+  held.view = view;
   // The key stays on this device (never sent anywhere), so the landing page can reopen the chat.
   void store.patchState(options.room, { key: options.fragment.replace(/^#/, ""), openedAt: Date.now() })
     .catch((error) => console.warn("Parley: remembering the chat failed", error));
@@ -144,13 +165,6 @@ async function open(
     void askPersist();
   };
   const stopOpening = firstVisit ? whenSettled(view, () => void store.start()) : undefined;
-  // Until then the member key pair this page made lives in memory only: the next page (a reload) would join with
-  // another one and could not resume this session, so a page left before says `bye` instead of leaving it "away" for
-  // the others through the resume window. A page kept for back and forward (`persisted`) may come back: it does not.
-  const onPageHide = (event: PageTransitionEvent) => {
-    if (!event.persisted && !store.durable()) view.leave();
-  };
-  if (firstVisit) addEventListener("pagehide", onPageHide);
   // The store's reopen timer stops with the room.
   const closeView = view.close.bind(view);
   view.close = () => {
