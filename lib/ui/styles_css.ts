@@ -48,7 +48,7 @@ export const STYLES: Readonly<Record<Part, string>> = {
   itemOwn: "self-end items-end",
   itemOther: "self-start items-start",
   author: "text-xs font-semibold text-slate-700 dark:text-slate-200 px-1",
-  bubble: "px-3 py-2 rounded-2xl whitespace-pre-wrap break-words",
+  bubble: "px-3 py-2 rounded-2xl whitespace-pre-wrap [overflow-wrap:anywhere]",
   bubbleOwn: "bg-emerald-700 text-white rounded-br-md dark:bg-emerald-800",
   bubbleOther:
     "bg-white text-slate-900 border border-slate-200 rounded-bl-md dark:bg-slate-800 dark:text-slate-100 dark:border-slate-700",

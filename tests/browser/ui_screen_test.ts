@@ -222,6 +222,32 @@ Deno.test("on a phone the room is one screen: a long history, the drawers and gr
       assertEquals(lines, lines.map(() => 1), `lines per link: ${lines.join(", ")}`);
     });
 
+    await t.step("a word longer than the screen wraps inside its bubble, in both directions", async () => {
+      // `overflow-wrap: break-word` does not narrow a bubble that sizes to its content: it grew past the screen, and
+      // the list clipped every line's start or end.
+      await page.evaluate(() => {
+        const room = (globalThis as unknown as { __room: { messages: { value: Record<string, unknown>[] } } }).__room;
+        const last = room.messages.value.at(-1)!;
+        const long = [
+          { id: "word-own", own: true, body: "x".repeat(80) },
+          { id: "word-other", own: false, body: `a paragraph with ${"y".repeat(100)} in the middle of it` },
+        ].map((fields, i) => ({ ...last, ...fields, time: (last.time as number) + 100 + i }));
+        room.messages.value = [...room.messages.value, ...long];
+      });
+      await log.getByText("x".repeat(80)).waitFor();
+      const boxes = await log.evaluate((list) =>
+        [...list.querySelectorAll("li p")].filter((p) => /x{80}|y{100}/.test(p.textContent ?? "")).map((p) => {
+          const box = p.getBoundingClientRect();
+          return { left: box.left, right: box.right, overflow: p.scrollWidth - p.clientWidth };
+        })
+      );
+      assertEquals(boxes.length, 2);
+      for (const box of boxes) {
+        assert(box.left >= 0 && box.right <= PHONE.width, `a bubble from ${box.left} to ${box.right} px`);
+        assert(box.overflow <= 0, `text runs ${box.overflow} px past its bubble`);
+      }
+    });
+
     await t.step("with each drawer open, Send stays on the screen, in Russian", async () => {
       for (const drawer of ["Пригласить", "Ваше имя", "Диагностика"]) {
         // A named member's name button says "Ваше имя: <name>".
