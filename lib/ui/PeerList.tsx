@@ -36,7 +36,10 @@ export function PeerList({ peers, t, empty = t.nobodyYet }: PeerListProps) {
               />
               <span>{displayName(peer.name, peer.member ?? peer.id, t)}</span>
               <span class={UI.muted}>{peer.presence === "online" ? t.online : t.away}</span>
-              <span class={UI.path} data-path={peer.path}>{pathLabel(peer.path, t)}</span>
+              {/* An away peer has no path now: a tag would read as still connected. */}
+              {peer.presence === "online" && (
+                <span class={UI.path} data-path={peer.path}>{pathLabel(peer.path, t)}</span>
+              )}
             </li>
           ))}
         </ul>

@@ -73,13 +73,15 @@ Deno.test("an empty room says so instead of showing an empty list", () => {
   assertStringIncludes(html, "Nobody else is here yet. Send them the invite link.");
 });
 
-Deno.test("peers show presence and the path as P2P, P2P via TURN or Relay", () => {
+Deno.test("peers show presence and, while online, the path as P2P, P2P via TURN or Relay", () => {
   const html = render({ view: fakeRoomView(sampleRoom()) });
   assertMatch(html, /<section aria-label="People here">/);
   assertEquals(textOf(html, 'data-path="p2p"'), "P2P");
   assertEquals(textOf(html, 'data-path="p2p-turn"'), "P2P via TURN");
-  assertEquals(textOf(html, 'data-path="relay"'), "Relay");
-  assertEquals(textOf(html, 'data-peer="peer-vera"'), "VeraawayRelay");
+  assertEquals(textOf(html, 'data-peer="peer-vera"'), "Veraaway", "an away peer shows no path: it has none now");
+  const back = sampleRoom();
+  back.peers = back.peers!.map((peer) => peer.id === "peer-vera" ? { ...peer, presence: "online" as const } : peer);
+  assertEquals(textOf(render({ view: fakeRoomView(back) }), 'data-path="relay"'), "Relay");
   assertEquals(textOf(html, 'data-peer="peer-anna"'), "AnnaonlineP2P");
   assertMatch(html, /aria-live="polite">Anna is typing…<\/p>/);
 });
