@@ -98,6 +98,18 @@ export function RoomScreen(
     if (panel) document.getElementById(`open-${panel}`)?.focus();
     setPanel(null);
   };
+  // Escape closes the open drawer wherever the focus is: from inside the drawer focus returns to its button; from
+  // elsewhere (the composer) it stays where it is.
+  useEffect(() => {
+    if (panel === null) return;
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== "Escape" || event.defaultPrevented) return;
+      if (document.getElementById("room-panel")?.contains(document.activeElement)) close();
+      else setPanel(null);
+    };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  }, [panel]);
 
   return (
     <div class={UI.screen}>
@@ -144,7 +156,7 @@ export function RoomScreen(
         <p class={UI.storageNotice}>{t.sessionReplaced}</p>
       )}
       {!error && <PeerList peers={peers} t={t} empty={othersWereHere.current ? words?.nobodyNow : undefined} />}
-      <div id="room-panel" onKeyDown={(event) => event.key === "Escape" && close()}>
+      <div id="room-panel">
         {drawers && words && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={words} />}
         {drawers && words && panel === "name" && view && (
           <drawers.NameForm

@@ -98,6 +98,15 @@ Deno.test("the chat UI is driven by keyboard and buttons the way a user finds th
       await page.getByRole("button", { name: "Your name" }).click();
       await page.getByRole("textbox", { name: "Your name" }).press("Escape");
       assertEquals(await page.getByRole("textbox", { name: "Your name" }).count(), 0, "Escape closes the drawer");
+      // Also with the focus outside the drawer (on the button that opened it, in the composer): it stays there.
+      for (const [name, focus] of [["Invite", "#open-invite"], ["Diagnostics", "#composer-message"]]) {
+        await page.getByRole("button", { name }).click();
+        await page.locator("#room-panel > *").first().waitFor();
+        await page.locator(focus).focus();
+        await page.keyboard.press("Escape");
+        assertEquals(await page.locator("#room-panel > *").count(), 0, `Escape closes ${name}`);
+        assertEquals(await page.evaluate(() => "#" + document.activeElement?.id), focus, "the focus stays");
+      }
     });
 
     await t.step("the invite drawer copies the whole link and draws its QR code", async () => {
