@@ -11,6 +11,8 @@ export interface RecentChatsStrings {
   chatFallbackName: string;
   /** Shown for a chat without messages. */
   lastMessageNone: string;
+  /** The preview of a last message this member wrote: "You: {text}". */
+  lastMessageOwn: string;
   /** "{count} unread". */
   unreadCount: string;
   /** The rename button. */
@@ -131,7 +133,11 @@ export default function RecentChats({ t }: RecentChatsProps) {
                         </span>
                       )}
                       <span class={C.last}>
-                        {chat.lastMessage ? chat.lastMessage.slice(0, PREVIEW_CHARS) : t.lastMessageNone}
+                        {!chat.lastMessage
+                          ? t.lastMessageNone
+                          : chat.lastOwn
+                          ? fill(t.lastMessageOwn, { text: chat.lastMessage.slice(0, PREVIEW_CHARS) })
+                          : chat.lastMessage.slice(0, PREVIEW_CHARS)}
                       </span>
                     </a>
                     <button

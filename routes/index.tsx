@@ -46,6 +46,7 @@ export default function Landing({ data }: PageProps<LangData>) {
           recentChats: t.recentChats,
           chatFallbackName: t.chatFallbackName,
           lastMessageNone: t.lastMessageNone,
+          lastMessageOwn: t.lastMessageOwn,
           unreadCount: t.unreadCount,
           renameChat: t.renameChat,
           chatNameLabel: t.chatNameLabel,

@@ -34,6 +34,8 @@ export interface RecentChat {
   people?: string[];
   /** The newest message's text (empty for an unreadable one), if any. */
   lastMessage?: string;
+  /** Whether this member wrote the last message (the list says "You: " before it). */
+  lastOwn?: boolean;
   /** Time of the newest message, or of the last opening, for ordering. */
   lastAt: number;
   /** Messages from others after the last one seen here (at most {@link UNREAD_SCAN}). */
@@ -61,6 +63,8 @@ export async function listRecentChats(store: RecentChatsStore): Promise<RecentCh
     const people = Object.values(validNames(state.names, MAX_NAME_LENGTH)).slice(-MAX_PEOPLE_NAMED).reverse();
     if (people.length > 0) chat.people = people;
     if (last) chat.lastMessage = last.unreadable ? "" : last.body;
+    // Others' messages are stored as "received"; every other status is one of this member's own.
+    if (last && last.status !== "received") chat.lastOwn = true;
     chats.push(chat);
   }
   return chats.sort((a, b) => b.lastAt - a.lastAt);

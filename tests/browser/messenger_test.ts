@@ -172,7 +172,8 @@ Deno.test({
       await chat.waitFor(SLOW);
       assertEquals(await list.getByRole("listitem").count(), 1);
       const name = (await chat.getByText(/^Chat /).boundingBox())!;
-      const preview = (await chat.getByText(/^bring the maps/).boundingBox())!;
+      // Own last message: "You: " before it.
+      const preview = (await chat.getByText(/^You: bring the maps/).boundingBox())!;
       assert(
         preview.y >= name.y + name.height - 1,
         `the preview starts under the name: ${JSON.stringify({ name, preview })}`,

@@ -22,6 +22,9 @@ Deno.test("recent chats: only rooms with a kept key, newest first, unread after 
   assertEquals(chats.map((c) => c.room), ["new", "old"]);
   assertEquals(chats[0], { room: "new", href: "/new#k2", lastAt: 400, unread: 2, lastMessage: "body d" });
   assertEquals(chats[1].unread, 0);
+  // The last message is this member's own: the list says so.
+  await store.putMessage("new", message("e", "5", "sent", 500));
+  assertEquals((await listRecentChats(store))[0].lastOwn, true);
 
   // Without a local name, a chat is called by the people named in it, the most recently named first.
   await store.patchState("old", { names: { m1: "Anna", m2: "Boris", m3: "Vera", m4: "Gleb" } });
