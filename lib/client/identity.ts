@@ -35,6 +35,18 @@ export interface MemberIdentity {
   memberProof(nonce: string): Promise<MemberProof>;
 }
 
+/**
+ * How the tabs of a first visit agree on one key pair before any is stored (the store of a first visit lives in
+ * memory until the room has settled, see `lib/client/mod.ts`): the tab that made the key pair offers it while its
+ * store is not durable, and a later tab finds it there instead of making its own. See `key_share.ts`.
+ */
+export interface KeyShare {
+  /** The key pair another tab of this room offers now, if one does. */
+  find(): Promise<CryptoKeyPair | undefined>;
+  /** Offers this tab's new key pair to later tabs; resolves once the offer can be found. */
+  offer(keys: CryptoKeyPair): Promise<void>;
+}
+
 /** Runs `fn` while holding an exclusive lock named `name` across tabs (the Web Locks API in browsers). */
 export type LockRunner = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 
@@ -50,6 +62,8 @@ export interface LoadIdentityOptions {
   generate?: () => Promise<CryptoKeyPair>;
   /** Told when storage failed and the identity lives in memory only. */
   onStorageError?(error: unknown): void;
+  /** Where tabs of a first visit share a key pair that is not stored yet (absent: each tab reads the store only). */
+  share?: KeyShare;
 }
 
 /** The Web Locks API where the platform has it (browsers), else undefined. */
@@ -60,7 +74,7 @@ export function webLocks(): LockRunner | undefined {
 }
 
 /** Whether a stored value is a usable key pair (a record from an older or foreign client is not). */
-function isKeyPair(value: unknown): value is CryptoKeyPair {
+export function isKeyPair(value: unknown): value is CryptoKeyPair {
   if (typeof value !== "object" || value === null) return false;
   const { privateKey, publicKey } = value as Partial<CryptoKeyPair>;
   return privateKey instanceof CryptoKey && publicKey instanceof CryptoKey &&
@@ -80,8 +94,11 @@ export async function loadIdentity(options: LoadIdentityOptions): Promise<Member
   const getOrCreate = async (): Promise<{ keys: CryptoKeyPair; persistent: boolean }> => {
     const saved = (await store.getState(room)).identity;
     if (isKeyPair(saved)) return { keys: saved, persistent: true };
-    const keys = await generate();
+    // Under the lock: a tab of the same first visit that came first has offered its key pair by now.
+    const shared = await options.share?.find();
+    const keys = shared ?? await generate();
     await store.patchState(room, { identity: keys });
+    if (!shared) await options.share?.offer(keys);
     return { keys, persistent: true };
   };
   let found: { keys: CryptoKeyPair; persistent: boolean };

@@ -18,6 +18,7 @@ import { computed, effect, untracked } from "@preact/signals-core";
 import { openResilientStore } from "./store_resilient.ts";
 import { type PersistApi, persistOnce } from "./persist.ts";
 import { whenSettled } from "./when_settled.ts";
+import { browserKeyShare } from "./key_share.ts";
 
 export type {
   CountersView,
@@ -120,6 +121,16 @@ async function open(
     else if (held.socket?.readyState === WebSocket.OPEN) held.socket.send(JSON.stringify({ type: "bye" }));
   };
   if (firstVisit) addEventListener("pagehide", onPageHide);
+  // Two tabs of one first visit agree on one key pair while neither has stored it (see `key_share.ts`).
+  let roomClosed = () => {};
+  const stored = new Promise<void>((resolve) => {
+    roomClosed = resolve;
+    const stop = store.state.subscribe((state) => {
+      if (state.mode !== "durable") return;
+      resolve();
+      queueMicrotask(() => stop());
+    });
+  });
   const view = await createRoomClient({
     origin: options.origin,
     room: options.room,
@@ -134,6 +145,7 @@ async function open(
       }
       : undefined,
     newMemberKeys: boot ? () => boot.memberKeys() : undefined,
+    keyShare: firstVisit ? browserKeyShare(options.room, stored) : undefined,
     store,
     storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),
@@ -149,6 +161,8 @@ async function open(
     debug: options.debug,
   }).catch((error) => {
     removeEventListener("pagehide", onPageHide);
+    roomClosed();
+    roomClosed();
     throw error;
   });
   held.view = view;

@@ -21,6 +21,7 @@ import { EventLog, EVENTS, type LogEvent } from "../event_log.ts";
 import type { IceAnswer, IceConfig } from "../ice_config.ts";
 import {
   generateMemberKeys,
+  type KeyShare,
   loadIdentity,
   type LockRunner,
   type MemberIdentity,
@@ -75,6 +76,8 @@ export interface RoomClientOptions {
    * in its hello (so the session it opened is this member's). Default: a new pair.
    */
   newMemberKeys?(): Promise<CryptoKeyPair | undefined>;
+  /** Where the tabs of a first visit share the key pair before it is stored (see `identity.ts`). */
+  keyShare?: KeyShare;
   /** History, outbox, room state and the member key pair. */
   store: Store;
   /** Where the store's writes go now, for the UI's notice; without it, `store.durable()` at open decides. */
@@ -207,6 +210,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     store,
     lock: options.lock,
     generate: newMemberKeys ? async () => await newMemberKeys() ?? await generateMemberKeys() : undefined,
+    share: options.keyShare,
     onStorageError: (error) => note("Member key kept in memory only", { error: String(error) }),
   });
   const saved = await store.getState(room);

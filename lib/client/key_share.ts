@@ -1,0 +1,106 @@
+/**
+ * The {@link KeyShare} of a first visit in the browser: the tab that made the
+ * room's key pair holds the Web Lock `parley-first-visit:<room>` until its
+ * store is durable, and answers `ask` on the BroadcastChannel of that name
+ * with the key pair (a CryptoKeyPair is structured-cloneable, its private key
+ * staying non-extractable). A later tab of the same visit (two tabs opened
+ * at once, before either has stored the room) finds the lock held, asks, and
+ * takes that key pair, so the two tabs are one member, as they are once the
+ * room is stored. Without a holder it asks nothing: a lone first visit waits
+ * for one lock query, not for a timeout.
+ * @module
+ */
+import { isKeyPair, type KeyShare } from "./identity.ts";
+
+/** How long a later tab waits for the holder's answer, ms (a busy tab; the holder may also be closing). */
+export const KEY_SHARE_ANSWER_MS = 2_000;
+
+/** The slice of the Web Locks API used here. */
+export interface ShareLocks {
+  /** Requests a lock; `fn` runs once it is granted, and the lock is held until its promise settles. */
+  request(name: string, fn: () => Promise<unknown>): Promise<unknown>;
+  /** The locks held now (by any tab of the origin). */
+  query(): Promise<{ held?: { name?: string }[] }>;
+}
+
+/** The slice of a BroadcastChannel used here. */
+export interface ShareChannel {
+  /** Sends to the other tabs. */
+  postMessage(message: unknown): void;
+  /** Told of each message from another tab. */
+  onmessage: ((event: MessageEvent) => void) | null;
+  /** Stops the channel. */
+  close(): void;
+}
+
+/** Options of {@link createKeyShare}. */
+export interface KeyShareOptions {
+  /** The room whose key pair is shared. */
+  room: string;
+  /** Settles when this tab's store is durable (the key pair is then in the store) or the room is closed. */
+  until: Promise<unknown>;
+  /** The Web Locks API (`navigator.locks`). */
+  locks: ShareLocks;
+  /** Opens a BroadcastChannel by name. */
+  openChannel(name: string): ShareChannel;
+  /** How long to wait for the holder's answer, ms (default {@link KEY_SHARE_ANSWER_MS}). */
+  answerMs?: number;
+}
+
+/** A key share over Web Locks and a BroadcastChannel; neither method ever rejects. */
+export function createKeyShare(options: KeyShareOptions): KeyShare {
+  const name = `parley-first-visit:${options.room}`;
+  const answerMs = options.answerMs ?? KEY_SHARE_ANSWER_MS;
+  return {
+    async find() {
+      try {
+        const { held = [] } = await options.locks.query();
+        if (!held.some((lock) => lock.name === name)) return undefined;
+      } catch {
+        return undefined;
+      }
+      const channel = options.openChannel(name);
+      try {
+        return await new Promise<CryptoKeyPair | undefined>((resolve) => {
+          const timer = setTimeout(() => resolve(undefined), answerMs);
+          channel.onmessage = (event) => {
+            if (!isKeyPair(event.data)) return;
+            clearTimeout(timer);
+            resolve(event.data);
+          };
+          channel.postMessage("ask");
+        });
+      } finally {
+        channel.close();
+      }
+    },
+    offer(keys) {
+      return new Promise<void>((granted) => {
+        let channel: ShareChannel | undefined;
+        options.locks.request(name, () => {
+          channel = options.openChannel(name);
+          channel.onmessage = (event) => {
+            if (event.data === "ask") channel?.postMessage(keys);
+          };
+          granted();
+          return options.until.catch(() => {});
+        }).catch(() => granted()).finally(() => channel?.close());
+      });
+    },
+  };
+}
+
+/** The browser's key share for `room`, or undefined where Web Locks or BroadcastChannel are missing. */
+export function browserKeyShare(room: string, until: Promise<unknown>): KeyShare | undefined {
+  const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
+  if (!locks || typeof locks.query !== "function" || typeof BroadcastChannel !== "function") return undefined;
+  return createKeyShare({
+    room,
+    until,
+    locks: {
+      request: (lock, fn) => locks.request(lock, fn),
+      query: () => locks.query(),
+    },
+    openChannel: (channel) => new BroadcastChannel(channel),
+  });
+}
