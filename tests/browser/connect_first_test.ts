@@ -72,6 +72,14 @@ async function visitKept(
   await untilInPage(page, kept, room, what);
 }
 
+/** Another person: a page in a fresh profile of the same browser, connected to the room at `url`. */
+async function otherPerson(context: BrowserContext, url: string): Promise<Page> {
+  const page = await (await context.browser()!.newContext()).newPage();
+  await page.goto(url);
+  await connected(page);
+  return page;
+}
+
 /** What {@link inChromium} hands a test: a fresh profile's page on the app, and the page's uncaught errors. */
 interface Visit {
   /** The app server. */
@@ -243,12 +251,8 @@ Deno.test({
   fn: () =>
     inChromium(async ({ app, context, page, errors }) => {
       const link = createRoomLink();
-      const other = await context.browser()!.newContext();
+      const reader = await otherPerson(context, app.origin + link.href);
       try {
-        const reader = await other.newPage();
-        await reader.goto(app.origin + link.href);
-        await connected(reader);
-
         let release!: () => void;
         const held = new Promise<void>((resolve) => release = resolve);
         let heldCore = false;
@@ -271,7 +275,7 @@ Deno.test({
         await reader.locator("[role=log] li p", { hasText: "sent before the core ran" }).waitFor(SLOW);
         assertEquals(errors, []);
       } finally {
-        await other.close();
+        await reader.context().close();
       }
     }),
 });
@@ -283,11 +287,8 @@ Deno.test({
   fn: () =>
     inChromium(async ({ app, context, page, errors }) => {
       const link = createRoomLink();
-      const other = await context.browser()!.newContext();
+      const reader = await otherPerson(context, app.origin + link.href);
       try {
-        const reader = await other.newPage();
-        await reader.goto(app.origin + link.href);
-        await connected(reader);
         // The IndexedDB code never comes: this page's new member key pair lives in memory only, so a reload could
         // not resume its session (it would join with another key pair).
         await page.route("**/_fresh/js/store_idb-*.js", () => {});
@@ -307,7 +308,7 @@ Deno.test({
         assertEquals(await peers.getByText("away").count(), 0);
         assertEquals(errors, []);
       } finally {
-        await other.close();
+        await reader.context().close();
       }
     }),
 });
@@ -328,11 +329,8 @@ Deno.test({
       second.on("pageerror", (error) => errors.push(error.message));
       await second.goto(app.origin + link.href);
       await connected(second);
-      const other = await context.browser()!.newContext();
+      const reader = await otherPerson(context, app.origin + link.href);
       try {
-        const reader = await other.newPage();
-        await reader.goto(app.origin + link.href);
-        await connected(reader);
         // Tabs of one member never list each other: each lists only the other person.
         for (const tab of [page, second]) {
           await tab.locator('[aria-label="People here"] li').first().waitFor(SLOW);
@@ -346,7 +344,7 @@ Deno.test({
         assertEquals(await page.evaluate(() => localStorage.getItem("parley:stored")), null, "nothing stored yet");
         assertEquals(errors, []);
       } finally {
-        await other.close();
+        await reader.context().close();
       }
     }),
 });
