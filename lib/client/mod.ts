@@ -122,15 +122,18 @@ async function open(
   };
   if (firstVisit) addEventListener("pagehide", onPageHide);
   // Two tabs of one first visit agree on one key pair while neither has stored it (see `key_share.ts`).
+  // The share ends once this tab's store is durable, or when the room closes.
   let roomClosed = () => {};
-  const stored = new Promise<void>((resolve) => {
-    roomClosed = resolve;
-    const stop = store.state.subscribe((state) => {
-      if (state.mode !== "durable") return;
-      resolve();
-      queueMicrotask(() => stop());
-    });
-  });
+  const stored = firstVisit
+    ? new Promise<void>((resolve) => {
+      roomClosed = resolve;
+      const stop = store.state.subscribe((state) => {
+        if (state.mode !== "durable") return;
+        resolve();
+        queueMicrotask(() => stop());
+      });
+    })
+    : undefined;
   const view = await createRoomClient({
     origin: options.origin,
     room: options.room,
@@ -145,7 +148,7 @@ async function open(
       }
       : undefined,
     newMemberKeys: boot ? () => boot.memberKeys() : undefined,
-    keyShare: firstVisit ? browserKeyShare(options.room, stored) : undefined,
+    keyShare: stored && browserKeyShare(options.room, stored),
     store,
     storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),
@@ -161,7 +164,6 @@ async function open(
     debug: options.debug,
   }).catch((error) => {
     removeEventListener("pagehide", onPageHide);
-    roomClosed();
     roomClosed();
     throw error;
   });
@@ -185,6 +187,7 @@ async function open(
     stopMarking();
     stopOpening?.();
     removeEventListener("pagehide", onPageHide);
+    roomClosed();
     closeView();
     store.close();
   };
