@@ -93,23 +93,26 @@ export function RoomScreen(
   const notice = useSignalValue(view?.notice, null);
   const other = LANGS.find((l) => l !== lang) ?? lang;
   const toggle = (which: Exclude<Panel, null>) => setPanel((open) => open === which ? null : which);
+  // The open drawer as of the last render, for the key listener below (which lives as long as the screen).
+  const shown = useRef(panel);
+  shown.current = panel;
   // Closing a drawer from inside it returns focus to the button that opened it.
   const close = () => {
-    if (panel) document.getElementById(`open-${panel}`)?.focus();
+    if (shown.current) document.getElementById(`open-${shown.current}`)?.focus();
     setPanel(null);
   };
   // Escape closes the open drawer wherever the focus is: from inside the drawer focus returns to its button; from
-  // elsewhere (the composer) it stays where it is.
+  // elsewhere (the composer) it stays where it is. The listener is there before any drawer opens: one added in an
+  // effect after the drawer's render would miss an Escape pressed in the frame before that effect ran.
   useEffect(() => {
-    if (panel === null) return;
     const onKey = (event: KeyboardEvent) => {
-      if (event.key !== "Escape" || event.defaultPrevented) return;
+      if (event.key !== "Escape" || event.defaultPrevented || shown.current === null) return;
       if (document.getElementById("room-panel")?.contains(document.activeElement)) close();
       else setPanel(null);
     };
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
-  }, [panel]);
+  }, []);
 
   return (
     <div class={UI.screen}>
