@@ -15,7 +15,7 @@ import { loadParts } from "./courier/wire.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
 import type { RoomView } from "./room_view.ts";
 import { computed, effect, untracked } from "@preact/signals-core";
-import { openResilientStore } from "./store_resilient.ts";
+import { DeferredStore } from "./store_deferred.ts";
 import { type PersistApi, persistOnce } from "./persist.ts";
 import { whenSettled } from "./when_settled.ts";
 import { browserKeyShare } from "./key_share.ts";
@@ -91,22 +91,31 @@ async function open(
   boot: Bootstrap | undefined,
 ): Promise<{ ok: true; view: RoomView }> {
   // IndexedDB when it works; memory (with a notice, and reopening with backoff) when it does not. A browser that
-  // keeps no room yet (a first visit) has nothing to read: its room starts in memory, and the database (whose code
-  // is a lazy chunk) opens once the room has settled, writing back what came meanwhile, so the bytes and the time
-  // before "Connected" go to joining.
+  // keeps no room yet (a first visit) has nothing to read: its room starts in memory, and the resilient store and
+  // the database (both lazy chunks) come once the room has settled, taking and writing back what came meanwhile
+  // (`store_deferred.ts`), so the bytes and the time before "Connected" go to joining.
   const local = localStorageOrUndefined();
   const firstVisit = !keepsRooms(local);
+  const storeOptions = {
+    // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it. Noted
+    // as soon as the database opens, before anything (the member key pair above all) is written into it: a page
+    // left right after would otherwise leave a stored key pair the next page's bootstrap does not wait for, and
+    // that page would join with a new one (two members for one device).
+    onOpened: () => markStored(local),
+    onFailure: (reason: string, error: unknown) =>
+      console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
+  };
   const [store, keys, relayPolicy] = await Promise.all([
-    openResilientStore({
-      deferred: firstVisit,
-      // The next room page's bootstrap reads IndexedDB before its hello once this browser keeps rooms in it. Noted
-      // as soon as the database opens, before anything (the member key pair above all) is written into it: a page
-      // left right after would otherwise leave a stored key pair the next page's bootstrap does not wait for, and
-      // that page would join with a new one (two members for one device).
-      onOpened: () => markStored(local),
-      onFailure: (reason, error) =>
-        console.warn(`Parley: storage failed (${reason}); the room goes on in memory`, error),
-    }),
+    firstVisit
+      ? new DeferredStore({
+        load: () =>
+          loadResilientStore().then(({ openResilientStore }) =>
+            openResilientStore({ ...storeOptions, deferred: true })
+          ),
+        onFailure: (error) =>
+          console.warn("Parley: the storage code failed to load; the room goes on in memory", error),
+      })
+      : loadResilientStore().then(({ openResilientStore }) => openResilientStore(storeOptions)),
     boot?.keys(),
     options.relayHold ? relayHold(options.relayHold) : undefined,
   ]);
@@ -193,6 +202,12 @@ async function open(
   };
   return { ok: true, view };
 }
+
+/**
+ * The resilient store's code: a lazy chunk. A first visit loads it once its room has settled (`store_deferred.ts`); a
+ * return visit at once, from the service worker's cache.
+ */
+const loadResilientStore = () => import("./store_resilient.ts");
 
 /** Asks for persistent storage once per page; `navigator.storage` is missing in some browsers and insecure pages. */
 const askPersist = persistOnce(() => (globalThis.navigator as { storage?: PersistApi } | undefined)?.storage);

@@ -17,6 +17,11 @@
 /** The IndexedDB database rooms live in (`store_idb.ts` opens it; the room page's bootstrap reads it). */
 export const IDB_NAME = "parley";
 
+/** First wait before reopening the database (or loading its code again), ms. */
+export const STORAGE_RETRY_BASE_MS = 1_000;
+/** Longest wait between reopen attempts, ms: a user who frees space sees the notice go within this. */
+export const STORAGE_RETRY_CAP_MS = 30_000;
+
 /**
  * Delivery status of a message; `received` is a message written by another
  * member; `failed` an own message the server refused for good (see `failure`).

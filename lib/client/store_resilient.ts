@@ -30,6 +30,8 @@ import {
   type MessageStatus,
   type OutboxEntry,
   type RoomState,
+  STORAGE_RETRY_BASE_MS,
+  STORAGE_RETRY_CAP_MS,
   type Store,
   type StoredMessage,
 } from "./store.ts";
@@ -37,6 +39,8 @@ import type { IdbLoss, RoomChanges } from "./store_idb.ts";
 import { MemoryStore } from "./store_memory.ts";
 import type { Dirty, RecoveryHost, RoomSnapshot } from "./store_recovery.ts";
 import { GLOBAL_TIMERS, type Timers, TimerSet } from "./timer_set.ts";
+
+export { STORAGE_RETRY_BASE_MS, STORAGE_RETRY_CAP_MS } from "./store.ts";
 
 /**
  * Where writes go now: IndexedDB ("durable"); memory only, because storage failed ("memory"); or memory until the
@@ -84,10 +88,6 @@ export interface PersistentStore extends Store {
   writeBack(room: string, changes: RoomChanges): Promise<void>;
 }
 
-/** First wait before reopening the database, ms. */
-export const STORAGE_RETRY_BASE_MS = 1_000;
-/** Longest wait between reopen attempts, ms: a user who frees space sees the notice go within this. */
-export const STORAGE_RETRY_CAP_MS = 30_000;
 /** How long an IndexedDB call may stay unanswered before it counts as failed, ms (a hung database never blocks the room). */
 export const STORAGE_STALL_MS = 8_000;
 

@@ -53,11 +53,14 @@ Deno.test("the room's first load is its entry and its client core: code shared w
 
 Deno.test("the room's lazy parts import what they share with the room from the files it loaded already", async () => {
   const built = await meta();
-  const lazy = built.files.filter((file) => /^(drawers|p2p|store_recovery|store_idb)-[0-9a-f]{12}\.js$/.test(file));
+  const lazy = built.files.filter((file) =>
+    /^(drawers|p2p|store_recovery|store_idb|store_resilient)-[0-9a-f]{12}\.js$/.test(file)
+  );
   assertEquals(
     lazy.length,
-    4,
-    "the drawers, the P2P code, the storage recovery and the IndexedDB code (a first visit's) are lazy chunks: " +
+    5,
+    "the drawers, the P2P code, the storage recovery, and the resilient store and IndexedDB code (a first visit's) " +
+      "are lazy chunks: " +
       built.files.join(", "),
   );
   const room = preloadClosure(built, [built.islands.ChatRoom]);
