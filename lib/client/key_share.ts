@@ -6,8 +6,10 @@
  * staying non-extractable). A later tab of the same visit (two tabs opened
  * at once, before either has stored the room) finds the lock held, asks, and
  * takes that key pair, so the two tabs are one member, as they are once the
- * room is stored. Without a holder it asks nothing: a lone first visit waits
- * for one lock query, not for a timeout.
+ * room is stored. So does a tab that comes after the first tab's database
+ * opened but before its key pair was written there. Without a holder it asks
+ * nothing: a lone tab waits for one lock query, not for a timeout, and a tab
+ * whose store holds the room's key pair never asks.
  * @module
  */
 import { isKeyPair, type KeyShare } from "./identity.ts";

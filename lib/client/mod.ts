@@ -130,19 +130,19 @@ async function open(
     else if (held.socket?.readyState === WebSocket.OPEN) held.socket.send(JSON.stringify({ type: "bye" }));
   };
   if (firstVisit) addEventListener("pagehide", onPageHide);
-  // Two tabs of one first visit agree on one key pair while neither has stored it (see `key_share.ts`).
-  // The share ends once this tab's store is durable, or when the room closes.
+  // Two tabs that open a room this browser has no key pair for yet agree on one while neither has stored it (see
+  // `key_share.ts`): two tabs of a first visit, and also a tab that comes after the first one's database opened
+  // (and noted the browser as keeping rooms) but before its write-back stored the key pair. The share ends once
+  // this tab's store is durable, or when the room closes; a tab whose store holds the key pair never asks.
   let roomClosed = () => {};
-  const stored = firstVisit
-    ? new Promise<void>((resolve) => {
-      roomClosed = resolve;
-      const stop = store.state.subscribe((state) => {
-        if (state.mode !== "durable") return;
-        resolve();
-        queueMicrotask(() => stop());
-      });
-    })
-    : undefined;
+  const stored = new Promise<void>((resolve) => {
+    roomClosed = resolve;
+    const stop = store.state.subscribe((state) => {
+      if (state.mode !== "durable") return;
+      resolve();
+      queueMicrotask(() => stop());
+    });
+  });
   const view = await createRoomClient({
     origin: options.origin,
     room: options.room,
@@ -157,7 +157,7 @@ async function open(
       }
       : undefined,
     newMemberKeys: boot ? () => boot.memberKeys() : undefined,
-    keyShare: stored && browserKeyShare(options.room, stored),
+    keyShare: browserKeyShare(options.room, stored),
     store,
     storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),

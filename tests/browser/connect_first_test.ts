@@ -352,6 +352,43 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "a tab that comes after the first tab's database opened, but before its key pair was written there, is one member",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    inChromium(async ({ app, context, page, errors }) => {
+      const link = createRoomLink();
+      // The write-back code never comes (to either tab; the second needs none): the first tab's database opens and
+      // the browser is noted as keeping rooms, but the room's key pair stays in the first tab's memory.
+      await context.route("**/_fresh/js/store_recovery-*.js", () => {});
+      await page.goto(app.origin + link.href);
+      await connected(page);
+      await page.waitForFunction(() => localStorage.getItem("parley:stored") === "1", undefined, SLOW);
+      // So the second tab is not a first visit: its store opens the database at once, and finds no key pair there.
+      const second = await context.newPage();
+      second.on("pageerror", (error) => errors.push(error.message));
+      await second.goto(app.origin + link.href);
+      await connected(second);
+      const reader = await otherPerson(context, app.origin + link.href);
+      try {
+        for (const tab of [page, second]) {
+          await tab.locator('[aria-label="People here"] li').first().waitFor(SLOW);
+          await tab.waitForTimeout(300);
+          assertEquals(await tab.locator('[aria-label="People here"] li').count(), 1, "only the other person");
+        }
+        await second.locator("#composer-message").fill("from the second tab");
+        await second.locator("#composer-message").press("Enter");
+        // The first tab shows it as its own: one member.
+        await page.locator('[role=log] li[data-own="true"]', { hasText: "from the second tab" }).waitFor(SLOW);
+        assertEquals(errors, []);
+      } finally {
+        await reader.context().close();
+      }
+    }),
+});
+
+Deno.test({
   name: "a return visit is answered from the service worker's cache: Connected while the server still holds the page",
   sanitizeOps: false,
   sanitizeResources: false,
