@@ -557,6 +557,7 @@ Deno.test("history sync stops asking after MAX_SYNC_ROUNDS answers that bring no
     toPeer: (peer, packet) => sent.push(`${peer}:${packet.t}`),
     batchBytes: 10_000,
     arm: () => {},
+    now: () => 0,
   });
   askSync(state);
   // Offers lost on the way (no answer comes): asking goes on, as a lossy link needs.

@@ -335,6 +335,7 @@ export class Courier {
       toPeer: (peer, packet) => this.#toPeer(peer, packet),
       batchBytes: options.historyBatchBytes ?? DEFAULT_HISTORY_BATCH_BYTES,
       arm: () => this.#arm(),
+      now: this.#s.now,
     });
     this.#tab = isTabTag(options.tab) ? options.tab : encodeBase64Url(this.#s.randomBytes(TAB_TAG_BYTES));
     this.#writer = writerOf({ author: this.#signer.member, tab: this.#tab });

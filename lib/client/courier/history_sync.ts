@@ -9,7 +9,14 @@
 import { utf8Length } from "../../protocol/validate.ts";
 import { type Digest, digestCovers, digestHas, writerOf } from "../order_key.ts";
 import type { MessageBook } from "./book.ts";
-import { MAX_HIST_MESSAGES, MAX_SYNC_ROUNDS } from "./limits.ts";
+import { Allowance } from "./allowance.ts";
+import {
+  MAX_HIST_MESSAGES,
+  MAX_SYNC_ROUNDS,
+  SYNC_ANSWER_BURST_BYTES,
+  SYNC_ANSWER_BYTES_PER_SECOND,
+  SYNC_ANSWERS_PER_SECOND,
+} from "./limits.ts";
 import { type Packet, toWire, type WireMessage } from "./packets.ts";
 import type { PeerState, PeerTable } from "./peers.ts";
 
@@ -58,15 +65,28 @@ export interface HistorySyncOptions {
   batchBytes: number;
   /** Arms the courier's timer (a sync is owed). */
   arm: () => void;
+  /** The clock, ms, for the answers' allowances. */
+  now: () => number;
 }
 
 /** The sync exchange with each session. */
 export class HistorySync {
   #o: HistorySyncOptions;
+  /** One answer a second per asking session ({@link SYNC_ANSWERS_PER_SECOND}). */
+  #answers: Allowance;
+  /** Bytes of answers to all sessions together ({@link SYNC_ANSWER_BURST_BYTES}), under the key "". */
+  #bytes: Allowance;
 
   /** History sync over a book and a peer table. */
   constructor(options: HistorySyncOptions) {
     this.#o = options;
+    this.#answers = new Allowance({ burst: 1, perSecond: SYNC_ANSWERS_PER_SECOND, now: options.now });
+    this.#bytes = new Allowance({
+      burst: SYNC_ANSWER_BURST_BYTES,
+      perSecond: SYNC_ANSWER_BYTES_PER_SECOND,
+      now: options.now,
+      maxKeys: 1,
+    });
   }
 
   /** Sends our digest to a session that may differ from us, when it can be reached. */
@@ -74,9 +94,17 @@ export class HistorySync {
     if (this.#o.peers.reachable(peer)) this.#o.toPeer(peer, { t: "sync", have: this.#o.book.digest() });
   }
 
-  /** A `sync` from `from`: answer with what it lacks, and ask back when it holds what we lack. */
+  /**
+   * A `sync` from `from`: answer with what it lacks (at most once a second per session, within the answers' byte
+   * allowance; see `limits.ts`), and ask back when it holds what we lack.
+   */
   onSync(from: string, have: Digest): void {
-    for (const packet of historyAnswer(this.#o.book, have, this.#o.batchBytes)) this.#o.toPeer(from, packet);
+    if (this.#answers.take(from)) {
+      for (const packet of historyAnswer(this.#o.book, have, this.#o.batchBytes)) {
+        if (!this.#bytes.take("", utf8Length(JSON.stringify(packet)))) break;
+        this.#o.toPeer(from, packet);
+      }
+    }
     const state = this.#o.peers.get(from);
     if (!state) return;
     state.theirs = have;

@@ -17,7 +17,8 @@ import { checkMessage, sameMessage, type WireMessage } from "./packets.ts";
 import type { PeerTable } from "./peers.ts";
 import type { Persister } from "./persist.ts";
 import type { MessageSigner } from "./signer.ts";
-import { LATE_ARRIVAL_MS } from "./limits.ts";
+import { Allowance } from "./allowance.ts";
+import { FAILED_VERIFY_COST, LATE_ARRIVAL_MS, VERIFIES_PER_SECOND, VERIFY_BURST } from "./limits.ts";
 
 /** How long another member's message must have been held to count as already shown to the reader, ms. */
 const SHOWN_MS = 60_000;
@@ -95,6 +96,10 @@ function sameCopy(a: WireMessage, b: WireMessage): boolean {
 /** Takes in peers' messages. */
 export class Inbox {
   #o: InboxOptions;
+  /** Verifications each sending session may cost ({@link VERIFY_BURST}). */
+  #verifies: Allowance;
+  /** Each session's verification under way (the last of its queue). */
+  #verifying = new Map<string, Promise<void>>();
   #arrivals = new Map<string, Arrival>();
   #volatile = new Map<string, Set<string>>();
   /** Others' messages taken in during the last `SHOWN_MS`, by id → when (older ones, and loaded ones, count as shown). */
@@ -103,6 +108,11 @@ export class Inbox {
   /** An inbox over the courier's parts. */
   constructor(options: InboxOptions) {
     this.#o = options;
+    this.#verifies = new Allowance({
+      burst: VERIFY_BURST,
+      perSecond: VERIFIES_PER_SECOND,
+      now: () => options.host.now(),
+    });
   }
 
   /** Forgets the messages taken in more than `SHOWN_MS` ago: they count as shown now. */
@@ -327,6 +337,20 @@ export class Inbox {
   }
 
   /**
+   * Runs one session's verifications one after another (sessions side by side), so each failure is paid for before
+   * that session's next signature is checked: a batch of forgeries costs at most its allowance, not one each.
+   */
+  #inTurn<T>(from: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.#verifying.get(from) ?? Promise.resolve()).then(work);
+    const tail = run.then(() => {}, () => {});
+    this.#verifying.set(from, tail);
+    void tail.then(() => {
+      if (this.#verifying.get(from) === tail) this.#verifying.delete(from);
+    });
+    return run;
+  }
+
+  /**
    * Verifies a message with its author's key: the one it carries, else the
    * key book's, else one recovered from its signature. A stored hint that
    * fails is dropped and recovery tried; a key that verified before is final.
@@ -334,11 +358,18 @@ export class Inbox {
   async #verify(wire: WireMessage, from: string): Promise<Verified> {
     const { signer } = this.#o;
     const keys = await this.#o.keys();
-    const verified = async (pk: string): Promise<Verified> => {
-      if (!await signer.verify({ ...wire, pk })) return { pk: undefined, reason: "forged" };
-      keys.learn(wire.author, pk);
-      return { pk };
-    };
+    const verified = (pk: string): Promise<Verified> =>
+      this.#inTurn(from, async () => {
+        // A session pays for the signatures of its messages that fail (see `limits.ts`); one in debt is not verified.
+        if (!this.#verifies.take(from)) return { pk: undefined, reason: "unknown_key" };
+        if (!await signer.verify({ ...wire, pk })) {
+          this.#verifies.charge(from, FAILED_VERIFY_COST);
+          return { pk: undefined, reason: "forged" };
+        }
+        this.#verifies.give(from);
+        keys.learn(wire.author, pk);
+        return { pk };
+      });
     if (wire.pk !== undefined) return verified(wire.pk);
     const known = keys.known(wire.author);
     if (known) {

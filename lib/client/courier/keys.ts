@@ -22,6 +22,7 @@ import { recoverPublicKeys } from "./key_recovery.ts";
 import type { SignedFields } from "./signer.ts";
 import { fromBase64Url } from "../crypto.ts";
 import { encodeBase64Url } from "../../protocol/ids.ts";
+import { Allowance } from "./allowance.ts";
 
 /** Authors whose keys are kept (a room's members over its life; the digest allows 4,096 writers). */
 export const MAX_KEYS = 4_096;
@@ -29,8 +30,6 @@ export const MAX_KEYS = 4_096;
 export const RECOVERY_BURST = 64;
 /** Recoveries per second one sending session earns back. */
 export const RECOVERIES_PER_SECOND = 16;
-/** Sending sessions whose recovery allowance is remembered. */
-const MAX_SENDERS = 256;
 
 /** A key the book holds. */
 export interface KnownKey {
@@ -63,12 +62,13 @@ export class KeyBook {
   #hints: Map<string, string>;
   #keys = new Map<string, string>();
   #recovering = new Map<string, Promise<string | undefined>>();
-  #allowance = new Map<string, { tokens: number; at: number }>();
+  #allowance: Allowance;
 
   /** A book for one room, starting from its hints. */
   constructor(options: KeyBookOptions) {
     this.#o = options;
     this.#hints = options.hints ?? new Map();
+    this.#allowance = new Allowance({ burst: RECOVERY_BURST, perSecond: RECOVERIES_PER_SECOND, now: options.now });
   }
 
   /** The key held for `author`, if any. */
@@ -103,7 +103,7 @@ export class KeyBook {
       const pk = await running;
       if (pk !== undefined) return { pk };
     }
-    if (!this.#spend(from)) return { pk: undefined, reason: "throttled" };
+    if (!this.#allowance.take(from)) return { pk: undefined, reason: "throttled" };
     const work = this.#recover(m);
     this.#recovering.set(m.author, work);
     try {
@@ -123,23 +123,5 @@ export class KeyBook {
       if (await this.#o.memberIdOf(raw) === m.author) return encodeBase64Url(raw);
     }
     return undefined;
-  }
-
-  #spend(from: string): boolean {
-    const now = this.#o.now();
-    let bucket = this.#allowance.get(from);
-    if (!bucket) {
-      if (this.#allowance.size >= MAX_SENDERS) this.#allowance.delete(this.#allowance.keys().next().value!);
-      bucket = { tokens: RECOVERY_BURST, at: now };
-      this.#allowance.set(from, bucket);
-    }
-    bucket.tokens = Math.min(
-      RECOVERY_BURST,
-      bucket.tokens + Math.max(0, now - bucket.at) * RECOVERIES_PER_SECOND / 1000,
-    );
-    bucket.at = now;
-    if (bucket.tokens < 1) return false;
-    bucket.tokens--;
-    return true;
   }
 }

@@ -118,3 +118,35 @@ export const TAB_TAG_BYTES = 6;
 
 /** Random bytes in a transfer id of a split payload (11 base64url characters). */
 export const TRANSFER_ID_BYTES = 8;
+
+/**
+ * Signatures that fail verification one sending session may cost this client: 256 (each taken from an allowance of
+ * {@link VERIFY_BURST} that verifications which succeed give back), earned back at 256 a second. A session's
+ * messages are verified one after another, so each failure is known before its next signature is checked. Honest
+ * messages verify and cost nothing, however many (a log replay, a history answer); a member sending made-up
+ * signatures is held to this rate, each failure costing {@link FAILED_VERIFY_COST} more, so forgeries cannot keep a
+ * receiver (and the honest messages queued behind them) busy. A message refused while its session is in debt is
+ * left unacknowledged, as one whose key is unknown: it comes again.
+ */
+export const VERIFY_BURST = 256;
+/** Tokens per second a session earns back (see {@link VERIFY_BURST}). */
+export const VERIFIES_PER_SECOND = 256;
+/** What a signature that fails costs on top of its verification: 16, so forgeries drain an allowance 17 times faster. */
+export const FAILED_VERIFY_COST = 16;
+
+/**
+ * A session's `sync` is answered at most once a second; the others within that second get nothing (an honest peer
+ * asks again on its re-send timer while it still lacks something). One answer carries the whole history the asker
+ * lacks, so without this a member sending tiny syncs made its victim upload its history again for each one, until
+ * the server's rate limit refused the victim's own frames and closed its socket.
+ */
+export const SYNC_ANSWERS_PER_SECOND = 1;
+
+/**
+ * Bytes of history answers this client sends to all sessions together: 1 MiB at once, then 128 KiB a second, half
+ * the server's per-connection byte rate (256 KiB/s after a 4 MiB burst), so answering many askers never crowds out
+ * the client's own frames. An answer cut short ends without its digest; the asker asks again for the rest.
+ */
+export const SYNC_ANSWER_BURST_BYTES = 1_048_576;
+/** Bytes per second of history answers earned back (see {@link SYNC_ANSWER_BURST_BYTES}). */
+export const SYNC_ANSWER_BYTES_PER_SECOND = 131_072;
