@@ -45,7 +45,7 @@ import { createEnvelopes, type OpenedEnvelope } from "./envelopes.ts";
 import { createFrameRouter } from "./frame_router.ts";
 import { createLazyLinkPool } from "./lazy_links.ts";
 import { RELAY_AT_ONCE, type RelayPolicy } from "./relay_policy.ts";
-import { cleanName, rememberName, validNames } from "./names.ts";
+import { cleanName, MAX_REMEMBERED_NAMES, rememberName, validNames } from "./names.ts";
 import { createRoster, MAX_NAME_LENGTH } from "./roster.ts";
 import { memorySessionSlot, type SessionSlot } from "./session.ts";
 import { createTabBus, type OpenTabChannel } from "./tabs.ts";
@@ -389,10 +389,13 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     const members = roster.members.value;
     untracked(() => {
       let next = remembered.peek();
+      // The names of the history's authors are the ones kept when there are too many (see `rememberName`).
+      let authors: Set<string> | undefined;
+      const keep = (member: string) => (authors ??= new Set(courier.messages.map((m) => m.author))).has(member);
       for (const [peer, name] of names) {
         const member = members.get(peer);
         if (member !== undefined && !roster.isOwnAuthor(member)) {
-          next = rememberName(next, member, name, MAX_NAME_LENGTH);
+          next = rememberName(next, member, name, MAX_NAME_LENGTH, MAX_REMEMBERED_NAMES, keep);
         }
       }
       if (next === remembered.peek()) return;
