@@ -51,6 +51,10 @@ const FULL_ROOMS = 10_000;
 const chatRelayed = metrics.counter("parley_chat_frames_relayed_total", "Chat frames logged and relayed.");
 const signalRelayed = metrics.counter("parley_signal_frames_relayed_total", "Signal frames relayed to one peer.");
 const ackRelayed = metrics.counter("parley_ack_frames_relayed_total", "Ack frames relayed to one peer.");
+const relayBusy = metrics.counter(
+  "parley_relay_refused_total",
+  "Signal and ack frames not relayed because the reader's send window was full (refused to a sender here, or dropped).",
+);
 const acceptedCarried = metrics.counter(
   "parley_accepted_carried_total",
   "Accepted confirmations that rode on a relayed ack instead of a frame of their own.",
@@ -149,6 +153,15 @@ export function sendError(socket: PeerSocket, code: ErrorCode, message: string, 
   socket.send(
     JSON.stringify(ref === undefined ? { type: "error", code, message } : { type: "error", code, message, ref }),
   );
+}
+
+/**
+ * Refuses a frame its sender meant to relay to a reader with no room for it now (`rate_limited`, no strike): the
+ * reader keeps up with what it is sent, and one member's burst must not close it.
+ */
+function busy(sender: Peer): void {
+  relayBusy.inc();
+  sendError(sender.socket, "rate_limited", "the peer is not keeping up; send it again later");
 }
 
 /** The `accepted` frame of an own chat frame. */
@@ -664,8 +677,8 @@ export class Hub {
       (frame.volatile ? ',"volatile":true' : "") + peer.fromSuffix;
     const target = room.local.get(frame.to);
     if (target) {
+      if (!this.#deliverAck(target, text, frame.ids)) return busy(peer);
       ackRelayed.inc();
-      this.#deliverAck(target, text, frame.ids);
     } else if (room.remote.get(frame.to) === "online") {
       ackRelayed.inc();
       this.#bus.publish(room.id, { k: "a", to: frame.to, text } satisfies BusBody);
@@ -674,32 +687,40 @@ export class Hub {
     }
   }
 
-  /** Hands a relayed ack to a local peer, carrying the `accepted` held for any of its ids (`acc`). */
-  #deliverAck(target: Peer, text: string, ids?: string[]): void {
+  /**
+   * Hands a relayed ack to a local peer, carrying the `accepted` held for any of its ids (`acc`); false, sending
+   * nothing and keeping what is held, when it does not fit the peer's send window (see `Peer.relay`).
+   */
+  #deliverAck(target: Peer, text: string, ids?: string[]): boolean {
     const held = target.held;
     let out = text;
+    let carried: string[] | null = null;
     if (held !== null) {
       const list = ids ?? (JSON.parse(text) as { ids: string[] }).ids;
       let acc: number[] | null = null;
       list.forEach((id, i) => {
         const seq = held.get(id);
         if (seq === undefined) return;
-        held.delete(id);
+        (carried ??= []).push(id);
         (acc ??= new Array(list.length).fill(0))[i] = seq;
-        acceptedCarried.inc();
       });
-      if (held.size === 0) target.held = null;
       if (acc !== null) out = stamp(text, ',"acc":[' + (acc as number[]).join(",") + "]}");
     }
-    target.push(-1, out);
+    if (!target.relay(out)) return false;
+    if (held !== null && carried !== null) {
+      for (const id of carried as string[]) held.delete(id);
+      acceptedCarried.inc(undefined, (carried as string[]).length);
+      if (held.size === 0) target.held = null;
+    }
+    return true;
   }
 
   #signal(peer: Peer, frame: SignalFrame, text: string): void {
     const room = this.#rooms.get(peer.room)!;
     const target = room.local.get(frame.to);
     if (target) {
+      if (!target.relay(stamp(text, peer.fromSuffix))) return busy(peer);
       signalRelayed.inc();
-      target.push(-1, stamp(text, peer.fromSuffix));
     } else if (room.remote.get(frame.to) === "online") {
       signalRelayed.inc();
       this.#bus.publish(room.id, { k: "s", to: frame.to, text: stamp(text, peer.fromSuffix) } satisfies BusBody);
@@ -800,11 +821,12 @@ export class Hub {
         }
         return;
       case "s":
-        room.local.get(body.to)?.push(-1, body.text);
+        // From another instance: a signal the reader has no room for is dropped (its sender's client sends again).
+        if (room.local.get(body.to)?.relay(body.text) === false) relayBusy.inc();
         return;
       case "a": {
         const target = room.local.get(body.to);
-        if (target) this.#deliverAck(target, body.text);
+        if (target && !this.#deliverAck(target, body.text)) relayBusy.inc();
         return;
       }
       case "r": {

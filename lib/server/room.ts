@@ -21,6 +21,11 @@ export interface PeerSocket {
    * false means it was not and the socket closed as a slow consumer (4008).
    */
   holds?(bytes: number): boolean;
+  /**
+   * Optional: whether `bytes` more fit the socket's send window now (half its bound), changing nothing; a relayed
+   * frame that does not fit is refused to its sender rather than sent (see `Peer.relay`).
+   */
+  spare?(bytes: number): boolean;
 }
 
 /** One connected peer (one socket) in a room. */
@@ -76,6 +81,17 @@ export class Peer {
       this.pending = [];
       this.pendingBytes = 0;
     }
+  }
+
+  /**
+   * Sends a frame another member relayed (a signal, an ack), unlogged, when it fits this peer's send window (or,
+   * while it joins, what it may hold back): false when it does not, and nothing was sent. One member's burst aimed at
+   * this peer is then refused to that member, and never closes this peer as a slow consumer.
+   */
+  relay(text: string): boolean {
+    const fits = this.socket.spare?.((this.pending === null ? 0 : this.pendingBytes) + text.length) ?? true;
+    if (fits) this.push(-1, text);
+    return fits;
   }
 }
 

@@ -198,6 +198,15 @@ export class FlowControl {
   }
 
   /**
+   * Whether `length` more fit `socket`'s window ({@link windowBytes}, half its bound) now, without changing anything.
+   * Frames one member relays to another (signals, acks) are sent only then, and refused to their sender otherwise:
+   * a member pointing its whole rate burst at one reader must not push that reader over its bound (4008).
+   */
+  spare(socket: FlowSocket, length: number): boolean {
+    return socket.bufferedAmount + length <= this.windowBytes;
+  }
+
+  /**
    * Resolves true once `length` more can be sent within the window (at once, as `true`, when it
    * can now), or false when the socket is dropped meanwhile (slow or closed).
    */

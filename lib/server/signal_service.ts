@@ -629,6 +629,11 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     return this.#service.flow.ready(this, bytes);
   }
 
+  /** Whether `bytes` more fit the send window now (see `FlowControl.spare`). */
+  spare(bytes: number): boolean {
+    return this.#service.flow.spare(this, bytes);
+  }
+
   /** Whether `bytes` held back while joining are within the send bound; closes with 4008 when not. */
   holds(bytes: number): boolean {
     if (bytes <= this.#service.flow.maxBytes) return true;
