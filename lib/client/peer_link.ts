@@ -25,6 +25,34 @@ export type PeerPath = "p2p" | "p2p-turn" | "relay";
 /** Where a link stands: "idle" is closed for lack of chat, until woken; "closed" is for good. */
 export type PeerLinkState = "connecting" | "open" | "not-now" | "idle" | "closed";
 
+/**
+ * How long after following a remote's new generation (a fresh connection) a newer one waits, ms: an honest remote
+ * starts over after its setup timeout (10-15 s), a retry or a wake, seconds apart; the signals of what waits are
+ * kept (the newest generation's, at most {@link MAX_HELD_SIGNALS}) and handled when the pause ends.
+ */
+export const FOLLOW_PAUSE_MS = 3_000;
+/** Signals of a waiting remote generation kept: an offer and its candidates. */
+export const MAX_HELD_SIGNALS = 64;
+/**
+ * Remote candidates taken per remote description: a browser sends a few per network path (host, server-reflexive,
+ * TURN over UDP and TCP, per interface); more would only make this browser probe the addresses a member names.
+ */
+export const MAX_REMOTE_CANDIDATES = 64;
+
+/**
+ * Whether a remote ICE candidate names an address a browser could have gathered: not this device's loopback, not an
+ * unspecified or link-local address (browsers never gather them; a member naming them would make this browser send
+ * checks to its own services). Names (mDNS `.local`) and every other address pass; an unparsable line passes too,
+ * for the browser to refuse.
+ */
+export function plausibleCandidate(line: string | undefined): boolean {
+  const address = line?.split(" ")[4]?.toLowerCase();
+  if (!address) return true;
+  if (/^(127\.|0\.0\.0\.0$|169\.254\.)/.test(address)) return false;
+  if (address.includes(":")) return !/^(::1?$|fe[89ab][0-9a-f]:|::ffff:(127\.|0\.0\.0\.0$|169\.254\.))/.test(address);
+  return true;
+}
+
 /** A signaling payload between two links, carried by the server's `signal` frames. */
 export interface PeerLinkSignal {
   /** Kind tag, so the shell can route link signals apart from other peer messages. */
@@ -101,7 +129,11 @@ export interface PeerLinkStats {
 export class PeerLink {
   #options: PeerLinkOptions;
   #clock: Timers;
-  #timers: TimerSet<"setup" | "grace" | "retry" | "idle">;
+  #timers: TimerSet<"setup" | "grace" | "retry" | "idle" | "follow">;
+  /** Signals of a newer remote generation, held until the follow pause ends (see {@link FOLLOW_PAUSE_MS}). */
+  #held: PeerLinkSignal[] = [];
+  /** Remote candidates taken since the last remote description (see {@link MAX_REMOTE_CANDIDATES}). */
+  #remoteCandidates = 0;
   #polite: boolean;
   #gen = 0;
   #pc: RTCPeerConnection | null = null;
@@ -191,9 +223,14 @@ export class PeerLink {
     // This side gave that generation up (setup timeout, or idle): its late signals are stale, and the
     // next attempt (ours or the remote's retry, or a wake) starts a higher generation that both follow.
     if (message.gen === this.#gen && (this.#state.value === "not-now" || this.#state.value === "idle")) return;
-    // The remote side started a new attempt: follow it with a fresh connection.
-    if (message.gen > this.#gen) await this.#connect(message.gen);
-    // A connection of this generation may still be fetching its ICE servers: wait for it, not a second one.
+    // The remote side started a new attempt: follow it with a fresh connection, at most once per
+    // FOLLOW_PAUSE_MS: a newer generation within the pause waits for its end, with its signals, so a member
+    // cannot make this side build an RTCPeerConnection (and gather candidates, TURN included) per signal.
+    if (message.gen > this.#gen) {
+      if (this.#timers.has("follow")) return this.#hold(message);
+      this.#timers.set("follow", FOLLOW_PAUSE_MS, () => this.#release());
+      await this.#connect(message.gen);
+    } // A connection of this generation may still be fetching its ICE servers: wait for it, not a second one.
     else if (!this.#pc) await (this.#connecting ?? this.#connect(message.gen));
     if (!this.#pc) return;
     const pc = this.#pc!;
@@ -204,11 +241,17 @@ export class PeerLink {
       if (this.#ignoreOffer) return;
       await pc.setRemoteDescription(description);
       if (pc !== this.#pc) return;
+      this.#remoteCandidates = 0;
       if (description.type === "offer") {
         await pc.setLocalDescription();
         if (pc === this.#pc) this.#signal({ description: pc.localDescription!.toJSON() });
       }
     } else if (message.candidate) {
+      // A remote description brings a few candidates per network path; a flood of them, or ones on this device's
+      // own loopback or link-local addresses (which no browser gathers), would only make the browser probe them.
+      if (++this.#remoteCandidates > MAX_REMOTE_CANDIDATES || !plausibleCandidate(message.candidate.candidate)) {
+        return;
+      }
       try {
         await pc.addIceCandidate(message.candidate);
       } catch (error) {
@@ -216,6 +259,20 @@ export class PeerLink {
         if (!this.#ignoreOffer) this.#log("ICE candidate rejected", { error: String(error) });
       }
     }
+  }
+
+  /** Keeps a signal of a newer remote generation until the follow pause ends: the newest generation's, bounded. */
+  #hold(message: PeerLinkSignal): void {
+    const gen = this.#held[0]?.gen;
+    if (gen === undefined || message.gen > gen) this.#held = [message];
+    else if (message.gen === gen && this.#held.length < MAX_HELD_SIGNALS) this.#held.push(message);
+  }
+
+  /** The follow pause ended: the signals held meanwhile are handled now, in order. */
+  #release(): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const message of held) void this.handleSignal(message);
   }
 
   /** The network changed (new address, Wi-Fi to mobile): restart ICE instead of tearing down. */

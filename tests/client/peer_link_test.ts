@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "@std/assert";
-import { PeerLink, type PeerLinkSignal, type RetryDelays } from "../../lib/client/peer_link.ts";
+import { PeerLink, type PeerLinkSignal, plausibleCandidate, type RetryDelays } from "../../lib/client/peer_link.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 import { FakeNetwork } from "./_fake_rtc.ts";
 
@@ -453,4 +453,15 @@ Deno.test("a connection lost near the idle time goes idle at once and tells the 
     assertEquals(a.state.value, "not-now");
     void b;
   });
+});
+
+Deno.test("remote candidates on this device's loopback, unspecified or link-local addresses are not plausible", () => {
+  const line = (address: string) => `candidate:1 1 udp 2122260223 ${address} 50000 typ host`;
+  for (const address of ["127.0.0.1", "127.3.2.1", "0.0.0.0", "169.254.10.1", "::1", "::", "fe80::1", "FE80::abcd"]) {
+    assertEquals(plausibleCandidate(line(address)), false, address);
+  }
+  for (const address of ["192.168.1.7", "10.0.0.2", "203.0.113.7", "2001:db8::1", "0a1b2c3d-aaaa.local"]) {
+    assertEquals(plausibleCandidate(line(address)), true, address);
+  }
+  assertEquals(plausibleCandidate(""), true, "an empty candidate (end of candidates) is the browser's to take");
 });
