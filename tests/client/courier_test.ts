@@ -202,6 +202,9 @@ Deno.test("a closed DataChannel falls back to the relay at once and a lost ack b
     assertEquals(msgs(rig.take()).map((s) => [s.kind, s.to]), [["signal", "bob"]]);
   });
   await t.step("no ack: the timer re-sends, only to bob", () => {
+    // Re-sends back off: after two sends the next waits twice the interval (see `MAX_RESEND_BACKOFF_MS`).
+    rig.time.advance(RESEND_MS);
+    assertEquals(msgs(rig.take()), []);
     rig.time.advance(RESEND_MS);
     assertEquals(msgs(rig.take()).map((s) => [s.kind, s.to]), [["signal", "bob"]]);
     assertEquals(courier.counters.resent, 2);

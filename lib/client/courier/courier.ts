@@ -815,7 +815,7 @@ export class Courier {
     this.#persist.retry();
     this.#inbox.recover();
     this.#persist.recover();
-    const due = this.#s.now() - this.#s.timing.resendIntervalMs;
+    const now = this.#s.now();
     let budget = this.#s.resendBurst;
     const waiting: Pending[] = this.#outbox.values();
     // Messages never sent go before re-sends.
@@ -823,7 +823,7 @@ export class Courier {
       if (budget > 0 && pending.entry.attempts === 0) budget -= this.#outbox.transmit(pending);
     }
     for (const pending of waiting) {
-      if (budget > 0 && pending.entry.attempts > 0 && pending.lastSent <= due) {
+      if (budget > 0 && this.#outbox.due(pending, now, this.#s.timing.resendIntervalMs)) {
         budget -= this.#outbox.transmit(pending);
       }
     }

@@ -108,6 +108,23 @@ export const DEFAULT_HISTORY_BATCH_BYTES = Math.floor((MAX_TRANSPORT_BYTES - 512
 export const DEFAULT_RESEND_BURST = 100;
 
 /**
+ * Longest wait between timed re-sends of one message, ms: re-sends wait the re-send interval, doubled after each
+ * attempt, up to one minute (a path change still sends at once). A member that never acknowledges keeps a message
+ * pending for as long as it stays; without the backoff its victim re-sent every pending message to it every few
+ * seconds, long pastes included, until the server refused the victim's own frames.
+ */
+export const MAX_RESEND_BACKOFF_MS = 60_000;
+
+/**
+ * Bytes of re-sends (not first sends) this client puts on its paths: 1 MiB at once, then 64 KiB a second. With history
+ * answers ({@link SYNC_ANSWER_BURST_BYTES}) that stays below the server's per-connection byte rate (256 KiB/s after a
+ * 4 MiB burst), so re-sends never crowd out what the user writes. A re-send over the allowance waits for the next tick.
+ */
+export const RESEND_BURST_BYTES = 1_048_576;
+/** Bytes per second of re-sends earned back (see {@link RESEND_BURST_BYTES}). */
+export const RESEND_BYTES_PER_SECOND = 65_536;
+
+/**
  * Random bytes in a message id, after its author's prefix (see `message_id.ts`): 64 bits (11 characters), so one
  * member's ids never collide (4 billion messages give even odds of one pair); ids of other members differ by prefix.
  */

@@ -21,7 +21,8 @@ import {
 } from "../store.ts";
 import type { MessageBook } from "./book.ts";
 import type { Host } from "./events.ts";
-import { MAX_TRANSPORT_BYTES } from "./limits.ts";
+import { Allowance } from "./allowance.ts";
+import { MAX_RESEND_BACKOFF_MS, MAX_TRANSPORT_BYTES, RESEND_BURST_BYTES, RESEND_BYTES_PER_SECOND } from "./limits.ts";
 import { toWire } from "./packets.ts";
 import { TRANSFER_ID_CHARS } from "./part_size.ts";
 import type { PeerTable } from "./peers.ts";
@@ -101,6 +102,8 @@ export interface OutboxOptions {
 
 /** Own messages not yet delivered to every member. */
 export class Outbox {
+  /** Bytes of re-sends, under the key "" ({@link RESEND_BURST_BYTES}). */
+  #resendBytes: Allowance;
   #o: OutboxOptions;
   #pending = new Map<string, Pending>();
   #transfers = new Map<string, Transfer>();
@@ -108,6 +111,23 @@ export class Outbox {
   /** An empty outbox. */
   constructor(options: OutboxOptions) {
     this.#o = options;
+    this.#resendBytes = new Allowance({
+      burst: RESEND_BURST_BYTES,
+      perSecond: RESEND_BYTES_PER_SECOND,
+      now: () => options.host.now(),
+      maxKeys: 1,
+    });
+  }
+
+  /**
+   * Whether a message sent before is due for a timed re-send at `now`: the re-send interval after its last send,
+   * doubled for each attempt after the first, at most {@link MAX_RESEND_BACKOFF_MS}.
+   */
+  due(pending: Pending, now: number, intervalMs: number): boolean {
+    const attempts = pending.entry.attempts;
+    if (attempts === 0) return false;
+    const wait = Math.min(MAX_RESEND_BACKOFF_MS, intervalMs * 2 ** Math.min(attempts - 1, 16));
+    return pending.lastSent <= now - wait;
   }
 
   /** Messages waiting. */
@@ -194,6 +214,12 @@ export class Outbox {
       if (!out) {
         this.fail(id, "unsendable");
         return;
+      }
+      // A re-send is paid from the re-sends' byte allowance (see `limits.ts`), for every session it goes to (a
+      // larger one than the whole allowance needs it full); one over it waits for a later tick.
+      if (pending.entry.attempts > 0) {
+        const bytes = out.pieces.reduce((sum, piece) => sum + piece.length, 0) * Math.max(1, targets.length);
+        if (!this.#resendBytes.take("", Math.min(bytes, RESEND_BURST_BYTES))) return;
       }
       let relayChat = false;
       let went = false;
