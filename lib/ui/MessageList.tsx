@@ -26,10 +26,20 @@ export interface MessageListProps {
 /** How close to the bottom (px) still counts as "reading the latest". */
 const STICK_TO_BOTTOM_PX = 80;
 
+/**
+ * Messages the list renders at first, and how many more each "Show earlier messages" adds: the newest 300. The page
+ * does the work of what it shows, not of the whole history, so a long room (or a member flooding it within the
+ * relay's rate) never makes each new message cost a render of thousands of rows.
+ */
+export const MESSAGE_WINDOW = 300;
+
 /** The conversation: a live `log` region, own messages on the right with their status. */
 export function MessageList({ messages, t, lang, markerId, onAtBottom, now = Date.now }: MessageListProps) {
   const box = useRef<HTMLDivElement>(null);
   const wasAtBottom = useRef(true);
+  const [shown, setShown] = useState(MESSAGE_WINDOW);
+  const start = Math.max(0, messages.length - shown);
+  const visible = start === 0 ? messages : messages.slice(start);
   useLayoutEffect(() => {
     const el = box.current;
     if (el && wasAtBottom.current) el.scrollTop = el.scrollHeight;
@@ -67,8 +77,15 @@ export function MessageList({ messages, t, lang, markerId, onAtBottom, now = Dat
     >
       {messages.length === 0 ? <p class={UI.empty}>{t.noMessages}</p> : (
         <ol class={UI.list}>
-          {messages.flatMap((message, i) => {
-            const previous = messages[i - 1];
+          {start > 0 && (
+            <li key="earlier" class={UI.earlierRow}>
+              <button type="button" class={UI.earlier} onClick={() => earlier(box.current, setShown)}>
+                {t.showEarlier ?? "…"}
+              </button>
+            </li>
+          )}
+          {visible.flatMap((message, i) => {
+            const previous = i > 0 ? visible[i - 1] : undefined;
             const newDay = !previous || safeDay(previous.time) !== safeDay(message.time);
             const items = [];
             if (newDay) {
@@ -255,4 +272,11 @@ export function MessageStatus({ status, failure, t }: MessageStatusProps) {
       <span>{word}</span>
     </span>
   );
+}
+
+/** Shows {@link MESSAGE_WINDOW} more messages above, keeping the ones the reader sees where they are. */
+function earlier(el: HTMLDivElement | null, setShown: (update: (shown: number) => number) => void): void {
+  const fromBottom = el ? el.scrollHeight - el.scrollTop : 0;
+  setShown((shown) => shown + MESSAGE_WINDOW);
+  if (el) requestAnimationFrame(() => el.scrollTop = el.scrollHeight - fromBottom);
 }

@@ -31,6 +31,7 @@ const EN = {
   send: "Send",
   sendFailed: "The message could not be saved on this device.",
   newMessages: "New messages",
+  showEarlier: "Show earlier messages",
   unreadable: "This message cannot be shown (it is damaged or was not sent by its author).",
   failed: "Not sent: the server refused it",
   failedTooBig: "Not sent: too large",
@@ -142,6 +143,7 @@ const RU: Strings = {
   send: "Отправить",
   sendFailed: "Не удалось сохранить сообщение на этом устройстве.",
   newMessages: "Новые сообщения",
+  showEarlier: "Показать более ранние сообщения",
   unreadable: "Это сообщение нельзя показать (оно повреждено или отправлено не его автором).",
   failed: "Не отправлено: сервер отказал",
   failedTooBig: "Не отправлено: слишком большое",
@@ -314,6 +316,7 @@ const LATER_WORDS = [
   "sessionReplaced",
   "storageMemory",
   "queuedHint",
+  "showEarlier",
 ] as const satisfies readonly (keyof Strings)[];
 
 /** The words the room's components show, the drawers' and rare states' included. */

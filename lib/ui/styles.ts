@@ -152,3 +152,7 @@ export const inviteRow = "_1u";
 export const inviteWords = "_1v";
 /** The class of the ownName part. */
 export const ownName = "_1w";
+/** The class of the earlierRow part. */
+export const earlierRow = "_1x";
+/** The class of the earlier part. */
+export const earlier = "_1y";

@@ -54,6 +54,9 @@ export const STYLES: Readonly<Record<Part, string>> = {
     "bg-white text-slate-900 border border-slate-200 rounded-bl-md dark:bg-slate-800 dark:text-slate-100 dark:border-slate-700",
   daySeparator:
     "self-center my-1 px-2 py-0.5 rounded-full text-xs bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-100",
+  earlierRow: "self-center",
+  earlier:
+    "px-3 py-1 rounded-lg text-xs font-medium bg-slate-100 text-slate-800 hover:bg-slate-200 focus-visible:outline focus-visible:outline-2 focus-visible:outline-emerald-500 dark:bg-slate-700 dark:text-slate-100",
   newMarker:
     "self-stretch text-center text-xs font-semibold text-rose-700 dark:text-rose-300 border-t border-rose-400 pt-1",
   bodyLink: "underline inline-block max-w-full [overflow-wrap:anywhere]",

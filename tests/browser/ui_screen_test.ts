@@ -269,6 +269,47 @@ Deno.test("on a phone the room is one screen: a long history, the drawers and gr
       }
     });
 
+    await t.step(
+      "a long history shows its newest 300; Show earlier messages adds 300 and keeps the reader's place",
+      async () => {
+        await page.evaluate(() => {
+          // deno-lint-ignore no-explicit-any
+          const room = (globalThis as any).__room;
+          const last = room.messages.value.at(-1);
+          const earlier = Array.from({ length: 650 }, (_, i) => ({
+            ...last,
+            id: `flood${i}`,
+            body: `flood ${i}`,
+            own: false,
+            author: "peer-eve",
+            status: "received",
+            time: last.time - (650 - i) * 1_000,
+          }));
+          room.messages.value = [...earlier, ...room.messages.value];
+        });
+        const count = () => page.evaluate(() => document.querySelectorAll("[role=log] li[data-own]").length);
+        await page.waitForFunction(() => document.querySelectorAll("[role=log] li[data-own]").length === 300);
+        const more = page.getByRole("button", { name: /^(Show earlier messages|Показать более ранние сообщения)$/ });
+        await more.scrollIntoViewIfNeeded();
+        // The second row shown (the first loses its day and author heading once earlier rows come above it).
+        const first = log.locator("li[data-own]").nth(1);
+        const text = (await first.textContent())!;
+        const top = (await first.boundingBox())!.y;
+        await more.click();
+        await page.waitForFunction(() => document.querySelectorAll("[role=log] li[data-own]").length === 600);
+        await page.waitForTimeout(100);
+        const again = log.locator("li[data-own]", { hasText: text.slice(0, 40) }).first();
+        const moved = Math.abs((await again.boundingBox())!.y - top);
+        assert(moved <= 2, `the row the reader saw moved by ${moved} px`);
+        await more.click();
+        await page.waitForFunction(() => document.querySelectorAll("[role=log] li[data-own]").length > 600);
+        // deno-lint-ignore no-explicit-any
+        const all = await page.evaluate(() => (globalThis as any).__room.messages.value.length);
+        assertEquals(await count(), all, "all of it, and no button left");
+        assertEquals(await more.count(), 0);
+      },
+    );
+
     await t.step("with each drawer open, Send stays on the screen, in Russian", async () => {
       for (const drawer of ["Пригласить", "Ваше имя", "Диагностика"]) {
         // A named member's name button says "Ваше имя: <name>".
