@@ -317,39 +317,47 @@ Deno.test({
     }),
 });
 
+/**
+ * Opens a second tab of `page`'s room and another person, then checks that the two tabs are one member: each lists
+ * only the other person, and what the second tab writes shows as its own in the first.
+ */
+async function secondTabIsSameMember({ app, context, page, errors }: Visit, href: string): Promise<void> {
+  const second = await context.newPage();
+  second.on("pageerror", (error) => errors.push(error.message));
+  await second.goto(app.origin + href);
+  await connected(second);
+  const reader = await otherPerson(context, app.origin + href);
+  try {
+    // Tabs of one member never list each other: each lists only the other person.
+    for (const tab of [page, second]) {
+      await tab.locator('[aria-label="People here"] li').first().waitFor(SLOW);
+      await tab.waitForTimeout(300);
+      assertEquals(await tab.locator('[aria-label="People here"] li').count(), 1, "only the other person");
+    }
+    await second.locator("#composer-message").fill("from the second tab");
+    await second.locator("#composer-message").press("Enter");
+    await page.locator('[role=log] li[data-own="true"]', { hasText: "from the second tab" }).waitFor(SLOW);
+    assertEquals(errors, []);
+  } finally {
+    await reader.context().close();
+  }
+}
+
 Deno.test({
   name: "two tabs of one first visit, opened before either has stored the room, are one member",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    inChromium(async ({ app, context, page, errors }) => {
+    inChromium(async (visit) => {
+      const { context, page } = visit;
       const link = createRoomLink();
       // Neither tab gets the IndexedDB code: both rooms stay in memory, so only the key share can make them one.
       await context.route("**/_fresh/js/store_idb-*.js", () => {});
-      await page.goto(app.origin + link.href);
+      await page.goto(visit.app.origin + link.href);
       await connected(page);
       await page.locator("#composer-message:not([disabled])").waitFor(SLOW);
-      const second = await context.newPage();
-      second.on("pageerror", (error) => errors.push(error.message));
-      await second.goto(app.origin + link.href);
-      await connected(second);
-      const reader = await otherPerson(context, app.origin + link.href);
-      try {
-        // Tabs of one member never list each other: each lists only the other person.
-        for (const tab of [page, second]) {
-          await tab.locator('[aria-label="People here"] li').first().waitFor(SLOW);
-          await tab.waitForTimeout(300);
-          assertEquals(await tab.locator('[aria-label="People here"] li').count(), 1);
-        }
-        await second.locator("#composer-message").fill("from the second tab");
-        await second.locator("#composer-message").press("Enter");
-        // The first tab shows it as its own: one member.
-        await page.locator("[role=log] li", { hasText: "from the second tab" }).waitFor(SLOW);
-        assertEquals(await page.evaluate(() => localStorage.getItem("parley:stored")), null, "nothing stored yet");
-        assertEquals(errors, []);
-      } finally {
-        await reader.context().close();
-      }
+      await secondTabIsSameMember(visit, link.href);
+      assertEquals(await page.evaluate(() => localStorage.getItem("parley:stored")), null, "nothing stored yet");
     }),
 });
 
@@ -359,34 +367,17 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    inChromium(async ({ app, context, page, errors }) => {
+    inChromium(async (visit) => {
+      const { context, page } = visit;
       const link = createRoomLink();
       // The write-back code never comes (to either tab; the second needs none): the first tab's database opens and
       // the browser is noted as keeping rooms, but the room's key pair stays in the first tab's memory.
       await context.route("**/_fresh/js/store_recovery-*.js", () => {});
-      await page.goto(app.origin + link.href);
+      await page.goto(visit.app.origin + link.href);
       await connected(page);
       await page.waitForFunction(() => localStorage.getItem("parley:stored") === "1", undefined, SLOW);
       // So the second tab is not a first visit: its store opens the database at once, and finds no key pair there.
-      const second = await context.newPage();
-      second.on("pageerror", (error) => errors.push(error.message));
-      await second.goto(app.origin + link.href);
-      await connected(second);
-      const reader = await otherPerson(context, app.origin + link.href);
-      try {
-        for (const tab of [page, second]) {
-          await tab.locator('[aria-label="People here"] li').first().waitFor(SLOW);
-          await tab.waitForTimeout(300);
-          assertEquals(await tab.locator('[aria-label="People here"] li').count(), 1, "only the other person");
-        }
-        await second.locator("#composer-message").fill("from the second tab");
-        await second.locator("#composer-message").press("Enter");
-        // The first tab shows it as its own: one member.
-        await page.locator('[role=log] li[data-own="true"]', { hasText: "from the second tab" }).waitFor(SLOW);
-        assertEquals(errors, []);
-      } finally {
-        await reader.context().close();
-      }
+      await secondTabIsSameMember(visit, link.href);
     }),
 });
 
