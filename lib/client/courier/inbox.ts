@@ -18,7 +18,13 @@ import type { PeerTable } from "./peers.ts";
 import type { Persister } from "./persist.ts";
 import type { MessageSigner } from "./signer.ts";
 import { Allowance } from "./allowance.ts";
-import { FAILED_VERIFY_COST, LATE_ARRIVAL_MS, VERIFIES_PER_SECOND, VERIFY_BURST } from "./limits.ts";
+import {
+  FAILED_VERIFY_COST,
+  LATE_ARRIVAL_MS,
+  VERIFIES_PER_SECOND,
+  VERIFY_BURST,
+  VERIFY_CONCURRENCY,
+} from "./limits.ts";
 
 /** How long another member's message must have been held to count as already shown to the reader, ms. */
 const SHOWN_MS = 60_000;
@@ -98,8 +104,8 @@ export class Inbox {
   #o: InboxOptions;
   /** Verifications each sending session may cost ({@link VERIFY_BURST}). */
   #verifies: Allowance;
-  /** Each session's verification under way (the last of its queue). */
-  #verifying = new Map<string, Promise<void>>();
+  /** Each session's verifications under way, and those waiting for a slot. */
+  #verifying = new Map<string, { running: number; waiting: (() => void)[] }>();
   #arrivals = new Map<string, Arrival>();
   #volatile = new Map<string, Set<string>>();
   /** Others' messages taken in during the last `SHOWN_MS`, by id → when (older ones, and loaded ones, count as shown). */
@@ -337,17 +343,23 @@ export class Inbox {
   }
 
   /**
-   * Runs one session's verifications one after another (sessions side by side), so each failure is paid for before
-   * that session's next signature is checked: a batch of forgeries costs at most its allowance, not one each.
+   * Runs one session's verifications at most {@link VERIFY_CONCURRENCY} at a time (sessions side by side), so the
+   * failures of a batch of forgeries are paid for before most of its signatures are checked: the batch costs about
+   * its allowance, not a verification each. An honest burst verifies side by side.
    */
-  #inTurn<T>(from: string, work: () => Promise<T>): Promise<T> {
-    const run = (this.#verifying.get(from) ?? Promise.resolve()).then(work);
-    const tail = run.then(() => {}, () => {});
-    this.#verifying.set(from, tail);
-    void tail.then(() => {
-      if (this.#verifying.get(from) === tail) this.#verifying.delete(from);
-    });
-    return run;
+  async #inTurn<T>(from: string, work: () => Promise<T>): Promise<T> {
+    let gate = this.#verifying.get(from);
+    if (!gate) this.#verifying.set(from, gate = { running: 0, waiting: [] });
+    const slots = gate;
+    if (slots.running < VERIFY_CONCURRENCY) slots.running++;
+    else await new Promise<void>((resolve) => slots.waiting.push(resolve)); // a finished one hands its slot over
+    try {
+      return await work();
+    } finally {
+      const next = slots.waiting.shift();
+      if (next) next();
+      else if (--slots.running === 0 && this.#verifying.get(from) === slots) this.#verifying.delete(from);
+    }
   }
 
   /**

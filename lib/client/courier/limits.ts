@@ -139,7 +139,8 @@ export const TRANSFER_ID_BYTES = 8;
 /**
  * Signatures that fail verification one sending session may cost this client: 256 (each taken from an allowance of
  * {@link VERIFY_BURST} that verifications which succeed give back), earned back at 256 a second. A session's
- * messages are verified one after another, so each failure is known before its next signature is checked. Honest
+ * messages are verified at most {@link VERIFY_CONCURRENCY} at a time, so failures are known before most of a batch's
+ * signatures are checked. Honest
  * messages verify and cost nothing, however many (a log replay, a history answer); a member sending made-up
  * signatures is held to this rate, each failure costing {@link FAILED_VERIFY_COST} more, so forgeries cannot keep a
  * receiver (and the honest messages queued behind them) busy. A message refused while its session is in debt is
@@ -150,6 +151,11 @@ export const VERIFY_BURST = 256;
 export const VERIFIES_PER_SECOND = 256;
 /** What a signature that fails costs on top of its verification: 16, so forgeries drain an allowance 17 times faster. */
 export const FAILED_VERIFY_COST = 16;
+/**
+ * Signatures of one session verified at the same time: 8. A burst of messages (20 written back to back) verifies
+ * nearly side by side, while a batch of forgeries costs at most 8 verifications more than its allowance.
+ */
+export const VERIFY_CONCURRENCY = 8;
 
 /**
  * A session's `sync` is answered at most once a second; the others within that second get nothing (an honest peer
