@@ -9,7 +9,7 @@
  */
 import { type Bootstrap, type BootstrapScope, keepsRooms, markStored, takeBootstrap } from "./bootstrap/handoff.ts";
 import { parseRoomKey } from "./crypto.ts";
-import { webLocks } from "./identity.ts";
+import { isKeyPair, type KeyShare, webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
 import { loadParts } from "./courier/wire.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
@@ -157,7 +157,14 @@ async function open(
       }
       : undefined,
     newMemberKeys: boot ? () => boot.memberKeys() : undefined,
-    keyShare: browserKeyShare(options.room, stored),
+    keyShare: laterVisitShare(browserKeyShare(options.room, stored), firstVisit, async () => {
+      // This page began as a first visit (its store is memory until it starts), but another tab has stored rooms
+      // since: that tab may have stored this room's key pair and let go of its share before this page asked.
+      if (!keepsRooms(local)) return undefined;
+      await store.start();
+      const saved = (await store.getState(options.room)).identity;
+      return isKeyPair(saved) ? saved : undefined;
+    }),
     store,
     storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),
@@ -201,6 +208,23 @@ async function open(
     store.close();
   };
   return { ok: true, view };
+}
+
+/**
+ * A key share that, when no tab offers a key pair, also looks where a tab that already let go of its share put it:
+ * `stored()` (the database), for a page that began as a first visit. Without it, a second tab that began before the
+ * first had stored the room, and asked after the first had let go, made a second member.
+ */
+function laterVisitShare(
+  share: KeyShare | undefined,
+  firstVisit: boolean,
+  stored: () => Promise<CryptoKeyPair | undefined>,
+): KeyShare | undefined {
+  if (!share || !firstVisit) return share;
+  return {
+    offer: (keys) => share.offer(keys),
+    find: async () => await share.find() ?? await stored(),
+  };
 }
 
 /**
