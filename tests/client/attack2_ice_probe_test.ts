@@ -16,34 +16,10 @@
  * Here: of 1,000 candidates in one generation, at most 64 are applied, and none on 127.0.0.1.
  */
 import { assert } from "@std/assert";
-import { PeerLink, type RetryDelays } from "../../lib/client/peer_link.ts";
-import { FakeClock } from "../support/fake_clock.ts";
-import { FakeNetwork } from "./_fake_rtc.ts";
-
-class Retry implements RetryDelays {
-  next(): number {
-    return 1_000;
-  }
-  reset(): void {}
-}
+import { victimLink } from "./_victim_link.ts";
 
 Deno.test("a member cannot make its victim's browser send ICE checks to a thousand local ports", async () => {
-  const clock = new FakeClock();
-  const network = new FakeNetwork(clock);
-  const victim = new PeerLink({
-    // The victim is the polite side, so it takes the remote offer.
-    self: "victim",
-    remote: "mallory",
-    createPeerConnection: network.factory("victim"),
-    iceServers: () => Promise.resolve([]),
-    sendSignal: () => {},
-    onMessage: () => {},
-    timing: { setupTimeoutMs: 10_000, disconnectedGraceMs: 2_000, candidatePoolSize: 10 },
-    retry: new Retry(),
-    timers: clock,
-  });
-  await victim.start();
-  await clock.advance(100);
+  const { network, victim } = await victimLink();
   const gen = victim.generation;
   await victim.handleSignal({ kind: "rtc", gen, description: { type: "offer", sdp: "fake pc-mallory ufrag1" } });
   for (let port = 1; port <= 1_000; port++) {

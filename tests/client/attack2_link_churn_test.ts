@@ -17,36 +17,14 @@
  * Here: 300 generations over 6 s may cost the victim at most 5 connections.
  */
 import { assert } from "@std/assert";
-import { PeerLink, type RetryDelays } from "../../lib/client/peer_link.ts";
-import { FakeClock } from "../support/fake_clock.ts";
-import { FakeNetwork } from "./_fake_rtc.ts";
-
-class Retry implements RetryDelays {
-  #attempt = 0;
-  next(): number {
-    return Math.min(30_000, 1_000 * 2 ** this.#attempt++);
-  }
-  reset(): void {
-    this.#attempt = 0;
-  }
-}
+import { victimLink } from "./_victim_link.ts";
 
 Deno.test("a member cannot make its victim create a new RTCPeerConnection for every signal", async () => {
-  const clock = new FakeClock();
-  const network = new FakeNetwork(clock);
-  const victim = new PeerLink({
-    self: "victim",
-    remote: "mallory",
-    createPeerConnection: network.factory("victim"),
-    iceServers: () => Promise.resolve([{ urls: "turn:turn.example:3478", username: "u", credential: "c" }]),
-    sendSignal: () => {},
-    onMessage: () => {},
-    timing: { setupTimeoutMs: 10_000, disconnectedGraceMs: 2_000, candidatePoolSize: 10 },
-    retry: new Retry(),
-    timers: clock,
-  });
-  await victim.start();
-  await clock.advance(100);
+  const { clock, network, victim } = await victimLink([{
+    urls: "turn:turn.example:3478",
+    username: "u",
+    credential: "c",
+  }]);
 
   // The attack: 300 signals, one every 20 ms (50 a second), each naming the next generation.
   for (let gen = 2; gen < 302; gen++) {
