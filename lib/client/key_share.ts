@@ -106,3 +106,21 @@ export function browserKeyShare(room: string, until: Promise<unknown>): KeyShare
     openChannel: (channel) => new BroadcastChannel(channel),
   });
 }
+
+/**
+ * A key share that, when no tab offers a key pair, also looks where a tab that already let go of its share put it:
+ * `stored()` (the database). Without it, a second tab that read its store before the first had stored the room, and
+ * asked after the first had let go, made a second member: a first visit's tab (its store is memory until it starts),
+ * and also a return visit's tab whose read came just before the first tab's write-back (`tests/client/key_share_test.ts`
+ * plays that interleaving). Without a key share (no Web Locks or BroadcastChannel) there is nothing to wrap.
+ */
+export function withStoredFallback(
+  share: KeyShare | undefined,
+  stored: () => Promise<CryptoKeyPair | undefined>,
+): KeyShare | undefined {
+  if (!share) return share;
+  return {
+    offer: (keys) => share.offer(keys),
+    find: async () => await share.find() ?? await stored(),
+  };
+}

@@ -9,7 +9,7 @@
  */
 import { type Bootstrap, type BootstrapScope, keepsRooms, markStored, takeBootstrap } from "./bootstrap/handoff.ts";
 import { parseRoomKey } from "./crypto.ts";
-import { isKeyPair, type KeyShare, webLocks } from "./identity.ts";
+import { isKeyPair, webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
 import { loadParts } from "./courier/wire.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
@@ -18,7 +18,7 @@ import { computed, effect, untracked } from "@preact/signals-core";
 import { DeferredStore } from "./store_deferred.ts";
 import { type PersistApi, persistOnce } from "./persist.ts";
 import { whenSettled } from "./when_settled.ts";
-import { browserKeyShare } from "./key_share.ts";
+import { browserKeyShare, withStoredFallback } from "./key_share.ts";
 
 export type {
   CountersView,
@@ -157,9 +157,10 @@ async function open(
       }
       : undefined,
     newMemberKeys: boot ? () => boot.memberKeys() : undefined,
-    keyShare: laterVisitShare(browserKeyShare(options.room, stored), firstVisit, async () => {
-      // This page began as a first visit (its store is memory until it starts), but another tab has stored rooms
-      // since: that tab may have stored this room's key pair and let go of its share before this page asked.
+    keyShare: withStoredFallback(browserKeyShare(options.room, stored), async () => {
+      // No tab offers a key pair now, but one may have stored it and let go of its share since this page read its
+      // store: a first visit's store is memory until it starts, and a return visit's read may have come just before
+      // the other tab's write-back. A tab lets go only once its key pair is stored, so a second read finds it.
       if (!keepsRooms(local)) return undefined;
       await store.start();
       const saved = (await store.getState(options.room)).identity;
@@ -208,23 +209,6 @@ async function open(
     store.close();
   };
   return { ok: true, view };
-}
-
-/**
- * A key share that, when no tab offers a key pair, also looks where a tab that already let go of its share put it:
- * `stored()` (the database), for a page that began as a first visit. Without it, a second tab that began before the
- * first had stored the room, and asked after the first had let go, made a second member.
- */
-function laterVisitShare(
-  share: KeyShare | undefined,
-  firstVisit: boolean,
-  stored: () => Promise<CryptoKeyPair | undefined>,
-): KeyShare | undefined {
-  if (!share || !firstVisit) return share;
-  return {
-    offer: (keys) => share.offer(keys),
-    find: async () => await share.find() ?? await stored(),
-  };
 }
 
 /**

@@ -6,8 +6,9 @@
  * @module
  */
 import { assertEquals, assertStrictEquals } from "@std/assert";
-import { createKeyShare, type ShareChannel, type ShareLocks } from "../../lib/client/key_share.ts";
-import { generateMemberKeys } from "../../lib/client/identity.ts";
+import { createKeyShare, type ShareChannel, type ShareLocks, withStoredFallback } from "../../lib/client/key_share.ts";
+import { generateMemberKeys, identityFromKeys, isKeyPair, loadIdentity } from "../../lib/client/identity.ts";
+import { MemoryStore } from "../../lib/client/store_memory.ts";
 
 /** One origin's locks: a lock is held while its callback's promise is pending (no queueing needed here). */
 function fakeLocks(): ShareLocks {
@@ -75,4 +76,57 @@ Deno.test("another room's offer is not found", async () => {
     await generateMemberKeys(),
   );
   assertEquals(await createKeyShare({ room: "b", until: new Promise(() => {}), locks, openChannel }).find(), undefined);
+});
+
+/**
+ * Two tabs of one browser: the first made its key pair and offers it, its write-back to the database still to come.
+ * The later tab reads the database (nothing yet), and right then the first tab writes back and lets go of its share.
+ * Returns whether the later tab joined as the first tab's member, with or without the database fallback.
+ */
+async function laterTabAfterLetGo(fallback: boolean): Promise<{ sameMember: boolean; reads: number }> {
+  // One database for both tabs (a durable MemoryStore stands in for IndexedDB).
+  const database = new MemoryStore();
+  const locks = fakeLocks();
+  const openChannel = fakeBus();
+  let stored!: () => void;
+  const until = new Promise<void>((resolve) => stored = resolve);
+  const firstKeys = await generateMemberKeys();
+  await createKeyShare({ room: "r", until, locks, openChannel }).offer(firstKeys);
+
+  let reads = 0;
+  const readFirst = async (room: string) => {
+    const state = await database.getState(room);
+    if (++reads === 1) {
+      await database.patchState(room, { identity: firstKeys });
+      stored();
+      await until;
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return state;
+  };
+  // The later tab's own connection to that database: its first read is the one the first tab's write-back follows.
+  const laterStore = new Proxy(database, {
+    get: (target, key) => key === "getState" ? readFirst : Reflect.get(target, key).bind(target),
+  });
+  const share = createKeyShare({ room: "r", until: new Promise(() => {}), locks, openChannel });
+  const identity = await loadIdentity({
+    room: "r",
+    store: laterStore,
+    share: fallback
+      ? withStoredFallback(share, async () => {
+        const saved = (await database.getState("r")).identity;
+        return isKeyPair(saved) ? saved : undefined;
+      })
+      : share,
+  });
+  return { sameMember: identity.member === (await identityFromKeys("r", firstKeys)).member, reads };
+}
+
+Deno.test("a tab whose store read came just before the first tab stored the key pair and let go still joins as that member", async () => {
+  assertEquals(await laterTabAfterLetGo(true), { sameMember: true, reads: 1 }, "one member for the two tabs");
+  assertEquals(
+    await laterTabAfterLetGo(false),
+    { sameMember: false, reads: 1 },
+    "the share alone finds nothing once the first tab let go: a second member (what the fallback is for)",
+  );
 });
