@@ -25,9 +25,20 @@ const HIST_OVERHEAD = 20;
 /** `,"have":`: what the digest field adds besides the digest. */
 const HAVE_OVERHEAD = 8;
 
-/** Cuts the messages a peer lacks (per its digest `have`) into `hist` packets of at most `maxBytes` of JSON each. */
-export function historyAnswer(book: MessageBook, have: Digest, maxBytes: number): Packet[] {
-  const packets: Packet[] = [];
+/** One `hist` packet of an answer, with its size as JSON (within a byte per message). */
+export interface HistoryBatch {
+  /** The packet. */
+  packet: Packet;
+  /** Its bytes as JSON, as counted while cutting (what the answers' byte allowance is charged). */
+  bytes: number;
+}
+
+/**
+ * Cuts the messages a peer lacks (per its digest `have`) into `hist` packets of at most `maxBytes` of JSON each, the
+ * last one carrying our digest. Lazy: a batch is made when asked for, so an answer the byte allowance cuts short
+ * costs no more than what is sent (a peer may ask for a whole history every second).
+ */
+export function* historyAnswer(book: MessageBook, have: Digest, maxBytes: number): Generator<HistoryBatch> {
   let batch: WireMessage[] = [];
   let bytes = HIST_OVERHEAD;
   for (const message of book.list) {
@@ -37,7 +48,7 @@ export function historyAnswer(book: MessageBook, have: Digest, maxBytes: number)
     if (!wire) continue;
     const size = utf8Length(JSON.stringify(wire)) + 1;
     if (batch.length > 0 && (bytes + size > maxBytes || batch.length >= MAX_HIST_MESSAGES)) {
-      packets.push({ t: "hist", ms: batch });
+      yield { packet: { t: "hist", ms: batch }, bytes };
       batch = [];
       bytes = HIST_OVERHEAD;
     }
@@ -45,12 +56,13 @@ export function historyAnswer(book: MessageBook, have: Digest, maxBytes: number)
     bytes += size;
   }
   const digest = book.digest();
-  if (batch.length > 0 && bytes + HAVE_OVERHEAD + utf8Length(JSON.stringify(digest)) > maxBytes) {
-    packets.push({ t: "hist", ms: batch });
+  const digestBytes = HAVE_OVERHEAD + utf8Length(JSON.stringify(digest));
+  if (batch.length > 0 && bytes + digestBytes > maxBytes) {
+    yield { packet: { t: "hist", ms: batch }, bytes };
     batch = [];
+    bytes = HIST_OVERHEAD;
   }
-  packets.push({ t: "hist", ms: batch, have: digest });
-  return packets;
+  yield { packet: { t: "hist", ms: batch, have: digest }, bytes: bytes + digestBytes };
 }
 
 /** What history sync needs from the courier. */
@@ -100,8 +112,8 @@ export class HistorySync {
    */
   onSync(from: string, have: Digest): void {
     if (this.#answers.take(from)) {
-      for (const packet of historyAnswer(this.#o.book, have, this.#o.batchBytes)) {
-        if (!this.#bytes.take("", utf8Length(JSON.stringify(packet)))) break;
+      for (const { packet, bytes } of historyAnswer(this.#o.book, have, this.#o.batchBytes)) {
+        if (!this.#bytes.take("", bytes)) break;
         this.#o.toPeer(from, packet);
       }
     }
