@@ -35,22 +35,72 @@ export const FOLLOW_PAUSE_MS = 3_000;
 export const MAX_HELD_SIGNALS = 64;
 /**
  * Remote candidates taken per remote description: a browser sends a few per network path (host, server-reflexive,
- * TURN over UDP and TCP, per interface); more would only make this browser probe the addresses a member names.
+ * TURN over UDP and TCP, per interface); more would only make this browser probe the addresses a member names. The
+ * count starts again with a new remote description (an ICE restart brings new candidates) at most once per
+ * {@link FOLLOW_PAUSE_MS}, the pace of new generations, so re-sending one offer over and over does not lift it.
  */
 export const MAX_REMOTE_CANDIDATES = 64;
 
 /**
  * Whether a remote ICE candidate names an address a browser could have gathered: not this device's loopback, not an
  * unspecified or link-local address (browsers never gather them; a member naming them would make this browser send
- * checks to its own services). Names (mDNS `.local`) and every other address pass; an unparsable line passes too,
- * for the browser to refuse.
+ * checks to its own services). The address is judged by what it parses to, so every spelling of one address
+ * (`0::1`, `0:0:0:0:0:0:0:1`, `::ffff:7f00:1`) counts as that address. A host name passes only in the mDNS form
+ * browsers send (`<uuid>.local`): another name (`localhost`) would be resolved by the browser. An unparsable line
+ * passes, for the browser to refuse.
  */
 export function plausibleCandidate(line: string | undefined): boolean {
   const address = line?.split(" ")[4]?.toLowerCase();
   if (!address) return true;
-  if (/^(127\.|0\.0\.0\.0$|169\.254\.)/.test(address)) return false;
-  if (address.includes(":")) return !/^(::1?$|fe[89ab][0-9a-f]:|::ffff:(127\.|0\.0\.0\.0$|169\.254\.))/.test(address);
+  const v4 = ipv4Bytes(address);
+  if (v4) return plausibleV4(v4);
+  if (!address.includes(":")) return /^[0-9a-f-]+\.local$/.test(address);
+  const v6 = ipv6Words(address);
+  if (!v6) return true;
+  // Unspecified, loopback, link-local (fe80::/10).
+  if (v6.slice(0, 7).every((word) => word === 0) && v6[7] <= 1) return false;
+  if ((v6[0] & 0xffc0) === 0xfe80) return false;
+  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) addresses are judged as IPv4.
+  if (v6.slice(0, 5).every((word) => word === 0) && (v6[5] === 0xffff || v6[5] === 0)) {
+    return plausibleV4([v6[6] >> 8, v6[6] & 255, v6[7] >> 8, v6[7] & 255]);
+  }
   return true;
+}
+
+/** Not loopback (127/8), unspecified (0/8) or link-local (169.254/16). */
+function plausibleV4([a, b]: number[]): boolean {
+  return a !== 127 && a !== 0 && !(a === 169 && b === 254);
+}
+
+/** The four bytes of a dotted-quad IPv4 address, or undefined. */
+function ipv4Bytes(text: string): number[] | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4 || !parts.every((part) => /^\d{1,3}$/.test(part) && Number(part) < 256)) return undefined;
+  return parts.map(Number);
+}
+
+/** The eight 16-bit words of an IPv6 address (with `::` and a dotted IPv4 tail), or undefined; no zone. */
+function ipv6Words(text: string): number[] | undefined {
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const words = (half: string): number[] | undefined => {
+    if (half === "") return [];
+    const out: number[] = [];
+    const groups = half.split(":");
+    for (const [i, group] of groups.entries()) {
+      const v4 = i === groups.length - 1 ? ipv4Bytes(group) : undefined;
+      if (v4) out.push(v4[0] << 8 | v4[1], v4[2] << 8 | v4[3]);
+      else if (/^[0-9a-f]{1,4}$/.test(group)) out.push(parseInt(group, 16));
+      else return undefined;
+    }
+    return out;
+  };
+  const head = words(halves[0]);
+  const tail = halves.length === 2 ? words(halves[1]) : [];
+  if (!head || !tail) return undefined;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
+  return [...head, ...new Array<number>(missing).fill(0), ...tail];
 }
 
 /** A signaling payload between two links, carried by the server's `signal` frames. */
@@ -129,10 +179,10 @@ export interface PeerLinkStats {
 export class PeerLink {
   #options: PeerLinkOptions;
   #clock: Timers;
-  #timers: TimerSet<"setup" | "grace" | "retry" | "idle" | "follow">;
+  #timers: TimerSet<"setup" | "grace" | "retry" | "idle" | "follow" | "recount">;
   /** Signals of a newer remote generation, held until the follow pause ends (see {@link FOLLOW_PAUSE_MS}). */
   #held: PeerLinkSignal[] = [];
-  /** Remote candidates taken since the last remote description (see {@link MAX_REMOTE_CANDIDATES}). */
+  /** Remote candidates taken since the count last started (see {@link MAX_REMOTE_CANDIDATES}). */
   #remoteCandidates = 0;
   #polite: boolean;
   #gen = 0;
@@ -241,7 +291,12 @@ export class PeerLink {
       if (this.#ignoreOffer) return;
       await pc.setRemoteDescription(description);
       if (pc !== this.#pc) return;
-      this.#remoteCandidates = 0;
+      // A new description (an ICE restart) may bring new candidates: count them afresh, but not more often than
+      // new generations may come (see MAX_REMOTE_CANDIDATES).
+      if (!this.#timers.has("recount")) {
+        this.#remoteCandidates = 0;
+        this.#timers.set("recount", FOLLOW_PAUSE_MS, () => {});
+      }
       if (description.type === "offer") {
         await pc.setLocalDescription();
         if (pc === this.#pc) this.#signal({ description: pc.localDescription!.toJSON() });
@@ -369,6 +424,9 @@ export class PeerLink {
       iceCandidatePoolSize: this.#options.timing.candidatePoolSize,
     });
     this.#pc = pc;
+    // A new connection counts its remote candidates from nothing.
+    this.#remoteCandidates = 0;
+    this.#timers.clear("recount");
     this.#log("P2P connecting", { gen, polite: this.#polite });
 
     pc.onnegotiationneeded = async () => {
