@@ -3,7 +3,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { MessageView } from "../client/room_view.ts";
 import { clockTime, dayLabel, displayName, fullDateTime, localDay } from "./format.ts";
 import { format, type HeldWords, type Lang } from "./i18n.ts";
-import { linkFinder, loadLinkFinder, splitLinks } from "./links.ts";
+import { linkFinder, linkParts, loadLinkFinder, splitLinksLater } from "./links.ts";
 import * as UI from "./styles.ts";
 import { useSignalValue } from "./use_signal_value.ts";
 
@@ -224,10 +224,19 @@ interface MessageBodyProps {
 /** A body with its http(s) links clickable (once the linkifier has loaded), opened in a new tab without a referrer. */
 function MessageBody({ body }: MessageBodyProps) {
   const find = useSignalValue(linkFinder, null);
-  if (!find) return <>{body}</>;
+  const parts = find ? linkParts(body, find) : undefined;
+  // A long body shows as text until its task has split it (see SPLIT_AT_ONCE_CHARS).
+  const [, splitDone] = useState(0);
+  useEffect(() => {
+    if (!find || parts) return;
+    let shown = true;
+    void splitLinksLater(body, find).then(() => shown && splitDone((n) => n + 1));
+    return () => void (shown = false);
+  }, [find, body, parts === undefined]);
+  if (!parts) return <>{body}</>;
   return (
     <>
-      {splitLinks(body, find).map((part, i) =>
+      {parts.map((part, i) =>
         part.href
           ? (
             <a key={i} href={part.href} target="_blank" rel="noopener noreferrer" class={UI.bodyLink}>

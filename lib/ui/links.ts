@@ -55,6 +55,54 @@ export function splitLinks(text: string, find: LinkFinder): TextPart[] {
   return parts;
 }
 
+/**
+ * Bodies up to this many UTF-16 units are split as they render; longer ones (up to 65,536) in a task of their own
+ * after the list has shown them as text, one body per task, so a room full of long link-like pastes (linkifyjs
+ * spends about 20 ms on 64 K of `a.a.a.…` on a desktop, several times that on a phone) never holds the page for
+ * more than one body at a time.
+ */
+export const SPLIT_AT_ONCE_CHARS = 2_048;
+/** Split bodies kept (the least recently split dropped first): more than the message list's window of 300. */
+export const SPLIT_CACHE_SIZE = 1_000;
+
+const split = new Map<string, TextPart[]>();
+let splitBy: LinkFinder | undefined;
+let later: Promise<unknown> = Promise.resolve();
+
+/** The split kept for `body` by this finder, if any (a new finder forgets the old one's). */
+function kept(body: string, find: LinkFinder): TextPart[] | undefined {
+  if (splitBy !== find) {
+    split.clear();
+    splitBy = find;
+  }
+  return split.get(body);
+}
+
+function keep(body: string, parts: TextPart[]): TextPart[] {
+  if (split.size >= SPLIT_CACHE_SIZE) split.delete(split.keys().next().value!);
+  split.set(body, parts);
+  return parts;
+}
+
+/**
+ * A body's runs, split once per body text and kept, so the list re-rendering for a new message does not run the
+ * linkifier over every body again. Undefined for a long body not split yet: see {@link splitLinksLater}.
+ */
+export function linkParts(body: string, find: LinkFinder): TextPart[] | undefined {
+  const parts = kept(body, find);
+  if (parts || body.length > SPLIT_AT_ONCE_CHARS) return parts;
+  return keep(body, splitLinks(body, find));
+}
+
+/** Splits a long body in a task of its own, after every body queued before it; resolves with its runs. */
+export function splitLinksLater(body: string, find: LinkFinder): Promise<TextPart[]> {
+  const parts = later.then(() => new Promise((resolve) => setTimeout(resolve, 0))).then(() =>
+    kept(body, find) ?? keep(body, splitLinks(body, find))
+  );
+  later = parts.catch(() => {});
+  return parts;
+}
+
 /** The loaded linkifier, or null until it arrives (bodies render as text meanwhile). */
 export const linkFinder = signal<LinkFinder | null>(null);
 
