@@ -11,7 +11,7 @@ import { createEnvelopes, type OpenedEnvelope, type SignalEnvelope } from "../..
 import { SerialQueues } from "../../lib/client/room/serial_queue.ts";
 import { memorySessionSlot, sessionKey, webSessionSlot } from "../../lib/client/room/session.ts";
 import { createTabBus, parseTabMessage, type TabChannel } from "../../lib/client/room/tabs.ts";
-import { createRoster } from "../../lib/client/room/roster.ts";
+import { createRoster, TYPING_REFRESH_MS, TYPING_SHOW_MS } from "../../lib/client/room/roster.ts";
 import { createRoomSignals } from "../../lib/client/room/view.ts";
 import type { PeerPath } from "../../lib/client/peer_link.ts";
 import type { StoredMessage } from "../../lib/client/store.ts";
@@ -375,5 +375,26 @@ Deno.test("a peer's typing ends when a message of that member arrives, not secon
   assertEquals([...roster.typingUntil.value.keys()], ["old-client"], "every session of that member stops typing");
   roster.wrote("old-client");
   assertEquals(roster.typingUntil.value.size, 0, "an author without a member id is its peer id");
+  roster.close();
+});
+
+Deno.test("a peer telling it types fifty times a second changes the roster once a second, and the indicator ends", async () => {
+  const clock = new FakeClock(1_000);
+  const roster = createRoster({ member: MEMBER_ME, siblings: signal(new Set()), now: clock.now, timers: clock });
+  roster.reset([{ id: "eve", presence: "online", member: MEMBER_ANN }]);
+  let changes = 0;
+  const stop = roster.typingUntil.subscribe(() => changes++);
+  changes = 0;
+  for (let i = 0; i < 100; i++) {
+    roster.typing("eve");
+    await clock.advance(20);
+  }
+  assert(clock.pending <= 3, `${clock.pending} timers pending after 100 typing signals`);
+  // 2 s of a flood: taken at most once per TYPING_REFRESH_MS, and nothing else changed the map meanwhile.
+  assert(changes <= 2_000 / TYPING_REFRESH_MS + 1, `${changes} changes of the typing map in 2 s`);
+  assertEquals(roster.typingUntil.value.has("eve"), true, "eve shows as typing");
+  await clock.advance(TYPING_SHOW_MS + 1);
+  assertEquals(roster.typingUntil.value.size, 0, "the indicator ended and its entry is gone");
+  stop();
   roster.close();
 });

@@ -10,6 +10,11 @@ import type { Timers } from "../timer_set.ts";
 
 /** How long a typing indicator lasts without a new typing signal. */
 export const TYPING_SHOW_MS = 4_000;
+/**
+ * A peer's "typing" taken at most once per this many ms (a page sends it every 2 s while its user types, see
+ * `room/mod.ts`): a member sending it at its whole frame rate costs one map and one timer a second, not fifty.
+ */
+export const TYPING_REFRESH_MS = 1_000;
 import { MAX_NAME_LENGTH } from "../text_limits.ts";
 import { cleanName } from "./names.ts";
 export { MAX_NAME_LENGTH };
@@ -138,9 +143,17 @@ export function createRoster(options: RosterOptions): Roster {
       names.value = new Map(names.peek()).set(peer, cleanName(name, MAX_NAME_LENGTH));
     },
     typing(peer) {
-      typingUntil.value = new Map(typingUntil.peek()).set(peer, options.now() + TYPING_SHOW_MS);
-      // A fresh map after the indicator's time makes the view recompute and drop it.
-      options.timers.setTimeout(() => typingUntil.value = new Map(typingUntil.peek()), TYPING_SHOW_MS + 1);
+      const now = options.now();
+      const until = typingUntil.peek().get(peer);
+      // Honest pages tell it every 2 s; oftener changes nothing on screen, and would cost a map and a timer each.
+      if (until !== undefined && until - now > TYPING_SHOW_MS - TYPING_REFRESH_MS) return;
+      typingUntil.value = new Map(typingUntil.peek()).set(peer, now + TYPING_SHOW_MS);
+      // After the indicator's time, a map without the indicators that ended makes the view drop them.
+      options.timers.setTimeout(() => {
+        const current = typingUntil.peek();
+        const left = new Map([...current].filter(([, end]) => end > options.now()));
+        if (left.size < current.size) typingUntil.value = left;
+      }, TYPING_SHOW_MS + 1);
     },
     wrote(author) {
       const until = typingUntil.peek();
