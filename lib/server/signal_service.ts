@@ -103,13 +103,15 @@ export interface SignalServiceOptions {
 }
 
 interface AddressState {
-  /** The address, one string shared by all its sockets. */
+  /** The group's first address this instance saw, one string shared by all its sockets (for the hub and logs). */
   address: string;
-  /** Its address group (the address itself for IPv4, the /64 for IPv6). */
+  /** The address group whose sockets share this state (the address itself for IPv4, the /64 for IPv6). */
   group: string;
+  /** Frame tokens shared by the group's sockets (`RATE_ADDR`). */
   bucket: TokenBucket;
-  /** Byte tokens shared by the address's sockets. */
+  /** Byte tokens shared by the group's sockets (`RATE_ADDR_BYTES`). */
   bytes: TokenBucket;
+  /** The group's open sockets on this instance. */
   sockets: number;
 }
 
@@ -132,6 +134,7 @@ export class SignalService {
   #gate: AdmissionGate<Connection>;
   #caps: SocketCaps;
   #penalty: AddressPenalty;
+  /** Shared limits of each address group with open sockets here, by group. */
   #addresses = new Map<string, AddressState>();
   #connections = new Set<Connection>();
   #closing: Promise<void> | null = null;
@@ -266,7 +269,9 @@ export class SignalService {
     }
     const { socket, response } = upgraded;
     connectionsTotal.inc();
-    let state = this.#addresses.get(remote.hostname);
+    // Per address group, as every other per-address limit: an IPv6 subscriber picks a new source address of its /64
+    // per socket, and would bring fresh frame and byte tokens with each.
+    let state = this.#addresses.get(group);
     if (!state) {
       state = {
         address: remote.hostname,
@@ -275,7 +280,7 @@ export class SignalService {
         bytes: new TokenBucket(this.#config.rateAddressBytes, this.#now),
         sockets: 0,
       };
-      this.#addresses.set(state.address, state);
+      this.#addresses.set(group, state);
     }
     this.#caps.opened(group);
     state.sockets++;
@@ -377,7 +382,7 @@ export class SignalService {
     this.#caps.closed(connection.addressState.group, pending);
     this.#connections.delete(connection);
     const state = connection.addressState;
-    if (--state.sockets === 0) this.#addresses.delete(connection.address);
+    if (--state.sockets === 0) this.#addresses.delete(state.group);
   }
 
   /** The clock, for connections. */
@@ -458,6 +463,8 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   #room: string;
   /** This connection's challenge nonce (or its early hello's page nonce): every hello on it must prove the room key over it. */
   #nonce = "";
+  /** `#nonce` is an early hello's page nonce, not used up yet: it is, once a hello over it is admitted. */
+  #pageNonce = false;
   /** The hello of the upgrade request and its page nonce, until the socket opens. */
   #early: EarlyHello | null;
   /** Set only while shutdown waits for this socket to close (a promise per socket would cost memory). */
@@ -562,8 +569,9 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       return;
     }
     this.#nonce = early.nonce;
+    this.#pageNonce = true;
     this.#phase = "joining";
-    await this.#admit(hello, false, true);
+    await this.#admit(hello, false);
   }
 
   #refuseOnOpen(code: ErrorCode, message: string): void {
@@ -724,10 +732,12 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   /**
    * Has the hello admitted; on a new room without `verifier`, asks for it once and waits for the next
    * hello (`again`: this is it), so a socket cannot make the server look the room up over and over.
-   * An early hello's page nonce is used up here, once its proof has verified: a nonce seen before (a
-   * replay, or a page shown again from a cache) gets the socket a challenge instead.
+   * An early hello's page nonce is used up here, once a hello over it is admitted (its proof verified, and on a new
+   * room its verifier given): a nonce seen before (a replay, or a page shown again from a cache) gets the socket a
+   * challenge instead. Not before: a hello that is refused or asked for a verifier proves nothing, and a stranger
+   * could otherwise make the server write a used-up nonce per made-up room.
    */
-  async #admit(hello: HelloFrame, again: boolean, early = false): Promise<void> {
+  async #admit(hello: HelloFrame, again: boolean): Promise<void> {
     // One turn at the gate per hello, from admission to the welcome (or the refusal).
     const gate = this.#service.gate;
     const turn = gate.enter(this, addressGroup(this.address));
@@ -739,13 +749,13 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       return;
     }
     try {
-      await this.#admitInTurn(hello, again, early);
+      await this.#admitInTurn(hello, again);
     } finally {
       gate.leave(this);
     }
   }
 
-  async #admitInTurn(hello: HelloFrame, again: boolean, early: boolean): Promise<void> {
+  async #admitInTurn(hello: HelloFrame, again: boolean): Promise<void> {
     let decision: AdmissionDecision;
     try {
       decision = await this.#service.admission.decide(this.#room, this.#nonce, hello, addressGroup(this.address));
@@ -758,7 +768,8 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       };
     }
     if (this.#phase === "closed") return;
-    if (early && decision.kind !== "refuse") {
+    if (this.#pageNonce && decision.kind === "admit") {
+      this.#pageNonce = false;
       let fresh: boolean;
       try {
         fresh = await this.#service.pageNonces.consume(this.#nonce);
