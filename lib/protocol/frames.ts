@@ -50,6 +50,11 @@ export interface ChatFrame {
   to?: string;
   /** The ciphertext, base64url without padding; never inspected by the server. */
   data: string;
+  /**
+   * Its receivers have it over their DataChannels: the room log keeps it for whoever reads the log later (a friend
+   * who opens the link, a peer resuming), and the server relays it live to nobody. Only `true`, or absent.
+   */
+  p2p?: true;
 }
 
 /** A signaling frame (SDP offer/answer, ICE candidate...) for exactly one peer. */

@@ -73,6 +73,8 @@ export function isTooBig(text: string, max = MAX_FRAME_BYTES): boolean {
 const CHAT_FRAME_CHARS = 33;
 /** `,"to":""`: what a `to` field adds, minus its value. */
 const CHAT_TO_CHARS = 8;
+/** `,"p2p":true`: what the `p2p` field adds. */
+const CHAT_P2P_CHARS = 11;
 
 /**
  * Whether the text of a validated chat frame is pure ASCII, decided without
@@ -83,7 +85,8 @@ const CHAT_TO_CHARS = 8;
  */
 export function isPlainChat(text: string, frame: ChatFrame): boolean {
   const to = frame.to === undefined ? 0 : CHAT_TO_CHARS + frame.to.length;
-  return text.length === CHAT_FRAME_CHARS + frame.id.length + frame.data.length + to;
+  const p2p = frame.p2p === undefined ? 0 : CHAT_P2P_CHARS;
+  return text.length === CHAT_FRAME_CHARS + frame.id.length + frame.data.length + to + p2p;
 }
 
 /** Parses and validates one text frame from a client. */
@@ -134,10 +137,11 @@ export function parseClientFrame(text: string): ParseResult {
 function checkChat(frame: Record<string, unknown>): ParseResult {
   const ref = isShortId(frame.id) ? frame.id : undefined;
   for (const key in frame) {
-    if (key !== "type" && key !== "id" && key !== "data" && key !== "to") {
+    if (key !== "type" && key !== "id" && key !== "data" && key !== "to" && key !== "p2p") {
       return bad(`unknown field ${key.slice(0, 32)}`, ref);
     }
   }
+  if (frame.p2p !== undefined && frame.p2p !== true) return bad("p2p must be true when present", ref);
   if (ref === undefined) return bad("id must be 1-64 base64url characters");
   if (frame.to !== undefined && !isShortId(frame.to)) return bad("to must be a peer id", ref);
   if (typeof frame.data !== "string" || !PAYLOAD_PATTERN.test(frame.data)) {

@@ -164,6 +164,17 @@ function busy(sender: Peer): void {
   sendError(sender.socket, "rate_limited", "the peer is not keeping up; send it again later");
 }
 
+/**
+ * Who a logged chat frame goes to live: the room (null), one peer, or nobody ({@link NOBODY}) for a `p2p` copy, whose
+ * receivers have it over their DataChannels and which the log keeps for later readers.
+ */
+function liveTarget(frame: ChatFrame): string | null {
+  return frame.p2p ? NOBODY : frame.to ?? null;
+}
+
+/** The live target of a `p2p` chat frame: no peer id is empty. */
+const NOBODY = "";
+
 /** The `accepted` frame of an own chat frame. */
 function acceptedText(id: string, seq: number): string {
   return '{"type":"accepted","id":"' + id + '","seq":' + seq + "}";
@@ -484,7 +495,7 @@ export class Hub {
     }
     const stored = stamp(text, peer.fromSuffix);
     const id = frame.id;
-    const to = frame.to ?? null;
+    const to = liveTarget(frame);
     // The stamp adds only ASCII, so a plain client frame stays ASCII: the log need not measure it.
     const ascii = isPlainChat(text, frame);
     const budget = this.#budget.chargeBytes(addressGroup(peer.address), ascii ? stored.length : utf8Length(stored));
@@ -582,7 +593,7 @@ export class Hub {
           room.delivered = entry.seq;
           const frame = JSON.parse(entry.data) as ChatFrame & { from: string };
           const text = entry.data.slice(0, -1) + ',"seq":' + entry.seq + "}";
-          this.#route(room, entry.seq, frame.to ?? null, frame.from, text);
+          this.#route(room, entry.seq, liveTarget(frame), frame.from, text);
         }
         // What a short page did not bring was dropped by the log's bounds: nothing to wait for.
         if (page.entries.length < limit) room.delivered = Math.max(room.delivered!, target - 1);

@@ -197,6 +197,31 @@ Deno.test({
       },
     );
 
+    await t.step(
+      "once both have left, a friend opening the link gets every message, those that went P2P too",
+      async () => {
+        await pageB.goto(link);
+        await pageB.getByRole("log").getByText("typed offline").waitFor(SLOW);
+        await Promise.all([allDelivered(pageA), allDelivered(pageB)]);
+        const everything = await bodies(pageA);
+        assert(everything.includes(`A${BURST}`) && everything.includes(`B${BURST}`), "the burst went over P2P");
+        await contextA.close();
+        await contextB.close();
+        // A fresh browser profile: nothing stored, no peer online to sync history from; only the room log.
+        const friend = await browserA.newContext({ viewport: PHONE });
+        const pageC = await friend.newPage();
+        pageC.on("pageerror", (error) => errors.push(error.message));
+        await pageC.goto(link);
+        await pageC.waitForFunction(
+          (n) => document.querySelectorAll("[role=log] li[data-own]").length >= n,
+          everything.length,
+          SLOW,
+        );
+        assertEquals(await bodies(pageC), everything);
+        await friend.close();
+      },
+    );
+
     await t.step("the key in the fragment never reached the server", () => {
       const key = new URL(link).hash.slice(1);
       const seen = requestsSeen(app);

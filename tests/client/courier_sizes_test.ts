@@ -43,8 +43,11 @@ async function deliver(
   if (options.twice) sent = [...sent, ...sent];
   let seq = 100;
   for (const s of sent) {
-    if (s.kind === "chat") to.courier.receiveChat({ from: name, id: s.id!, seq: ++seq, data: s.payload });
-    else if (s.kind === "signal") to.courier.receiveSignal(name, s.payload);
+    if (s.kind === "chat") {
+      // The server logs the frame, relays it and tells the sender (it keeps a message until the log has it).
+      to.courier.receiveChat({ from: name, id: s.id!, seq: ++seq, data: s.payload });
+      from.courier.accepted(s.id!, seq);
+    } else if (s.kind === "signal") to.courier.receiveSignal(name, s.payload);
     else to.courier.receiveDirect(name, s.payload);
   }
   await to.settle();

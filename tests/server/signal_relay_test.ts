@@ -104,3 +104,39 @@ Deno.test("relay carries chat both ways, stamps the sender and acknowledges each
     await server.stop();
   }
 });
+
+Deno.test("a p2p chat copy is logged and accepted, relayed live to nobody, and read from the log by a later joiner", async () => {
+  const server = await ServerProcess.start();
+  const room = newRoomId();
+  const alice = await TestClient.connect(server.signalUrl(room));
+  const bob = await TestClient.connect(server.signalUrl(room));
+  let carol: TestClient | undefined;
+  try {
+    const a = await alice.hello();
+    await bob.hello();
+    await alice.nextOf("presence");
+    // Bob has it over his DataChannel: the copy is for the room log only.
+    alice.send({ type: "chat", id: "p1", data: "cDJw", p2p: true });
+    const accepted = await alice.nextOf("accepted");
+    assertEquals(accepted.id, "p1");
+    alice.send({ type: "chat", id: "r1", data: "cmVsYXk" });
+    const live = await bob.nextOf("chat");
+    assertEquals(live.id, "r1", "the first chat bob is sent live is the relayed one: the p2p copy went to nobody");
+    // A friend who opens the link later reads both from the log, in order.
+    carol = await TestClient.connect(server.signalUrl(room));
+    await carol.hello({ since: 0 });
+    const backlog = [await carol.nextOf("chat"), await carol.nextOf("chat")];
+    assertEquals(backlog.map((frame) => [frame.id, frame.from, frame.p2p]), [["p1", a.peer, true], [
+      "r1",
+      a.peer,
+      undefined,
+    ]]);
+    assertEquals(backlog[0].seq, accepted.seq);
+    // Only `true` is a p2p mark.
+    alice.send({ type: "chat", id: "p2", data: "eA", p2p: false });
+    assertEquals([(await alice.nextOf("error")).code], ["bad_frame"]);
+  } finally {
+    for (const client of [alice, bob, carol]) await client?.close();
+    await server.stop();
+  }
+});

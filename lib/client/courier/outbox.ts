@@ -205,8 +205,9 @@ export class Outbox {
       return 0;
     }
     const { targets, required } = this.#targets(pending, message, only);
-    // Alone in the room: the room log keeps it for whoever joins later.
-    const logIt = !pending.entry.accepted && required === 0;
+    // Alone in the room, or acknowledged by every session before the log had it: the room log keeps it for whoever
+    // joins later.
+    const logIt = !pending.entry.accepted && (required === 0 || targets.length === 0);
     if (!logIt && !targets.some((s) => peers.reachable(s) || !pending.entry.accepted)) return 0;
     if (!peers.relayUp && !targets.some((s) => peers.get(s)?.link)) return 0;
     wire.prepare({ t: "msg", m: signed }, (out) => {
@@ -230,15 +231,18 @@ export class Outbox {
         else if (!pending.entry.accepted) relayChat = true;
         else if (state && state.presence !== "away") signals.push(target);
       }
-      if (targets.length === 0) relayChat = logIt;
+      // Not in the room log yet, and nobody needs the relay to carry it (alone in the room, or every session owed it
+      // took it over its DataChannel): the log still keeps it, for whoever opens the link later, and the server
+      // relays this copy to nobody.
+      const logOnly = !relayChat && !pending.entry.accepted;
       if (peers.relayUp) {
-        if (relayChat) {
+        if (relayChat || logOnly) {
           if (out.xfer !== undefined) {
             this.#transfers.set(out.xfer, { id, count: out.pieces.length, accepted: new Set(), seq: 0 });
           }
-          wire.sendChat(id, message.to, out);
+          wire.sendChat(id, message.to, out, logOnly);
         } else for (const target of signals) wire.sendSignal(target, out);
-        went ||= relayChat || signals.length > 0;
+        went ||= relayChat || logOnly || signals.length > 0;
       }
       if (!went) return;
       pending.lastSent = host.now();
@@ -283,6 +287,8 @@ export class Outbox {
       this.save(pending);
     }
     this.raise(id, "sent", seq);
+    // Delivered over DataChannels before the log had it: it may leave the outbox now.
+    if (pending) this.checkDelivered(pending);
   }
 
   /** The room log started over: every message it held for late joiners must be logged again. */
@@ -378,6 +384,9 @@ export class Outbox {
         if (!pending.sessionsAcked.has(id) && state.presence !== "away") return false;
       }
     }
+    // Acknowledged by everyone over DataChannels, but not in the room log yet: it stays until the log has it, so a
+    // friend who opens the link later (or a peer resuming from the log) gets it too.
+    if (!pending.entry.accepted) return false;
     this.#remove(pending.entry.id);
     return true;
   }

@@ -9,8 +9,11 @@ import type { Packet } from "./packets.ts";
 
 /** The server relay, as the courier uses it (the shell adapts the signal socket to it). */
 export interface RelayTransport {
-  /** Sends a `chat` frame: logged by the server, acknowledged with `accepted`, delivered to `to` or the room. */
-  sendChat(id: string, to: string | undefined, payload: string): void;
+  /**
+   * Sends a `chat` frame: logged by the server, acknowledged with `accepted`, delivered to `to` or the room; with
+   * `p2p`, delivered live to nobody (its receivers have it over DataChannels), only logged for later readers.
+   */
+  sendChat(id: string, to: string | undefined, payload: string, p2p?: boolean): void;
   /** Sends a `signal` frame to one online peer: forwarded, never logged. The shell tags it as a courier payload. */
   sendSignal(to: string, payload: string): void;
   /**

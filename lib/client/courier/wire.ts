@@ -184,11 +184,11 @@ export class Wire<T> {
   /**
    * Sends as relay chat frames (logged), under the message id or, for parts,
    * their own frame ids. A whole own-message payload leaves its id out: the
-   * frame carries it (see {@link chatData}).
+   * frame carries it (see {@link chatData}); with `p2p`, only logged (see `RelayTransport.sendChat`).
    */
-  sendChat(id: string, to: string | undefined, out: Outgoing): void {
+  sendChat(id: string, to: string | undefined, out: Outgoing, p2p = false): void {
     const ids = this.chatIds(out, id);
-    out.pieces.forEach((piece, i) => this.#o.relay.sendChat(ids[i], to, chatData(ids[i], piece)));
+    out.pieces.forEach((piece, i) => this.#o.relay.sendChat(ids[i], to, chatData(ids[i], piece), p2p));
   }
 
   /**

@@ -14,7 +14,7 @@
  * @module
  */
 import { batch, computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
-import { CLOSE, encodeBase64Url, type PresenceFrame, type WelcomeFrame } from "../../protocol/mod.ts";
+import { type ChatFrame, CLOSE, encodeBase64Url, type PresenceFrame, type WelcomeFrame } from "../../protocol/mod.ts";
 import { chatPayload, Courier, type CourierOptions, type DirectLink } from "../courier/mod.ts";
 import { type RoomAdmission, roomAdmission, RoomCipher } from "../crypto.ts";
 import { EventLog, EVENTS, type LogEvent } from "../event_log.ts";
@@ -287,9 +287,11 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     timers,
     now,
     relay: {
-      sendChat(id, to, data) {
+      sendChat(id, to, data, p2p) {
         shareOwn(chatPayload(id, data));
-        relayPolicy.relay(() => socket.send(to ? { type: "chat", id, to, data } : { type: "chat", id, data }));
+        const frame: ChatFrame = to ? { type: "chat", id, to, data } : { type: "chat", id, data };
+        if (p2p) frame.p2p = true;
+        relayPolicy.relay(() => socket.send(frame));
       },
       sendSignal(to, payload) {
         // Own tabs never take part in delivery (no acks, no sync): nothing for them on this path.

@@ -73,6 +73,8 @@ export interface Sent {
   to?: string;
   /** Chat frame id. */
   id?: string;
+  /** A chat frame only for the room log (its receivers had it over DataChannels). */
+  p2p?: true;
   /** The packet, for a whole payload (undefined for a part). */
   packet?: Packet;
   /** The transport message. */
@@ -165,7 +167,8 @@ export class Rig {
         return bytes;
       },
       relay: {
-        sendChat: (id, to, payload) => record({ kind: "chat", id, to, payload, packet: decode(payload) }),
+        sendChat: (id, to, payload, p2p) =>
+          record({ kind: "chat", id, to, payload, packet: decode(payload), ...p2p ? { p2p: true } : {} }),
         sendSignal: (to, payload) => record({ kind: "signal", to, payload, packet: decode(payload) }),
       },
       ...extra,

@@ -467,7 +467,8 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   };
   /** `accepted` held back for an ack to carry, by sender and id: [seq, the sender's socket epoch]. */
   const heldAccepted = new Map<string, [number, number]>();
-  const serverChat = (from: string, id: string, to: string | undefined, data: string) => {
+  /** The hub's `#chat`: logged, `accepted` to the sender, relayed live to the room, to `to`, or (`p2p`) to nobody. */
+  const serverChat = (from: string, id: string, to: string | undefined, data: string, p2p: boolean) => {
     const entry = serverPeers.get(from)!;
     const seq = nextSeq++;
     log.push({ seq, from, id, to, data });
@@ -485,7 +486,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       toClient(sender, epoch, (courier) => courier.accepted(id, seq));
     }
     for (const [other, target] of serverPeers) {
-      if (other === from || !target.online || !target.client) continue;
+      if (p2p || other === from || !target.online || !target.client) continue;
       if (to !== undefined && to !== other) continue;
       const client = target.client;
       toClient(client, target.epoch, (courier) => {
@@ -637,13 +638,11 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       timers,
       randomBytes: (count) => rng.bytes(count),
       relay: {
-        sendChat(id, to, payload) {
+        sendChat(id, to, payload, p2p) {
           if (peer.relay !== "up") return;
-          measure(
-            JSON.stringify(to ? { type: "chat", id, to, data: payload } : { type: "chat", id, data: payload }),
-            payload,
-          );
-          fromClient(peer, (from) => serverChat(from, id, to, payload));
+          const frame = to ? { type: "chat", id, to, data: payload } : { type: "chat", id, data: payload };
+          measure(JSON.stringify(p2p ? { ...frame, p2p: true } : frame), payload);
+          fromClient(peer, (from) => serverChat(from, id, to, payload, p2p === true));
         },
         sendSignal(to, payload) {
           if (peer.relay !== "up") return;
@@ -823,7 +822,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
           const isMsg = (attack.packets?.[0] as { t?: string } | undefined)?.t === "msg" && !attack.raw;
           if (isMsg && fits && rng.chance(0.5)) {
             const id = (attack.packets![0] as { m: { id: string } }).m.id;
-            fromClient(hostile, (from) => serverChat(from, id, undefined, payload));
+            fromClient(hostile, (from) => serverChat(from, id, undefined, payload, false));
           } else if (!directTo(hostile, target, payload) && fits) {
             fromClient(hostile, (from) => serverSignal(from, target.peerId!, payload));
           }
