@@ -79,7 +79,11 @@ export function MessageList({ messages, t, lang, markerId, onAtBottom, now = Dat
         <ol class={UI.list}>
           {start > 0 && (
             <li key="earlier" class={UI.earlierRow}>
-              <button type="button" class={UI.earlier} onClick={() => earlier(box.current, setShown)}>
+              <button
+                type="button"
+                class={UI.earlier}
+                onClick={() => earlier(box.current, setShown, start <= MESSAGE_WINDOW)}
+              >
                 {t.showEarlier ?? "…"}
               </button>
             </li>
@@ -284,8 +288,17 @@ export function MessageStatus({ status, failure, t }: MessageStatusProps) {
 }
 
 /** Shows {@link MESSAGE_WINDOW} more messages above, keeping the ones the reader sees where they are. */
-function earlier(el: HTMLDivElement | null, setShown: (update: (shown: number) => number) => void): void {
+function earlier(
+  el: HTMLDivElement | null,
+  setShown: (update: (shown: number) => number) => void,
+  last: boolean,
+): void {
   const fromBottom = el ? el.scrollHeight - el.scrollTop : 0;
   setShown((shown) => shown + MESSAGE_WINDOW);
-  if (el) requestAnimationFrame(() => el.scrollTop = el.scrollHeight - fromBottom);
+  if (!el) return;
+  requestAnimationFrame(() => {
+    el.scrollTop = el.scrollHeight - fromBottom;
+    // The button is gone with the last earlier messages: focus stays in the list, not on the page's body.
+    if (last) el.focus({ preventScroll: true });
+  });
 }

@@ -307,6 +307,8 @@ Deno.test("on a phone the room is one screen: a long history, the drawers and gr
         const all = await page.evaluate(() => (globalThis as any).__room.messages.value.length);
         assertEquals(await count(), all, "all of it, and no button left");
         assertEquals(await more.count(), 0);
+        // The pressed button is gone: focus is on the list, not dropped to the page's body (keyboard users).
+        await page.waitForFunction(() => document.activeElement?.getAttribute("role") === "log");
       },
     );
 
