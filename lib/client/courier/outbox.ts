@@ -233,9 +233,8 @@ export class Outbox {
       }
       // Not in the room log yet, and nobody needs the relay to carry it (alone in the room, or every session owed it
       // took it over its DataChannel): the log still keeps it, for whoever opens the link later, and the server
-      // relays this copy to nobody. After DataChannels took it, the copy waits for the next tick (the message
-      // stays in the outbox until the log has it), so it never competes with a burst of chat on a slow uplink.
-      const logOnly = !relayChat && !pending.entry.accepted && (!went || pending.entry.attempts > 0);
+      // relays this copy to nobody.
+      const logOnly = !relayChat && !pending.entry.accepted;
       if (peers.relayUp) {
         if (relayChat || logOnly) {
           if (out.xfer !== undefined) {
