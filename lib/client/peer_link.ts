@@ -18,6 +18,7 @@
  */
 import { type ReadonlySignal, signal } from "@preact/signals-core";
 import { GLOBAL_TIMERS, type Timers, TimerSet } from "./timer_set.ts";
+import { parseIpv4, parseIpv6 } from "../protocol/ip.ts";
 
 /** The path chat takes to a peer: direct, direct through TURN, or the server relay. */
 export type PeerPath = "p2p" | "p2p-turn" | "relay";
@@ -52,10 +53,10 @@ export const MAX_REMOTE_CANDIDATES = 64;
 export function plausibleCandidate(line: string | undefined): boolean {
   const address = line?.split(" ")[4]?.toLowerCase();
   if (!address) return true;
-  const v4 = ipv4Bytes(address);
+  const v4 = parseIpv4(address);
   if (v4) return plausibleV4(v4);
   if (!address.includes(":")) return /^[0-9a-f-]+\.local$/.test(address);
-  const v6 = ipv6Words(address);
+  const v6 = parseIpv6(address);
   if (!v6) return true;
   // Unspecified, loopback, link-local (fe80::/10).
   if (v6.slice(0, 7).every((word) => word === 0) && v6[7] <= 1) return false;
@@ -70,37 +71,6 @@ export function plausibleCandidate(line: string | undefined): boolean {
 /** Not loopback (127/8), unspecified (0/8) or link-local (169.254/16). */
 function plausibleV4([a, b]: number[]): boolean {
   return a !== 127 && a !== 0 && !(a === 169 && b === 254);
-}
-
-/** The four bytes of a dotted-quad IPv4 address, or undefined. */
-function ipv4Bytes(text: string): number[] | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4 || !parts.every((part) => /^\d{1,3}$/.test(part) && Number(part) < 256)) return undefined;
-  return parts.map(Number);
-}
-
-/** The eight 16-bit words of an IPv6 address (with `::` and a dotted IPv4 tail), or undefined; no zone. */
-function ipv6Words(text: string): number[] | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const words = (half: string): number[] | undefined => {
-    if (half === "") return [];
-    const out: number[] = [];
-    const groups = half.split(":");
-    for (const [i, group] of groups.entries()) {
-      const v4 = i === groups.length - 1 ? ipv4Bytes(group) : undefined;
-      if (v4) out.push(v4[0] << 8 | v4[1], v4[2] << 8 | v4[3]);
-      else if (/^[0-9a-f]{1,4}$/.test(group)) out.push(parseInt(group, 16));
-      else return undefined;
-    }
-    return out;
-  };
-  const head = words(halves[0]);
-  const tail = halves.length === 2 ? words(halves[1]) : [];
-  if (!head || !tail) return undefined;
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  return [...head, ...new Array<number>(missing).fill(0), ...tail];
 }
 
 /** A signaling payload between two links, carried by the server's `signal` frames. */

@@ -5,6 +5,7 @@
  * would not hold). IPv4-mapped IPv6 addresses count as their IPv4 address.
  * @module
  */
+import { parseIpv6 } from "../protocol/ip.ts";
 
 /** Hextets kept from an IPv6 address: a /64. */
 const KEPT_HEXTETS = 4;
@@ -40,37 +41,4 @@ function groupOf(address: string): string {
     return `${hextets[6] >> 8}.${hextets[6] & 255}.${hextets[7] >> 8}.${hextets[7] & 255}`;
   }
   return hextets.slice(0, KEPT_HEXTETS).map((h) => h.toString(16)).join(":") + "::/64";
-}
-
-/** The eight 16-bit groups of an IPv6 address (with `::` and a dotted IPv4 tail), or null when malformed. */
-function parseIpv6(text: string): number[] | null {
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const head = parseHextets(halves[0], halves.length === 1);
-  const tail = halves.length === 2 ? parseHextets(halves[1], true) : [];
-  if (head === null || tail === null) return null;
-  if (halves.length === 1) return head.length === 8 ? head : null;
-  const missing = 8 - head.length - tail.length;
-  return missing < 1 ? null : [...head, ...new Array(missing).fill(0), ...tail];
-}
-
-/** The 16-bit groups of one side of `::`; a dotted IPv4 part is allowed last when `last`. */
-function parseHextets(text: string, last: boolean): number[] | null {
-  if (text === "") return [];
-  const parts = text.split(":");
-  const values: number[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i];
-    if (last && i === parts.length - 1 && part.includes(".")) {
-      const octets = part.split(".");
-      if (octets.length !== 4 || octets.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255)) return null;
-      const [a, b, c, d] = octets.map(Number);
-      values.push((a << 8) | b, (c << 8) | d);
-    } else if (/^[0-9a-f]{1,4}$/.test(part)) {
-      values.push(parseInt(part, 16));
-    } else {
-      return null;
-    }
-  }
-  return values;
 }
