@@ -165,6 +165,9 @@ Deno.test({
       await a.waitForFunction(() => (globalThis as unknown as { __persist: number }).__persist === 1, undefined, SLOW);
       // The last message is a long paste: the list previews it on one line under the chat's name.
       await send(a, "bring the maps " + "and the long list of places to see ".repeat(150));
+      // As a user leaves: once the tick says Sent (a page left the instant Enter was pressed may not have written the
+      // message to its database yet; one CI run on a loaded machine saw the list without it).
+      await a.getByRole("log").getByRole("listitem").last().getByText("Sent", { exact: true }).waitFor(SLOW);
 
       await a.goto(origin + "/");
       const list = a.getByRole("region", { name: "Chats on this device" });
