@@ -163,9 +163,8 @@ export class Outbox {
    * its member acknowledged, else every session (own other tabs included)
    * that has not acknowledged it.
    */
-  #targets(pending: Pending, message: StoredMessage, only?: string): { targets: string[]; required: number } {
+  #targets(pending: Pending, message: StoredMessage, only?: string): string[] {
     const peers = this.#o.peers;
-    const required = this.required(message);
     let targets: string[];
     if (message.to !== undefined) {
       const done = peers.identity(message.to) === peers.ownMember
@@ -176,8 +175,7 @@ export class Outbox {
       targets = [];
       for (const [id] of peers.entries()) if (!pending.sessionsAcked.has(id)) targets.push(id);
     }
-    if (only !== undefined) targets = targets.filter((id) => id === only);
-    return { targets, required: required.size };
+    return only === undefined ? targets : targets.filter((id) => id === only);
   }
 
   /** Whether the timer could make progress on this message now. */
@@ -187,7 +185,7 @@ export class Outbox {
     if (!pending.entry.accepted && peers.relayUp) return true;
     const message = this.#o.book.get(pending.entry.id);
     if (!message) return false;
-    return this.#targets(pending, message).targets.some((id) => peers.reachable(id));
+    return this.#targets(pending, message).some((id) => peers.reachable(id));
   }
 
   /**
@@ -204,11 +202,9 @@ export class Outbox {
       this.fail(id, "unsendable");
       return 0;
     }
-    const { targets, required } = this.#targets(pending, message, only);
-    // Alone in the room, or acknowledged by every session before the log had it: the room log keeps it for whoever
-    // joins later.
-    const logIt = !pending.entry.accepted && (required === 0 || targets.length === 0);
-    if (!logIt && !targets.some((s) => peers.reachable(s) || !pending.entry.accepted)) return 0;
+    const targets = this.#targets(pending, message, only);
+    // Not in the room log yet: there is always something to send (to the sessions owed it, or a copy for the log).
+    if (pending.entry.accepted && !targets.some((s) => peers.reachable(s))) return 0;
     if (!peers.relayUp && !targets.some((s) => peers.get(s)?.link)) return 0;
     wire.prepare({ t: "msg", m: signed }, (out) => {
       if (host.closed || this.#pending.get(id) !== pending) return;
