@@ -25,6 +25,7 @@ import { Peer, type PeerSocket, Room, stamp } from "./room.ts";
 import type { RoomLog } from "./room_log.ts";
 import { hashToken, type RosterRecord, type SessionStore } from "./session_store.ts";
 import { addressGroup } from "./address_group.ts";
+import { decideSeat } from "./seat_policy.ts";
 import { NO_BUDGET, type StorageBudget } from "./kv_budget.ts";
 import { BacklogReader } from "./room_log_reader.ts";
 import { utf8Length } from "./text_size.ts";
@@ -84,7 +85,9 @@ type BusBody =
   /** A presence change; `m`: the peer's member id, on joined/online. */
   | { k: "p"; peer: string; state: PresenceFrame["state"]; m?: string }
   /** The session of `peer` resumed on the publisher: close its old socket. */
-  | { k: "r"; peer: string };
+  | { k: "r"; peer: string }
+  /** The session of `peer` gave its seat to a newcomer on the publisher (seat_policy.ts): close its socket. */
+  | { k: "x"; peer: string };
 
 /** Everything the hub needs, injected. */
 export interface HubOptions {
@@ -300,14 +303,20 @@ export class Hub {
       // Read before any write, so a full room is refused before admission writes a verifier; the seat
       // itself is claimed below, checked against this very read, so racing joins cannot all pass.
       // A room found full a moment ago is refused without reading it again (joins and leaves in a loop).
-      if (!resumed && this.#fullLately(roomId)) {
+      // Remembered per address group: a group refused in a loop does not keep the room closed to others.
+      const fullKey = roomId + " " + peer.seat;
+      if (!resumed && this.#fullLately(fullKey)) {
         this.#unregister(peer);
         return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
       }
       const seats = resumed ? null : await store.seats(roomId);
-      if (seats && seats.roster.filter((entry) => entry.peer !== peerId).length >= this.#config.maxPeersPerRoom) {
+      if (
+        seats &&
+        decideSeat(seats.roster.filter((entry) => entry.peer !== peerId), peer.seat, this.#config.maxPeersPerRoom)
+            .kind === "full"
+      ) {
         this.#unregister(peer);
-        this.#foundFull(roomId);
+        this.#foundFull(fullKey);
         return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
       }
       // The storage budget is the last limit before a new room's first write (its verifier).
@@ -330,6 +339,7 @@ export class Hub {
         until: this.#now() + this.#leaseMs,
         h: tokenHash,
         m: peer.member,
+        g: peer.seat,
       };
       let roster: RosterRecord[];
       if (resumed) {
@@ -340,11 +350,12 @@ export class Hub {
         const seat = await store.claimSeat(roomId, peerId, record, this.#config.maxPeersPerRoom, seats!);
         if (!seat) {
           this.#unregister(peer);
-          this.#foundFull(roomId);
+          this.#foundFull(fullKey);
           return refuse("room_full", "the room is full", CLOSE.ROOM_FULL);
         }
         roster = seat.roster;
         peer.presenceVersion = seat.versionstamp;
+        if (seat.yielded) this.#unseat(room, seat.yielded.peer, peer);
       }
       const peers: RosterEntry[] = [];
       for (const entry of roster) {
@@ -785,6 +796,7 @@ export class Hub {
         until,
         h: peer.tokenHash,
         m: peer.member,
+        g: peer.seat,
       });
       if (versionstamp === null || this.#closing || this.#rooms.get(roomId)?.local.has(id)) return;
       this.#bus.publish(roomId, { k: "p", peer: id, state: "away" } satisfies BusBody);
@@ -849,6 +861,10 @@ export class Hub {
       case "p":
         this.#onRemotePresence(room, body.peer, body.state, body.m);
         return;
+      case "x":
+        // The publisher's "left" skips a peer that was local here: its neighbours here hear it now.
+        if (this.#closeUnseated(room, body.peer)) this.#tellLocal(room, body.peer, "left");
+        return;
     }
   }
 
@@ -874,6 +890,29 @@ export class Hub {
       }
     }
     this.#tellLocal(room, peer, state, null, member);
+  }
+
+  /**
+   * `peer` gave its seat to a newcomer (its presence is already deleted): its socket closes with room_full
+   * wherever it is connected, and everyone but the newcomer (whose roster never had it) hears it left.
+   */
+  #unseat(room: Room, peer: string, newcomer: Peer): void {
+    this.#closeUnseated(room, peer);
+    room.deleteRemote(peer);
+    this.#clearTimer(room.id, peer);
+    this.#bus.publish(room.id, { k: "x", peer } satisfies BusBody);
+    this.#presence(room, peer, "left", newcomer);
+  }
+
+  /** Closes the socket of a session that gave its seat up, if it is connected here (then true). */
+  #closeUnseated(room: Room, id: string): boolean {
+    const peer = room.local.get(id);
+    if (!peer) return false;
+    // Unregistered first, so its close marks nothing away.
+    this.#unregister(peer);
+    sendError(peer.socket, "room_full", "the room is full: your seat went to someone from another network");
+    peer.socket.close(CLOSE.ROOM_FULL, "room_full");
+    return true;
   }
 
   #replace(old: Peer): void {
@@ -903,7 +942,7 @@ export class Hub {
     }
   }
 
-  /** Whether `room` was found full less than `FULL_ROOM_MEMORY_MS` ago. */
+  /** Whether `room` (a room id and seat tag) was found full less than `FULL_ROOM_MEMORY_MS` ago. */
   #fullLately(room: string): boolean {
     const until = this.#full.get(room);
     if (until === undefined) return false;
@@ -912,7 +951,7 @@ export class Hub {
     return false;
   }
 
-  /** Remembers that `room` is full, for a moment (bounded: the oldest entries go first). */
+  /** Remembers that `room` (a room id and seat tag) is full, for a moment (bounded: the oldest entries go first). */
   #foundFull(room: string): void {
     this.#full.delete(room);
     this.#full.set(room, this.#now() + FULL_ROOM_MEMORY_MS);
@@ -982,7 +1021,7 @@ export class Hub {
       const versions = await this.#store.renewPresences(peers.map((peer) => ({
         room: peer.room,
         peer: peer.id,
-        record: { state: "online" as const, inst, until, h: peer.tokenHash, m: peer.member },
+        record: { state: "online" as const, inst, until, h: peer.tokenHash, m: peer.member, g: peer.seat },
         versionstamp: peer.presenceVersion!,
       })));
       // Gone peers too: their "away" waits for this renewal and checks against its write.
@@ -1032,7 +1071,7 @@ export class Hub {
         peers.map((peer) => ({
           room: peer.room,
           peer: peer.id,
-          record: { state: "away" as const, inst, until, h: peer.tokenHash, m: peer.member },
+          record: { state: "away" as const, inst, until, h: peer.tokenHash, m: peer.member, g: peer.seat },
         })),
       );
     } catch (error) {

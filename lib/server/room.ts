@@ -4,6 +4,8 @@
  * @module
  */
 import type { Presence } from "../protocol/frames.ts";
+import { addressGroup } from "./address_group.ts";
+import { seatTag } from "./seat_policy.ts";
 
 /** The socket side a peer needs: the service adapts a WebSocket to it, tests may fake it. */
 export interface PeerSocket {
@@ -42,6 +44,8 @@ export class Peer {
   readonly tokenHash: string;
   /** The member id its hello proved, if any: stamped in welcome, roster and presence. */
   readonly member: string | undefined;
+  /** The seat tag of its address group in the room (`seat_policy.ts`), kept in every presence write. */
+  readonly seat: string;
   /** `,"from":"<id>"}`: appended to a client frame (minus its `}`) to stamp the sender without re-serialising. */
   readonly fromSuffix: string;
   /** Frames held back while the welcome and backlog are sent: [seq or -1 for unlogged frames, text]. */
@@ -65,6 +69,7 @@ export class Peer {
     this.socket = socket;
     this.address = address;
     this.tokenHash = tokenHash;
+    this.seat = seatTag(room, addressGroup(address));
     this.fromSuffix = ',"from":"' + id + '"}';
   }
 

@@ -3,10 +3,10 @@
  * resume on any instance and every instance sees the same roster.
  *
  * Layout (prefix `ns`, default "signal"):
- * - `[ns, "p", room, peer]` → `{ state, inst, until, h }`: presence, which is also the session:
+ * - `[ns, "p", room, peer]` → `{ state, inst, until, h, m, g }`: presence, which is also the session:
  *   `until` is when it stops counting (online: a lease the owning instance renews; away: the end
  *   of the resume window), `h` the SHA-256 of the session token (the token itself is never
- *   stored). A token starts with its peer id, so resuming reads one key. One entry per peer
+ *   stored), `m` the member id, `g` the seat tag of its address group (`seat_policy.ts`). A token starts with its peer id, so resuming reads one key. One entry per peer
  *   keeps KV (and the memory its cache takes) small.
  * - `[ns, "p", room, ""]` → the room's seat counter: every new peer's presence is written in one
  *   atomic with a bump of it, checked against the version read with the roster, so simultaneous
@@ -28,6 +28,7 @@ import type { Presence } from "../protocol/frames.ts";
 import { jitteredPause } from "./jitter.ts";
 import { hashTokenNow } from "./server_crypto.ts";
 import { retryKvBusy } from "./kv_busy.ts";
+import { decideSeat } from "./seat_policy.ts";
 
 /** A stored presence entry. */
 export interface PresenceRecord {
@@ -41,6 +42,8 @@ export interface PresenceRecord {
   h: string;
   /** The member id the peer's hello proved, if any (so every instance can show it). */
   m?: string;
+  /** The seat tag of the peer's address group in this room (`seat_policy.ts`), for sharing a full room fairly. */
+  g?: string;
 }
 
 /** A presence entry with its peer id and versionstamp. */
@@ -67,8 +70,10 @@ export interface SessionStoreOptions {
 export interface SeatClaim {
   /** Versionstamp of the presence written. */
   versionstamp: string;
-  /** The room's other peers whose presence still counts, as read for the check. */
+  /** The room's other peers whose presence still counts, as read for the check (without `yielded`). */
   roster: RosterRecord[];
+  /** The session whose seat the new peer took (its presence is deleted in the same atomic), if the room was full. */
+  yielded?: RosterRecord;
 }
 
 /** A room's peers and its seat counter, as read together (see `SessionStore.seats`). */
@@ -192,11 +197,14 @@ export class SessionStore {
   }
 
   /**
-   * Writes a new peer's presence if the room has fewer than `maxPeers` other
-   * peers whose presence counts; null when it is full. The write is checked
-   * against the room's seat counter as read with the roster, so joins racing
-   * on any instances are serialised by KV: at most `maxPeers` ever pass.
-   * `seen`: the room as `seats` just read it, so the first attempt reads nothing.
+   * Writes a new peer's presence if the room has a seat for it: fewer than
+   * `maxPeers` other peers whose presence counts, or a seat that the fair
+   * share of a full room gives it (`seat_policy.ts`: the displaced session's
+   * presence is deleted in the same atomic, checked against its version); null
+   * when there is none. The write is checked against the room's seat counter as
+   * read with the roster, so joins racing on any instances are serialised by KV:
+   * at most `maxPeers` ever pass. `seen`: the room as `seats` just read it, so
+   * the first attempt reads nothing. The new peer's seat tag is `record.g`.
    */
   async claimSeat(
     room: string,
@@ -209,15 +217,23 @@ export class SessionStore {
     for (let attempt = 0; attempt < SEAT_ATTEMPTS; attempt++) {
       const { roster, seat } = attempt === 0 && seen ? seen : await this.seats(room);
       const others = roster.filter((entry) => entry.peer !== peer);
-      if (others.length >= maxPeers) return null;
-      const result = await retryKvBusy(() =>
-        this.#kv.atomic()
-          .check(seat)
+      const decision = decideSeat(others, record.g ?? "", maxPeers);
+      if (decision.kind === "full") return null;
+      const yielded = decision.kind === "yield" ? decision.holder : undefined;
+      const result = await retryKvBusy(() => {
+        const atomic = this.#kv.atomic().check(seat);
+        if (yielded) {
+          const held = [this.#ns, "p", room, yielded.peer];
+          atomic.check({ key: held, versionstamp: yielded.versionstamp }).delete(held);
+        }
+        return atomic
           .set(seat.key, (seat.value ?? 0) + 1, { expireIn: this.#ttlMs })
           .set(key, record, { expireIn: Math.max(1000, record.until - this.#now()) })
-          .commit()
-      );
-      if (result.ok) return { versionstamp: result.versionstamp, roster: others };
+          .commit();
+      });
+      if (result.ok) {
+        return { versionstamp: result.versionstamp, roster: others.filter((entry) => entry !== yielded), yielded };
+      }
       await new Promise((resolve) => setTimeout(resolve, jitteredPause(attempt, SEAT_PAUSE, this.#random)));
     }
     throw new Error(`claiming a seat in room ${room} lost the race ${SEAT_ATTEMPTS} times`);
