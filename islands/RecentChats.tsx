@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { forgetChat, listRecentChats, type RecentChat, renameChat } from "../lib/client/recent_chats.ts";
 import { type IdbStore, openIdbStore } from "../lib/client/store_idb.ts";
 import { keepForcedLang } from "../lib/ui/lang_link.ts";
+import { shortRoomId } from "../lib/ui/format.ts";
 
 /** The words of the list, localised by the page. */
 export interface RecentChatsStrings {
@@ -95,7 +96,8 @@ export default function RecentChats({ t }: RecentChatsProps) {
       <ul class={C.list}>
         {chats.map((chat) => {
           // A chat without a local name is called by the people in it, else by the start of its id.
-          const name = chat.title ?? chat.people?.join(", ") ?? fill(t.chatFallbackName, { id: chat.room.slice(0, 6) });
+          const name = chat.title ?? chat.people?.join(", ") ??
+            fill(t.chatFallbackName, { id: shortRoomId(chat.room) });
           return (
             <li key={chat.room} class={C.item} data-room={chat.room}>
               {editing === chat.room

@@ -9,11 +9,11 @@ import { memberSuffix, sameNameKey, shortMemberId } from "../client/room/names.t
 
 const timeFormats = new Map<Lang, Intl.DateTimeFormat>();
 
-/** A message time as the reader's clock shows it, e.g. "14:05". */
+/** A message time as the reader's clock shows it, in the locale's short style: "14:05" in Russian, "2:05 PM" in English. */
 export function clockTime(time: number, lang: Lang): string {
   let formatter = timeFormats.get(lang);
   if (!formatter) {
-    formatter = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
+    formatter = new Intl.DateTimeFormat(lang, { timeStyle: "short" });
     timeFormats.set(lang, formatter);
   }
   return formatter.format(time);
@@ -27,6 +27,14 @@ export function displayName(name: string | undefined, id: string, t: FirstWords)
   const suffix = memberSuffix(id);
   const guestLike = sameNameKey(trimmed).startsWith(sameNameKey(t.guest) + " ");
   return guestLike && !trimmed.endsWith(suffix) ? trimmed + suffix : trimmed;
+}
+
+/** Characters of a room id that name a chat without a name: "Chat h95rvQ". */
+const ROOM_NAME_CHARS = 6;
+
+/** The start of a room id for a chat's fallback name, letters and digits only ("Chat h95rv-" read like a cut-off word). */
+export function shortRoomId(room: string): string {
+  return room.replace(/[-_]/g, "").slice(0, ROOM_NAME_CHARS);
 }
 
 const fullFormats = new Map<Lang, Intl.DateTimeFormat>();
