@@ -1,5 +1,5 @@
 /**
- * The client's event log: a ring buffer of structured events for the
+ * The client's event log: the newest structured events for the
  * diagnostics view, with the seed's console names so its troubleshooting
  * advice ("look for ICE connection state: connected") still applies.
  * Printed to the console only when enabled (the page passes `?debug=1`).
@@ -79,11 +79,11 @@ export interface EventLogOptions {
 /** Default ring size. */
 export const DEFAULT_EVENT_CAPACITY = 500;
 
-/** A ring buffer of events with listeners. */
+/** The newest events, up to a capacity, with listeners. */
 export class EventLog {
-  #ring: (LogEvent | undefined)[];
-  #start = 0;
-  #size = 0;
+  /** Kept events, oldest first (a few hundred: dropping the oldest by `shift` costs nothing worth a ring buffer). */
+  #kept: LogEvent[] = [];
+  #capacity: number;
   #total = 0;
   #console: boolean;
   #sink: ConsoleSink;
@@ -94,7 +94,7 @@ export class EventLog {
   constructor(options: EventLogOptions = {}) {
     const capacity = options.capacity ?? DEFAULT_EVENT_CAPACITY;
     if (!(capacity >= 1)) throw new RangeError(`event log capacity must be at least 1, got ${capacity}`);
-    this.#ring = new Array(Math.floor(capacity));
+    this.#capacity = Math.floor(capacity);
     this.#console = options.console ?? false;
     this.#sink = options.sink ?? globalThis.console;
     this.#now = options.now ?? Date.now;
@@ -102,7 +102,7 @@ export class EventLog {
 
   /** Events currently kept. */
   get size(): number {
-    return this.#size;
+    return this.#kept.length;
   }
 
   /** Events ever logged, including dropped ones: the view uses it to know something changed. */
@@ -113,14 +113,7 @@ export class EventLog {
   /** Records an event, notifies listeners, and prints it when enabled. Returns the event. */
   add(name: string, detail?: Record<string, unknown>): LogEvent {
     const event: LogEvent = detail === undefined ? { t: this.#now(), name } : { t: this.#now(), name, detail };
-    const capacity = this.#ring.length;
-    if (this.#size < capacity) {
-      this.#ring[(this.#start + this.#size) % capacity] = event;
-      this.#size++;
-    } else {
-      this.#ring[this.#start] = event;
-      this.#start = (this.#start + 1) % capacity;
-    }
+    if (this.#kept.push(event) > this.#capacity) this.#kept.shift();
     this.#total++;
     if (this.#console) {
       if (detail === undefined) this.#sink.log(`[parley] ${name}`);
@@ -132,10 +125,7 @@ export class EventLog {
 
   /** Kept events, oldest first. */
   entries(): LogEvent[] {
-    const out: LogEvent[] = new Array(this.#size);
-    const capacity = this.#ring.length;
-    for (let i = 0; i < this.#size; i++) out[i] = this.#ring[(this.#start + i) % capacity]!;
-    return out;
+    return [...this.#kept];
   }
 
   /** Calls `listener` on every new event; returns unsubscribe. A listener that throws is not hidden. */
@@ -153,8 +143,6 @@ export class EventLog {
 
   /** Drops every kept event (totals keep counting). */
   clear(): void {
-    this.#ring.fill(undefined);
-    this.#start = 0;
-    this.#size = 0;
+    this.#kept = [];
   }
 }
