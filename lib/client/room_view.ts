@@ -90,7 +90,11 @@ export interface PeerDiagnostics {
 }
 
 /** Why a notice is shown. `session_replaced`: another tab took over this tab's session, so it rejoined as a new one. */
-export type RoomNoticeCode = "session_replaced";
+export type RoomNoticeCode =
+  /** Another socket took this tab's session; the tab rejoined as a new session. */
+  | "session_replaced"
+  /** The server refused this tab a seat (`room_full`): the room is at its limit; the socket keeps trying. */
+  | "room_full";
 
 /** A notice about this tab's session. */
 export interface RoomNotice {

@@ -75,9 +75,10 @@ export function RoomScreen(
   const settled = opened !== null && opened.kind !== "connecting";
   const drawers = useLazy(() => import("./drawers.ts"), panel !== null || settled);
   const words = hasLaterWords(t) ? t : undefined;
+  const notice = useSignalValue(view?.notice, null);
   useEffect(() => {
-    if ((panel !== null || error) && !words) onNeedWords?.();
-  }, [panel, words, error]);
+    if ((panel !== null || error || notice) && !words) onNeedWords?.();
+  }, [panel, words, error, notice]);
   const unread = useUnread(messages, atBottom, (message) => {
     void drawers?.notifyMessage({
       sender: displayName(message.authorName, message.author, t),
@@ -90,7 +91,6 @@ export function RoomScreen(
   const othersWereHere = useRef(false);
   othersWereHere.current ||= peers.length > 0 || messages.some((message) => !message.own);
   const storage = useSignalValue(view?.storage, "durable");
-  const notice = useSignalValue(view?.notice, null);
   const other = LANGS.find((l) => l !== lang) ?? lang;
   const toggle = (which: Exclude<Panel, null>) => setPanel((open) => open === which ? null : which);
   // The open drawer as of the last render, for the key listener below (which lives as long as the screen).
@@ -158,6 +158,7 @@ export function RoomScreen(
       {!error && notice?.code === "session_replaced" && t.sessionReplaced && (
         <p class={UI.storageNotice}>{t.sessionReplaced}</p>
       )}
+      {!error && notice?.code === "room_full" && t.roomFull && <p class={UI.storageNotice}>{t.roomFull}</p>}
       {!error && <PeerList peers={peers} t={t} empty={othersWereHere.current ? words?.nobodyNow : undefined} />}
       <div id="room-panel">
         {drawers && words && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={words} />}

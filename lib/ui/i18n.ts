@@ -108,6 +108,7 @@ const EN = {
   charCount: "{count} of {max} characters",
   messageTooLong: "Too long to send: {count} of {max} characters. Shorten the message.",
   sessionReplaced: "This chat was opened again in another tab with this tab's session; this tab rejoined on its own.",
+  roomFull: "This chat is full. Parley keeps trying and joins as soon as a place is free.",
   storageMemory:
     "This device cannot save the chat right now (its storage is full or unavailable). The chat goes on, but new messages are kept only in this tab until saving works again.",
   leave: "Leave",
@@ -221,6 +222,7 @@ const RU: Strings = {
   messageTooLong: "Слишком длинное сообщение: {count} из {max} знаков. Сократите его, чтобы отправить.",
   sessionReplaced:
     "Этот чат открыли ещё раз в другой вкладке с сессией этой вкладки; эта вкладка подключилась заново сама.",
+  roomFull: "В чате нет свободных мест. Parley пробует снова и подключится, как только место освободится.",
   storageMemory:
     "Это устройство сейчас не может сохранить чат (память переполнена или недоступна). Чат работает, но новые сообщения хранятся только в этой вкладке, пока сохранение снова не заработает.",
   leave: "Выйти",
@@ -314,6 +316,7 @@ const LATER_WORDS = [
   "charCount",
   "messageTooLong",
   "sessionReplaced",
+  "roomFull",
   "storageMemory",
   "queuedHint",
   "showEarlier",

@@ -6,7 +6,14 @@
  */
 import { type Signal, signal } from "@preact/signals-core";
 import type { LogEvent } from "../../lib/client/event_log.ts";
-import type { CountersView, MessageView, PeerDiagnostics, PeerView, RoomView } from "../../lib/client/room_view.ts";
+import type {
+  CountersView,
+  MessageView,
+  PeerDiagnostics,
+  PeerView,
+  RoomNotice,
+  RoomView,
+} from "../../lib/client/room_view.ts";
 import type { SocketState } from "../../lib/client/signal_socket.ts";
 
 /** What the fake starts with; everything optional. */
@@ -23,6 +30,8 @@ export interface FakeRoomViewOptions {
   diagnostics?: PeerDiagnostics[];
   /** The clock used for sent messages' times. */
   now?: () => number;
+  /** A notice about the tab's session (none by default). */
+  notice?: RoomNotice;
 }
 
 /** The fake, with its signals writable and a record of the calls made. */
@@ -56,6 +65,7 @@ export function fakeRoomView(options: FakeRoomViewOptions = {}): FakeRoomView {
     self: signal<{ id?: string; name: string }>({ id: "self0001", name: options.name ?? "" }),
     counters: signal<CountersView>({ sent: 0, delivered: 0, resent: 0, rejected: 0, duplicates: 0 }),
     events: signal<readonly LogEvent[]>([]),
+    notice: signal<RoomNotice | null>(options.notice ?? null),
     calls,
     send(text: string) {
       calls.push(`send:${text}`);

@@ -53,7 +53,16 @@ Deno.test("messages sit in a log region, own ones marked and carrying Sending, S
   assertStringIncludes(html, ">Anna</span>", "the sender's chosen name");
   assertStringIncludes(html, ">Guest peer</span>", "a name for a sender who set none");
   assertStringIncludes(html, "I am in too.\nSecond line.", "line breaks kept (pre-wrap)");
-  assertMatch(html, /<time datetime="2026-11-24T09:21:00.000Z" title="[^"]*2026[^"]*">\d\d:\d\d( [AP]M)?<\/time>/);
+  assertMatch(html, /<time datetime="2026-11-24T09:21:00.000Z" title="[^"]*2026[^"]*">\d?\d:\d\d(\s[AP]M)?<\/time>/);
+});
+
+Deno.test("a tab refused a seat says the chat is full, in either language, once the later words are there", () => {
+  for (const lang of ["en", "ru"] as const) {
+    const view = fakeRoomView({ ...sampleRoom(), notice: { code: "room_full", at: 0 } });
+    assertStringIncludes(render({ lang, view }), STRINGS[lang].roomFull);
+    // The words come after Connected (the notice asks for them): until then the notice waits, not a blank line.
+    assertEquals(render({ lang, view, t: firstWords(STRINGS[lang]) }).includes(STRINGS[lang].roomFull), false);
+  }
 });
 
 Deno.test("a message that came long after its time, into what was shown, says when it arrived, in either language", () => {

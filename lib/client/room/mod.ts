@@ -492,6 +492,7 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
         links.dropAll();
       }
       token = frame.token;
+      if (notice.peek()?.code === "room_full") notice.value = null;
       prepare();
       session.write({ token: frame.token, peer: frame.peer, tab });
       batch(() => {
@@ -549,6 +550,10 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     error(frame) {
       if (frame.code === "unknown_peer") return;
       log.add(EVENTS.SERVER_ERROR, { code: frame.code, message: frame.message });
+      // Said once until a welcome: every refused retry sends it again.
+      if (frame.code === "room_full" && notice.peek()?.code !== "room_full") {
+        notice.value = { code: "room_full", at: now() };
+      }
       if (frame.ref) courier.refused(frame.ref, frame.code);
     },
     log: note,
