@@ -137,22 +137,24 @@ export function RoomScreen(
       </header>
       <div class={UI.connectionRow}>
         {error ? <span /> : <ConnectionBar state={connection} onRetry={() => view?.retryNow()} t={t} />}
-        {drawers && words && <drawers.NotifySetting t={words} />}
-        <button type="button" class={UI.headerButton} lang={other} onClick={() => onLang(other)}>
-          {LANG_NAMES[other]}
-        </button>
-        {view && (
-          <button
-            type="button"
-            class={UI.headerButton}
-            onClick={() => {
-              view.leave();
-              onLeave?.();
-            }}
-          >
-            {t.leave}
+        <div class={UI.connectionControls}>
+          {drawers && words && <drawers.NotifySetting t={words} />}
+          <button type="button" class={UI.headerButton} lang={other} onClick={() => onLang(other)}>
+            {LANG_NAMES[other]}
           </button>
-        )}
+          {view && (
+            <button
+              type="button"
+              class={UI.headerButton}
+              onClick={() => {
+                view.leave();
+                onLeave?.();
+              }}
+            >
+              {t.leave}
+            </button>
+          )}
+        </div>
       </div>
       {!error && <StorageNotice mode={storage} t={t} />}
       {!error && notice?.code === "session_replaced" && t.sessionReplaced && (

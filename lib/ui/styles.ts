@@ -156,3 +156,5 @@ export const ownName = "_1w";
 export const earlierRow = "_1x";
 /** The class of the earlier part. */
 export const earlier = "_1y";
+/** The class of the connectionControls part. */
+export const connectionControls = "_1z";

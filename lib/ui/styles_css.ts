@@ -25,6 +25,8 @@ export const STYLES: Readonly<Record<Part, string>> = {
   connectionRow:
     "flex flex-wrap items-center justify-between gap-x-2 gap-y-1 px-3 py-1 border-b border-slate-200 dark:border-slate-700",
   connection: "flex flex-wrap items-center gap-2 text-sm",
+  // Notifications, language and Leave stay together: on a narrow phone they wrap as one group, not Leave alone.
+  connectionControls: "flex flex-wrap items-center justify-end gap-2 ml-auto",
   dot: "inline-block w-2.5 h-2.5 rounded-full",
   dotConnected: "bg-emerald-600",
   dotReconnecting: "bg-amber-500",
