@@ -86,7 +86,7 @@ type BusBody =
   | { k: "p"; peer: string; state: PresenceFrame["state"]; m?: string }
   /** The session of `peer` resumed on the publisher: close its old socket. */
   | { k: "r"; peer: string }
-  /** The session of `peer` gave its seat to a newcomer on the publisher (seat_policy.ts): close its socket. */
+  /** The away session of `peer` gave its seat to a newcomer on the publisher (seat_policy.ts): close a resume of it. */
   | { k: "x"; peer: string };
 
 /** Everything the hub needs, injected. */
@@ -861,10 +861,16 @@ export class Hub {
       case "p":
         this.#onRemotePresence(room, body.peer, body.state, body.m);
         return;
-      case "x":
-        // The publisher's "left" skips a peer that was local here: its neighbours here hear it now.
-        if (this.#closeUnseated(room, body.peer)) this.#tellLocal(room, body.peer, "left");
+      case "x": {
+        // The publisher's "left" reaches the instances that knew the peer as remote; the one that owned it (its
+        // socket, or its away timer) tells its neighbours here.
+        const owned = !room.remote.has(body.peer) && this.#timers.has(room.id + " " + body.peer);
+        if (this.#closeUnseated(room, body.peer) || owned) {
+          this.#clearTimer(room.id, body.peer);
+          this.#tellLocal(room, body.peer, "left");
+        }
         return;
+      }
     }
   }
 
@@ -893,8 +899,9 @@ export class Hub {
   }
 
   /**
-   * `peer` gave its seat to a newcomer (its presence is already deleted): its socket closes with room_full
-   * wherever it is connected, and everyone but the newcomer (whose roster never had it) hears it left.
+   * `peer`, away, gave its seat to a newcomer (its presence is already deleted): everyone but the newcomer (whose
+   * roster never had it) hears it left. A resume of it under way somewhere (registered, its presence not written
+   * yet) is closed with room_full there, as a join that came too late.
    */
   #unseat(room: Room, peer: string, newcomer: Peer): void {
     this.#closeUnseated(room, peer);

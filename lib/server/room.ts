@@ -4,7 +4,6 @@
  * @module
  */
 import type { Presence } from "../protocol/frames.ts";
-import { addressGroup } from "./address_group.ts";
 import { seatTag } from "./seat_policy.ts";
 
 /** The socket side a peer needs: the service adapts a WebSocket to it, tests may fake it. */
@@ -44,7 +43,7 @@ export class Peer {
   readonly tokenHash: string;
   /** The member id its hello proved, if any: stamped in welcome, roster and presence. */
   readonly member: string | undefined;
-  /** The seat tag of its address group in the room (`seat_policy.ts`), kept in every presence write. */
+  /** The seat tag of its network in the room (`seat_policy.ts`), kept in every presence write. */
   readonly seat: string;
   /** `,"from":"<id>"}`: appended to a client frame (minus its `}`) to stamp the sender without re-serialising. */
   readonly fromSuffix: string;
@@ -69,7 +68,7 @@ export class Peer {
     this.socket = socket;
     this.address = address;
     this.tokenHash = tokenHash;
-    this.seat = seatTag(room, addressGroup(address));
+    this.seat = seatTag(room, address);
     this.fromSuffix = ',"from":"' + id + '"}';
   }
 

@@ -1,29 +1,36 @@
 /**
  * Who gets a seat in a full room. A room has `maxPeers` seats (sessions,
- * online or away within the resume window), and a seat was first come, first
- * served: so one member could fill every seat from one address (sessions that
- * drop stay "away" for the resume window) and stop the room for everyone else.
+ * online or away within the resume window), first come, first served. A
+ * session that drops stays "away" for the resume window, so one member could
+ * fill every seat by opening sessions and dropping them, cheaply and from one
+ * network, and stop the room for everyone else.
  *
- * Seats are now shared fairly between client address groups (see
- * `address_group.ts`): a newcomer to a full room takes a seat from the group
- * holding the most seats if that group would still hold at least as many as
- * the newcomer's group after it (max-min fairness: counts only ever even out).
- * Of that group's seats, an away one goes first (the one away longest), then
- * an online one. A room whose groups hold one seat each stays first come,
- * first served, as before. One address cannot keep others out; a classroom
- * behind one NAT fills a room as before, and yields seats only when people
- * from elsewhere come to a full room.
+ * So the away seats of a full room are shared fairly between networks: a
+ * newcomer takes an away seat (the one away longest) of the network holding
+ * the most seats, if that network would still hold at least as many as the
+ * newcomer's network afterwards (max-min fairness: counts only ever even out).
+ * An online session never loses its seat to a newcomer: closing live sessions
+ * for newcomers would let someone with many networks (many IPv6 prefixes,
+ * cloud addresses) throw people out of a room they are using. A network that
+ * keeps `maxPeers` live sessions open holds the room as that many people
+ * would; the limit is the bound there.
  *
- * Groups are compared by a tag (see {@link seatTag}): a digest of the room and
- * the group, so presence records in KV name no client address and do not link
- * one client across rooms. Pure: no clock, no KV.
+ * A network is an IPv4 address or an IPv6 /48 (see {@link seatNetwork}): a
+ * wider group than the per-address limits' /64, since one subscriber holds a
+ * /56 or a /48 (256 or 65,536 /64s) and would otherwise count as many networks.
+ * Networks are compared by a tag (see {@link seatTag}): a digest of the room
+ * and the network, so presence records in KV name no client address and do
+ * not link one client across rooms. Pure: no clock, no KV.
  * @module
  */
 import type { Presence } from "../protocol/frames.ts";
+import { addressGroup } from "./address_group.ts";
 import { hashTokenNow } from "./server_crypto.ts";
 
-/** Characters of a seat tag (72 bits of SHA-256, base64url): collisions between a room's groups are negligible. */
+/** Characters of a seat tag (72 bits of SHA-256, base64url): collisions between a room's networks are negligible. */
 const TAG_CHARS = 12;
+/** Hextets of an IPv6 address that name its network for seats: a /48, the most one subscriber is usually given. */
+const NETWORK_HEXTETS = 3;
 
 /** What the policy reads of a seat: the presence record of a session. */
 export interface SeatHolder {
@@ -33,7 +40,7 @@ export interface SeatHolder {
   state: Presence;
   /** When the seat stops counting, ms since the epoch (for away seats: the end of the resume window). */
   until: number;
-  /** The holder's seat tag; absent in records written before tags existed (each then counts as its own group). */
+  /** The holder's seat tag; absent in records written before tags existed (each then counts as its own network). */
   g?: string;
 }
 
@@ -41,14 +48,24 @@ export interface SeatHolder {
 export type SeatDecision<T extends SeatHolder> =
   /** A seat is free. */
   | { kind: "free" }
-  /** The room is full, but `holder`'s group holds more than its share: the newcomer takes that seat. */
+  /** The room is full, but `holder` is away and its network holds more than its share: the newcomer takes that seat. */
   | { kind: "yield"; holder: T }
   /** The room is full and shared fairly: room_full. */
   | { kind: "full" };
 
-/** The seat tag of a client address group in a room: 12 base64url characters. */
-export function seatTag(room: string, group: string): string {
-  return hashTokenNow(room + "\n" + group).slice(0, TAG_CHARS);
+/**
+ * The network an address holds seats for: its address group (`address_group.ts`: the IPv4 address, IPv4-mapped
+ * IPv6 as IPv4, else the IPv6 /64) widened to the /48 for IPv6, e.g. `"2001:db8:42::/48"`.
+ */
+export function seatNetwork(address: string): string {
+  const group = addressGroup(address);
+  if (!group.endsWith("::/64")) return group;
+  return group.slice(0, -"::/64".length).split(":").slice(0, NETWORK_HEXTETS).join(":") + "::/48";
+}
+
+/** The seat tag of an address in a room: 12 base64url characters, the same for every address of its network. */
+export function seatTag(room: string, address: string): string {
+  return hashTokenNow(room + "\n" + seatNetwork(address)).slice(0, TAG_CHARS);
 }
 
 /**
@@ -57,26 +74,24 @@ export function seatTag(room: string, group: string): string {
  */
 export function decideSeat<T extends SeatHolder>(others: readonly T[], tag: string, maxPeers: number): SeatDecision<T> {
   if (others.length < maxPeers) return { kind: "free" };
-  const groups = new Map<string, T[]>();
+  const networks = new Map<string, T[]>();
   for (const holder of others) {
     const key = holder.g ?? "\0" + holder.peer;
-    const seats = groups.get(key);
+    const seats = networks.get(key);
     if (seats) seats.push(holder);
-    else groups.set(key, [holder]);
+    else networks.set(key, [holder]);
   }
-  const mine = groups.get(tag)?.length ?? 0;
-  let top: T[] | undefined;
-  for (const [key, seats] of groups) {
-    if (key !== tag && (top === undefined || seats.length > top.length)) top = seats;
+  const mine = networks.get(tag)?.length ?? 0;
+  let from: T[] | undefined;
+  for (const [key, seats] of networks) {
+    // Taking a seat from a network must leave it at least as many as the newcomer's then holds.
+    if (key === tag || seats.length < mine + 2 || (from && seats.length <= from.length)) continue;
+    if (seats.some((seat) => seat.state === "away")) from = seats;
   }
-  // Taking a seat from `top` must leave it at least as many as the newcomer's group then holds.
-  if (top === undefined || top.length < mine + 2) return { kind: "full" };
-  let holder = top[0];
-  for (const seat of top) if (rank(seat) < rank(holder)) holder = seat;
-  return { kind: "yield", holder };
-}
-
-/** Order of yielding within a group: away seats before online ones, each the earliest to end first. */
-function rank(seat: SeatHolder): number {
-  return (seat.state === "away" ? 0 : Number.MAX_SAFE_INTEGER / 2) + seat.until;
+  if (from === undefined) return { kind: "full" };
+  let holder: T | undefined;
+  for (const seat of from) {
+    if (seat.state === "away" && (holder === undefined || seat.until < holder.until)) holder = seat;
+  }
+  return { kind: "yield", holder: holder! };
 }

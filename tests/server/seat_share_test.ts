@@ -1,17 +1,16 @@
 /**
- * ATTACK (seat squat): a member with one address fills every seat of a room,
- * with sessions it drops (each stays "away" for the resume window) or keeps
- * open, and everyone else gets room_full: the room is stopped. Seats of a full
- * room are now shared between address groups (lib/server/seat_policy.ts):
- * the newcomer from another network takes a seat of the group holding the
- * most, away seats first, and the room stays first come, first served while
- * it is shared fairly. Hubs over an in-memory KV, one and two instances.
+ * ATTACK (seat squat): a member fills every seat of a room with sessions it
+ * drops (each stays "away" for the resume window), from one network, and
+ * everyone else gets room_full: the room is stopped. The away seats of a full
+ * room are now shared between networks (lib/server/seat_policy.ts): a
+ * newcomer from another network takes an away seat of the network holding
+ * the most, while an online session never loses its seat. Hubs over an
+ * in-memory KV, one and two instances.
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
-import { CLOSE } from "../../lib/protocol/codes.ts";
 import { newRoomId } from "../../lib/protocol/ids.ts";
-import { decideSeat, seatTag } from "../../lib/server/seat_policy.ts";
+import { decideSeat, seatNetwork, seatTag } from "../../lib/server/seat_policy.ts";
 import type { Peer } from "../../lib/server/room.ts";
 import { type FakeSocket, join, openHubs } from "./_hub_harness.ts";
 
@@ -28,7 +27,7 @@ function presences(socket: FakeSocket): string[] {
   return socket.of("presence").map((frame) => `${frame.peer} ${frame.state}`);
 }
 
-Deno.test("decideSeat: free below the limit; a full room yields only from a group holding more than its share", () => {
+Deno.test("decideSeat: free below the limit; a full room yields only an away seat of a network holding more than its share", () => {
   const seat = (peer: string, g: string | undefined, state: "online" | "away" = "online", until = 100) => ({
     peer,
     g,
@@ -36,19 +35,29 @@ Deno.test("decideSeat: free below the limit; a full room yields only from a grou
     until,
   });
   assertEquals(decideSeat([seat("a", "A")], "B", 2), { kind: "free" });
-  // One seat per group: first come, first served, as before.
-  assertEquals(decideSeat([seat("a", "A"), seat("b", "B")], "C", 2), { kind: "full" });
-  // Taking from A (2) would leave it 1, as many as C then holds.
-  const twoOfA = [seat("a1", "A", "online", 50), seat("a2", "A", "away", 900), seat("b", "B")];
-  assertEquals(decideSeat(twoOfA, "C", 3), { kind: "yield", holder: twoOfA[1] }, "the away seat first");
-  // The newcomer's own group never yields to it, and a group does not give up its fair share.
-  assertEquals(decideSeat(twoOfA, "A", 3), { kind: "full" });
-  assertEquals(decideSeat([...twoOfA.slice(0, 2), seat("c", "C")], "C", 3), { kind: "full" }, "A 2, C 1 then 2");
-  // Among online seats, the lease that ends first; records without a tag are each their own group.
-  const online = [seat("a1", "A", "online", 300), seat("a2", "A", "online", 200), seat("a3", "A", "online", 250)];
-  assertEquals(decideSeat(online, "B", 3), { kind: "yield", holder: online[1] });
-  assertEquals(decideSeat([seat("x", undefined), seat("y", undefined)], "B", 2), { kind: "full" });
-  // Tags are per room and name no address.
+  // One seat per network: first come, first served, as before.
+  assertEquals(decideSeat([seat("a", "A", "away"), seat("b", "B")], "C", 2), { kind: "full" });
+  // Taking from A (3) leaves it 2, more than C then holds: its away seat that ends first goes.
+  const threeOfA = [
+    seat("a1", "A", "online", 50),
+    seat("a2", "A", "away", 900),
+    seat("a3", "A", "away", 700),
+    seat("b", "B"),
+  ];
+  assertEquals(decideSeat(threeOfA, "C", 4), { kind: "yield", holder: threeOfA[2] });
+  // The newcomer's own network never yields to it, and a network does not give up its fair share.
+  assertEquals(decideSeat(threeOfA, "A", 4), { kind: "full" });
+  assertEquals(decideSeat([...threeOfA.slice(0, 3), seat("c", "C")], "C", 4), { kind: "yield", holder: threeOfA[2] });
+  assertEquals(decideSeat([seat("a1", "A"), seat("a2", "A", "away"), seat("c", "C")], "C", 3), { kind: "full" });
+  // Online seats never yield, however many one network holds; records without a tag are each their own network.
+  assertEquals(decideSeat([seat("a1", "A"), seat("a2", "A"), seat("a3", "A")], "B", 3), { kind: "full" });
+  assertEquals(decideSeat([seat("x", undefined, "away"), seat("y", undefined, "away")], "B", 2), { kind: "full" });
+  // The network of an IPv6 address is its /48; tags are per room and name no address.
+  assertEquals(seatNetwork("2001:db8:42:ff::1"), "2001:db8:42::/48");
+  assertEquals(seatNetwork("::ffff:203.0.113.9"), "203.0.113.9");
+  assertEquals(seatNetwork("203.0.113.9"), "203.0.113.9");
+  assertEquals(seatTag("room1", "2001:db8:42:1::1"), seatTag("room1", "2001:db8:42:ff00::9"));
+  assert(seatTag("room1", "2001:db8:42:1::1") !== seatTag("room1", "2001:db8:43:1::1"));
   assertEquals(seatTag("room1", "10.0.0.1").length, 12);
   assert(seatTag("room1", "10.0.0.1") !== seatTag("room2", "10.0.0.1"));
   assert(!seatTag("room1", "10.0.0.1").includes("10.0"));
@@ -94,37 +103,49 @@ Deno.test("ATTACK: one address's dropped sessions fill a room; someone from anot
   }
 });
 
-Deno.test("ATTACK: one address's open sockets fill a room on two instances; a newcomer's seat closes one of them", async () => {
+Deno.test("ATTACK: dropped sessions from many /64s of one /48 are one network's; an online session never yields", async () => {
   const harness = await openHubs({ count: 2, config: { maxPeersPerRoom: 4 } });
   const [one, two] = harness.hubs;
   try {
     const room = newRoomId();
-    const squat: Awaited<ReturnType<typeof join>>[] = [];
-    for (let i = 0; i < 4; i++) squat.push(await join(i % 2 ? two : one, room, SQUATTER));
-    for (const s of squat) admitted(s);
-    const refusedAgain = await join(one, room, SQUATTER);
-    assert(!refusedAgain.result.ok && refusedAgain.result.code === "room_full");
-
-    const friend = await join(two, room, "203.0.113.9");
+    const host = await join(one, room, "203.0.113.1");
+    admitted(host);
+    const squat = [];
+    for (let i = 0; i < 3; i++) squat.push(admitted(await join(i % 2 ? two : one, room, `2001:db8:42:${i}::1`)));
+    squat.forEach((peer, i) => (i % 2 ? two : one).disconnect(peer));
+    await waitFor(async () => (await harness.stores[0].roster(room)).filter((r) => r.state === "away").length === 3);
+    // Another /64 of the same /48 is the same network: it holds 3 seats already.
+    const sameNetwork = await join(two, room, "2001:db8:42:ff::1");
+    assert(!sameNetwork.result.ok && sameNetwork.result.code === "room_full");
+    // Someone from elsewhere takes one of them, on the other instance; the host there hears it left.
+    const friend = await join(two, room, "2001:db8:77::5");
     admitted(friend);
-    // The seat given up belongs to the squatter's socket whose lease ends first: one of the four, on either instance.
-    await waitFor(() => squat.some((s) => s.socket.closed !== null));
-    const closed = squat.filter((s) => s.socket.closed !== null);
-    assertEquals(closed.length, 1);
-    assertEquals(closed[0].socket.closed, { code: CLOSE.ROOM_FULL, reason: "room_full" });
-    assertEquals(closed[0].socket.of("error").map((e) => e.code), ["room_full"]);
-    const goneId = admitted(closed[0]).id;
-    // It went without a trace of "away": the others on both instances hear it left.
-    for (const s of squat.filter((s) => s !== closed[0])) {
-      await waitFor(() => presences(s.socket).includes(`${goneId} left`));
-      assert(!presences(s.socket).includes(`${goneId} away`));
-    }
-    const roster = await harness.stores[0].roster(room);
-    assertEquals(roster.length, 4);
-    assert(!roster.some((r) => r.peer === goneId));
-    // Its client reconnects (room_full is not fatal) and is refused: the room is now shared 3 to 1.
-    const retry = await join(one, room, SQUATTER);
-    assert(!retry.result.ok && retry.result.code === "room_full");
+    await waitFor(() => presences(host.socket).some((p) => p.endsWith(" left")));
+    assertEquals((await harness.stores[0].roster(room)).length, 4);
+
+    // Now every seat but the squatter's two away ones is online, one per network: a fourth network gets one of those,
+    const third = await join(one, room, "198.51.100.200");
+    admitted(third);
+    // and then the room is shared fairly (host, friend, third, squatter: one each), and nobody online was closed.
+    const fourth = await join(one, room, "192.0.2.44");
+    assert(!fourth.result.ok && fourth.result.code === "room_full");
+    assertEquals([host, friend, third].map((j) => j.socket.closed), [null, null, null]);
+  } finally {
+    await harness.close();
+  }
+});
+
+Deno.test("a network's live sessions keep their seats: a full room of online sessions refuses the newcomer", async () => {
+  const harness = await openHubs({ config: { maxPeersPerRoom: 3 } });
+  const hub = harness.hubs[0];
+  try {
+    const room = newRoomId();
+    const live = [];
+    for (let i = 0; i < 3; i++) live.push(await join(hub, room, SQUATTER));
+    live.forEach(admitted);
+    const newcomer = await join(hub, room, "203.0.113.30");
+    assert(!newcomer.result.ok && newcomer.result.code === "room_full");
+    assertEquals(live.map((j) => j.socket.closed), [null, null, null]);
   } finally {
     await harness.close();
   }
@@ -135,8 +156,9 @@ Deno.test("a room filled by one group in turn-taking joins stays open to other g
   const hub = harness.hubs[0];
   try {
     const room = newRoomId();
-    admitted(await join(hub, room, SQUATTER));
-    admitted(await join(hub, room, SQUATTER));
+    const squat = [admitted(await join(hub, room, SQUATTER)), admitted(await join(hub, room, SQUATTER))];
+    squat.forEach((peer) => hub.disconnect(peer));
+    await waitFor(async () => (await harness.stores[0].roster(room)).every((r) => r.state === "away"));
     for (let i = 0; i < 5; i++) {
       const again = await join(hub, room, SQUATTER);
       assert(!again.result.ok && again.result.code === "room_full");
