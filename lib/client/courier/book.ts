@@ -33,6 +33,10 @@ export class MessageBook {
   #list: StoredMessage[] | null = null;
   #digest: Digest | null = null;
   #unstored = new Set<string>();
+  /** Others' messages taken in lately, not yet counted as shown (see {@link MessageBook.settle}). */
+  #fresh = new Set<string>();
+  /** The greatest order key of the held messages that count as shown (all but the fresh ones); "" for none. */
+  #shownMax = "";
 
   /** Messages sorted by order key (a new array after each change). */
   get list(): readonly StoredMessage[] {
@@ -60,10 +64,15 @@ export class MessageBook {
     return this.#parts.get(id);
   }
 
-  /** Adds or replaces a message. */
-  set(message: StoredMessage): void {
+  /**
+   * Adds or replaces a message. `fresh`: another member's message taken in just now, which does not count as shown
+   * until {@link MessageBook.settle}; every other message (loaded, written here) counts as shown at once.
+   */
+  set(message: StoredMessage, fresh = false): void {
     const old = this.#byId.get(message.id);
     this.#byId.set(message.id, message);
+    if (fresh) this.#fresh.add(message.id);
+    else if (!this.#fresh.has(message.id) && message.order > this.#shownMax) this.#shownMax = message.order;
     this.#list = null;
     if (!old || old.order !== message.order || syncable(old) !== syncable(message)) {
       const parts = message.unreadable ? null : parseOrderKey(message.order);
@@ -105,10 +114,19 @@ export class MessageBook {
     return this.#digest;
   }
 
-  /** Whether a held message sorts after `order`, other than those `skip` names: one pass, no sorting. */
-  someAfter(order: string, skip: (id: string) => boolean): boolean {
-    for (const message of this.#byId.values()) if (message.order > order && !skip(message.id)) return true;
-    return false;
+  /** A fresh message now counts as shown (it has been on screen long enough). */
+  settle(id: string): void {
+    if (!this.#fresh.delete(id)) return;
+    const order = this.#byId.get(id)?.order;
+    if (order !== undefined && order > this.#shownMax) this.#shownMax = order;
+  }
+
+  /**
+   * Whether a held message that counts as shown sorts after `order`: O(1), from the greatest such order key kept up
+   * to date by `set` and `settle` (a walk over the history per message made taking in a history quadratic).
+   */
+  someShownAfter(order: string): boolean {
+    return this.#shownMax > order;
   }
 
   /** The highest message number a writer used in the held history (0 for none). */

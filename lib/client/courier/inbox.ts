@@ -126,6 +126,7 @@ export class Inbox {
     for (const [id, at] of this.#recent) {
       if (at > now - SHOWN_MS) break;
       this.#recent.delete(id); // in arrival order: the rest are newer
+      this.#o.book.settle(id);
     }
   }
 
@@ -315,12 +316,12 @@ export class Inbox {
         // say when it came (it may be backdated).
         const now = host.now();
         this.#pruneRecent(now);
-        if (now - wire.time > LATE_ARRIVAL_MS && book.someAfter(wire.order, (id) => this.#recent.has(id))) {
+        if (now - wire.time > LATE_ARRIVAL_MS && book.someShownAfter(wire.order)) {
           message.arrived = now;
         }
         this.#recent.set(wire.id, now);
       }
-      book.set(message);
+      book.set(message, !own);
       if (!own) {
         host.count("received");
         host.emit({ type: "received", message });
