@@ -7,7 +7,7 @@
  */
 import { checkMemberProof } from "../protocol/admission.ts";
 import { checkHelloProofNow } from "./server_crypto.ts";
-import type { NewRoomPace } from "./new_room_pace.ts";
+import type { GroupPace } from "./group_pace.ts";
 import { CLOSE } from "../protocol/codes.ts";
 import type { HelloFrame } from "../protocol/frames.ts";
 import type { JoinAdmission, JoinRefusal } from "./hub.ts";
@@ -55,13 +55,13 @@ function refused(reason: AdmissionRefusalReason, message: string): AdmissionDeci
 export class Admission {
   #store: SessionStore;
   #log: RoomLog;
-  #newRoom: NewRoomPace | undefined;
+  #newRoom: GroupPace | undefined;
 
   /**
    * Reads verifiers and presence from `store`, log bounds from `log`; `newRoom`, when given, paces
-   * hellos to rooms without a verifier per address group (see new_room_pace.ts).
+   * hellos to rooms without a verifier per address group (see group_pace.ts).
    */
-  constructor(store: SessionStore, log: RoomLog, newRoom?: NewRoomPace) {
+  constructor(store: SessionStore, log: RoomLog, newRoom?: GroupPace) {
     this.#store = store;
     this.#log = log;
     this.#newRoom = newRoom;

@@ -141,6 +141,12 @@ export interface ServerConfig {
    * all at once. Checked right after the verifier lookup, before the rest of the KV work.
    */
   newRoomRate: RateOptions;
+  /**
+   * Pace of admitted hellos (new sessions and resumes) per client address group on one instance, as a token bucket
+   * (`JOIN_RATE_ADDR` per second, `JOIN_RATE_ADDR_BURST`): each reads the room's seats and writes a presence, so
+   * sessions churned in a loop would keep the KV writing. Past it: `busy`, close 1013, and the client retries.
+   */
+  joinRate: RateOptions;
   /** The most log bytes one address group may append per window (`BUDGET_ADDR_BYTES`). */
   budgetAddressBytes: number;
   /** The per-address budget window (`BUDGET_WINDOW`, s). */
@@ -206,6 +212,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   // The hourly budget's pace (900 an hour), 50 at once (a classroom behind one address): a new room costs a
   // dozen KV round trips, so a walk through fresh rooms is paced before any of them.
   newRoomRate: { perSecond: 0.25, burst: 50 },
+  // Carrier-grade NAT again: a restart brings every phone behind one address back at once. 60 at once and 5 a
+  // second after that bound a member's churn to about 15 KV writes a second while a crowd is back within seconds.
+  joinRate: { perSecond: 5, burst: 60 },
   budgetAddressBytes: 256 * 1024 * 1024,
   budgetWindowMs: 3600_000,
 });
@@ -385,6 +394,10 @@ export function configFromEnv(env: EnvReader = denoEnv, overrides: Partial<Serve
     storageMaxRooms: whole(env, "STORAGE_MAX_ROOMS", d.storageMaxRooms, 1, 1e12),
     storageMaxBytes: whole(env, "STORAGE_MAX_BYTES", d.storageMaxBytes, 1, Number.MAX_SAFE_INTEGER),
     budgetAddressRooms: whole(env, "BUDGET_ADDR_ROOMS", d.budgetAddressRooms, 1, 1e12),
+    joinRate: {
+      perSecond: positive(env, "JOIN_RATE_ADDR", d.joinRate.perSecond, 1e12),
+      burst: whole(env, "JOIN_RATE_ADDR_BURST", d.joinRate.burst, 1, 1e12),
+    },
     newRoomRate: {
       perSecond: positive(env, "NEW_ROOM_RATE_ADDR", d.newRoomRate.perSecond, 1e12),
       burst: whole(env, "NEW_ROOM_RATE_ADDR_BURST", d.newRoomRate.burst, 1, 1e12),

@@ -20,7 +20,7 @@ import { isTooBig, parseClientFrame } from "../protocol/validate.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/version.ts";
 import { Admission, type AdmissionDecision } from "./admission.ts";
 import { AdmissionGate } from "./admission_gate.ts";
-import { NewRoomPace } from "./new_room_pace.ts";
+import { GroupPace } from "./group_pace.ts";
 import { SocketCaps } from "./socket_caps.ts";
 import { AddressPenalty, type StrikeReason } from "./address_penalty.ts";
 import { addressGroup } from "./address_group.ts";
@@ -127,6 +127,8 @@ export class SignalService {
   #hub: Hub;
   #store: SessionStore;
   #admission: Admission;
+  /** The pace of admitted hellos (joins and resumes) per address group (`JOIN_RATE_ADDR`). */
+  #joins: GroupPace;
   #pageNonces: PageNonces;
   #iceAccess: IceAccess;
   #now: () => number;
@@ -160,7 +162,8 @@ export class SignalService {
       now: this.#now,
     });
     this.#store = store;
-    this.#admission = new Admission(store, options.log, new NewRoomPace(options.config.newRoomRate, this.#now));
+    this.#admission = new Admission(store, options.log, new GroupPace(options.config.newRoomRate, this.#now));
+    this.#joins = new GroupPace(options.config.joinRate, this.#now);
     this.#pageNonces = new PageNonces({
       kv: options.kv,
       namespace: options.namespace,
@@ -215,6 +218,11 @@ export class SignalService {
   /** Admission of hellos, for connections. */
   get admission(): Admission {
     return this.#admission;
+  }
+
+  /** The pace of joins per address group, for connections. */
+  get joins(): GroupPace {
+    return this.#joins;
   }
 
   /** Nonces for room pages, redeemed by early hellos (see "Early hello" in lib/protocol/README.md). */
@@ -802,6 +810,13 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
       sendError(this, decision.refusal.code, decision.refusal.message);
       this.close(decision.refusal.close, decision.refusal.code);
       if (STRIKING_REFUSALS.has(decision.reason)) this.#service.strike(this, "wrong_proof");
+      return;
+    }
+    // Admitted: a member. Its joins are paced before the seats are read and a presence written (churn: hello, bye,
+    // again). A socket refused here retries later, as from a busy server.
+    if (!this.#service.joins.take(addressGroup(this.address))) {
+      sendError(this, "busy", "too many joins from this address; retry later");
+      this.close(CLOSE.TRY_AGAIN_LATER, "busy");
       return;
     }
     await this.#join(hello, decision.admission);

@@ -15,7 +15,8 @@
  * Expected safe behaviour: new sessions per address group (or per member) and room are paced, e.g. a join bucket
  * like the new-room pace, or join/leave counted against the storage budget's per-address window; churn past it is
  * refused (`rate_limited`/`busy`) before any KV work. Here: 150 hello/bye cycles from one address within a moment
- * may cost at most 60 KV mutations, or some of them must be refused.
+ * may cost at most 60 KV mutations, or some of them must be refused. Now joins are paced per address group
+ * (`JOIN_RATE_ADDR`, lib/server/group_pace.ts): 60 at once, then 5 a second, the rest `busy` (close 1013).
  */
 import { assert } from "@std/assert";
 import { newRoomId } from "../../lib/protocol/ids.ts";

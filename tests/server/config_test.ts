@@ -47,6 +47,8 @@ const NONSENSE: Record<string, string[]> = {
   HELLOS_QUEUED_PER_ADDRESS: ["0", "-4", "64.5"],
   NEW_ROOM_RATE_ADDR: ["0", "-1", "fast"],
   NEW_ROOM_RATE_ADDR_BURST: ["0", "2.5"],
+  JOIN_RATE_ADDR: ["0", "-1", "fast"],
+  JOIN_RATE_ADDR_BURST: ["0", "2.5"],
   ROOM_LOG_COMMIT_RATE: ["0", "-20", "lots"],
   ROOM_LOG_COMMIT_BURST: ["0", "10.5"],
   MAX_SOCKETS_PER_ADDRESS: ["0", "-1", "2048.5"],

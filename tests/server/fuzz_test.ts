@@ -731,6 +731,7 @@ Deno.test("the signal server survives fuzzed frames and query strings, answers e
       RATE_ADDR_BYTES_BURST: "1000000000000",
       MAX_ROOMS_PER_ADDRESS: "1000000",
       NEW_ROOM_RATE_ADDR_BURST: "1000000",
+      JOIN_RATE_ADDR_BURST: "1000000",
       ABUSE_STRIKES: "1000000000",
       BUDGET_ADDR_ROOMS: "1000000",
     },

@@ -4,7 +4,7 @@ import { helloProof } from "../../lib/protocol/admission.ts";
 import { CLOSE } from "../../lib/protocol/codes.ts";
 import { encodeBase64Url, newRoomId } from "../../lib/protocol/ids.ts";
 import { Admission } from "../../lib/server/admission.ts";
-import { NewRoomPace } from "../../lib/server/new_room_pace.ts";
+import { GroupPace } from "../../lib/server/group_pace.ts";
 import { MemoryRoomLog } from "../../lib/server/room_log_memory.ts";
 import { SessionStore } from "../../lib/server/session_store.ts";
 import { FakeClock } from "../support/fake_clock.ts";
@@ -18,7 +18,7 @@ Deno.test("hellos to rooms without a verifier are paced per address group, befor
   const { kv, counts, reset } = countingKv(raw);
   const store = new SessionStore(kv, { ttlMs: 24 * 3600_000, now: clock.now });
   const log = new MemoryRoomLog({ ttlMs: 24 * 3600_000, maxEntries: 100, maxBytes: 1 << 20, now: clock.now });
-  const admission = new Admission(store, log, new NewRoomPace({ perSecond: 0.5, burst: 3 }, clock.now));
+  const admission = new Admission(store, log, new GroupPace({ perSecond: 0.5, burst: 3 }, clock.now));
   /** A creator's hello for a new room (it brings its verifier). */
   const create = async (group: string) => {
     const room = newRoomId();
