@@ -39,18 +39,28 @@ interface Slot {
   f: string[];
 }
 
-/** Runs the page's bootstrap for `room` on `origin`, as a page from the network carrying `nonce`. */
-function runBootstrap(origin: string, room: string, key: string, nonce: string): Record<string, unknown> {
+/**
+ * Runs the page's bootstrap for `room` on `origin`, as a page from the network carrying `nonce`; `socket` is the
+ * page's WebSocket (the global one by default).
+ */
+function runBootstrap(
+  origin: string,
+  room: string,
+  key: string,
+  nonce: string,
+  socket: typeof WebSocket = WebSocket,
+): Record<string, unknown> {
   const url = new URL(`${origin}/${room}#${key}`);
   const scope: Record<string, unknown> = {};
   const location = { protocol: url.protocol, host: url.host, pathname: url.pathname, hash: url.hash, reload() {} };
   const navigation = { serverTiming: [{ name: PAGE_NONCE_TIMING, description: nonce }] };
-  new Function("self", "location", "navigator", "performance", "addEventListener", BOOTSTRAP_SCRIPT)(
+  new Function("self", "location", "navigator", "performance", "addEventListener", "WebSocket", BOOTSTRAP_SCRIPT)(
     scope,
     location,
     { serviceWorker: { controller: null } },
     { getEntriesByType: (type: string) => type === "navigation" ? [navigation] : [] },
     () => {},
+    socket,
   );
   return scope;
 }
@@ -147,6 +157,71 @@ Deno.test("a bootstrap that proved another key pair than the stored one: its ses
     const joiner = await island(origin, room, key, scope, store);
     try {
       assertEquals(joiner.identity.member, member);
+      await until("the joiner connected again", () => joiner.connection.value.kind === "connected");
+      await until(
+        "the creator sees only the stored member, online",
+        () => creator.peers.value.length === 1 && creator.peers.value[0].member === member,
+      );
+      assertEquals(creator.peers.value[0].presence, "online");
+    } finally {
+      joiner.close();
+    }
+  });
+});
+
+/**
+ * A WebSocket whose incoming frames wait in `held` until {@link HeldSocket.release}, then go to the handler in force
+ * then: a welcome still on its way (a slow server, a busy network) when the page's client takes the socket.
+ */
+class HeldSocket extends WebSocket {
+  /** The sockets made, in order. */
+  static made: HeldSocket[] = [];
+  /** Frames received and not yet handed on. */
+  held: MessageEvent[] = [];
+  #handler: ((event: MessageEvent) => void) | null = null;
+  #holding = true;
+
+  /** Opens the socket; what it receives is held. */
+  constructor(url: string | URL) {
+    super(url);
+    HeldSocket.made.push(this);
+    super.onmessage = (event) => this.#holding ? this.held.push(event) : this.#handler?.call(this, event);
+  }
+
+  /** The handler frames go to once released. */
+  override get onmessage(): ((event: MessageEvent) => void) | null {
+    return this.#handler;
+  }
+
+  override set onmessage(handler: ((event: MessageEvent) => void) | null) {
+    this.#handler = handler;
+  }
+
+  /** Hands the held frames, then every later one, to the handler in force. */
+  release(): void {
+    this.#holding = false;
+    for (const event of this.held.splice(0)) this.#handler?.call(this, event);
+  }
+}
+
+Deno.test("a bootstrap session of another key pair, taken before its welcome came, says bye once welcomed", async () => {
+  await withRoom(async (server, origin, creator, room, key) => {
+    const store = new MemoryStore();
+    const mine = await generateMemberKeys();
+    await store.patchState(room, { identity: mine });
+    const member = await memberIdOf(new Uint8Array(await crypto.subtle.exportKey("raw", mine.publicKey)));
+    const nonce = await server.instances[0].service.pageNonces.issue(room);
+    HeldSocket.made = [];
+    const scope = runBootstrap(origin, room, encodeBase64Url(key), nonce, HeldSocket);
+    // The server welcomed the bootstrap's early hello (the creator sees that session), but the page has not seen it.
+    await until("the creator sees the bootstrap's session", () => creator.peers.value.length === 1);
+    const [socket] = HeldSocket.made;
+    await until("the welcome on its way", () => socket.held.length > 0);
+    assertEquals((scope[BOOTSTRAP_SLOT] as Slot).f, [], "no frame reached the bootstrap");
+    const joiner = await island(origin, room, key, scope, store);
+    try {
+      assertEquals(joiner.identity.member, member);
+      socket.release();
       await until("the joiner connected again", () => joiner.connection.value.kind === "connected");
       await until(
         "the creator sees only the stored member, online",

@@ -165,19 +165,50 @@ function randomTabTag(): string {
 
 /**
  * The bootstrap's socket, ready to adopt: its hello gets the verifier (for `verifier_required`). A hello that proved
- * another member key than this identity's (a tab stored one meanwhile) is not this member's session: that socket is
- * let go (with `bye` once welcomed, so others do not wait for it) and the client connects afresh.
+ * another member key than this identity's (a tab stored one, or offers one in the key share) is not this member's
+ * session: that socket is let go (see {@link retire}) and the client connects afresh.
  */
-function adoptable(adopted: AdoptedSocket | undefined, publicKey: string, verifier: string): AdoptedSocket | undefined {
+function adoptable(
+  adopted: AdoptedSocket | undefined,
+  publicKey: string,
+  verifier: string,
+  timers: Timers,
+  waitMs: number,
+): AdoptedSocket | undefined {
   if (!adopted?.hello) return adopted;
   if (adopted.hello.member?.key !== publicKey) {
-    if (adopted.ws.readyState === 1 && adopted.frames.some((data) => data.startsWith('{"type":"welcome"'))) {
-      adopted.ws.send('{"type":"bye"}');
-    }
-    if (adopted.ws.readyState <= 1) adopted.ws.close(CLOSE.NORMAL, "another member key");
+    retire(adopted, timers, waitMs);
     return undefined;
   }
   return { ...adopted, hello: { ...adopted.hello, verifier } };
+}
+
+/** Whether a text frame is the server's `welcome` (as the bootstrap sees it, without parsing). */
+function isWelcome(data: unknown): boolean {
+  return typeof data === "string" && data.startsWith('{"type":"welcome"');
+}
+
+/**
+ * Lets go of a socket whose hello proved another member key. A session the server welcomed ends with `bye`, so the
+ * others see it leave at once: closed without one, it would stay "away" through the resume window, another member of
+ * this device in everyone's list. The welcome may still be on its way when the client takes the socket (the early
+ * hello went in the upgrade request, or the bootstrap's hello answered the challenge just before), so the socket is
+ * closed only once its next frame says whether it was welcomed, or after `waitMs` (the connect timeout).
+ */
+function retire(adopted: AdoptedSocket, timers: Timers, waitMs: number): void {
+  const { ws } = adopted;
+  const end = (welcomed: boolean) => {
+    ws.onmessage = null;
+    if (welcomed && ws.readyState === 1) ws.send('{"type":"bye"}');
+    if (ws.readyState <= 1) ws.close(CLOSE.NORMAL, "another member key");
+  };
+  if (adopted.frames.some(isWelcome)) return end(true);
+  if (ws.readyState > 1) return;
+  const timer = timers.setTimeout(() => end(false), waitMs);
+  ws.onmessage = (event) => {
+    timers.clearTimeout(timer);
+    end(isWelcome(event.data));
+  };
 }
 
 /** Opens a room: loads its state from the store and starts connecting. */
@@ -244,7 +275,8 @@ export async function createRoomClient(options: RoomClientOptions): Promise<Room
     url: signalUrl(options.origin, room),
     createWebSocket: options.createWebSocket,
     adopt: options.adoptSocket
-      ? () => adoptable(options.adoptSocket?.(), identity.publicKey, admission.verifier)
+      ? () =>
+        adoptable(options.adoptSocket?.(), identity.publicKey, admission.verifier, timers, profile.connectTimeoutMs)
       : undefined,
     hello: async (nonce) => ({
       token,
