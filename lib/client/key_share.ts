@@ -13,6 +13,7 @@
  * @module
  */
 import { isKeyPair, type KeyShare } from "./identity.ts";
+import type { PageStore } from "./store_deferred.ts";
 
 /** How long a later tab waits for the holder's answer, ms (a busy tab; the holder may also be closing). */
 export const KEY_SHARE_ANSWER_MS = 2_000;
@@ -123,4 +124,15 @@ export function withStoredFallback(
     offer: (keys) => share.offer(keys),
     find: async () => await share.find() ?? await stored(),
   };
+}
+
+/**
+ * The room's key pair as the database holds it now, for {@link withStoredFallback}: the page's store opened first (a
+ * first visit's store is memory until then). Read from the database itself, not from the store's copy of the room:
+ * that copy was read before the key share was asked, and the tab that let go of its share stored the key pair since.
+ */
+export async function storedKeyPair(store: PageStore, room: string): Promise<CryptoKeyPair | undefined> {
+  await store.start();
+  const saved = (await store.storedState(room))?.identity;
+  return isKeyPair(saved) ? saved : undefined;
 }

@@ -9,7 +9,7 @@
  */
 import { type Bootstrap, type BootstrapScope, keepsRooms, markStored, takeBootstrap } from "./bootstrap/handoff.ts";
 import { parseRoomKey } from "./crypto.ts";
-import { isKeyPair, webLocks } from "./identity.ts";
+import { webLocks } from "./identity.ts";
 import { browserEnvironment } from "./network_profile.ts";
 import { loadParts } from "./courier/wire.ts";
 import { createRoomClient, type RelayPolicy, type SessionStorageLike, webSessionSlot } from "./room/mod.ts";
@@ -18,7 +18,7 @@ import { computed, effect, untracked } from "@preact/signals-core";
 import { DeferredStore } from "./store_deferred.ts";
 import { type PersistApi, persistOnce } from "./persist.ts";
 import { whenSettled } from "./when_settled.ts";
-import { browserKeyShare, withStoredFallback } from "./key_share.ts";
+import { browserKeyShare, storedKeyPair, withStoredFallback } from "./key_share.ts";
 
 export type {
   CountersView,
@@ -157,15 +157,14 @@ async function open(
       }
       : undefined,
     newMemberKeys: boot ? () => boot.memberKeys() : undefined,
-    keyShare: withStoredFallback(browserKeyShare(options.room, stored), async () => {
-      // No tab offers a key pair now, but one may have stored it and let go of its share since this page read its
-      // store: a first visit's store is memory until it starts, and a return visit's read may have come just before
-      // the other tab's write-back. A tab lets go only once its key pair is stored, so a second read finds it.
-      if (!keepsRooms(local)) return undefined;
-      await store.start();
-      const saved = (await store.getState(options.room)).identity;
-      return isKeyPair(saved) ? saved : undefined;
-    }),
+    // No tab offers a key pair now, but one may have stored it and let go of its share since this page read its
+    // store: a first visit's store is memory until it starts, and a return visit's read may have come just before
+    // the other tab's write-back. A tab lets go only once its key pair is stored, so the database (not this page's
+    // copy of the room, read before) has it.
+    keyShare: withStoredFallback(
+      browserKeyShare(options.room, stored),
+      async () => keepsRooms(local) ? await storedKeyPair(store, options.room) : undefined,
+    ),
     store,
     storage: computed(() => store.state.value.mode),
     createWebSocket: (url) => new WebSocket(url),

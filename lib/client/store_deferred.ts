@@ -36,6 +36,8 @@ export interface PageStore extends Store {
   readonly state: ReadonlySignal<StorageState>;
   /** Opens persistent storage (once; later calls wait for the attempt under way); resolves whether it opened or not. */
   start(): Promise<void>;
+  /** The room's state as persistent storage holds it now (another tab may have written it); undefined if not open. */
+  storedState(room: string): Promise<RoomState | undefined>;
 }
 
 /** Options of a {@link DeferredStore}. */
@@ -165,6 +167,11 @@ export class DeferredStore implements PageStore {
   /** The room's small state. */
   getState(room: string): Promise<RoomState> {
     return this.#read((store) => store.getState(room));
+  }
+
+  /** The room's state as persistent storage holds it now; undefined before the loaded store has opened it. */
+  storedState(room: string): Promise<RoomState | undefined> {
+    return this.#target?.storedState(room) ?? Promise.resolve(undefined);
   }
 
   /** Merges fields into the room's state. */

@@ -239,6 +239,21 @@ export class ResilientStore implements Store {
     }
   }
 
+  /**
+   * The room's state as the database holds it now, not as this tab's copy does (the copy was read once: another tab
+   * may have written since); undefined while the database is not open, or when the read fails.
+   */
+  async storedState(room: string): Promise<RoomState | undefined> {
+    const db = this.#persistent;
+    if (!db || this.#closed) return undefined;
+    try {
+      return await this.#track(this.#watch(db.getState(room)));
+    } catch (error) {
+      this.#fail(db, error);
+      return undefined;
+    }
+  }
+
   /** Inserts or replaces a message by id; status never goes backwards. */
   putMessage(room: string, message: StoredMessage): Promise<void> {
     return this.#write(
