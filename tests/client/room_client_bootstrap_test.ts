@@ -20,6 +20,8 @@ import { PAGE_NONCE_TIMING } from "../../lib/protocol/admission.ts";
 import { encodeBase64Url, newRoomId } from "../../lib/protocol/mod.ts";
 import { type InProcessServer, startInProcess } from "../support/signal_in_process.ts";
 import { until as poll } from "../support/until.ts";
+import { FakeClock } from "../support/fake_clock.ts";
+import { FakeWebSocket } from "./_fake_signal_socket.ts";
 
 const FAST = {
   reconnectBaseMs: 50,
@@ -232,4 +234,52 @@ Deno.test("a bootstrap session of another key pair, taken before its welcome cam
       joiner.close();
     }
   });
+});
+
+Deno.test("a bootstrap socket of another key pair says bye only when its next frame is a welcome, and closes", async (t) => {
+  const cases = [
+    { next: "welcome", bye: true },
+    { next: "challenge", bye: false },
+    { next: "nothing within the connect timeout", bye: false },
+  ] as const;
+  for (const { next, bye } of cases) {
+    await t.step(`${next}: ${bye ? "bye" : "no bye"}`, async () => {
+      const clock = new FakeClock(1_000);
+      const room = newRoomId();
+      const store = new MemoryStore();
+      await store.patchState(room, { identity: await generateMemberKeys() });
+      // The bootstrap's socket, open, its hello (of a key pair it made) sent, nothing heard back yet.
+      const retired = new FakeWebSocket("ws://parley.test/api/signal", 1);
+      const made: FakeWebSocket[] = [];
+      const client = await createRoomClient({
+        origin: "http://parley.test",
+        room,
+        keyBytes: crypto.getRandomValues(new Uint8Array(32)),
+        store,
+        adoptSocket: () => ({
+          ws: retired as unknown as WebSocket,
+          frames: [],
+          hello: { proof: "p", member: { key: "another key", sig: "s" } },
+        }),
+        createWebSocket: (url) => {
+          made.push(new FakeWebSocket(url));
+          return made.at(-1) as unknown as WebSocket;
+        },
+        fetchIce: NO_ICE,
+        timers: clock,
+        now: clock.now,
+      });
+      try {
+        assertEquals(made.length, 1, "the client connects afresh at once");
+        assertEquals(retired.closedWith, undefined, "the bootstrap's socket waits for its next frame");
+        if (next === "welcome") retired.receive({ type: "welcome", v: 2, peer: "Xk3_a9QpL0sd" });
+        else if (next === "challenge") retired.receive({ type: "challenge", nonce: "n".repeat(43) });
+        else await clock.advance(client.profile.connectTimeoutMs);
+        assertEquals(retired.sent, bye ? [{ type: "bye" }] : []);
+        assertEquals(retired.closedWith, 1000);
+      } finally {
+        client.close();
+      }
+    });
+  }
 });
