@@ -63,7 +63,9 @@ export const STYLES: Readonly<Record<Part, string>> = {
     "self-stretch text-center text-xs font-semibold text-rose-700 dark:text-rose-300 border-t border-rose-400 pt-1",
   bodyLink: "underline inline-block max-w-full [overflow-wrap:anywhere]",
   notifyLabel: "ml-auto flex items-center gap-1 text-xs text-slate-700 dark:text-slate-200",
-  notifySelect: "rounded border border-slate-300 bg-white px-1 py-0.5 text-xs dark:border-slate-600 dark:bg-slate-800",
+  // At most 10rem: the longest choice ("Уведомлять: имя + текст") would push Leave onto a row of its own on a phone.
+  notifySelect:
+    "max-w-[10rem] rounded border border-slate-300 bg-white px-1 py-0.5 text-xs dark:border-slate-600 dark:bg-slate-800",
   meta: "flex items-center gap-1 mt-0.5 px-1 text-xs text-slate-600 dark:text-slate-300",
   status: "inline-flex items-center gap-0.5",
   statusPending: "text-slate-600 dark:text-slate-300",
