@@ -42,3 +42,18 @@ function groupOf(address: string): string {
   }
   return hextets.slice(0, KEPT_HEXTETS).map((h) => h.toString(16)).join(":") + "::/64";
 }
+
+/** Hextets of an IPv6 address that name its network: a /48, the most one subscriber is usually given. */
+const NETWORK_HEXTETS = 3;
+
+/**
+ * The network an address belongs to, for limits that one subscriber must not multiply: its group widened to the /48
+ * for IPv6 (`"2001:db8:42::/48"`), since one subscriber holds a /56 or a /48 (256 or 65,536 /64s, each a group of its
+ * own). The storage budget, the new-room and join paces, the TURN allowance and the seats of a full room count per
+ * network; per-socket rates and caps stay per group.
+ */
+export function addressNetwork(address: string): string {
+  const group = addressGroup(address);
+  if (!group.endsWith("::/64")) return group;
+  return group.slice(0, -"::/64".length).split(":").slice(0, NETWORK_HEXTETS).join(":") + "::/48";
+}

@@ -43,6 +43,17 @@ export type AdmissionDecision =
   /** Refused: send the error and close. */
   | { kind: "refuse"; reason: AdmissionRefusalReason; refusal: JoinRefusal };
 
+/** The refusal of a group past its new-room pace: `budget_exceeded`, close 4429. */
+function paced(): AdmissionDecision & { kind: "refuse" } {
+  refusals.inc({ reason: "paced" });
+  const message = "this address opens new rooms too fast; retry later";
+  return {
+    kind: "refuse",
+    reason: "paced",
+    refusal: { ok: false, code: "budget_exceeded", message, close: CLOSE.TOO_MANY_ROOMS },
+  };
+}
+
 function refused(reason: AdmissionRefusalReason, message: string): AdmissionDecision & { kind: "refuse" } {
   refusals.inc({ reason });
   const refusal: JoinRefusal = reason === "bad_member"
@@ -67,10 +78,13 @@ export class Admission {
     this.#newRoom = newRoom;
   }
 
-  /** Checks `hello`, sent on the connection whose challenge was `nonce`, for `room`, from address group `group`. */
+  /** Checks `hello`, sent on the connection whose challenge was `nonce`, for `room`, from network `group` (its pace). */
   async decide(room: string, nonce: string, hello: HelloFrame, group = ""): Promise<AdmissionDecision> {
     const proof = hello.proof;
     if (proof === undefined) return refused("no_proof", "hello needs a proof of the room key");
+    // A group that has spent its new-room pace is refused before a verifier lookup that needs KV (a room not
+    // remembered here may be made up): hellos to made-up rooms would otherwise cost a KV read each, without end.
+    if (this.#newRoom && !this.#newRoom.has(group) && !this.#store.knowsVerifier(room)) return paced();
     const verifier = await this.#store.verifier(room);
     if (verifier !== null) {
       if (!checkHelloProofNow(verifier, room, nonce, proof)) {
@@ -82,15 +96,7 @@ export class Admission {
       });
     }
     // No verifier: a new room, or none at all. Paced per address group before the KV work that tells them apart.
-    if (this.#newRoom && !this.#newRoom.take(group)) {
-      refusals.inc({ reason: "paced" });
-      const message = "this address opens new rooms too fast; retry later";
-      return {
-        kind: "refuse",
-        reason: "paced",
-        refusal: { ok: false, code: "budget_exceeded", message, close: CLOSE.TOO_MANY_ROOMS },
-      };
-    }
+    if (this.#newRoom && !this.#newRoom.take(group)) return paced();
     if (await this.#hasData(room)) return refused("squat", "the room has data but no verifier");
     const mine = hello.verifier;
     if (mine === undefined) return { kind: "verifier_required" };

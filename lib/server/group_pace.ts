@@ -33,6 +33,11 @@ export class GroupPace {
     this.#now = now;
   }
 
+  /** Whether `group` has a token of its pace left now, taking none (a group not seen yet has its whole burst). */
+  has(group: string): boolean {
+    return this.#groups.get(group)?.has() ?? true;
+  }
+
   /** Takes one token of `group`'s pace; false when it has none left for now. */
   take(group: string): boolean {
     let bucket = this.#groups.get(group);

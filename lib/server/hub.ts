@@ -24,7 +24,7 @@ import { metrics } from "./metrics.ts";
 import { Peer, type PeerSocket, Room, stamp } from "./room.ts";
 import type { RoomLog } from "./room_log.ts";
 import { hashToken, type RosterRecord, type SessionStore } from "./session_store.ts";
-import { addressGroup } from "./address_group.ts";
+import { addressGroup, addressNetwork } from "./address_group.ts";
 import { decideSeat } from "./seat_policy.ts";
 import { NO_BUDGET, type StorageBudget } from "./kv_budget.ts";
 import { BacklogReader } from "./room_log_reader.ts";
@@ -321,7 +321,7 @@ export class Hub {
       }
       // The storage budget is the last limit before a new room's first write (its verifier).
       if (admission.registers) {
-        const budget = await this.#budget.admitRoom(roomId, addressGroup(address));
+        const budget = await this.#budget.admitRoom(roomId, addressNetwork(address));
         if (!budget.ok) {
           this.#unregister(peer);
           return refuse(budget.code, budget.message, budgetClose(budget.code));
@@ -509,7 +509,7 @@ export class Hub {
     const to = liveTarget(frame);
     // The stamp adds only ASCII, so a plain client frame stays ASCII: the log need not measure it.
     const ascii = isPlainChat(text, frame);
-    const budget = this.#budget.chargeBytes(addressGroup(peer.address), ascii ? stored.length : utf8Length(stored));
+    const budget = this.#budget.chargeBytes(addressNetwork(peer.address), ascii ? stored.length : utf8Length(stored));
     if (!budget.ok) {
       sendError(peer.socket, budget.code, budget.message, id);
       if (budget.code === "budget_exceeded") peer.socket.close(CLOSE.TOO_MANY_ROOMS, budget.code);

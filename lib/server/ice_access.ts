@@ -9,7 +9,7 @@
  */
 import type { ErrorCode } from "../protocol/codes.ts";
 import { isRoomId, SECRET_PATTERN } from "../protocol/ids.ts";
-import { addressGroup } from "./address_group.ts";
+import { addressNetwork } from "./address_group.ts";
 import type { RateOptions } from "./config.ts";
 import { sendError } from "./hub.ts";
 import type { IceServers } from "./ice_servers.ts";
@@ -127,7 +127,7 @@ export class IceAccess {
     if (now - this.#groupsSwept > idleMs(this.#addressRate) && this.#groups.size > SWEEP_AT) {
       this.#groupsSwept = sweep(this.#groups, now, this.#addressRate);
     }
-    const taken = takeFrom(this.#groups, addressGroup(address), this.#addressRate, now, this.#now);
+    const taken = takeFrom(this.#groups, addressNetwork(address), this.#addressRate, now, this.#now);
     if (this.#groups.size > GROUPS) this.#groups.delete(this.#groups.keys().next().value!);
     return taken;
   }

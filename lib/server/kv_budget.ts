@@ -1,7 +1,7 @@
 /**
  * The storage budget: what one deployment may keep in Deno KV, globally and
- * per client address group (an IPv4 address, or an IPv6 /64: see
- * address_group.ts). The hub asks it before a room is registered
+ * per client network (an IPv4 address, or an IPv6 /48: `addressNetwork` in
+ * address_group.ts; called "group" below). The hub asks it before a room is registered
  * (`admitRoom`) and before each append (`chargeBytes`); the room log tells it
  * how each commit changed a room's kept bytes (`recordStored`).
  *

@@ -21,16 +21,26 @@ export class TokenBucket {
     this.#last = now();
   }
 
+  /** Whether `count` tokens (one by default) are there to take, taking none. */
+  has(count = 1, now: number = this.#now()): boolean {
+    this.#refill(now);
+    return this.#tokens >= count;
+  }
+
   /** Takes `count` tokens (one by default); false, taking none, when fewer are left. `now` saves a clock read. */
   take(now: number = this.#now(), count = 1): boolean {
+    this.#refill(now);
+    if (this.#tokens < count) return false;
+    this.#tokens -= count;
+    return true;
+  }
+
+  #refill(now: number): void {
     const elapsed = now - this.#last;
     if (elapsed > 0) {
       const options = this.#options;
       this.#tokens = Math.min(options.burst, this.#tokens + elapsed * (options.perSecond / 1000));
       this.#last = now;
     }
-    if (this.#tokens < count) return false;
-    this.#tokens -= count;
-    return true;
   }
 }

@@ -15,7 +15,7 @@
  * keeps `maxPeers` live sessions open holds the room as that many people
  * would; the limit is the bound there.
  *
- * A network is an IPv4 address or an IPv6 /48 (see {@link seatNetwork}): a
+ * A network is an IPv4 address or an IPv6 /48 (`addressNetwork` in `address_group.ts`): a
  * wider group than the per-address limits' /64, since one subscriber holds a
  * /56 or a /48 (256 or 65,536 /64s) and would otherwise count as many networks.
  * Networks are compared by a tag (see {@link seatTag}): a digest of the room
@@ -24,13 +24,11 @@
  * @module
  */
 import type { Presence } from "../protocol/frames.ts";
-import { addressGroup } from "./address_group.ts";
+import { addressNetwork } from "./address_group.ts";
 import { hashTokenNow } from "./server_crypto.ts";
 
 /** Characters of a seat tag (72 bits of SHA-256, base64url): collisions between a room's networks are negligible. */
 const TAG_CHARS = 12;
-/** Hextets of an IPv6 address that name its network for seats: a /48, the most one subscriber is usually given. */
-const NETWORK_HEXTETS = 3;
 
 /** What the policy reads of a seat: the presence record of a session. */
 export interface SeatHolder {
@@ -53,19 +51,9 @@ export type SeatDecision<T extends SeatHolder> =
   /** The room is full and shared fairly: room_full. */
   | { kind: "full" };
 
-/**
- * The network an address holds seats for: its address group (`address_group.ts`: the IPv4 address, IPv4-mapped
- * IPv6 as IPv4, else the IPv6 /64) widened to the /48 for IPv6, e.g. `"2001:db8:42::/48"`.
- */
-export function seatNetwork(address: string): string {
-  const group = addressGroup(address);
-  if (!group.endsWith("::/64")) return group;
-  return group.slice(0, -"::/64".length).split(":").slice(0, NETWORK_HEXTETS).join(":") + "::/48";
-}
-
 /** The seat tag of an address in a room: 12 base64url characters, the same for every address of its network. */
 export function seatTag(room: string, address: string): string {
-  return hashTokenNow(room + "\n" + seatNetwork(address)).slice(0, TAG_CHARS);
+  return hashTokenNow(room + "\n" + addressNetwork(address)).slice(0, TAG_CHARS);
 }
 
 /**

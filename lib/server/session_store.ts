@@ -388,6 +388,11 @@ export class SessionStore {
     return entry.value !== null && entry.value.until > this.#now() ? entry.value.v : null;
   }
 
+  /** Whether the room's verifier in force is remembered: {@link SessionStore.verifier} answers without a KV read. */
+  knowsVerifier(room: string): boolean {
+    return this.#remembered(room) !== undefined;
+  }
+
   /**
    * The room's verifier in force, or null when none is (never registered, or expired with the room).
    * A verifier in force never changes, so one remembered is answered without a KV read.

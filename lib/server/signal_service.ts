@@ -23,7 +23,7 @@ import { AdmissionGate } from "./admission_gate.ts";
 import { GroupPace } from "./group_pace.ts";
 import { SocketCaps } from "./socket_caps.ts";
 import { AddressPenalty, type StrikeReason } from "./address_penalty.ts";
-import { addressGroup } from "./address_group.ts";
+import { addressGroup, addressNetwork } from "./address_group.ts";
 import type { Bus } from "./bus.ts";
 import type { ServerConfig } from "./config.ts";
 import { Hub, type JoinAdmission, sendError } from "./hub.ts";
@@ -766,7 +766,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
   async #admitInTurn(hello: HelloFrame, again: boolean): Promise<void> {
     let decision: AdmissionDecision;
     try {
-      decision = await this.#service.admission.decide(this.#room, this.#nonce, hello, addressGroup(this.address));
+      decision = await this.#service.admission.decide(this.#room, this.#nonce, hello, addressNetwork(this.address));
     } catch (error) {
       console.error("signal: admission failed", error);
       decision = {
@@ -814,7 +814,7 @@ class Connection extends TokenBucket implements PeerSocket, FlowSocket {
     }
     // Admitted: a member. Its joins are paced before the seats are read and a presence written (churn: hello, bye,
     // again). A socket refused here retries later, as from a busy server.
-    if (!this.#service.joins.take(addressGroup(this.address))) {
+    if (!this.#service.joins.take(addressNetwork(this.address))) {
       sendError(this, "busy", "too many joins from this address; retry later");
       this.close(CLOSE.TRY_AGAIN_LATER, "busy");
       return;

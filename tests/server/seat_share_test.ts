@@ -10,7 +10,8 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { newRoomId } from "../../lib/protocol/ids.ts";
-import { decideSeat, seatNetwork, seatTag } from "../../lib/server/seat_policy.ts";
+import { decideSeat, seatTag } from "../../lib/server/seat_policy.ts";
+import { addressNetwork } from "../../lib/server/address_group.ts";
 import type { Peer } from "../../lib/server/room.ts";
 import { type FakeSocket, join, openHubs } from "./_hub_harness.ts";
 
@@ -53,9 +54,9 @@ Deno.test("decideSeat: free below the limit; a full room yields only an away sea
   assertEquals(decideSeat([seat("a1", "A"), seat("a2", "A"), seat("a3", "A")], "B", 3), { kind: "full" });
   assertEquals(decideSeat([seat("x", undefined, "away"), seat("y", undefined, "away")], "B", 2), { kind: "full" });
   // The network of an IPv6 address is its /48; tags are per room and name no address.
-  assertEquals(seatNetwork("2001:db8:42:ff::1"), "2001:db8:42::/48");
-  assertEquals(seatNetwork("::ffff:203.0.113.9"), "203.0.113.9");
-  assertEquals(seatNetwork("203.0.113.9"), "203.0.113.9");
+  assertEquals(addressNetwork("2001:db8:42:ff::1"), "2001:db8:42::/48");
+  assertEquals(addressNetwork("::ffff:203.0.113.9"), "203.0.113.9");
+  assertEquals(addressNetwork("203.0.113.9"), "203.0.113.9");
   assertEquals(seatTag("room1", "2001:db8:42:1::1"), seatTag("room1", "2001:db8:42:ff00::9"));
   assert(seatTag("room1", "2001:db8:42:1::1") !== seatTag("room1", "2001:db8:43:1::1"));
   assertEquals(seatTag("room1", "10.0.0.1").length, 12);
