@@ -21,6 +21,8 @@ import { Allowance } from "./allowance.ts";
 import {
   FAILED_VERIFY_COST,
   LATE_ARRIVAL_MS,
+  NEW_MESSAGES_BURST,
+  NEW_MESSAGES_PER_SECOND,
   VERIFIES_PER_SECOND,
   VERIFY_BURST,
   VERIFY_CONCURRENCY,
@@ -104,6 +106,8 @@ export class Inbox {
   #o: InboxOptions;
   /** Verifications each sending session may cost ({@link VERIFY_BURST}). */
   #verifies: Allowance;
+  /** New messages each sending session may make this client keep ({@link NEW_MESSAGES_BURST}). */
+  #intake: Allowance;
   /** Each session's verifications under way, and those waiting for a slot. */
   #verifying = new Map<string, { running: number; waiting: (() => void)[] }>();
   #arrivals = new Map<string, Arrival>();
@@ -117,6 +121,11 @@ export class Inbox {
     this.#verifies = new Allowance({
       burst: VERIFY_BURST,
       perSecond: VERIFIES_PER_SECOND,
+      now: () => options.host.now(),
+    });
+    this.#intake = new Allowance({
+      burst: NEW_MESSAGES_BURST,
+      perSecond: NEW_MESSAGES_PER_SECOND,
       now: () => options.host.now(),
     });
   }
@@ -257,6 +266,14 @@ export class Inbox {
           else answer(result);
         });
       } else answer(arrival ? arrival.result : !this.#volatile.has(wire.id));
+      return;
+    }
+    // Another member's new message that no server log bounds (history answers, DataChannels) costs its sending
+    // session one of its allowance. Relayed chat frames (with a log position) are the server's to bound: its rates,
+    // budget and log; own messages come from other tabs.
+    if (!own && delivery.seq === undefined && !this.#intake.take(from)) {
+      host.reject(from, "over_allowance", wire.id);
+      settle(null);
       return;
     }
     const first: Arrival = { wire, over: false, result: null, waiters: [answer] };

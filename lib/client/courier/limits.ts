@@ -149,6 +149,18 @@ export const TRANSFER_ID_BYTES = 8;
 export const VERIFY_BURST = 256;
 /** Tokens per second a session earns back (see {@link VERIFY_BURST}). */
 export const VERIFIES_PER_SECOND = 256;
+/**
+ * New messages of other members one sending session may make this client keep at once, from history answers and
+ * DataChannels: 1,000 (one history answer, {@link MAX_HIST_MESSAGES}), earned back at {@link NEW_MESSAGES_PER_SECOND}.
+ * Those travel as relayed signals or peer to peer, which no server log bounds, so without it one member's made-up
+ * history (validly signed) grew every reader's memory and store without end. Relayed chat frames are bounded by the
+ * server (rates, storage budget, log) and cost nothing here. A message past it is left unacknowledged, as one whose
+ * key is unknown: its sender offers it again, and it is taken when the session has earned the room. Messages
+ * already held cost nothing.
+ */
+export const NEW_MESSAGES_BURST = 1_000;
+/** New messages per second a session earns back (see {@link NEW_MESSAGES_BURST}): more than its relay's chat rate. */
+export const NEW_MESSAGES_PER_SECOND = 64;
 /** What a signature that fails costs on top of its verification: 16, so forgeries drain an allowance 17 times faster. */
 export const FAILED_VERIFY_COST = 16;
 /**

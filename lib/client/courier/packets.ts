@@ -86,7 +86,9 @@ export type RejectReason =
   /** An id that names another member as its author (a re-used id: see `message_id.ts`). */
   | "unbound_id"
   /** A direct message for another peer. */
-  | "not_for_us";
+  | "not_for_us"
+  /** A new message past its sending session's allowance of new messages (`NEW_MESSAGES_BURST`): it comes again. */
+  | "over_allowance";
 
 /** Bounds for a digest received from a peer. */
 export const DIGEST_BOUNDS = { maxWriters: MAX_DIGEST_WRITERS, maxNumbers: MAX_DIGEST_NUMBERS };
