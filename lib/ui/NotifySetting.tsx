@@ -30,8 +30,11 @@ export function NotifySetting({ t }: NotifySettingProps) {
         class={UI.notifySelect}
         value={mode}
         onChange={async (event) => {
-          const wanted = event.currentTarget.value as NotifyMode;
-          setMode(await setNotifyMode(wanted));
+          const select = event.currentTarget;
+          const kept = await setNotifyMode(select.value as NotifyMode);
+          // A refusal leaves the state as it was ("off"), so no render would put the menu back: set it here.
+          select.value = kept;
+          setMode(kept);
         }}
       >
         <option value="off">{t.notifyOff}</option>
