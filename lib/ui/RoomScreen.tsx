@@ -76,6 +76,8 @@ export function RoomScreen(
   const drawers = useLazy(() => import("./drawers.ts"), panel !== null || settled);
   const words = hasLaterWords(t) ? t : undefined;
   const notice = useSignalValue(view?.notice, null);
+  // Refused a seat: the room is full (its words come with the later ones).
+  const full = notice?.code === "room_full" && !!t.roomFull;
   useEffect(() => {
     if ((panel !== null || error || notice) && !words) onNeedWords?.();
   }, [panel, words, error, notice]);
@@ -160,8 +162,14 @@ export function RoomScreen(
       {!error && notice?.code === "session_replaced" && t.sessionReplaced && (
         <p class={UI.storageNotice}>{t.sessionReplaced}</p>
       )}
-      {!error && notice?.code === "room_full" && t.roomFull && <p class={UI.storageNotice}>{t.roomFull}</p>}
-      {!error && <PeerList peers={peers} t={t} empty={othersWereHere.current ? words?.nobodyNow : undefined} />}
+      {!error && full && messages.length > 0 && <p class={UI.storageNotice}>{t.roomFull}</p>}
+      {!error && !full && (
+        <PeerList
+          peers={peers}
+          t={t}
+          empty={othersWereHere.current ? words?.nobodyNow : undefined}
+        />
+      )}
       <div id="room-panel">
         {drawers && words && panel === "invite" && inviteLink && <drawers.InvitePanel link={inviteLink} t={words} />}
         {drawers && words && panel === "name" && view && (
@@ -177,7 +185,10 @@ export function RoomScreen(
         )}
         {drawers && words && panel === "diagnostics" && view && <drawers.Diagnostics view={view} t={words} />}
       </div>
-      {error ? <OpenFailure error={error} t={t} /> : view
+      {error ? <OpenFailure error={error} t={t} /> : full && messages.length === 0
+        // Waiting for a place, with nothing to show yet: not "invite someone", not "say hello".
+        ? <p class={UI.center} role="status">{t.roomFull}</p>
+        : view
         ? (
           <MessageList
             messages={messages}

@@ -60,6 +60,11 @@ Deno.test("a tab refused a seat says the chat is full, in either language, once 
   for (const lang of ["en", "ru"] as const) {
     const view = fakeRoomView({ ...sampleRoom(), notice: { code: "room_full", at: 0 } });
     assertStringIncludes(render({ lang, view }), STRINGS[lang].roomFull);
+    // Waiting with nothing yet: the notice in the middle, and neither "invite someone" nor "say hello".
+    const waiting = render({ lang, view: fakeRoomView({ notice: { code: "room_full", at: 0 } }) });
+    assertEquals(waiting.split(STRINGS[lang].roomFull).length - 1, 1, "said once");
+    assertEquals(waiting.includes(STRINGS[lang].nobodyYet), false);
+    assertEquals(waiting.includes(STRINGS[lang].noMessages), false);
     // The words come after Connected (the notice asks for them): until then the notice waits, not a blank line.
     assertEquals(render({ lang, view, t: firstWords(STRINGS[lang]) }).includes(STRINGS[lang].roomFull), false);
   }
