@@ -121,7 +121,8 @@ const EN = {
   chatNameLabel: "Name of this chat (only on this device)",
   saveName: "Save",
   forgetChat: "Forget",
-  forgetConfirm: "Forget this chat? Its messages, including unsent ones, are deleted from this device.",
+  forgetConfirm:
+    "Forget this chat? Its messages, including unsent ones, are deleted from this device, and if you open its link again you join as a new person.",
 };
 
 /** The strings of one language. */
@@ -235,7 +236,8 @@ const RU: Strings = {
   chatNameLabel: "Название чата (только на этом устройстве)",
   saveName: "Сохранить",
   forgetChat: "Забыть",
-  forgetConfirm: "Забыть этот чат? Его сообщения, в том числе неотправленные, удалятся с этого устройства.",
+  forgetConfirm:
+    "Забыть этот чат? Его сообщения, в том числе неотправленные, удалятся с этого устройства, а если снова открыть его ссылку, вы войдёте как новый участник.",
 };
 
 /** The strings of each language. */
