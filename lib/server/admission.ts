@@ -43,7 +43,7 @@ export type AdmissionDecision =
   /** Refused: send the error and close. */
   | { kind: "refuse"; reason: AdmissionRefusalReason; refusal: JoinRefusal };
 
-/** The refusal of a group past its new-room pace: `budget_exceeded`, close 4429. */
+/** The refusal of a network past its new-room pace: `budget_exceeded`, close 4429. */
 function paced(): AdmissionDecision & { kind: "refuse" } {
   refusals.inc({ reason: "paced" });
   const message = "this address opens new rooms too fast; retry later";
@@ -70,7 +70,7 @@ export class Admission {
 
   /**
    * Reads verifiers and presence from `store`, log bounds from `log`; `newRoom`, when given, paces
-   * hellos to rooms without a verifier per address group (see group_pace.ts).
+   * hellos to rooms without a verifier per network (see group_pace.ts).
    */
   constructor(store: SessionStore, log: RoomLog, newRoom?: GroupPace) {
     this.#store = store;
@@ -82,7 +82,7 @@ export class Admission {
   async decide(room: string, nonce: string, hello: HelloFrame, group = ""): Promise<AdmissionDecision> {
     const proof = hello.proof;
     if (proof === undefined) return refused("no_proof", "hello needs a proof of the room key");
-    // A group that has spent its new-room pace is refused before a verifier lookup that needs KV (a room not
+    // A network that has spent its new-room pace is refused before a verifier lookup that needs KV (a room not
     // remembered here may be made up): hellos to made-up rooms would otherwise cost a KV read each, without end.
     if (this.#newRoom && !this.#newRoom.has(group) && !this.#store.knowsVerifier(room)) return paced();
     const verifier = await this.#store.verifier(room);
@@ -95,7 +95,7 @@ export class Admission {
         return refused("lost_race", "the room's verifier changed; reconnect").refusal;
       });
     }
-    // No verifier: a new room, or none at all. Paced per address group before the KV work that tells them apart.
+    // No verifier: a new room, or none at all. Paced per network before the KV work that tells them apart.
     if (this.#newRoom && !this.#newRoom.take(group)) return paced();
     if (await this.#hasData(room)) return refused("squat", "the room has data but no verifier");
     const mine = hello.verifier;

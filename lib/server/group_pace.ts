@@ -1,6 +1,7 @@
 /**
- * A pace per client address group, on one instance: a token bucket per group,
- * taken before the KV work a request costs. Two paces use it:
+ * A pace per client network (`addressNetwork`: an IPv4 address or an IPv6 /48;
+ * "group" below), on one instance: a token bucket per group, taken before the
+ * KV work a request costs. Two paces use it:
  *
  * - **New rooms** (`NEW_ROOM_RATE_ADDR`): a hello to a room without a verifier
  *   costs KV round trips before it can be told apart from a real new room (the
@@ -18,16 +19,16 @@
 import type { RateOptions } from "./config.ts";
 import { TokenBucket } from "./rate_limit.ts";
 
-/** Address groups remembered (the least recently started go first; they start full again). */
+/** Groups remembered (the least recently started go first; they start full again). */
 const GROUPS = 10_000;
 
-/** Token buckets per address group. */
+/** Token buckets per group (a network, for both paces). */
 export class GroupPace {
   #rate: RateOptions;
   #now: () => number;
   #groups = new Map<string, TokenBucket>();
 
-  /** `rate`: per second and burst, per address group (e.g. `NEW_ROOM_RATE_ADDR`, `NEW_ROOM_RATE_ADDR_BURST`). */
+  /** `rate`: per second and burst, per group (e.g. `NEW_ROOM_RATE_ADDR`, `NEW_ROOM_RATE_ADDR_BURST`). */
   constructor(rate: RateOptions, now: () => number = Date.now) {
     this.#rate = rate;
     this.#now = now;

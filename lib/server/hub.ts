@@ -24,7 +24,7 @@ import { metrics } from "./metrics.ts";
 import { Peer, type PeerSocket, Room, stamp } from "./room.ts";
 import type { RoomLog } from "./room_log.ts";
 import { hashToken, type RosterRecord, type SessionStore } from "./session_store.ts";
-import { addressGroup, addressNetwork } from "./address_group.ts";
+import { addressGroup } from "./address_group.ts";
 import { decideSeat } from "./seat_policy.ts";
 import { NO_BUDGET, type StorageBudget } from "./kv_budget.ts";
 import { BacklogReader } from "./room_log_reader.ts";
@@ -88,6 +88,11 @@ type BusBody =
   | { k: "r"; peer: string }
   /** The away session of `peer` gave its seat to a newcomer on the publisher (seat_policy.ts): close a resume of it. */
   | { k: "x"; peer: string };
+
+/** The key of a peer's presence timer in a room. */
+function timerKey(room: string, peer: string): string {
+  return room + " " + peer;
+}
 
 /** Everything the hub needs, injected. */
 export interface HubOptions {
@@ -321,7 +326,7 @@ export class Hub {
       }
       // The storage budget is the last limit before a new room's first write (its verifier).
       if (admission.registers) {
-        const budget = await this.#budget.admitRoom(roomId, addressNetwork(address));
+        const budget = await this.#budget.admitRoom(roomId, peer.network);
         if (!budget.ok) {
           this.#unregister(peer);
           return refuse(budget.code, budget.message, budgetClose(budget.code));
@@ -509,7 +514,7 @@ export class Hub {
     const to = liveTarget(frame);
     // The stamp adds only ASCII, so a plain client frame stays ASCII: the log need not measure it.
     const ascii = isPlainChat(text, frame);
-    const budget = this.#budget.chargeBytes(addressNetwork(peer.address), ascii ? stored.length : utf8Length(stored));
+    const budget = this.#budget.chargeBytes(peer.network, ascii ? stored.length : utf8Length(stored));
     if (!budget.ok) {
       sendError(peer.socket, budget.code, budget.message, id);
       if (budget.code === "budget_exceeded") peer.socket.close(CLOSE.TOO_MANY_ROOMS, budget.code);
@@ -864,7 +869,7 @@ export class Hub {
       case "x": {
         // The publisher's "left" reaches the instances that knew the peer as remote; the one that owned it (its
         // socket, or its away timer) tells its neighbours here.
-        const owned = !room.remote.has(body.peer) && this.#timers.has(room.id + " " + body.peer);
+        const owned = !room.remote.has(body.peer) && this.#hasTimer(room.id, body.peer);
         if (this.#closeUnseated(room, body.peer) || owned) {
           this.#clearTimer(room.id, body.peer);
           this.#tellLocal(room, body.peer, "left");
@@ -985,7 +990,7 @@ export class Hub {
   }
 
   #setTimer(room: string, peer: string, ms: number, run: () => void | Promise<void>): void {
-    const key = room + " " + peer;
+    const key = timerKey(room, peer);
     this.#clearTimer(room, peer);
     const timer = setTimeout(() => {
       this.#timers.delete(key);
@@ -996,8 +1001,12 @@ export class Hub {
     this.#timers.set(key, timer);
   }
 
+  #hasTimer(room: string, peer: string): boolean {
+    return this.#timers.has(timerKey(room, peer));
+  }
+
   #clearTimer(room: string, peer: string): void {
-    const key = room + " " + peer;
+    const key = timerKey(room, peer);
     const timer = this.#timers.get(key);
     if (timer !== undefined) {
       clearTimeout(timer);

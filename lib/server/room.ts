@@ -4,6 +4,7 @@
  * @module
  */
 import type { Presence } from "../protocol/frames.ts";
+import { addressNetwork } from "./address_group.ts";
 import { seatTag } from "./seat_policy.ts";
 
 /** The socket side a peer needs: the service adapts a WebSocket to it, tests may fake it. */
@@ -43,6 +44,8 @@ export class Peer {
   readonly tokenHash: string;
   /** The member id its hello proved, if any: stamped in welcome, roster and presence. */
   readonly member: string | undefined;
+  /** Its network (`addressNetwork`): what its storage budget is charged to, frame by frame. */
+  readonly network: string;
   /** The seat tag of its network in the room (`seat_policy.ts`), kept in every presence write. */
   readonly seat: string;
   /** `,"from":"<id>"}`: appended to a client frame (minus its `}`) to stamp the sender without re-serialising. */
@@ -68,7 +71,8 @@ export class Peer {
     this.socket = socket;
     this.address = address;
     this.tokenHash = tokenHash;
-    this.seat = seatTag(room, address);
+    this.network = addressNetwork(address);
+    this.seat = seatTag(room, this.network);
     this.fromSuffix = ',"from":"' + id + '"}';
   }
 

@@ -24,7 +24,6 @@
  * @module
  */
 import type { Presence } from "../protocol/frames.ts";
-import { addressNetwork } from "./address_group.ts";
 import { hashTokenNow } from "./server_crypto.ts";
 
 /** Characters of a seat tag (72 bits of SHA-256, base64url): collisions between a room's networks are negligible. */
@@ -51,9 +50,12 @@ export type SeatDecision<T extends SeatHolder> =
   /** The room is full and shared fairly: room_full. */
   | { kind: "full" };
 
-/** The seat tag of an address in a room: 12 base64url characters, the same for every address of its network. */
-export function seatTag(room: string, address: string): string {
-  return hashTokenNow(room + "\n" + addressNetwork(address)).slice(0, TAG_CHARS);
+/**
+ * The seat tag of a network (`addressNetwork`) in a room: 12 base64url characters, the same for every address of the
+ * network.
+ */
+export function seatTag(room: string, network: string): string {
+  return hashTokenNow(room + "\n" + network).slice(0, TAG_CHARS);
 }
 
 /**

@@ -57,8 +57,9 @@ Deno.test("decideSeat: free below the limit; a full room yields only an away sea
   assertEquals(addressNetwork("2001:db8:42:ff::1"), "2001:db8:42::/48");
   assertEquals(addressNetwork("::ffff:203.0.113.9"), "203.0.113.9");
   assertEquals(addressNetwork("203.0.113.9"), "203.0.113.9");
-  assertEquals(seatTag("room1", "2001:db8:42:1::1"), seatTag("room1", "2001:db8:42:ff00::9"));
-  assert(seatTag("room1", "2001:db8:42:1::1") !== seatTag("room1", "2001:db8:43:1::1"));
+  const tagOf = (room: string, address: string) => seatTag(room, addressNetwork(address));
+  assertEquals(tagOf("room1", "2001:db8:42:1::1"), tagOf("room1", "2001:db8:42:ff00::9"));
+  assert(tagOf("room1", "2001:db8:42:1::1") !== tagOf("room1", "2001:db8:43:1::1"));
   assertEquals(seatTag("room1", "10.0.0.1").length, 12);
   assert(seatTag("room1", "10.0.0.1") !== seatTag("room2", "10.0.0.1"));
   assert(!seatTag("room1", "10.0.0.1").includes("10.0"));
